@@ -1,0 +1,82 @@
+"""Patched urllib in greenlets fetches all three pages at once
+
+Watch for: after monkey.patch_all(), all three func greenlets send their
+requests and are blocked in urlopen() at the same time. The pages come back
+shortest delay first (jd.com 0.2 s, python.org 0.4 s, then the 0.6 s article).
+The "http server" and its handlers are patched too, so here they are greenlets.
+cost time is about 0.6 s instead of the 1.2 s of crawler_serial.
+"""
+from gevent import monkey
+monkey.patch_all()                                       # must come first: mark all I/O for gevent
+
+import os
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import gevent
+from urllib.request import urlopen
+'''urlopen from urllib opens the web pages'''
+
+# A stand-in for the internet: each page answers after its own delay.
+PAGES = {
+    "/alex3714/articles/5248247.html": (0.6, 91829),
+    "/python.org/": (0.4, 48721),
+    "/jd.com/": (0.2, 124072),
+}
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        threading.current_thread().name = "http handler " + self.path
+        delay, size = PAGES.get(self.path, (0, 0))
+        time.sleep(delay)                                    # the "network" is slow
+        body = (b"<html>" + b"x" * size)[:size]
+        self.send_response(200 if size else 404)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args):                   # keep stderr quiet
+        pass
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = False                                   # server_close() joins the handler threads
+
+
+httpd = Server(("127.0.0.1", 0), Handler)
+port = httpd.server_address[1]
+http_thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                               name="http server")
+http_thread.start()
+
+tmpdir = tempfile.TemporaryDirectory()                       # instead of writing alex.html here
+
+
+def func(url):
+    print("\033[31m----------------------fetching pages concurrently---------------------------\033[0m")
+    resp = urlopen(url)                                      # open a web page with urlopen
+    data = resp.read()                                       # read the page's content
+    with open(os.path.join(tmpdir.name, "alex.html"), 'wb') as f:
+        f.write(data)
+    print("%s bytes downloaded from %s." % (len(data), url))
+
+
+try:
+    start_time = time.time()
+    gevent.joinall([
+        gevent.spawn(func, "http://127.0.0.1:%d/alex3714/articles/5248247.html" % port),
+        gevent.spawn(func, "http://127.0.0.1:%d/python.org/" % port),
+        gevent.spawn(func, "http://127.0.0.1:%d/jd.com/" % port),
+    ])
+    end_time = time.time()
+    cost_time = end_time - start_time
+    print("cost time: %s" % cost_time)
+finally:
+    httpd.shutdown()
+    httpd.server_close()
+    http_thread.join()
+    tmpdir.cleanup()

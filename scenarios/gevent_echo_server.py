@@ -1,0 +1,71 @@
+"""One gevent server, one greenlet per connection
+
+Watch for: the server lane is blocked in accept(), and each new connection gets
+a handle_request greenlet, which is blocked in recv() until its client speaks.
+The clients send at staggered times, so the lanes take short running turns and
+spend the rest of the time blocked, all in one OS thread. When a client closes,
+its handler gets b'' and ends. Once all clients are done, main kills the server.
+"""
+import sys
+import socket
+import time
+import gevent
+from gevent.event import AsyncResult
+
+from gevent import socket, monkey
+monkey.patch_all()
+
+handlers = []                                                # every handle_request greenlet, so main can wait for them
+
+
+def server(port, ready):
+    s = socket.socket()
+    s.bind(('127.0.0.1', port))
+    s.listen(500)
+    ready.set(s.getsockname()[1])                            # tell the clients which port we got
+    try:
+        while True:
+            cli, addr = s.accept()
+            handlers.append(gevent.spawn(handle_request, cli))   # a greenlet per connection, where socketserver would start a thread
+    finally:
+        s.close()
+
+
+def handle_request(conn):
+    try:
+        while True:
+            data = conn.recv(1024)
+            print("recv:", data)
+            if not data:                                     # the client closed: stop, don't spin on b''
+                print("client gone, closing the connection")
+                break
+            conn.send(data)
+    except Exception as ex:
+        print(ex)
+    finally:
+        conn.close()
+
+
+def client(n, port):
+    HOST = '127.0.0.1'    # The remote host
+    PORT = port           # The port the server got
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.connect((HOST, PORT))
+    for msg in ("hello from client %d" % n, "bye from client %d" % n):
+        gevent.sleep(0.1 * n)                                # instead of input(">>:"): staggered sends
+        s.sendall(bytes(msg, encoding="utf8"))
+        data = s.recv(1024)
+        print('Received', repr(data))
+    s.close()
+
+
+if __name__ == '__main__':
+    start_time = time.time()
+    ready = AsyncResult()
+    srv = gevent.spawn(server, 0, ready)
+    port = ready.get()
+    clients = [gevent.spawn(client, n, port) for n in (1, 2, 3)]
+    gevent.joinall(clients)
+    gevent.joinall(handlers)                                 # let every handler see its client close
+    srv.kill()
+    print("all clients served in %.2f s" % (time.time() - start_time))

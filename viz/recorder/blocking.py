@@ -1,0 +1,302 @@
+"""Hooks on the standard library's blocking calls: time.sleep, sockets, select, selectors, threads, queues.
+
+Each wrapper marks the calling task `blocked` with a reason a person can read (`time.sleep(2)`, `recv() on fd 7
+(127.0.0.1:51234)`, `select() on fds [3, 5]`, `join (task 1)`) and `running` again when the call returns. Under a
+gevent hub the same calls hold the whole loop, and the span says so (`blocks_loop`). For select/selectors servers
+each accepted non-blocking connection becomes a task of its own: blocked while the loop waits for it, ready when
+select() returns its fd, running while the loop serves it. `gevent.monkey.patch_all()` replaces these functions
+with gevent's, which the greenlet hooks then see instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import select
+import selectors
+import socket
+import sys
+import threading
+import time
+
+from viz.recorder import wire
+from viz.recorder.callsite import call_name, format_seconds
+from viz.recorder.core import _get_ident
+from viz.recorder.greenlets import _fds, _socket_peer
+
+_DEFAULT_THREAD_NAME = "Thread-"
+
+
+class BlockingHooks:
+    def __init__(self, rec):
+        self.rec = rec
+        self._busy: set[int] = set()
+        self.conn_task: dict[int, int] = {}  # fd -> task of an accepted connection served by a select loop
+        self._serving: dict[int, int] = {}   # loop thread -> fd of the connection it is serving
+        self._waiting: set[int] = set()      # connection fds currently shown blocked in select()
+
+    # ---- the generic wrapper --------------------------------------------------------------------------------
+    def blocking(self, fn, describe):
+        """Wrap `fn` so the calling task is blocked, for the reason `describe(args, kwargs)` gives, while it runs."""
+        rec, busy = self.rec, self._busy
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            ident = _get_ident()
+            if ident in busy or rec._closed:
+                return fn(*args, **kwargs)
+            try:
+                reason = describe(args, kwargs)
+            except Exception:
+                rec.hook_error(f"{fn.__name__} hook")
+                reason = None
+            if reason is None:
+                return fn(*args, **kwargs)
+            tid = rec.current_task()
+            frame = sys._getframe(1)
+            loop = self.loop_blocked()
+            rec.state(tid, "blocked", reason + (" — blocks the whole loop" if loop else ""), frame,
+                      {"blocks_loop": True} if loop else None)
+            busy.add(ident)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                busy.discard(ident)
+                rec.state(tid, "running", None, frame)
+        wrapper.__viz_wrapped__ = fn
+        return wrapper
+
+    def loop_blocked(self) -> bool:
+        """True when a gevent hub exists in this thread and the current greenlet is not it: the loop is held."""
+        hub_local = sys.modules.get("gevent._hub_local")
+        if hub_local is None:
+            return False
+        try:
+            hub = hub_local.get_hub_if_exists()
+        except Exception:
+            return False
+        if hub is None:
+            return False
+        getcurrent = self.rec.current_greenlet
+        return getcurrent is not None and getcurrent() is not hub
+
+    # ---- install --------------------------------------------------------------------------------------------
+    def install(self) -> None:
+        time.sleep = self.blocking(time.sleep, lambda a, k: f"time.sleep({format_seconds(a[0] if a else k.get('secs'))})")
+        self._install_socket()
+        self._install_select()
+        self._install_threading()
+
+    def _install_socket(self) -> None:
+        cls = socket.socket
+
+        def sock_call(name):
+            def describe(args, kwargs):
+                sock = args[0]
+                fd = sock.fileno()
+                if fd in self.conn_task or sock.gettimeout() == 0.0:
+                    self.nonblocking_op(sock, name)  # a select loop serving a connection: it is ready, not waited on
+                    return None
+                if name == "accept":
+                    return f"accept() on fd {fd}"
+                if name == "connect":
+                    addr = args[1] if len(args) > 1 else kwargs.get("address")
+                    return f"connect() to {addr[0]}:{addr[1]}" if isinstance(addr, tuple) else f"connect() to {addr}"
+                peer = _socket_peer(sock)
+                return f"{name}() on fd {fd}" + (f" ({peer})" if peer else "")
+            return describe
+
+        for name in ("recv", "recv_into", "recvfrom", "recvfrom_into", "send", "sendall", "sendto", "connect"):
+            if hasattr(cls, name):
+                setattr(cls, name, self.blocking(getattr(cls, name), sock_call(name)))
+        accept = self.blocking(cls.accept, sock_call("accept"))
+        close = cls.close
+
+        def accept_wrapper(sock, *a, **k):
+            conn, addr = accept(sock, *a, **k)
+            if sock.gettimeout() == 0.0:
+                self.new_connection(conn, addr)
+            return conn, addr
+
+        def close_wrapper(sock):
+            try:
+                fd = sock.fileno()
+                if fd in self.conn_task:
+                    self.end_connection(fd)
+            except Exception:
+                self.rec.hook_error("socket.close hook")
+            return close(sock)
+        cls.accept = functools.wraps(cls.accept)(accept_wrapper)
+        cls.close = functools.wraps(close)(close_wrapper)
+
+    def _install_select(self) -> None:
+        real_select = select.select
+
+        @functools.wraps(real_select)
+        def select_wrapper(rlist, wlist, xlist, *timeout):
+            rec = self.rec
+            if rec._closed or _get_ident() in self._busy:
+                return real_select(rlist, wlist, xlist, *timeout)
+            fds = _fds(rlist, wlist, xlist)
+            ready = self._around_wait(fds, lambda: real_select(rlist, wlist, xlist, *timeout),
+                                      lambda res: (_fds(res[0]), _fds(res[1])))
+            return ready
+        select.select = select_wrapper
+
+        for cls_name in ("SelectSelector", "PollSelector", "EpollSelector", "DevpollSelector", "KqueueSelector"):
+            cls = getattr(selectors, cls_name, None)
+            if cls is not None:
+                cls.select = self._selector_select(cls.select)
+
+    def _selector_select(self, real):
+        @functools.wraps(real)
+        def wrapper(sel, timeout=None):
+            if self.rec._closed or _get_ident() in self._busy:
+                return real(sel, timeout)
+            fds = sorted(key.fd for key in sel.get_map().values())
+
+            def returned(events):
+                r = sorted(k.fd for k, m in events if m & selectors.EVENT_READ)
+                w = sorted(k.fd for k, m in events if m & selectors.EVENT_WRITE)
+                return r, w
+            return self._around_wait(fds, lambda: real(sel, timeout), returned)
+        return wrapper
+
+    def _around_wait(self, fds, call, returned):
+        """A select-style wait: the loop is blocked on `fds`; its connections wait; those returned become ready."""
+        rec = self.rec
+        ident = _get_ident()
+        tid = rec.current_task()
+        frame = sys._getframe(2)
+        self._serving.pop(ident, None)
+        for fd in fds:
+            ctid = self.conn_task.get(fd)
+            if ctid is not None and fd not in self._waiting:
+                self._waiting.add(fd)
+                rec.state(ctid, "blocked", f"waiting in select() for fd {fd}")
+        rec.state(tid, "blocked", f"select() on fds {fds}", frame, {"fds": fds})
+        self._busy.add(ident)
+        try:
+            result = call()
+        finally:
+            self._busy.discard(ident)
+        try:
+            readable, writable = returned(result)
+        except Exception:
+            readable = writable = []
+        words = []
+        if readable:
+            words.append(f"readable {readable}")
+        if writable:
+            words.append(f"writable {writable}")
+        t = rec.now()
+        rec.state(tid, "running", "select() returned " + (", ".join(words) if words else "nothing (timeout)"), frame,
+                  t=t)
+        for fd in readable + writable:
+            ctid = self.conn_task.get(fd)
+            if ctid is not None and fd in self._waiting:
+                self._waiting.discard(fd)
+                rec.state(ctid, "ready", f"fd {fd} {'readable' if fd in readable else 'writable'}", t=t)
+        return result
+
+    # ---- connections of select/selectors loops ---------------------------------------------------------------
+    def new_connection(self, conn, addr) -> None:
+        rec = self.rec
+        try:
+            fd = conn.fileno()
+            name = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr)
+            tid = rec.new_task(name, "connection", rec.current_task())
+            self.conn_task[fd] = tid
+            self._waiting.add(fd)
+            rec.state(tid, "blocked", f"waiting in select() for fd {fd}")
+        except Exception:
+            rec.hook_error("accept hook")
+
+    def nonblocking_op(self, sock, name: str) -> None:
+        """The loop touches a connection's socket: that connection is now being served (running)."""
+        try:
+            fd = sock.fileno()
+        except Exception:
+            return
+        ctid = self.conn_task.get(fd)
+        if ctid is None:
+            return
+        ident = _get_ident()
+        serving = self._serving.get(ident)
+        if serving == fd:
+            return
+        rec = self.rec
+        if serving is not None and serving in self.conn_task:
+            self._waiting.add(serving)
+            rec.state(self.conn_task[serving], "blocked", f"waiting in select() for fd {serving}")
+        self._serving[ident] = fd
+        self._waiting.discard(fd)
+        rec.state(ctid, "running", f"{name}() on fd {fd}", sys._getframe(3))
+
+    def end_connection(self, fd: int) -> None:
+        tid = self.conn_task.pop(fd)
+        self._waiting.discard(fd)
+        for ident, serving in list(self._serving.items()):
+            if serving == fd:
+                del self._serving[ident]
+        self.rec.end(tid)
+
+    # ---- threads, events, queues ----------------------------------------------------------------------------
+    def _install_threading(self) -> None:
+        rec = self.rec
+        Thread = threading.Thread
+        start, bootstrap = Thread.start, Thread._bootstrap_inner
+
+        def thread_name(th) -> str:
+            name = th.name
+            if name.startswith(_DEFAULT_THREAD_NAME) and getattr(th, "_target", None) is not None:
+                return call_name(th._target, getattr(th, "_args", ()), getattr(th, "_kwargs", None))
+            return name
+
+        @functools.wraps(start)
+        def start_wrapper(th):
+            try:
+                if not hasattr(th, "_viz_task"):
+                    th._viz_task = rec.new_task(thread_name(th), "thread", rec.current_task())
+                    rec.state(th._viz_task, "ready", "start()")
+            except Exception:
+                rec.hook_error("Thread.start hook")
+            return start(th)
+
+        @functools.wraps(bootstrap)
+        def bootstrap_wrapper(th):
+            tid = getattr(th, "_viz_task", None)
+            try:
+                if tid is None:
+                    tid = th._viz_task = rec.new_task(thread_name(th), "thread", None)
+                rec.thread_task[_get_ident()] = tid
+                getcurrent = rec.current_greenlet
+                if getcurrent is not None:
+                    g = getcurrent()
+                    old = rec.greenlet_task.get(g)
+                    if old is not None and old != tid and g.parent is not None:
+                        rec.end(old)  # under monkey patching a thread is a greenlet: one task, the thread's
+                    rec.greenlet_task[g] = tid
+                target = getattr(th, "_target", None)
+                code = getattr(target, "__code__", None)
+                where = (rec.sites.file_name(code), code.co_firstlineno) if code and rec.sites.is_user(code) else (None, None)
+                rec.emit((wire.STATE, rec.now(), tid, "running", None, where[0], where[1], None))
+            except Exception:
+                rec.hook_error("thread start hook")
+            try:
+                return bootstrap(th)
+            finally:
+                rec.end(tid)
+        Thread.start = start_wrapper
+        Thread._bootstrap_inner = bootstrap_wrapper
+        Thread.join = self.blocking(Thread.join, lambda a, k: f"join ({a[0].name})")
+        threading.Event.wait = self.blocking(threading.Event.wait, lambda a, k: "Event.wait()")
+        threading.Condition.wait = self.blocking(threading.Condition.wait, lambda a, k: "Condition.wait()")
+        import queue
+        queue.Queue.get = self.blocking(queue.Queue.get, lambda a, k: "Queue.get()" if (a[1] if len(a) > 1 else k.get("block", True)) else None)
+        queue.Queue.put = self.blocking(queue.Queue.put, lambda a, k: "Queue.put()" if a[0].maxsize > 0 and a[0].full() else None)
+
+
+def install(rec) -> BlockingHooks:
+    hooks = BlockingHooks(rec)
+    hooks.install()
+    return hooks

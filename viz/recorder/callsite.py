@@ -1,0 +1,159 @@
+"""Where a task stands, in the words of its code: the user's frame, its file:line, and the call it is making.
+
+Runs inside the traced child. "User code" is code in the traced script's folder (not the standard library, not
+site-packages, not viz). The call text comes from the CALL instruction's source position (Python 3.11+), so
+`gevent.sleep(2)` or `con.send(n)` is shown exactly as written.
+"""
+
+from __future__ import annotations
+
+import dis
+import linecache
+import os
+import sys
+import sysconfig
+
+_VIZ_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_LIBS = tuple({os.path.realpath(p) + os.sep for p in (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
+                                                      sysconfig.get_paths()["platlib"])})
+_FOR_ITER = dis.opmap.get("FOR_ITER")
+_YIELD_VALUE = dis.opmap.get("YIELD_VALUE")
+MAX_CALL_TEXT = 48
+
+
+class CallSites:
+    """Answers, with caches, which frames are user code and what a frame is calling."""
+
+    def __init__(self, script: str):
+        self.script = os.path.realpath(script)
+        self.root = os.path.dirname(self.script) + os.sep
+        self._user: dict = {}
+        self._names: dict[str, str] = {}
+        self._calls: dict = {}
+        self.on_new_file = None  # callback(display_name, real_path) the first time a user file is seen
+
+    def is_user(self, code) -> bool:
+        r = self._user.get(code)
+        if r is None:
+            fn = code.co_filename
+            real = os.path.realpath(fn) if fn and not fn.startswith("<") else ""
+            r = bool(real) and real.startswith(self.root) and not real.startswith(_VIZ_DIR) and \
+                not real.startswith(_LIBS) and "site-packages" not in real
+            self._user[code] = r
+        return r
+
+    def file_name(self, code) -> str:
+        """The name a file is shown under: its path relative to the script's folder."""
+        fn = code.co_filename
+        name = self._names.get(fn)
+        if name is None:
+            real = os.path.realpath(fn)
+            name = self._names[fn] = os.path.relpath(real, self.root) if real.startswith(self.root) else real
+            if self.on_new_file is not None:
+                self.on_new_file(name, real)
+        return name
+
+    def user_frame(self, frame):
+        """The innermost user frame at or above `frame`, or None."""
+        is_user = self.is_user
+        while frame is not None:
+            if is_user(frame.f_code):
+                return frame
+            frame = frame.f_back
+        return None
+
+    def where(self, frame) -> tuple[str | None, int | None]:
+        f = self.user_frame(frame)
+        if f is None:
+            return None, None
+        return self.file_name(f.f_code), f.f_lineno
+
+    def call_text(self, frame) -> str | None:
+        """The source text of the call `frame` is suspended in, shortened to fit a lane (e.g. `gevent.joinall(…)`)."""
+        code, lasti = frame.f_code, frame.f_lasti
+        key = (code, lasti)
+        text = self._calls.get(key, False)
+        if text is False:
+            text = self._calls[key] = _call_text(code, lasti)
+        return text
+
+    def is_yield(self, frame) -> bool:
+        lasti = frame.f_lasti
+        return lasti >= 0 and frame.f_code.co_code[lasti] == _YIELD_VALUE
+
+
+def _call_text(code, lasti: int) -> str | None:
+    if lasti < 0:
+        return None
+    try:
+        positions = list(code.co_positions())[lasti // 2]
+    except (IndexError, ValueError):
+        return None
+    l0, l1, c0, c1 = positions
+    if l0 is None or c0 is None or l1 is None or c1 is None:
+        return None
+    lines = [linecache.getline(code.co_filename, n) for n in range(l0, l1 + 1)]
+    if not lines or not lines[0]:
+        return None
+    if l0 == l1:
+        text = lines[0][c0:c1]
+    else:
+        text = lines[0][c0:] + "".join(lines[1:-1]) + lines[-1][:c1]
+    text = " ".join(text.split())
+    if code.co_code[lasti] == _FOR_ITER:
+        text = f"for … in {text}"
+    return shorten_call(text)
+
+
+def shorten_call(text: str) -> str:
+    """`gevent.joinall([gevent.spawn(fun), …])` → `gevent.joinall(…)` when it is too long for a lane."""
+    if len(text) <= MAX_CALL_TEXT:
+        return text
+    paren = text.find("(")
+    if 0 < paren < MAX_CALL_TEXT - 3:
+        return text[:paren] + "(…)"
+    return text[: MAX_CALL_TEXT - 1] + "…"
+
+
+def short_repr(value, limit: int = 24) -> str:
+    if isinstance(value, str) and "://" in value and len(value) > limit:
+        from urllib.parse import urlsplit
+        try:
+            path = urlsplit(value).path or "/"
+            value = "…" + path if len(path) < limit - 3 else "…" + path[-(limit - 4):]
+        except ValueError:
+            pass
+    if hasattr(value, "getpeername") and hasattr(value, "fileno"):
+        try:
+            host, port = value.getpeername()[:2]
+            return f"{host}:{port}"
+        except Exception:
+            return f"<socket fd={value.fileno()}>"
+    try:
+        r = repr(value)
+    except Exception:
+        r = f"<{type(value).__name__}>"
+    return r if len(r) <= limit else r[: limit - 1] + "…"
+
+
+def call_name(func, args=(), kwargs=None, limit: int = 40) -> str:
+    """`consumer('c1')`, `fun`, `func('http://…')`: how a reader of the script names a call."""
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or type(func).__name__
+    if "<locals>." in name or hasattr(func, "__self__"):
+        name = name.rsplit(".", 1)[-1]
+    parts = [short_repr(a) for a in args] + [f"{k}={short_repr(v)}" for k, v in (kwargs or {}).items()]
+    if not parts:
+        return name
+    text = f"{name}({', '.join(parts)})"
+    return text if len(text) <= limit else text[: limit - 2] + "…)"
+
+
+def format_seconds(seconds) -> str:
+    try:
+        return f"{float(seconds):g}"
+    except (TypeError, ValueError):
+        return repr(seconds)
+
+
+def thread_frames():
+    return sys._current_frames()

@@ -1,0 +1,147 @@
+"""The traced child's entry point: install the hooks, run the script as __main__, report how it ended.
+
+    python -m viz.recorder.child FD SCRIPT [ARGS...]
+
+FD is the write end of the event pipe the viewer reads. This module never imports Textual; it imports gevent only
+if the script does (an import hook then adds the gevent-specific hooks). The order matters: the recorder captures
+the real thread/write/sleep functions and wraps the standard library before the script's first line, so a later
+`monkey.patch_all()` replaces our wrappers with gevent's cooperative versions, which the greenlet hooks see.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import importlib.util
+import os
+import signal
+import sys
+import traceback
+import types
+
+
+def main(argv: list[str]) -> None:
+    fd, script, args = int(argv[0]), os.path.abspath(argv[1]), argv[2:]
+    from viz.recorder import blocking, generators, greenlets, output
+    from viz.recorder.core import Recorder
+
+    rec = Recorder(fd, script)
+    rec.sites.file_name(_code_stub(script))  # sends the script's own source first
+    out, err = output.install(rec)
+    status, outcome, detail = 0, "finished", None
+
+    def finish(status: int, outcome: str, detail: str | None) -> None:
+        out.finish()
+        err.finish()
+        rec.close(status, outcome, detail)
+
+    _install_exit_hooks(rec, finish)
+    try:
+        with open(script, "rb") as f:
+            source = f.read()
+        code = compile(source, script, "exec")
+    except (OSError, SyntaxError, ValueError) as e:
+        err.write("".join(traceback.format_exception_only(type(e), e)))
+        finish(1, "raised", f"{type(e).__name__}: {e}")
+        os._exit(1)
+
+    ghooks = greenlets.install(rec)
+    _watch_gevent_import(rec, ghooks)
+    blocking.install(rec)
+    generators.install(rec, code)
+    rec.start_flusher()
+
+    module = types.ModuleType("__main__")
+    module.__file__ = script
+    module.__builtins__ = __builtins__
+    sys.modules["__main__"] = module
+    sys.argv = [script, *args]
+    sys.path[0] = os.path.dirname(script)
+    try:
+        exec(code, module.__dict__)
+    except SystemExit as e:
+        status, outcome, detail = _exit_status(e.code)
+    except BaseException as e:  # the script's own error: record it as output of the task that raised
+        tb = e.__traceback__.tb_next if e.__traceback__ is not None else None
+        err.write("".join(traceback.format_exception(type(e), e, tb)))
+        status, outcome, detail = 1, "raised", "".join(traceback.format_exception_only(type(e), e)).strip()
+    _wait_for_threads(rec)
+    finish(status, outcome, detail)
+    os._exit(status)
+
+
+def _code_stub(script: str):
+    return compile("", script, "exec")
+
+
+def _exit_status(code) -> tuple[int, str, str | None]:
+    if code is None:
+        return 0, "finished", None
+    if isinstance(code, int):
+        return code, "finished" if code == 0 else "exited", f"sys.exit({code})"
+    print(code, file=sys.stderr)
+    return 1, "exited", f"sys.exit({code!r})"
+
+
+def _wait_for_threads(rec) -> None:
+    import threading
+    try:
+        threading._shutdown()
+    except Exception:
+        rec.hook_error("waiting for threads")
+    try:
+        import atexit
+        atexit._run_exitfuncs()
+    except Exception:
+        rec.hook_error("atexit")
+
+
+def _install_exit_hooks(rec, finish) -> None:
+    real_exit = os._exit
+
+    def _exit(status):
+        try:
+            finish(status, "os._exit", f"os._exit({status})")
+        except Exception:
+            pass
+        real_exit(status)
+    os._exit = _exit
+
+    def on_term(signum, frame):
+        try:
+            finish(128 + signum, "stopped", f"stopped by signal {signal.Signals(signum).name}")
+        finally:
+            real_exit(128 + signum)
+    signal.signal(signal.SIGTERM, on_term)
+    faulthandler.enable(file=sys.__stderr__, all_threads=True)
+
+
+def _watch_gevent_import(rec, ghooks) -> None:
+    """Add the gevent hooks the moment the script imports gevent (and never import it otherwise)."""
+    if "gevent" in sys.modules:
+        ghooks.install_gevent(sys.modules["gevent"])
+        return
+
+    class Finder:
+        @staticmethod
+        def find_spec(name, path=None, target=None):
+            if name != "gevent":
+                return None
+            sys.meta_path.remove(Finder)
+            spec = importlib.util.find_spec(name)
+            if spec is None or spec.loader is None:
+                return spec
+            exec_module = spec.loader.exec_module
+
+            def exec_and_hook(module):
+                exec_module(module)
+                try:
+                    ghooks.install_gevent(module)
+                except Exception:
+                    rec.hook_error("gevent import hook")
+            spec.loader.exec_module = exec_and_hook
+            return spec
+    sys.meta_path.insert(0, Finder)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,160 @@
+"""The recorder's core inside the traced child: the event buffer, the task registry and "who is running now".
+
+Every hook (greenlets, gevent, generators, blocking calls, output) reports through one `Recorder`. It captures the
+real `_thread` / `os.write` / `time.sleep` before the script runs, because `gevent.monkey.patch_all()` replaces them
+later and the recorder must keep using the real ones. Events are raw tuples (see viz.recorder.wire) buffered in a
+deque and written to the pipe in batches: by size, by a background flusher every 50 ms, and at exit.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import time
+import traceback
+from collections import deque
+
+from viz.recorder import wire
+from viz.recorder.callsite import CallSites
+
+_real_sleep = time.sleep
+_real_write = os.write
+_get_ident = _thread.get_ident
+clock = time.perf_counter
+BATCH = 4096
+FLUSH_EVERY = 0.05
+MAX_NOTES = 20
+
+
+class Recorder:
+    def __init__(self, fd: int, script: str):
+        self.fd = fd
+        self.t0 = clock()
+        self.sites = CallSites(script)
+        self.sites.on_new_file = self._new_file
+        self._q: deque = deque()
+        self._write_lock = _thread.allocate_lock()
+        self._closed = False
+        self._next_task = 1
+        self.main_ident = _get_ident()
+        self.thread_task: dict[int, int] = {}
+        self.names: dict[int, str] = {}
+        self.kinds: dict[int, str] = {}
+        self.greenlet_task: dict = {}  # greenlet -> task id, filled by viz.recorder.greenlets
+        self.current_greenlet = None   # greenlet.getcurrent once greenlet is in use
+        self._notes = 0
+        self._name_count: dict[str, int] = {}
+        self.main_task = self.new_task("main", "main")
+        self.thread_task[self.main_ident] = self.main_task
+        self.state(self.main_task, "running")
+
+    # ---- events ---------------------------------------------------------------------------------------------
+    def now(self) -> float:
+        return clock() - self.t0
+
+    def emit(self, ev: tuple) -> None:
+        q = self._q
+        q.append(ev)
+        if len(q) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write everything buffered to the pipe (safe from any thread; never raises)."""
+        if not self._write_lock.acquire(True, 0.5):
+            return
+        try:
+            q = self._q
+            while q and not self._closed:
+                n = min(len(q), BATCH)
+                batch = [q.popleft() for _ in range(n)]
+                data = memoryview(wire.encode(batch))
+                while data:
+                    written = _real_write(self.fd, data)
+                    data = data[written:]
+        except OSError:
+            self._closed = True  # the viewer is gone; the program runs on untraced
+        finally:
+            self._write_lock.release()
+
+    def start_flusher(self) -> None:
+        def loop():
+            while not self._closed:
+                _real_sleep(FLUSH_EVERY)
+                if self._q:
+                    self.flush()
+        _thread.start_new_thread(loop, ())
+
+    def note(self, text: str, level: str = "error") -> None:
+        if self._notes < MAX_NOTES:
+            self._notes += 1
+            self.emit((wire.NOTE, self.now(), level, text))
+
+    def hook_error(self, where: str) -> None:
+        """A hook of ours failed: record it and let the program run on unchanged."""
+        self.note(f"recorder error in {where}: {traceback.format_exc(limit=3).strip().splitlines()[-1]}")
+
+    def _new_file(self, name: str, real: str) -> None:
+        try:
+            with open(real, encoding="utf-8", errors="replace") as f:
+                text = f.read(1 << 20)
+        except OSError:
+            return
+        self.emit((wire.SOURCE, name, text))
+
+    # ---- tasks ----------------------------------------------------------------------------------------------
+    def new_task(self, name: str, kind: str, parent: int | None = None, file: str | None = None,
+                 line: int | None = None) -> int:
+        tid = self._next_task
+        self._next_task += 1
+        name = self._unique(name)
+        self.names[tid], self.kinds[tid] = name, kind
+        self.emit((wire.TASK, self.now(), tid, name, kind, parent, file, line))
+        return tid
+
+    def _unique(self, name: str) -> str:
+        """Two tasks never share a name: the second `func` is `func #2`."""
+        n = self._name_count.get(name, 0) + 1
+        self._name_count[name] = n
+        return name if n == 1 else f"{name} #{n}"
+
+    def rename(self, tid: int, name: str, kind: str | None = None) -> None:
+        name = self._unique(name)
+        self.names[tid] = name
+        if kind:
+            self.kinds[tid] = kind
+        self.emit((wire.TASK, self.now(), tid, name, self.kinds[tid], None, None, None))
+
+    def state(self, tid: int, state: str, reason: str | None = None, frame=None, info: dict | None = None,
+              t: float | None = None) -> None:
+        file = line = None
+        if frame is not None:
+            file, line = self.sites.where(frame)
+        self.emit((wire.STATE, self.now() if t is None else t, tid, state, reason, file, line, info))
+
+    def end(self, tid: int) -> None:
+        self.emit((wire.END, self.now(), tid))
+
+    def current_task(self) -> int:
+        """The task running right now: the current greenlet's, else the current thread's."""
+        getcurrent = self.current_greenlet
+        if getcurrent is not None:
+            g = getcurrent()
+            tid = self.greenlet_task.get(g)
+            if tid is not None:
+                return tid
+            if g.parent is not None:
+                return self.task_of_greenlet(g)
+        ident = _get_ident()
+        tid = self.thread_task.get(ident)
+        if tid is None:
+            tid = self.thread_task[ident] = self.new_task(f"thread {ident}", "thread")
+        return tid
+
+    def task_of_greenlet(self, g) -> int:  # replaced by viz.recorder.greenlets when greenlet is in use
+        return self.thread_task.get(_get_ident(), self.main_task)
+
+    # ---- the end --------------------------------------------------------------------------------------------
+    def close(self, status: int, outcome: str, detail: str | None) -> None:
+        self.emit((wire.EXIT, self.now(), status, outcome, detail))
+        self.flush()
+        self._closed = True

@@ -1,0 +1,214 @@
+"""Raw child events → trace records, deriving in the viewer what the traced program need not compute.
+
+The child reports only what it sees at the moment: switches, waits, the loop's poll boundaries. Here, in the parent:
+- a `running` span with no source line continues at the line where the task last stopped (it resumes there);
+- a task that waited on a timer and ran noticeably after the deadline was `ready` from the deadline ("timer fired");
+  one that waited on an fd was `ready` from the end of the poll that returned it ("fd 7 readable");
+- the hub is `idle` from the moment it last came back to its loop until its poll returned, and the idle span says
+  what it was polling for (the fds and timers its blocked tasks wait on);
+- repeated identical states are folded, and at exit every task still open is ended.
+"""
+
+from __future__ import annotations
+
+from viz.recorder import wire
+
+LATE = 0.005  # a wake-up later than this after its cause shows as a ready span
+
+
+class _Task:
+    __slots__ = ("state", "reason", "t", "file", "line", "info", "ended")
+
+    def __init__(self, file=None, line=None):
+        self.state = self.reason = self.info = None
+        self.t = 0.0
+        self.file, self.line = file, line
+        self.ended = False
+
+
+class Deriver:
+    def __init__(self) -> None:
+        self.tasks: dict[int, _Task] = {}
+        self.exit: tuple | None = None
+        self.end_time = 0.0
+        self._hubs: dict[int, dict] = {}
+
+    def feed(self, batch: list) -> list[dict]:
+        out: list[dict] = []
+        for ev in batch:
+            kind = ev[0]
+            if kind == wire.STATE:
+                self._state(out, *ev[1:])
+            elif kind == wire.OUTPUT:
+                _, t, tid, stream, text, file, line = ev
+                self._see(t)
+                out.append({"k": "output", "t": t, "task": tid, "stream": stream, "text": text, "file": file,
+                            "line": line})
+            elif kind == wire.TASK:
+                _, t, tid, name, kind_, parent, file, line = ev
+                self._see(t)
+                if tid not in self.tasks:
+                    self.tasks[tid] = _Task(file, line)
+                if kind_ == "loop":
+                    self._hub(tid)
+                out.append({"k": "task", "t": t, "task": tid, "name": name, "kind": kind_, "parent": parent})
+            elif kind == wire.END:
+                self._end(out, ev[1], ev[2])
+            elif kind == wire.PREPARE:
+                self._prepare(out, ev[1], ev[2])
+            elif kind == wire.CHECK:
+                self._check(out, ev[1], ev[2])
+            elif kind == wire.SOURCE:
+                out.append({"k": "source", "file": ev[1], "text": ev[2]})
+            elif kind == wire.NOTE:
+                self._see(ev[1])
+                out.append({"k": "note", "t": ev[1], "level": ev[2], "text": ev[3]})
+            elif kind == wire.EXIT:
+                self._see(ev[1])
+                self.exit = ev
+        return out
+
+    def _see(self, t: float) -> None:
+        if t > self.end_time:
+            self.end_time = t
+
+    # ---- states ---------------------------------------------------------------------------------------------
+    def _state(self, out, t, tid, state, reason, file, line, info) -> None:
+        self._see(t)
+        task = self.tasks.get(tid)
+        if task is None:
+            task = self.tasks[tid] = _Task()
+        if task.ended:
+            return
+        hub = self._hubs.get(tid)
+        if hub is not None:
+            self._hub_state(out, hub, t, tid, state, reason)
+            return
+        if file is None and state == "running":
+            file, line = task.file, task.line
+        if state == "running" and task.state == "blocked" and task.info:
+            self._woke_late(out, task, t, tid)
+        if state == task.state and reason == task.reason and file == task.file and line == task.line:
+            return
+        self._emit(out, task, t, tid, state, reason, file, line, info)
+
+    def _emit(self, out, task, t, tid, state, reason, file, line, info) -> None:
+        rec = {"k": "state", "t": t, "task": tid, "state": state}
+        if reason is not None:
+            rec["reason"] = reason
+        if file is not None:
+            rec["file"], rec["line"] = file, line
+        elif line is not None:
+            rec["line"] = line
+        if info and info.get("blocks_loop"):
+            rec["blocks_loop"] = True
+        out.append(rec)
+        task.state, task.reason, task.t, task.info = state, reason, t, info
+        if file is not None:
+            task.file, task.line = file, line
+
+    def _woke_late(self, out, task, t, tid) -> None:
+        info = task.info
+        until = info.get("until")
+        if until is not None:
+            if t - until > LATE and until > task.t:
+                self._emit(out, task, until, tid, "ready", "timer fired", task.file, task.line, None)
+            return
+        fd = info.get("fd")
+        if fd is not None or info.get("fds"):
+            polled = max((h["poll_end"] for h in self._hubs.values()), default=None)
+            if polled is not None and polled > task.t and t - polled > LATE:
+                what = f"fd {fd} {'writable' if info.get('io') == 'write' else 'readable'}" if fd is not None \
+                    else "select() returned"
+                self._emit(out, task, polled, tid, "ready", what, task.file, task.line, None)
+
+    def _end(self, out, t, tid) -> None:
+        self._see(t)
+        task = self.tasks.get(tid)
+        if task is None or task.ended:
+            return
+        hub = self._hubs.get(tid)
+        if hub is not None and hub["held"] is not None:
+            out.append(hub["held"])
+            hub["held"] = None
+        task.ended = True
+        out.append({"k": "end", "t": t, "task": tid})
+
+    # ---- the hub: held running spans become idle when a poll closes them ------------------------------------
+    def _hub(self, tid: int) -> dict:
+        hub = self._hubs.get(tid)
+        if hub is None:
+            hub = self._hubs[tid] = {"held": None, "idle_from": None, "poll_end": 0.0}
+            self.tasks.setdefault(tid, _Task())
+        return hub
+
+    def _prepare(self, out, t, tid) -> None:
+        self._see(t)
+        hub = self._hub(tid)
+        if hub["idle_from"] is None:
+            hub["idle_from"] = t
+
+    def _check(self, out, t, tid) -> None:
+        self._see(t)
+        hub = self._hub(tid)
+        task = self.tasks[tid]
+        idle_from = hub["idle_from"]
+        held = hub["held"]
+        hub["held"] = None
+        if idle_from is None:
+            if held is not None:
+                out.append(held)
+            return
+        if held is not None and held["t"] < idle_from:
+            out.append(held)
+        if t - idle_from > 0.0002:
+            self._emit(out, task, idle_from, tid, "idle", self._polling_for(), None, None, None)
+        hub["idle_from"] = None
+        hub["poll_end"] = t
+        self._emit(out, task, t, tid, "running", "poll returned", None, None, None)
+
+    def _hub_state(self, out, hub, t, tid, state, reason) -> None:
+        task = self.tasks[tid]
+        if state == "running":
+            if hub["held"] is not None:
+                out.append(hub["held"])
+            hub["held"] = {"k": "state", "t": t, "task": tid, "state": "running"}
+            task.state, task.reason, task.t = "running", None, t
+            if hub["idle_from"] is not None:
+                hub["idle_from"] = t
+        else:
+            if hub["held"] is not None:
+                out.append(hub["held"])
+                hub["held"] = None
+            self._emit(out, task, t, tid, state, reason, None, None, None)
+
+    def _polling_for(self) -> str:
+        fds: set[int] = set()
+        timers = 0
+        for task in self.tasks.values():
+            if task.state == "blocked" and task.info and not task.ended:
+                if task.info.get("until") is not None:
+                    timers += 1
+                if task.info.get("fd") is not None:
+                    fds.add(task.info["fd"])
+                fds.update(task.info.get("fds") or ())
+        parts = []
+        if fds:
+            parts.append(f"fds {sorted(fds)}")
+        if timers:
+            parts.append(f"{timers} timer{'s' if timers != 1 else ''}")
+        return "polling: " + (", ".join(parts) if parts else "nothing to wait for")
+
+    # ---- the end --------------------------------------------------------------------------------------------
+    def close(self, t: float) -> list[dict]:
+        """End every task still open at time t (the run is over)."""
+        out: list[dict] = []
+        for hub in self._hubs.values():
+            if hub["held"] is not None:
+                out.append(hub["held"])
+                hub["held"] = None
+        for tid, task in self.tasks.items():
+            if not task.ended:
+                task.ended = True
+                out.append({"k": "end", "t": max(t, task.t), "task": tid})
+        return out

@@ -1,0 +1,107 @@
+"""Generator hooks: each generator defined in the script becomes a task, running while resumed, blocked at its yield.
+
+A profile function sees every resume of a generator frame as a 'call' and every suspension as a 'return' (at a
+YIELD_VALUE instruction when it yielded, elsewhere when it finished). Only the script's own generator functions are
+followed, and the profiler is installed only when the script defines some, so other programs pay nothing. The task
+that resumed the generator is blocked meanwhile, for the call it made (`con.send(n)`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import threading
+
+from viz.recorder.callsite import short_repr
+from viz.recorder.core import _get_ident
+
+_GEN_FLAGS = inspect.CO_GENERATOR
+
+
+def generator_codes(code) -> set:
+    """The code objects of every generator function defined in `code`, nested ones included."""
+    found = set()
+    stack = [code]
+    while stack:
+        c = stack.pop()
+        if c.co_flags & _GEN_FLAGS:
+            found.add(c)
+        stack.extend(k for k in c.co_consts if hasattr(k, "co_code"))
+    return found
+
+
+class GeneratorHooks:
+    def __init__(self, rec, codes: set):
+        self.rec = rec
+        self.codes = codes
+        self.task_of_frame: dict = {}
+        self.stacks: dict[int, list[int]] = {}
+
+    def install(self) -> None:
+        base = self.base_task = self.rec.current_task
+        stacks = self.stacks
+
+        def current_task() -> int:  # inside a generator, the generator is the running task
+            stack = stacks.get(_get_ident())
+            return stack[-1] if stack else base()
+        self.rec.current_task = current_task
+        sys.setprofile(self.profile)
+        threading.setprofile(self.profile)
+
+    def profile(self, frame, event, arg):
+        if event == "call":
+            if frame.f_code in self.codes:
+                try:
+                    self.resumed(frame)
+                except Exception:
+                    self.rec.hook_error("generator hook")
+        elif event == "return":
+            if frame.f_code in self.codes:
+                try:
+                    self.suspended(frame)
+                except Exception:
+                    self.rec.hook_error("generator hook")
+
+    def resumed(self, frame) -> None:
+        rec = self.rec
+        stack = self.stacks.setdefault(_get_ident(), [])
+        caller = stack[-1] if stack else self.base_task()
+        tid = self.task_of_frame.get(frame)
+        code = frame.f_code
+        if tid is None:
+            args = [short_repr(frame.f_locals.get(n), 16) for n in code.co_varnames[: code.co_argcount]]
+            name = f"{code.co_name}({', '.join(args)})"
+            tid = self.task_of_frame[frame] = rec.new_task(name, "generator", caller, rec.sites.file_name(code),
+                                                          code.co_firstlineno)
+        back = frame.f_back
+        reason = rec.sites.call_text(back) if back is not None and rec.sites.is_user(back.f_code) else None
+        t = rec.now()
+        rec.state(caller, "blocked", reason or f"resumed {rec.names.get(tid)}", back, t=t)
+        rec.state(tid, "running", None, frame, t=t)
+        stack.append(tid)
+
+    def suspended(self, frame) -> None:
+        rec = self.rec
+        stack = self.stacks.get(_get_ident())
+        tid = self.task_of_frame.get(frame)
+        if tid is None:
+            return
+        if stack and stack[-1] == tid:
+            stack.pop()
+        t = rec.now()
+        if rec.sites.is_yield(frame):
+            rec.state(tid, "blocked", "waiting at yield", frame, t=t)
+        else:
+            del self.task_of_frame[frame]
+            rec.end(tid)
+        caller = stack[-1] if stack else self.base_task()
+        rec.state(caller, "running", None, frame.f_back, t=t)
+
+
+def install(rec, script_code) -> GeneratorHooks | None:
+    codes = generator_codes(script_code)
+    if not codes:
+        return None
+    hooks = GeneratorHooks(rec, codes)
+    hooks.install()
+    return hooks

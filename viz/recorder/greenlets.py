@@ -1,0 +1,286 @@
+"""Greenlet and gevent hooks: every switch becomes state changes, with the reason read off the switching frames.
+
+`greenlet.settrace` calls us after each switch, in the target. The origin's suspended frames tell why it left:
+inside gevent's `sleep` (a timer), a socket method (an fd), `select`; else the user's own call (`evt.wait()`,
+`gevent.joinall(…)`), or a plain `switch()` to another greenlet. gevent is hooked lazily, when the script imports
+it: a spawn callback names greenlets as they start (they are `ready` until first run), and prepare/check watchers
+on the hub's loop bracket each poll, from which the parent derives the hub's `idle` spans.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from viz.recorder import wire
+from viz.recorder.callsite import call_name, format_seconds
+from viz.recorder.core import _get_ident
+
+_SOCKET_CALLS = {"recv", "recv_into", "recvfrom", "recvfrom_into", "send", "sendall", "sendto", "accept",
+                 "connect", "_internal_connect", "connect_ex", "sendfile", "read", "write"}
+_GEVENT_DIR = os.sep + "gevent" + os.sep
+
+
+class GreenletHooks:
+    def __init__(self, rec):
+        self.rec = rec
+        self.hub_class = None
+        self.hubs: set = set()
+        self._gevent_code: dict = {}
+        self._raw_unnamed: set = set()
+        self._prev = None
+
+    def install(self) -> None:
+        import greenlet
+
+        rec = self.rec
+        rec.current_greenlet = greenlet.getcurrent
+        rec.greenlet_task[greenlet.getcurrent()] = rec.main_task
+        rec.task_of_greenlet = self.task_of_greenlet
+        self._prev = greenlet.settrace(self.on_switch)
+
+    # ---- gevent, once imported ------------------------------------------------------------------------------
+    def install_gevent(self, gevent) -> None:
+        from gevent.hub import Hub
+
+        self.hub_class = Hub
+        try:
+            gevent.Greenlet.add_spawn_callback(self.on_spawn)
+        except Exception:
+            self.rec.hook_error("gevent spawn callback")
+
+    def on_spawn(self, g) -> None:
+        rec = self.rec
+        try:
+            if g in rec.greenlet_task:
+                return
+            run = getattr(g, "_run", None)
+            thread_task = getattr(getattr(run, "__self__", None), "_viz_task", None)
+            if thread_task is not None:  # a monkey-patched thread runs as a greenlet: it keeps the thread's task
+                rec.greenlet_task[g] = thread_task
+                return
+            code = getattr(run, "__code__", None)
+            file = line = None
+            if code is not None and rec.sites.is_user(code):
+                file, line = rec.sites.file_name(code), code.co_firstlineno
+            name = self.greenlet_name(g, run)
+            tid = rec.greenlet_task[g] = rec.new_task(name, "greenlet", rec.current_task(), file, line)
+            rec.state(tid, "ready", "spawned", t=rec.now())
+        except Exception:
+            rec.hook_error("gevent spawn callback")
+
+    def greenlet_name(self, g, run) -> str:
+        name = getattr(g, "name", None)
+        if name and not name.startswith("Greenlet-"):
+            return name
+        if run is None:
+            return name or "greenlet"
+        args = getattr(g, "args", ()) or ()
+        peer = _socket_peer(args[0]) if args else None
+        if peer:
+            return peer
+        return call_name(run, args, getattr(g, "kwargs", None))
+
+    def _watch_hub(self, hub, tid: int) -> None:
+        rec = self.rec
+        emit, now = rec.emit, rec.now
+
+        def prepare():
+            emit((wire.PREPARE, now(), tid))
+
+        def check():
+            emit((wire.CHECK, now(), tid))
+        try:
+            p, c = hub.loop.prepare(ref=False), hub.loop.check(ref=False)
+            p.start(prepare)
+            c.start(check)
+            hub._viz_watchers = (p, c)
+        except Exception:
+            rec.hook_error("hub watchers")
+
+    # ---- tasks ----------------------------------------------------------------------------------------------
+    def task_of_greenlet(self, g) -> int:
+        rec = self.rec
+        tid = rec.greenlet_task.get(g)
+        if tid is not None:
+            return tid
+        if g.parent is None:  # a thread's main greenlet: the thread's task
+            tid = rec.thread_task.get(_get_ident(), None)
+            if tid is None:
+                tid = rec.current_task()
+        elif self.hub_class is not None and isinstance(g, self.hub_class):
+            tid = rec.new_task("hub", "loop")
+            self.hubs.add(g)
+            self._watch_hub(g, tid)
+        else:
+            run = getattr(g, "_run", None) or getattr(g, "run", None)
+            if run is not None and getattr(g, "args", None) is not None:
+                name = self.greenlet_name(g, run)
+            elif run is not None and not isinstance(run, type(self.task_of_greenlet)):
+                name = call_name(run)
+            else:
+                name = None
+            tid = rec.new_task(name or "greenlet", "greenlet", None)
+            if name is None:
+                self._raw_unnamed.add(g)
+        rec.greenlet_task[g] = tid
+        return tid
+
+    def _name_from_frames(self, g, tid: int) -> None:
+        f = g.gr_frame
+        while f is not None and f.f_back is not None:
+            f = f.f_back
+        if f is not None:
+            self._raw_unnamed.discard(g)
+            self.rec.rename(tid, f.f_code.co_name)
+
+    # ---- the switch hook ------------------------------------------------------------------------------------
+    def on_switch(self, event, args):
+        rec = self.rec
+        try:
+            origin, target = args
+            t = rec.now()
+            task_of = rec.greenlet_task.get
+            ttid = task_of(target)
+            if ttid is None:
+                ttid = self.task_of_greenlet(target)
+            otid = task_of(origin)
+            if otid is None:
+                otid = self.task_of_greenlet(origin)
+            if origin.dead:
+                rec.emit((wire.END, t, otid))
+                rec.greenlet_task.pop(origin, None)
+            elif origin in self.hubs:
+                rec.emit((wire.STATE, t, otid, "ready", "switched to " + rec.names.get(ttid, "?"), None, None, None))
+            else:
+                if origin in self._raw_unnamed:
+                    self._name_from_frames(origin, otid)
+                self._suspended(t, origin, otid, target)
+            rec.emit((wire.STATE, t, ttid, "running", None, None, None, None))
+        except Exception:
+            rec.hook_error("greenlet switch hook")
+        if self._prev is not None:
+            try:
+                return self._prev(event, args)
+            except Exception:
+                rec.hook_error("chained greenlet tracer")
+
+    def _suspended(self, t: float, origin, otid: int, target) -> None:
+        """Why `origin` left the CPU, from its suspended frames."""
+        rec = self.rec
+        frame = origin.gr_frame
+        sites = rec.sites
+        user = sites.user_frame(frame)
+        file, line = (sites.file_name(user.f_code), user.f_lineno) if user is not None else (None, None)
+        state, info = "blocked", None
+        if target in self.hubs:
+            reason, state, info = self._why_waiting(frame, user)
+        else:
+            ttid = rec.greenlet_task.get(target) or self.task_of_greenlet(target)
+            if target in self._raw_unnamed:  # named by its first call, then this state is sent
+                self._name_on_first_call(target, ttid, (wire.STATE, t, otid, state, None, file, line, info))
+                return
+            reason = "switched to " + rec.names.get(ttid, "?")
+        rec.emit((wire.STATE, t, otid, state, reason, file, line, info))
+
+    def _name_on_first_call(self, g, tid: int, pending: tuple) -> None:
+        """A raw greenlet's `run` is gone by its first switch: learn its name from the first frame it calls."""
+        rec = self.rec
+        previous = sys.getprofile()
+
+        def first_call(frame, event, arg):
+            sys.setprofile(previous)
+            try:
+                if event == "call":
+                    self._raw_unnamed.discard(g)
+                    rec.rename(tid, frame.f_code.co_name)
+                rec.emit(pending[:4] + ("switched to " + rec.names.get(tid, "?"),) + pending[5:])
+            except Exception:
+                rec.hook_error("greenlet naming")
+            if previous is not None:
+                return previous(frame, event, arg)
+        sys.setprofile(first_call)
+
+    def _why_waiting(self, frame, user):
+        """(reason, state, info) for a greenlet that switched to the hub."""
+        outer = None
+        f = frame
+        is_gevent = self._is_gevent
+        while f is not None and f is not user:
+            if is_gevent(f.f_code):
+                outer = f
+            f = f.f_back
+        text = self.rec.sites.call_text(user) if user is not None else None
+        if outer is not None:
+            name = outer.f_code.co_name
+            loc = outer.f_locals
+            if name == "sleep" and "seconds" in loc:
+                secs = loc["seconds"]
+                patched = text is not None and not text.startswith(("gevent.", "sleep(", "gevent_sleep"))
+                words = (f"{text} (patched)" if patched else f"gevent.sleep({format_seconds(secs)})")
+                if not secs:
+                    return words + " — yields", "ready", None
+                try:
+                    until = self.rec.now() + float(secs)
+                except (TypeError, ValueError):
+                    until = None
+                return words, "blocked", {"until": until}
+            if name in _SOCKET_CALLS and "self" in loc:
+                return _socket_reason(name, loc["self"], loc)
+            if name == "select" and "rlist" in loc:
+                fds = _fds(loc.get("rlist"), loc.get("wlist"), loc.get("xlist"))
+                return f"select() on fds {fds}", "blocked", {"fds": fds}
+        if text:
+            return text, "blocked", None
+        return "waiting for the loop", "blocked", None
+
+    def _is_gevent(self, code) -> bool:
+        r = self._gevent_code.get(code)
+        if r is None:
+            r = self._gevent_code[code] = _GEVENT_DIR in code.co_filename
+        return r
+
+
+def _socket_peer(sock) -> str | None:
+    getpeername = getattr(sock, "getpeername", None)
+    if getpeername is None or not hasattr(sock, "fileno"):
+        return None
+    try:
+        host, port = getpeername()[:2]
+        return f"{host}:{port}"
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _socket_reason(name: str, sock, loc) -> tuple:
+    try:
+        fd = sock.fileno()
+    except Exception:
+        fd = -1
+    if name in ("connect", "_internal_connect", "connect_ex"):
+        addr = loc.get("address")
+        where = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) and len(addr) >= 2 else str(addr)
+        return f"connect() to {where}", "blocked", {"fd": fd, "io": "write"}
+    if name == "accept":
+        return f"accept() on fd {fd}", "blocked", {"fd": fd, "io": "read"}
+    peer = _socket_peer(sock)
+    io = "write" if name.startswith("send") or name == "write" else "read"
+    return f"{name}() on fd {fd}" + (f" ({peer})" if peer else ""), "blocked", {"fd": fd, "io": io}
+
+
+def _fds(*lists) -> list[int]:
+    out = set()
+    for lst in lists:
+        for obj in lst or ():
+            try:
+                out.add(obj if isinstance(obj, int) else obj.fileno())
+            except Exception:
+                pass
+    return sorted(out)
+
+
+def install(rec) -> GreenletHooks:
+    hooks = GreenletHooks(rec)
+    hooks.install()
+    sys.modules.setdefault("viz_greenlet_hooks", hooks)  # keep a reference for the life of the run
+    return hooks

@@ -1,0 +1,221 @@
+"""Running a script under the recorder, from the viewer's side: spawn, read the pipe, derive, write, stop.
+
+`Session` starts `python -m viz.recorder.child` in its own process group with an inherited pipe for events, and the
+script's stdin closed. `poll()` reads whatever arrived (events, plus anything written straight to fd 1 / fd 2) and
+returns new trace records; it also enforces the timeout. `stop()` ends the child's whole process group (SIGTERM,
+then SIGKILL after a grace period). Whatever happens, the trace file gets every record received and an `exit`
+record saying how the run ended. This module never imports gevent or the script.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from viz import __version__
+from viz.recorder import wire
+from viz.recorder.derive import Deriver
+from viz.trace.format import MAX_TEXT_CHARS, TraceWriter, header
+
+GRACE = 0.4          # seconds between SIGTERM and SIGKILL
+READ_CHUNK = 1 << 20
+_PKG_ROOT = str(Path(__file__).resolve().parent.parent.parent)
+
+
+class Session:
+    def __init__(self, script: str | os.PathLike, args: list[str] | None = None, *, name: str | None = None,
+                 timeout: float | None = None, out: str | os.PathLike | None = None):
+        self.script = str(Path(script).resolve())
+        self.args = list(args or [])
+        self.name = name or Path(self.script).name
+        self.timeout = timeout
+        self.header = header(target=self.name, script=self.script, file=Path(self.script).name, argv=self.args,
+                             python=sys.version.split()[0], viz=__version__,
+                             created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        self.writer = TraceWriter(out, self.header) if out is not None else None
+        self.deriver = Deriver()
+        self.decoder = wire.FrameDecoder()
+        self.proc: subprocess.Popen | None = None
+        self.started = 0.0
+        self.stop_reason: str | None = None
+        self.exit_record: dict | None = None
+        self.records_seen = 0
+        self._sel: selectors.BaseSelector | None = None
+        self._partial = {1: b"", 2: b""}
+        self._open = 0
+
+    # ---- life -----------------------------------------------------------------------------------------------
+    def start(self) -> "Session":
+        rfd, wfd = os.pipe()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = _PKG_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env["PYTHONUNBUFFERED"] = "1"
+        env.pop("PYTHONSTARTUP", None)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "viz.recorder.child", str(wfd), self.script, *self.args],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(wfd,),
+                start_new_session=True, env=env, cwd=os.getcwd())
+        finally:
+            os.close(wfd)
+        self.started = time.monotonic()
+        self._sel = selectors.DefaultSelector()
+        for fd, what in ((rfd, "events"), (self.proc.stdout.fileno(), 1), (self.proc.stderr.fileno(), 2)):
+            os.set_blocking(fd, False)
+            self._sel.register(fd, selectors.EVENT_READ, what)
+        self._rfd = rfd
+        self._open = 3
+        return self
+
+    @property
+    def done(self) -> bool:
+        return self.exit_record is not None
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started if self.started else 0.0
+
+    def poll(self, timeout: float = 0.05) -> list[dict]:
+        """Read what has arrived (waiting at most `timeout` s) and return the new trace records."""
+        if self.done:
+            return []
+        if self.timeout is not None and self.stop_reason is None and self.elapsed > self.timeout:
+            self.stop("timeout")
+        records: list[dict] = []
+        if self._open:
+            for key, _ in self._sel.select(timeout):
+                self._read(key.fd, key.data, records)
+        else:
+            time.sleep(min(timeout, 0.01))
+        if not self._open and self.proc.poll() is not None:
+            records.extend(self._finish())
+        self._write(records)
+        return records
+
+    def run(self, on_records=None) -> dict:
+        """Poll until the run ends; returns the exit record."""
+        if self.proc is None:
+            self.start()
+        try:
+            while not self.done:
+                recs = self.poll(0.1)
+                if recs and on_records is not None:
+                    on_records(recs)
+        except BaseException:
+            self.stop("interrupted")
+            while not self.done:
+                self.poll(0.05)
+            raise
+        return self.exit_record
+
+    def stop(self, reason: str = "stopped") -> None:
+        """End the child's whole process group: SIGTERM, then SIGKILL if it lingers."""
+        if self.proc is None or self.stop_reason is not None:
+            return
+        self.stop_reason = reason
+        pgid = self.proc.pid
+        _killpg(pgid, signal.SIGTERM)
+        try:
+            self.proc.wait(GRACE)
+        except subprocess.TimeoutExpired:
+            pass
+        _killpg(pgid, signal.SIGKILL)  # also whatever the script left in its group
+        try:
+            self.proc.wait(2)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def close(self) -> None:
+        """Stop the child if it runs and release everything (safe to call twice)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.stop("stopped")
+        if self.proc is not None and not self.done:
+            while not self.done:
+                self.poll(0.05)
+        if self.writer is not None:
+            self.writer.close()
+
+    # ---- reading --------------------------------------------------------------------------------------------
+    def _read(self, fd: int, what, records: list[dict]) -> None:
+        try:
+            data = os.read(fd, READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._sel.unregister(fd)
+            os.close(fd) if what == "events" else None
+            self._open -= 1
+            if what != "events":
+                self._raw_output(what, b"", records, final=True)
+            return
+        if what == "events":
+            for batch in self.decoder.feed(data):
+                records.extend(self.deriver.feed(batch))
+        else:
+            self._raw_output(what, data, records)
+
+    def _raw_output(self, fd: int, data: bytes, records: list[dict], final: bool = False) -> None:
+        """Lines written straight to fd 1 / fd 2 (C code, a crash report): output of the main task."""
+        buf = self._partial[fd] + data
+        *lines, rest = buf.split(b"\n")
+        if final and rest:
+            lines.append(rest)
+            rest = b""
+        self._partial[fd] = rest
+        t = self.deriver.end_time
+        for ln in lines:
+            text = ln.decode("utf-8", "replace")[:MAX_TEXT_CHARS]
+            records.append({"k": "output", "t": t, "task": 1, "stream": "stdout" if fd == 1 else "stderr",
+                            "text": text, "file": None, "line": None})
+
+    def _finish(self) -> list[dict]:
+        """The child is gone and its pipes are drained: say how it ended."""
+        code = self.proc.returncode
+        records: list[dict] = []
+        t = self.deriver.end_time
+        child = self.deriver.exit
+        status, sig = (code, None) if code >= 0 else (None, signal.Signals(-code).name if -code in
+                                                      signal.valid_signals() else str(-code))
+        if self.stop_reason is not None:
+            outcome = self.stop_reason
+            detail = {"timeout": f"stopped after the {self.timeout:g} s timeout" if self.timeout else "timed out",
+                      "stopped": "stopped by the user", "interrupted": "interrupted"}.get(outcome, outcome)
+        elif child is not None:
+            _, t, _, outcome, detail = child
+        elif sig is not None:
+            outcome = "killed" if sig in ("SIGKILL", "SIGTERM", "SIGINT") else "crashed"
+            detail = f"the program died of {sig}"
+        else:
+            outcome, detail = "exited", f"the program exited with status {status} before the recorder could report"
+        if self.decoder.pending:
+            detail += f" (the last {self.decoder.pending} bytes of events were cut off)"
+        records.extend(self.deriver.close(t))
+        self.exit_record = {"k": "exit", "t": t, "outcome": outcome, "status": status, "signal": sig,
+                            "detail": detail}
+        records.append(self.exit_record)
+        return records
+
+    def _write(self, records: list[dict]) -> None:
+        self.records_seen += len(records)
+        if self.writer is not None and records:
+            self.writer.write_many(records)
+            self.writer.flush()
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def failed(exit_record: dict | None) -> bool:
+    """Whether a run's exit record means the CLI should exit non-zero."""
+    return exit_record is None or exit_record.get("outcome") != "finished" or bool(exit_record.get("status"))

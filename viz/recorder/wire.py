@@ -1,0 +1,56 @@
+"""The pipe between the traced child and the viewer: length-prefixed marshal batches of raw event tuples.
+
+Both sides import this module; it imports nothing but the standard library. Raw events are small tuples whose first
+item names their kind (see RAW_KINDS); `viz.recorder.derive` turns them into trace records in the parent.
+"""
+
+from __future__ import annotations
+
+import marshal
+import struct
+
+_LEN = struct.Struct("<I")
+
+# Raw event kinds the child sends (first item of each tuple).
+TASK = "T"      # (T, t, task, name, kind, parent, file, line)   a task appears, or is renamed
+STATE = "S"     # (S, t, task, state, reason, file, line, info)   a task changes state; info: dict or None
+OUTPUT = "O"    # (O, t, task, stream, text, file, line)          a whole line printed
+END = "E"       # (E, t, task)                                    a task finished
+SOURCE = "F"    # (F, file, text)                                 the text of a source file
+NOTE = "N"      # (N, t, level, text)                             a message from the recorder itself
+PREPARE = "P"   # (P, t, task)                                    the loop is about to run callbacks and poll
+CHECK = "C"     # (C, t, task)                                    the loop's poll returned
+EXIT = "X"      # (X, t, status, outcome, detail)                 the script ended (child's own account)
+RAW_KINDS = (TASK, STATE, OUTPUT, END, SOURCE, NOTE, PREPARE, CHECK, EXIT)
+
+
+def encode(batch: list) -> bytes:
+    payload = marshal.dumps(batch)
+    return _LEN.pack(len(payload)) + payload
+
+
+class FrameDecoder:
+    """Feed it bytes from the pipe; it hands back whole batches."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[list]:
+        self._buf += data
+        out = []
+        buf = self._buf
+        pos = 0
+        while len(buf) - pos >= 4:
+            (n,) = _LEN.unpack_from(buf, pos)
+            if len(buf) - pos - 4 < n:
+                break
+            out.append(marshal.loads(bytes(buf[pos + 4:pos + 4 + n])))
+            pos += 4 + n
+        if pos:
+            del buf[:pos]
+        return out
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an incomplete batch (lost if the child died mid-write)."""
+        return len(self._buf)

@@ -1,0 +1,72 @@
+"""The scenarios shipped with viz (scenarios/NAME.py) and how a TARGET names a scenario or a script.
+
+Scenarios are read as text (their docstring gives a title and what to watch for); they are never imported here.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+SCENARIOS_DIR = Path(os.environ.get("VIZ_SCENARIOS") or Path(__file__).resolve().parent.parent / "scenarios")
+
+# The order a course walks through them; scenarios not listed here follow, by name.
+ORDER = ["baozi", "greenlet_switch", "gevent_sleepers", "sleepers_unpatched", "sleepers_patched", "crawler_serial",
+         "crawler_gevent", "gevent_echo_server", "select_server", "selectors_server", "model_sync", "model_threads",
+         "model_events"]
+
+
+class TargetError(Exception):
+    """A TARGET that is neither a scenario nor a readable script."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: Path
+    title: str
+    watch: str
+
+    @property
+    def source(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+
+def _describe(path: Path) -> tuple[str, str]:
+    try:
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    except (SyntaxError, OSError, UnicodeDecodeError):
+        doc = ""
+    title, _, rest = doc.strip().partition("\n")
+    return title.strip() or path.stem, " ".join(rest.split())
+
+
+def list_scenarios(folder: Path | None = None) -> list[Scenario]:
+    folder = folder or SCENARIOS_DIR
+    if not folder.is_dir():
+        return []
+    paths = {p.stem: p for p in folder.glob("*.py") if not p.name.startswith("_")}
+    names = [n for n in ORDER if n in paths] + sorted(n for n in paths if n not in ORDER)
+    return [Scenario(n, paths[n], *_describe(paths[n])) for n in names]
+
+
+def find_scenario(name: str) -> Scenario | None:
+    return next((s for s in list_scenarios() if s.name == name), None)
+
+
+def resolve(target: str) -> tuple[Path, str]:
+    """(script path, display name) for a scenario name or a script path; TargetError with one line otherwise."""
+    scenario = find_scenario(target)
+    if scenario is not None:
+        return scenario.path, scenario.name
+    path = Path(target)
+    if path.is_file():
+        return path.resolve(), path.name
+    if path.exists():
+        raise TargetError(f"{target}: not a file")
+    if target.endswith(".py") or os.sep in target:
+        raise TargetError(f"{target}: no such script")
+    names = ", ".join(s.name for s in list_scenarios()) or "none found"
+    raise TargetError(f"unknown scenario {target!r} (scenarios: {names}) and no such script")
