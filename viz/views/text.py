@@ -42,7 +42,9 @@ def lane_cells(trace: Trace, lane: Lane, width: int, t_end: float) -> list[int |
 
 def swimlanes(trace: Trace, width: int = 80, color: bool = True) -> Group:
     name_w = min(max((len(lane.name) for lane in trace.lanes), default=4), 24)
-    bar_w = max(width - name_w - 2, 10)
+    labels = {lane.task: _main_reason(trace, lane) for lane in trace.lanes}
+    label_w = min(max((len(v) for v in labels.values()), default=0), 28, max(width // 4, 0))
+    bar_w = max(width - name_w - 2 - (label_w + 2 if label_w else 0), 10)
     t_end = trace.duration or 1e-9
     rows = [_axis(name_w, bar_w, t_end)]
     for lane in trace.lanes:
@@ -53,6 +55,8 @@ def swimlanes(trace: Trace, width: int = 80, color: bool = True) -> Group:
             else:
                 ch, style, letter = CELL[state]
                 row.append(ch if color else letter, style=style if color else "")
+        if label_w and labels[lane.task]:
+            row.append("  " + _clip(labels[lane.task], label_w), style="dim")
         rows.append(row)
     legend = Text(" " * (name_w + 1))
     for state, words in LEGEND:
@@ -61,6 +65,21 @@ def swimlanes(trace: Trace, width: int = 80, color: bool = True) -> Group:
         legend.append(f" {words}   ")
     rows.append(legend)
     return Group(*rows)
+
+
+def _main_reason(trace: Trace, lane: Lane) -> str:
+    """The reason of the task's longest wait: what its lane mostly shows."""
+    best, best_d = "", 0.0
+    for i in range(len(lane)):
+        if lane.states[i] != RUNNING and lane.reasons[i]:
+            d = trace.span_end(lane, i) - lane.starts[i]
+            if d > best_d:
+                best, best_d = trace.string(lane.reasons[i]) or "", d
+    return best
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _axis(name_w: int, bar_w: int, t_end: float) -> Text:

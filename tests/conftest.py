@@ -1,0 +1,59 @@
+"""Shared helpers: record a real scenario or script in a real child process and hand back the trace model."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from viz.recorder.session import Session
+from viz.scenarios import resolve
+from viz.trace.model import Trace
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def record(target: str, *args: str, timeout: float | None = 20, out: str | os.PathLike | None = None) -> Trace:
+    path, name = resolve(target)
+    session = Session(path, list(args), name=name, timeout=timeout, out=out)
+    trace = Trace(session.header)
+    session.start()
+    try:
+        session.run(trace.add_many)
+    finally:
+        session.close()
+    return trace
+
+
+def lane(trace: Trace, name: str):
+    found = [ln for ln in trace.lanes if ln.name == name]
+    assert found, f"no lane {name!r} in {[ln.name for ln in trace.lanes]}"
+    return found[0]
+
+
+def spans(trace: Trace, name: str, state: str | None = None):
+    return [s for s in trace.spans(lane(trace, name)) if state is None or s.state == state]
+
+
+def texts(trace: Trace, task_name: str | None = None) -> list[str]:
+    names = {ln.task: ln.name for ln in trace.lanes}
+    return [o.text for o in trace.outputs if task_name is None or names.get(o.task) == task_name]
+
+
+def viz(*args: str, timeout: float = 60, cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
+    """Run the real `viz` command line in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "viz", *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def script(tmp_path):
+    """Write a Python script into a temp folder and return its path."""
+    def write(source: str, name: str = "script.py") -> Path:
+        p = tmp_path / name
+        p.write_text(source, encoding="utf-8")
+        return p
+    return write
