@@ -159,6 +159,8 @@ def _record(args: argparse.Namespace, script_args: list[str]) -> int:
     finally:
         session.close()
     if args.quiet:
+        for note in trace.notes:
+            print(f"note: {note['text']}")
         print(outcome_line(trace))
     else:
         console = Console(highlight=False, width=args.width, no_color=args.no_color,

@@ -150,3 +150,9 @@ def _put_bar(out: list[Run], code: int, width: int, label: str | None) -> None:
             out[-1] = (code, code, 8, w + width, None)
             return
     out.append((code, code, 8, width, None))
+
+
+def display_order(lanes: list[Lane]) -> list[Lane]:
+    """Lanes top to bottom: the main program, then the loop (gevent's hub), then the other tasks as they appeared."""
+    rank = {"main": 0, "loop": 1}
+    return sorted(lanes, key=lambda lane: rank.get(lane.kind, 2))

@@ -64,12 +64,11 @@ def fit(start: float, end: float, width: int) -> View:
     return View(start, span / max(1, width - 1), width)
 
 
-def ticks(view: View, min_gap: int = 12) -> list[tuple[int, float]]:
-    """(cell, time) of the axis ticks: round times at least `min_gap` cells apart."""
+def ticks(view: View, min_gap: int = 12) -> tuple[float, list[tuple[int, float]]]:
+    """The tick spacing and (cell, time) of each axis tick: round times at least `min_gap` cells apart."""
     step = nice_step(view.dt * min_gap)
-    first = math.ceil(view.t0 / step - 1e-9)
+    k = math.ceil(view.t0 / step - 1e-9)
     out = []
-    k = first
     while True:
         t = k * step
         x = view.cell_of(t)
@@ -78,7 +77,7 @@ def ticks(view: View, min_gap: int = 12) -> list[tuple[int, float]]:
         if x >= 0:
             out.append((x, t))
         k += 1
-    return out
+    return step, out
 
 
 def fmt_time(t: float, resolution: float) -> str:

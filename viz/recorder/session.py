@@ -24,12 +24,15 @@ from viz.trace.format import MAX_TEXT_CHARS, TraceWriter, header
 
 GRACE = 0.4          # seconds between SIGTERM and SIGKILL
 READ_CHUNK = 1 << 20
+MAX_RECORDS = 5_000_000  # a flood beyond this is counted and dropped, so memory stays bounded
+MAX_OUTPUT_LINES = 200_000
 _PKG_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 
 
 class Session:
     def __init__(self, script: str | os.PathLike, args: list[str] | None = None, *, name: str | None = None,
-                 timeout: float | None = None, out: str | os.PathLike | None = None):
+                 timeout: float | None = None, out: str | os.PathLike | None = None,
+                 max_records: int = MAX_RECORDS, max_output_lines: int = MAX_OUTPUT_LINES):
         self.script = str(Path(script).resolve())
         self.args = list(args or [])
         self.name = name or Path(self.script).name
@@ -45,6 +48,12 @@ class Session:
         self.stop_reason: str | None = None
         self.exit_record: dict | None = None
         self.records_seen = 0
+        self.max_records = max_records
+        self.max_output_lines = max_output_lines
+        self.dropped = 0
+        self.output_lines = 0
+        self.dropped_lines = 0
+        self._dropped_from: float | None = None
         self._sel: selectors.BaseSelector | None = None
         self._partial = {1: b"", 2: b""}
         self._open = 0
@@ -157,12 +166,43 @@ class Session:
             return
         if what == "events":
             for batch in self.decoder.feed(data):
-                records.extend(self.deriver.feed(batch))
+                if self.records_seen + len(records) < self.max_records:
+                    records.extend(self._limit_output(self.deriver.feed(batch)))
+                else:
+                    self._drop(batch)
         else:
             self._raw_output(what, data, records)
 
+    def _limit_output(self, recs: list[dict]) -> list[dict]:
+        """Past MAX_OUTPUT_LINES, output lines are counted and dropped; states still arrive."""
+        if self.output_lines >= self.max_output_lines and not any(r["k"] == "output" for r in recs):
+            return recs
+        kept = []
+        for r in recs:
+            if r["k"] == "output":
+                if self.output_lines >= self.max_output_lines:
+                    self.dropped_lines += 1
+                    if self._dropped_from is None:
+                        self._dropped_from = r["t"]
+                    continue
+                self.output_lines += 1
+            kept.append(r)
+        return kept
+
+    def _drop(self, batch: list) -> None:
+        """Past the record limit: count what arrives, keep only the child's own account of how it ended."""
+        if self._dropped_from is None:
+            self._dropped_from = self.deriver.end_time
+        self.dropped += len(batch)
+        for ev in batch:
+            if ev[0] == wire.EXIT:
+                self.deriver.feed([ev])
+
     def _raw_output(self, fd: int, data: bytes, records: list[dict], final: bool = False) -> None:
         """Lines written straight to fd 1 / fd 2 (C code, a crash report): output of the main task."""
+        if self.records_seen + len(records) >= self.max_records or self.output_lines >= self.max_output_lines:
+            self.dropped_lines += data.count(b"\n")
+            return
         buf = self._partial[fd] + data
         *lines, rest = buf.split(b"\n")
         if final and rest:
@@ -178,6 +218,9 @@ class Session:
     def _finish(self) -> list[dict]:
         """The child is gone and its pipes are drained: say how it ended."""
         code = self.proc.returncode
+        self._sel.close()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
         records: list[dict] = []
         t = self.deriver.end_time
         child = self.deriver.exit
@@ -196,6 +239,14 @@ class Session:
             outcome, detail = "exited", f"the program exited with status {status} before the recorder could report"
         if self.decoder.pending:
             detail += f" (the last {self.decoder.pending} bytes of events were cut off)"
+        if self.dropped or self.dropped_lines:
+            kept = f"the first {self.max_records:,} records" if self.dropped else \
+                f"the first {self.max_output_lines:,} output lines"
+            lost = ", ".join(x for x in (f"{self.dropped:,} events" if self.dropped else "",
+                                         f"{self.dropped_lines:,} output lines" if self.dropped_lines else "") if x)
+            records.append({"k": "note", "t": t, "level": "warning",
+                            "text": f"flood: kept {kept}; {lost} from {self._dropped_from or 0:.3f} s on were "
+                                    f"dropped"})
         records.extend(self.deriver.close(t))
         self.exit_record = {"k": "exit", "t": t, "outcome": outcome, "status": status, "signal": sig,
                             "detail": detail}

@@ -9,6 +9,7 @@ number is refused with a message saying so.
 from __future__ import annotations
 
 import json
+import math
 import os
 from typing import IO, Any, Iterator
 
@@ -68,6 +69,12 @@ def validate(rec: Any, path: str, lineno: int) -> dict | None:
     for field, types in _OPTIONAL.items():
         if field in rec and not isinstance(rec[field], types):
             raise TraceFileError(path, lineno, f"{kind} record: field {field!r} is not {_type_words(types)}")
+    t = rec.get("t")
+    if t is not None and not math.isfinite(t):
+        raise TraceFileError(path, lineno, f"{kind} record: time 't' is not a finite number")
+    line = rec.get("line")
+    if line is not None and not 0 <= line < 2**31:
+        raise TraceFileError(path, lineno, f"{kind} record: line {line} is out of range")
     if kind == "state" and rec["state"] not in STATES:
         raise TraceFileError(path, lineno, f"state record: unknown state {rec['state']!r}")
     return rec

@@ -1,0 +1,136 @@
+"""The details panel: the selected task's span at the playhead (state, reason, times, line), what changed at this
+instant, and how the task has spent its time so far."""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from operator import attrgetter
+
+from rich.text import Text
+from textual.widgets import Static
+
+from viz.app.lanes import VISUALS
+from viz.app.palette import LABEL_CLASSES, TaskColors
+from viz.app.stats import LOOP, Totals
+from viz.app.timescale import fmt_duration, fmt_instant
+from viz.trace.model import Lane, Trace
+
+MAX_CHANGES = 4
+_T = attrgetter("t")
+
+
+class DetailsPanel(Static):
+    COMPONENT_CLASSES = LABEL_CLASSES | {"details--dim", "details--title"}
+
+    def __init__(self, trace: Trace, totals: Totals, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.trace = trace
+        self.totals = totals
+        self._key: tuple | None = None
+        self._colors: TaskColors | None = None
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._colors = None
+        self._key = None
+
+    def show(self, lane: Lane | None, t: float, live: bool) -> None:
+        key = (lane.task if lane else None, len(lane.starts) if lane else 0, t, live, self.trace.changes if live else 0)
+        if key == self._key:
+            return
+        self._key = key
+        if self._colors is None:
+            self._colors = TaskColors(self.trace, self.app.theme_variables)
+        self.update(self._text(lane, t, live))
+
+    def _state_word(self, vis: int, word: str | None = None) -> Text:
+        return Text(f" {word or VISUALS[vis]} ", style=self.get_component_rich_style(f"label--{VISUALS[vis]}"))
+
+    def _text(self, lane: Lane | None, t: float, live: bool) -> Text:
+        dim = self.get_component_rich_style("details--dim")
+        if lane is None:
+            return Text("waiting for the first task…", style=dim)
+        trace = self.trace
+        out = Text(no_wrap=False)
+        out.append(lane.name, style=self._colors.style(lane.task) + self.get_component_rich_style("details--title"))
+        out.append(f"  {lane.kind}\n", style=dim)
+        i = trace.span_index_at(lane, t)
+        ended = lane.ended is not None and t >= lane.ended and lane.starts
+        if i is None and ended:
+            i = len(lane.starts) - 1  # at or after its end: show how it ended
+        if i is None:
+            when = fmt_instant(lane.starts[0]) if lane.starts else "later"
+            out.append(f"not started yet (first seen at {when})\n", style=dim)
+        else:
+            span = trace.span(lane, i)
+            vis = _visual(span.state, span.blocks_loop)
+            if ended:
+                out.append(f"ended at {fmt_instant(lane.ended)}, last ", style=dim)
+            out.append_text(self._state_word(vis, span.state))
+            if span.blocks_loop:
+                out.append(" ")
+                out.append_text(self._state_word(VISUALS.index("loop"), "blocks the whole loop"))
+            out.append("\n")
+            out.append((span.reason or _plain_reason(span.state)) + "\n")
+            still = live and i == len(lane.starts) - 1 and lane.ended is None
+            end = "now" if still else fmt_instant(span.end)
+            out.append(f"{fmt_instant(span.start)} → {end} · {fmt_duration(span.duration)}\n", style=dim)
+            if span.line:
+                out.append(f"{span.file or trace.main_file or ''}:{span.line}\n", style=dim)
+        sums = self.totals.until(lane, t)
+        names = ("running", "ready", "blocked", "idle", "blocking the loop")
+        parts = [f"{name} {fmt_duration(v)}" for name, v in zip(names, sums) if v > 0]
+        if parts:
+            out.append("so far: " + " · ".join(parts) + "\n", style=dim)
+        changes = self._changes(t)
+        if changes:
+            out.append("at this instant:\n", style=dim)
+            for line in changes:
+                out.append_text(line)
+                out.append("\n")
+        out.rstrip()
+        return out
+
+    def _changes(self, t: float) -> list[Text]:
+        """What happened exactly at instant t: state changes and printed lines (the event the playhead is on)."""
+        trace = self.trace
+        found: list[Text] = []
+        more = 0
+        for lane in trace.lanes:
+            starts = lane.starts
+            i = bisect_left(starts, t)
+            while i < len(starts) and starts[i] == t:
+                span = trace.span(lane, i)
+                if len(found) < MAX_CHANGES:
+                    line = Text(f"  {lane.name}", style=self._colors.style(lane.task))
+                    line.append(" → ")
+                    line.append_text(self._state_word(_visual(span.state, span.blocks_loop), span.state))
+                    if span.reason:
+                        line.append(f" {span.reason}")
+                    found.append(line)
+                else:
+                    more += 1
+                i += 1
+        lo = bisect_left(trace.outputs, t, key=_T)
+        hi = bisect_right(trace.outputs, t, key=_T)
+        for out in trace.outputs[lo:hi]:
+            if len(found) < MAX_CHANGES:
+                lane = trace.lane_of(out.task)
+                line = Text(f"  {lane.name if lane else out.task}", style=self._colors.style(out.task))
+                line.append(" prints ")
+                line.append_text(Text.from_ansi(out.text or "(an empty line)"))
+                found.append(line)
+            else:
+                more += 1
+        if more:
+            found.append(Text(f"  and {more} more", style=self.get_component_rich_style("details--dim")))
+        return found
+
+
+def _visual(state: str, blocks_loop: bool) -> int:
+    return VISUALS.index("loop") if blocks_loop else VISUALS.index(state)
+
+
+def _plain_reason(state: str) -> str:
+    return {"running": "running its own code", "ready": "ready, waiting for its turn",
+            "blocked": "waiting", "idle": "idle"}.get(state, state)

@@ -1,0 +1,74 @@
+"""The live feed: runs a recorder Session on a background thread and hands its records over in batches.
+
+The thread polls the session (which enforces the timeout) and calls `deliver(records, done)` at most every
+BATCH_SECONDS, so the app folds records into its Trace on its own thread about 20 times a second. Only this thread
+touches the session: `stop()` asks it to end the child; `close()` asks and then waits for it, so a screen that goes
+away leaves no child process behind. No Textual here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+from viz.recorder.session import Session
+
+BATCH_SECONDS = 0.05
+BATCH_RECORDS = 20_000
+
+
+class LiveFeed:
+    def __init__(self, session: Session, deliver: Callable[[list[dict], bool], None]):
+        self.session = session
+        self.deliver = deliver
+        self.error: BaseException | None = None
+        self._stop_reason: str | None = None
+        self._thread = threading.Thread(target=self._run, name="viz live feed", daemon=True)
+
+    def start(self) -> "LiveFeed":
+        self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self, reason: str = "stopped") -> None:
+        """Ask the thread to end the child (it keeps reading until the exit record, then finishes)."""
+        if self._stop_reason is None:
+            self._stop_reason = reason
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the child and wait for the thread; safe to call twice, and before `start`."""
+        self.stop("stopped")
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        if not self._thread.is_alive() and self._thread.ident is None:
+            self.session.close()
+
+    def _run(self) -> None:
+        session = self.session
+        batch: list[dict] = []
+        sent = time.monotonic()
+        stopping = False
+        try:
+            if session.proc is None:
+                session.start()
+            while not session.done:
+                if self._stop_reason is not None and not stopping:
+                    stopping = True
+                    session.stop(self._stop_reason)
+                batch.extend(session.poll(BATCH_SECONDS / 2))
+                now = time.monotonic()
+                if batch and (now - sent >= BATCH_SECONDS or len(batch) >= BATCH_RECORDS):
+                    self.deliver(batch, False)
+                    batch, sent = [], now
+        except BaseException as e:  # a broken recorder must not take the app down silently
+            self.error = e
+        finally:
+            try:
+                session.close()
+            except BaseException as e:  # noqa: BLE001
+                self.error = self.error or e
+            self.deliver(batch, True)

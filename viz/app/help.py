@@ -1,0 +1,66 @@
+"""The help screen: every key, what the colours mean, and what the summary's numbers are."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = (
+    ("space", "play / pause (at the end: play again from the start)"),
+    ("→ / ←", "step to the next / previous event: any task's state change or printed line"),
+    ("home / end", "jump to the start / end (end follows a live run again)"),
+    ("+ / -", "zoom in / out around the playhead"),
+    ("f", "fit the whole run"),
+    ("[ / ]", "slower / faster (1x = real time)"),
+    ("↑ / ↓", "select a lane: its span, source line and totals show below"),
+    ("click", "move the playhead there (and select that lane); drag to scrub"),
+    ("wheel", "scroll the lanes"),
+    ("s", "save the trace to a file in the current directory"),
+    ("x", "stop the running program"),
+    ("esc", "back to the scenarios"),
+    ("?", "this help"),
+    ("q", "quit"),
+)
+
+STATES = (
+    ("running", "the task's own code is executing"),
+    ("ready", "it could run but waits for its turn (the loop is busy elsewhere, or blocked)"),
+    ("blocked", "it waits for something: a timer, a socket, another task, a join"),
+    ("blocks the whole loop", "a blocking call inside the event loop's thread: no other task can run"),
+    ("idle", "the loop itself has nothing to run and waits for timers or sockets"),
+)
+
+
+class HelpScreen(ModalScreen):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
+
+    def compose(self) -> ComposeResult:
+        keys = Table.grid(padding=(0, 2))
+        keys.add_column(style="bold", no_wrap=True)
+        keys.add_column()
+        for key, what in KEYS:
+            keys.add_row(key, what)
+        states = Table.grid(padding=(0, 2))
+        states.add_column(style="bold", no_wrap=True)
+        states.add_column()
+        for name, what in STATES:
+            states.add_row(name, what)
+        with VerticalScroll(id="help-body") as body:
+            body.border_title = "viz help  (esc to close)"
+            yield Static(Text("Keys", style="bold underline"))
+            yield Static(keys)
+            yield Static(Text("\nStates", style="bold underline"))
+            yield Static(states)
+            yield Static(Text.from_markup(
+                "\n[b u]Summary[/]\n"
+                "[b]work[/] is the time every task (but the main program and the loop) spent running or blocked. "
+                "Set against the wall time it shows what concurrency bought: 3.5 s of sleeping done in 2.0 s "
+                "means the waits overlapped; work equal to the wall time means they took turns."))
+
+    def action_dismiss(self) -> None:
+        self.dismiss()

@@ -1,0 +1,142 @@
+"""The scenario picker (`viz` with no arguments): every scenario with its title, what to watch for, and its source.
+
+Enter runs the highlighted scenario; `o` opens any script by path. Scenarios are read as text, never imported.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from viz.app.source import SourceView
+from viz.scenarios import Scenario, TargetError, resolve
+
+NAME_WIDTH = 20
+TITLE_WIDTH = 22  # what fits beside the name in the list; the preview shows it whole
+
+
+class PickerScreen(Screen):
+    BINDINGS = [
+        Binding("enter", "run", "run", priority=True),
+        Binding("o", "open_script", "open a script"),
+        Binding("question_mark", "help", "help", key_display="?"),
+    ]
+    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (60, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-too-short"), (16, "-short"), (30, "-tall")]
+
+    def __init__(self, scenarios: list[Scenario]):
+        super().__init__()
+        self.scenarios = scenarios
+
+    def compose(self) -> ComposeResult:
+        head = Text(no_wrap=True, overflow="ellipsis")
+        head.append(" viz", style="bold")
+        head.append(" — watch Python concurrency take turns")
+        yield Static(head, id="picker-title")
+        with Horizontal(id="picker"):
+            options = [Option(self._label(s), id=s.name) for s in self.scenarios]
+            yield OptionList(*options, id="scenarios")
+            with Vertical(id="preview"):
+                yield Static(id="watch")
+                yield SourceView(id="preview-source")
+        yield Footer(compact=True)
+        yield Static("viz needs a terminal of at least 60x16.\nMake this window larger, or press q to quit.",
+                     id="too-small")
+
+    @staticmethod
+    def _label(s: Scenario) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(s.name.ljust(NAME_WIDTH), style="bold")
+        title = s.title if len(s.title) <= TITLE_WIDTH else s.title[: TITLE_WIDTH - 1] + "…"
+        text.append(title, style="dim")
+        return text
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.border_title = f"scenarios ({len(self.scenarios)})"
+        if not self.scenarios:
+            self.query_one("#watch", Static).update("No scenarios found. Press o to open a script.")
+        else:
+            options.highlighted = 0
+            self._preview(self.scenarios[0])
+        options.focus()
+
+    @on(OptionList.OptionHighlighted)
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        scenario = self._scenario(event.option.id)
+        if scenario is not None:
+            self._preview(scenario)
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        scenario = self._scenario(event.option.id)
+        if scenario is not None:
+            self.app.open_run(str(scenario.path), scenario.name, [], from_picker=True)
+
+    def _scenario(self, name: str | None) -> Scenario | None:
+        return next((s for s in self.scenarios if s.name == name), None)
+
+    def _preview(self, scenario: Scenario) -> None:
+        watch = Text()
+        watch.append(scenario.title + "\n", style="bold")
+        if scenario.watch:
+            body = scenario.watch
+            if body.lower().startswith("watch for:"):
+                watch.append("Watch for:", style="bold")
+                body = body[len("watch for:"):]
+            watch.append(body)
+        self.query_one("#watch", Static).update(watch)
+        preview = self.query_one("#preview")
+        preview.border_title = scenario.path.name
+        try:
+            source = scenario.source
+        except OSError:
+            source = None
+        self.query_one(SourceView).show(scenario.path.name, source, title="")
+
+    def action_run(self) -> None:
+        options = self.query_one(OptionList)
+        if options.highlighted is not None:
+            options.action_select()
+
+    def action_open_script(self) -> None:
+        def opened(target: str | None) -> None:
+            if not target:
+                return
+            try:
+                path, name = resolve(target)
+            except TargetError as e:
+                self.notify(str(e), severity="error")
+                return
+            self.app.open_run(str(path), name, [], from_picker=True)
+
+        self.app.push_screen(OpenScriptScreen(), opened)
+
+    def action_help(self) -> None:
+        from viz.app.help import HelpScreen
+
+        self.app.push_screen(HelpScreen())
+
+
+class OpenScriptScreen(ModalScreen[str | None]):
+    """Asks for a script path (or scenario name) to run."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="open-box") as box:
+            box.border_title = "open a script"
+            yield Static("A script path or a scenario name; enter runs it, esc cancels.")
+            yield Input(placeholder="path/to/script.py", id="open-path")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,304 @@
+"""The run screen: one trace (live or saved) as swimlanes, with the playhead's details, output, source and summary.
+
+It owns the model side of a run: the Trace, the Playback, and (for a live run) the LiveFeed thread whose records it
+folds into the Trace on the app thread. Widgets only draw; `_sync` tells each of them where the playhead is.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from bisect import bisect_right
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from viz.app.details import DetailsPanel
+from viz.app.feed import LiveFeed
+from viz.app.lanes import LanePainter
+from viz.app.legend import Legend
+from viz.app.messages import FeedBatch
+from viz.app.output import OutputView
+from viz.app.palette import TaskColors
+from viz.app.playback import Playback
+from viz.app.saving import save_trace
+from viz.app.source import Marks, SourceView
+from viz.app.stats import Totals
+from viz.app.status import StatusBar
+from viz.app.summary import SummaryPanel
+from viz.app.timeline import Timeline
+from viz.recorder.session import Session
+from viz.trace.model import Lane, Trace
+
+FRAME = 1 / 30           # playback timer
+LIVE_REFRESH = 0.1       # at most 10 redraws a second while records stream in
+PANEL_REFRESH = 0.1      # details / summary redraws while playing
+MARKED_LANES = 200       # other tasks' lines are marked in the source for at most this many lanes
+MIN_SIZE = (60, 16)
+
+
+class RunScreen(Screen):
+    BINDINGS = [
+        Binding("space", "toggle_play", "play", priority=True),
+        Binding("right", "step(1)", "step", key_display="←→", priority=True),
+        Binding("left", "step(-1)", "step back", show=False, priority=True),
+        Binding("home", "home", "start", show=False, priority=True),
+        Binding("end", "end", "end", show=False, priority=True),
+        Binding("plus,equals_sign", "zoom(0.5)", "zoom", key_display="+-", priority=True),
+        Binding("minus,underscore", "zoom(2)", "zoom out", show=False, priority=True),
+        Binding("f", "fit", "fit"),
+        Binding("right_square_bracket", "speed(1)", "speed", key_display="[]", priority=True),
+        Binding("left_square_bracket", "speed(-1)", "slower", show=False, priority=True),
+        Binding("down", "lane(1)", "lane", key_display="↑↓", priority=True),
+        Binding("up", "lane(-1)", "lane up", show=False, priority=True),
+        Binding("s", "save", "save"),
+        Binding("x", "stop_run", "stop run"),
+        Binding("escape,b", "back", "scenarios", key_display="esc"),
+        Binding("question_mark", "help", "help", key_display="?"),
+    ]
+    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_SIZE[0], "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_SIZE[1], "-short"), (30, "-tall")]
+
+    def __init__(self, trace: Trace, name: str, session: Session | None = None, can_go_back: bool = False):
+        super().__init__()
+        self.trace = trace
+        self.run_name = name
+        self.session = session
+        self.live = session is not None
+        self.can_go_back = can_go_back
+        self.painter = LanePainter(trace)
+        self.totals = Totals(trace)
+        self.playback = Playback(trace, live=self.live)
+        self.feed: LiveFeed | None = None
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._nudged = False
+        self._dirty = False
+        self._last_panels = 0.0
+        self._colors: TaskColors | None = None
+
+    @classmethod
+    def live_run(cls, script: str, name: str, args: list[str] | None = None, timeout: float | None = None,
+                 can_go_back: bool = False) -> "RunScreen":
+        session = Session(script, args or [], name=name, timeout=timeout)
+        return cls(Trace(session.header), name, session=session, can_go_back=can_go_back)
+
+    # ---- layout ---------------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusBar(self.trace, self.run_name, id="status")
+        yield Timeline(self.trace, self.painter, id="timeline")
+        yield Legend(id="legend")
+        with Grid(id="panels"):
+            yield DetailsPanel(self.trace, self.totals, id="details")
+            yield SourceView(id="source")
+            yield OutputView(self.trace, id="output")
+            yield SummaryPanel(self.trace, self.totals, id="summary")
+        yield Footer(compact=True)
+        yield Static(f"viz needs a terminal of at least {MIN_SIZE[0]}x{MIN_SIZE[1]}.\nMake this window larger, "
+                     "or press q to quit.", id="too-small")
+
+    def on_mount(self) -> None:
+        self.query_one("#details").border_title = "selected task  ↑↓"
+        self.query_one("#output").border_title = "output"
+        self.query_one("#summary").border_title = "summary"
+        self._play_timer = self.set_interval(FRAME, self._on_play_tick, pause=True)
+        timeline = self.query_one(Timeline)
+        timeline.sync()
+        timeline.focus()
+        if self.session is not None:
+            self.feed = LiveFeed(self.session, self._deliver).start()
+            self._live_timer = self.set_interval(LIVE_REFRESH, self._on_live_tick)
+        self._sync()
+
+    def on_unmount(self) -> None:
+        self.close_run()
+
+    # ---- the live feed --------------------------------------------------------------------------------------
+    def _deliver(self, records: list[dict], done: bool) -> None:
+        """Called on the feed thread: queue the records and wake the screen (once until it drains)."""
+        self._inbox.put((records, done))
+        if not self._nudged or done:
+            self._nudged = True
+            try:
+                self.post_message(FeedBatch([], done))
+            except RuntimeError:  # the app's loop is gone: nobody to tell
+                pass
+
+    def on_feed_batch(self, message: FeedBatch) -> None:
+        self._drain()
+
+    def _drain(self) -> None:
+        """Fold every queued batch into the trace (on the app thread)."""
+        self._nudged = False
+        finished = False
+        while True:
+            try:
+                records, done = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if records:
+                self.trace.add_many(records)
+                self._dirty = True
+            finished = finished or done
+        if finished and self.live:
+            self.live = False
+            self._dirty = True
+            self._on_live_tick()
+            self.refresh_bindings()
+            if self.feed is not None and self.feed.error is not None:
+                self.notify(f"The recorder failed: {self.feed.error}", severity="error", timeout=10)
+
+    def _on_live_tick(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        self.query_one(Timeline).sync()
+        self.playback.tick(time.monotonic())
+        self._sync()
+        if not self.live:
+            self._live_timer.stop()
+
+    def close_run(self) -> None:
+        """End the program if it still runs and wait for it (the app must leave no child process behind)."""
+        if self.feed is not None:
+            self.feed.close()
+            self._drain()
+
+    # ---- playback -------------------------------------------------------------------------------------------
+    def _on_play_tick(self) -> None:
+        pb = self.playback
+        if pb.tick(time.monotonic()):
+            self._sync(light=True)
+        if not pb.playing:
+            self._play_timer.pause()
+            self._sync()
+
+    def _sync(self, light: bool = False) -> None:
+        """Bring every view in step with the playhead."""
+        pb = self.playback
+        t = pb.t
+        timeline = self.query_one(Timeline)
+        timeline.set_playhead(t)
+        self.query_one(StatusBar).show(pb, self.live)
+        self.query_one(OutputView).show_until(t)
+        now = time.monotonic()
+        if light and now - self._last_panels < PANEL_REFRESH:
+            return
+        self._last_panels = now
+        lane = timeline.selected_lane
+        self.query_one(DetailsPanel).show(lane, t, self.live)
+        self.query_one(SummaryPanel).show(t)
+        self._show_source(lane, t)
+
+    def _show_source(self, lane: Lane | None, t: float) -> None:
+        trace = self.trace
+        if self._colors is None:
+            self._colors = TaskColors(trace, self.app.theme_variables)
+        file, line = _where(trace, lane, t) if lane is not None else (None, None)
+        if file not in trace.sources:
+            file, line = trace.main_file, None
+        marks: Marks = {}
+        for other in trace.lanes[:MARKED_LANES]:
+            if other is lane or other.ended is not None and other.ended < t:
+                continue
+            f, ln = _where(trace, other, t)
+            if f == file and ln:
+                marks.setdefault(ln, []).append((other.name, self._colors.style(other.task)))
+        title = file or "source"
+        if lane is not None and line:
+            title += f" · {lane.name} at line {line}"
+        source = self.query_one(SourceView)
+        source.empty_message = "no source recorded" if self.trace.sources or not self.live else "waiting for the source…"
+        source.show(file, trace.sources.get(file) if file else None, line, marks, title)
+
+    # ---- actions --------------------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "stop_run":
+            return self.live
+        if action == "back":
+            return self.can_go_back
+        return True
+
+    def action_toggle_play(self) -> None:
+        self.playback.toggle(time.monotonic())
+        if self.playback.playing:
+            self._play_timer.resume()
+        self._sync()
+
+    def action_step(self, direction: int) -> None:
+        if not self.playback.step(direction):
+            self.app.bell()
+        self._sync()
+
+    def action_home(self) -> None:
+        self.playback.home()
+        self._sync()
+
+    def action_end(self) -> None:
+        self.playback.end_()
+        self._sync()
+
+    def action_zoom(self, factor: float) -> None:
+        self.query_one(Timeline).zoom(factor)
+
+    def action_fit(self) -> None:
+        self.query_one(Timeline).fit_all()
+
+    def action_speed(self, by: int) -> None:
+        self.playback.faster(by)
+        self._sync()
+
+    def action_lane(self, by: int) -> None:
+        timeline = self.query_one(Timeline)
+        timeline.select(timeline.selected + by)
+        self._sync()
+
+    def action_save(self) -> None:
+        path = self.save()
+        more = " (the run is still going: this is what arrived so far)" if self.live else ""
+        self.notify(f"Saved the trace to {path}{more}.\nOpen it again with: viz show {path}", title="saved",
+                    timeout=8)
+
+    def save(self) -> str:
+        return str(save_trace(self.trace, self.run_name))
+
+    def action_stop_run(self) -> None:
+        if self.feed is not None and self.live:
+            self.feed.stop("stopped")
+            self.notify("Stopping the program…", timeout=3)
+
+    def action_back(self) -> None:
+        if self.can_go_back:
+            self.app.pop_screen()
+
+    def action_help(self) -> None:
+        from viz.app.help import HelpScreen
+
+        self.app.push_screen(HelpScreen())
+
+    @on(Timeline.Clicked)
+    def _clicked(self, event: Timeline.Clicked) -> None:
+        timeline = self.query_one(Timeline)
+        if event.row is not None:
+            timeline.select(event.row)
+        if event.time is not None:
+            self.playback.seek(event.time)
+        self._sync()
+
+
+def _where(trace: Trace, lane: Lane, t: float) -> tuple[str | None, int | None]:
+    """The file and line the task is at, at instant t: its span's line, or the last line it was seen at.
+
+    A task that has ended stays at its last line; one that has not started yet is nowhere.
+    """
+    i = bisect_right(lane.starts, t) - 1
+    if i < 0:
+        return None, None
+    lines, files = lane.lines, lane.files
+    for j in range(i, max(-1, i - 50), -1):
+        if lines[j]:
+            return trace.string(files[j]) or trace.main_file, lines[j]
+    return None, None

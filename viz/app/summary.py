@@ -1,0 +1,80 @@
+"""The summary panel: wall time so far, each task's running / ready / blocked totals, and all the tasks' work set
+against the wall time (what concurrency bought: "3.50 s of work in 2.05 s")."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from viz.app.lanes import display_order
+from viz.app.palette import TaskColors
+from viz.app.stats import LOOP, Totals
+from viz.app.timescale import fmt_duration
+from viz.trace.model import Trace
+
+MAX_ROWS = 60
+NAME_MAX = 10
+
+
+class SummaryPanel(Static):
+    COMPONENT_CLASSES = {"summary--dim", "summary--work", "summary--loop", "summary--head"}
+
+    def __init__(self, trace: Trace, totals: Totals, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.trace = trace
+        self.totals = totals
+        self._key: tuple | None = None
+        self._colors: TaskColors | None = None
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._colors = None
+        self._key = None
+
+    def show(self, t: float) -> None:
+        key = (t, self.trace.changes)
+        if key == self._key:
+            return
+        self._key = key
+        if self._colors is None:
+            self._colors = TaskColors(self.trace, self.app.theme_variables)
+        self.update(self._text(t))
+
+    def _text(self, t: float) -> Text:
+        trace = self.trace
+        dim = self.get_component_rich_style("summary--dim")
+        out = Text(no_wrap=True, overflow="ellipsis")
+        work = self.totals.work_until(t)
+        bold = self.get_component_rich_style("summary--work")
+        out.append("wall ", style=dim)
+        out.append(fmt_duration(t), style=bold)
+        out.append("  work ", style=dim)
+        out.append(fmt_duration(work), style=bold)
+        if t > 0 and work > 0:
+            out.append(f"  {work / t:.1f}x", style=bold)
+        out.append("\n")
+        lanes = display_order(trace.lanes)
+        rows = [(lane, self.totals.until(lane, t)) for lane in lanes[:MAX_ROWS]]
+        columns = [(0, "running"), (1, "ready"), (2, "blocked")]
+        if any(sums[3] for _, sums in rows):
+            columns.append((3, "idle"))
+        if any(sums[LOOP] for _, sums in rows):
+            columns.append((LOOP, "blk loop"))
+        name_w = min(NAME_MAX, max((len(lane.name) for lane, _ in rows), default=4))
+        head = f"{'task':<{name_w}}" + "".join(f" {title:>8}" for _, title in columns)
+        out.append(head + "\n", style=self.get_component_rich_style("summary--head"))
+        loop_style = self.get_component_rich_style("summary--loop")
+        for lane, sums in rows:
+            name = lane.name if len(lane.name) <= name_w else lane.name[: name_w - 1] + "…"
+            out.append(f"{name:<{name_w}}", style=self._colors.style(lane.task))
+            for k, _ in columns:
+                out.append(f" {_short(sums[k]):>8}", style=loop_style if k == LOOP and sums[k] else None)
+            out.append("\n")
+        if len(lanes) > MAX_ROWS:
+            out.append(f"… and {len(lanes) - MAX_ROWS} more tasks\n", style=dim)
+        out.rstrip()
+        return out
+
+
+def _short(d: float) -> str:
+    return "·" if d <= 0 else fmt_duration(d)

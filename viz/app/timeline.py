@@ -1,0 +1,312 @@
+"""The timeline: one Line-API widget that draws the time axis, every lane and the playhead.
+
+Row 0 is the axis (it stays put when the lanes scroll); row 1 + i is lane i. Each lane row is the lane's name, then
+its cells from `LanePainter.runs`, turned into one Segment per run. The cells of a lane are cached until the view,
+the width, the theme or that lane's data change; the playhead is spliced into the cached segments, so moving it
+re-renders nothing. Horizontal position and zoom are a `View` (t0, seconds per cell), not a scroll offset.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from itertools import accumulate
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from viz.app.lanes import NONE, VISUALS, LanePainter, display_order
+from viz.app.palette import BAR_CLASSES, EIGHTHS, GLYPH, LABEL_CLASSES, TaskColors
+from viz.app.timescale import View, fit, fmt_time, ticks
+from viz.trace.model import Lane, Trace
+
+NAME_MAX = 18
+MIN_DT = 1e-7  # the deepest zoom: 0.1 µs per cell
+
+
+class Timeline(ScrollView, can_focus=True):
+    """Swimlanes of one trace, with a playhead, a selected lane, zoom and click-to-seek."""
+
+    COMPONENT_CLASSES = BAR_CLASSES | LABEL_CLASSES | {
+        "timeline--axis", "timeline--name", "timeline--selected", "timeline--playhead", "timeline--marker",
+    }
+
+    class Clicked(Message):
+        """The user clicked the timeline: `time` to seek to (None on a name), `row` to select (None on the axis)."""
+
+        def __init__(self, time: float | None, row: int | None) -> None:
+            super().__init__()
+            self.time, self.row = time, row
+
+    def __init__(self, trace: Trace, painter: LanePainter | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.trace = trace
+        self.painter = painter or LanePainter(trace)
+        self.rows: list[Lane] = []
+        self.view: View | None = None
+        self.fitted = True  # re-fit the whole run on resize and as a live run grows
+        self.playhead = 0.0
+        self.selected = 0
+        self._styles: _Styles | None = None
+        self._lane_cache: dict[tuple, tuple[list[Segment], list[int]]] = {}
+        self._cache_key: tuple | None = None
+        self._dragging = False
+
+    # ---- data and geometry ----------------------------------------------------------------------------------
+    @property
+    def name_width(self) -> int:
+        longest = max((len(lane.name) for lane in self.rows), default=4)
+        return min(NAME_MAX, max(6, longest + 2))
+
+    @property
+    def cells(self) -> int:
+        return max(1, self.size.width - self.name_width)
+
+    def time_range(self) -> tuple[float, float]:
+        """From the first recorded state to the end of the run (or the newest record while live)."""
+        firsts = [lane.starts[0] for lane in self.trace.lanes if lane.starts]
+        start = min(firsts) if firsts else 0.0
+        return start, max(self.trace.end_time, start)
+
+    def sync(self) -> None:
+        """Take in new lanes and a longer run (called as records arrive)."""
+        if len(self.rows) != len(self.trace.lanes):
+            self.rows = display_order(self.trace.lanes)
+            self.selected = min(self.selected, max(0, len(self.rows) - 1))
+        size = Size(self.size.width, len(self.rows) + 1)
+        if self.virtual_size != size:
+            self.virtual_size = size
+        if self.fitted:
+            self._fit(exact=self.trace.finished)
+        self.refresh()
+
+    def _fit(self, exact: bool = True) -> None:
+        start, end = self.time_range()
+        view = fit(start, end, self.cells)
+        if not exact and self.view is not None and self.view.t0 == start and self.view.width == view.width:
+            # live: widen in steps of 1.5x so cached lanes survive most batches
+            if view.dt <= self.view.dt:
+                return
+            view = View(start, max(view.dt, self.view.dt * 1.5), view.width)
+        self.view = view
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(self.size.width, len(self.rows) + 1)
+        if self.view is None or self.fitted:
+            self._fit()
+        else:
+            self.view = View(self.view.t0, self.view.dt, self.cells)
+        self.refresh()
+
+    # ---- what the screen asks of it -------------------------------------------------------------------------
+    def fit_all(self) -> None:
+        self.fitted = True
+        self._fit()
+        self.refresh()
+
+    def zoom(self, factor: float) -> None:
+        """Cells `factor` times longer (2: zoom out, 0.5: zoom in), keeping the playhead where it is on screen."""
+        if self.view is None:
+            return
+        start, end = self.time_range()
+        widest = fit(start, end, self.cells).dt * 2
+        if factor > 1 and self.view.dt >= widest:
+            return
+        self.view = self.view.zoomed(factor, self.playhead, MIN_DT)
+        self.fitted = False
+        self.refresh()
+
+    def set_playhead(self, t: float) -> None:
+        if t == self.playhead:
+            return
+        self.playhead = t
+        if self.view is not None and not self.fitted and not self.view.shows(t):
+            self.view = self.view.panned_to(t, 0.1 if t > self.view.t1 else 0.5)
+        self.refresh()
+
+    def select(self, row: int) -> None:
+        if not self.rows:
+            return
+        self.selected = max(0, min(row, len(self.rows) - 1))
+        visible = self.size.height - 1
+        top = int(self.scroll_y)
+        if self.selected < top:
+            self.scroll_to(y=self.selected, animate=False)
+        elif self.selected >= top + visible:
+            self.scroll_to(y=self.selected - visible + 1, animate=False)
+        self.refresh()
+
+    @property
+    def selected_lane(self) -> Lane | None:
+        return self.rows[self.selected] if self.rows else None
+
+    # ---- mouse ----------------------------------------------------------------------------------------------
+    def _clicked(self, event: events.MouseEvent) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or self.view is None:
+            return
+        x, y = offset
+        row = int(self.scroll_y) + y - 1 if y >= 1 else None
+        if row is not None and row >= len(self.rows):
+            row = None
+        t = self.view.time_at(x - self.name_width) if x >= self.name_width else None
+        if t is not None or row is not None:
+            self.post_message(self.Clicked(t, row))
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        self._dragging = True
+        self.capture_mouse()
+        self._clicked(event)
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self._dragging and event.button:
+            offset = event.get_content_offset(self)
+            if offset is not None and self.view is not None and offset.x >= self.name_width:
+                self.post_message(self.Clicked(self.view.time_at(offset.x - self.name_width), None))
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        self._dragging = False
+        self.release_mouse()
+
+    # ---- drawing --------------------------------------------------------------------------------------------
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = None
+        self._lane_cache.clear()
+
+    @property
+    def styles_table(self) -> "_Styles":
+        if self._styles is None:
+            self._styles = _Styles(self)
+        return self._styles
+
+    def _ensure_view(self) -> None:
+        if self.view is None or self.fitted and self.view.width != self.cells:
+            self._fit()
+        elif self.view.width != self.cells:
+            self.view = View(self.view.t0, self.view.dt, self.cells)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        self._ensure_view()
+        st = self.styles_table
+        if y == 0:
+            return self._axis_strip(width, st)
+        row = int(self.scroll_y) + y - 1
+        if row >= len(self.rows):
+            return Strip.blank(width, st.base)
+        return self._lane_strip(row, st)
+
+    def _axis_strip(self, width: int, st: "_Styles") -> Strip:
+        view = self.view
+        nw = self.name_width
+        chars = [" "] * view.width
+        step, marks = ticks(view, 12)
+        end = -1
+        for x, t in marks:
+            label = "▏" + fmt_time(t, step)
+            if x <= end:
+                continue
+            label = label[: view.width - x]
+            chars[x: x + len(label)] = label
+            end = x + len(label)
+        segments = [Segment(" " * nw, st.axis), Segment("".join(chars), st.axis)]
+        px = view.cell_of(self.playhead)
+        if 0 <= px < view.width:
+            segments = _splice(segments, [nw, nw + view.width], nw + px, Segment("▼", st.marker))
+        return Strip(segments, width)
+
+    def _lane_strip(self, row: int, st: "_Styles") -> Strip:
+        lane = self.rows[row]
+        view = self.view
+        key = (view.t0, view.dt, view.width)
+        if key != self._cache_key:
+            self._cache_key = key
+            self._lane_cache.clear()
+        lane_key = (lane.task, len(lane.starts), lane.ended, self.trace.end_time if lane.ended is None else None)
+        cached = self._lane_cache.get(lane_key)
+        if cached is None:
+            segments = self._lane_segments(lane, st)
+            cached = (segments, list(accumulate(s.cell_length for s in segments)))
+            if len(self._lane_cache) > 4096:
+                self._lane_cache.clear()
+            self._lane_cache[lane_key] = cached
+        segments, ends = cached
+        nw = self.name_width
+        name = _fit_name(lane.name, nw - 2).ljust(nw - 1)
+        if row == self.selected:
+            head = [Segment("▶" + name, st.selected)]
+        else:
+            head = [Segment(" ", st.name), Segment(name, st.name + st.colors.style(lane.task))]
+        px = view.cell_of(self.playhead)
+        if 0 <= px < view.width:
+            segments = _splice(segments, ends, px, None, st.playhead)
+        return Strip(head + segments, self.size.width)
+
+    def _lane_segments(self, lane: Lane, st: "_Styles") -> list[Segment]:
+        view = self.view
+        out = []
+        for left, right, eighths, width, label in self.painter.runs(lane, view.t0, view.dt, view.width):
+            if label is not None:
+                out.append(Segment(label, st.label[left]))
+            elif eighths == 8:
+                out.append(Segment(GLYPH[left] * width, st.bar[left]))
+            else:
+                out.append(Segment(EIGHTHS[eighths], st.edge(left, right)))
+        return out
+
+
+def _fit_name(name: str, width: int) -> str:
+    return name if len(name) <= width else name[: max(1, width - 1)] + "…"
+
+
+def _splice(segments: list[Segment], ends: list[int], x: int, replacement: Segment | None,
+            overlay: Style | None = None) -> list[Segment]:
+    """Segments with the cell at x replaced (or restyled with `overlay` and drawn as the playhead)."""
+    i = bisect_right(ends, x)
+    if i >= len(segments):
+        return segments
+    seg = segments[i]
+    start = ends[i] - seg.cell_length
+    cut = x - start
+    text, style = seg.text, seg.style
+    if replacement is None:
+        replacement = Segment("┃", (style or Style()) + overlay)
+    out = segments[:i]
+    if cut:
+        out.append(Segment(text[:cut], style))
+    out.append(replacement)
+    if cut + 1 < len(text):
+        out.append(Segment(text[cut + 1:], style))
+    out.extend(segments[i + 1:])
+    return out
+
+
+class _Styles:
+    """The timeline's rich Styles, read once from the CSS component classes (and again when the theme changes)."""
+
+    def __init__(self, widget: Timeline):
+        get = widget.get_component_rich_style
+        self.base = widget.rich_style
+        background = self.base.bgcolor
+        self.bar = [get(f"lane--{name}") for name in VISUALS]
+        self.label = [get(f"label--{name}") for name in VISUALS]
+        self.main = [style.color for style in self.bar]
+        self.main[NONE] = background
+        self.axis = get("timeline--axis")
+        self.name = get("timeline--name")
+        self.selected = get("timeline--selected")
+        self.marker = get("timeline--marker")
+        self.playhead = Style(color=get("timeline--playhead").color, bold=True)
+        self.colors = TaskColors(widget.trace, widget.app.theme_variables)
+        self._edges: dict[tuple[int, int], Style] = {}
+
+    def edge(self, left: int, right: int) -> Style:
+        style = self._edges.get((left, right))
+        if style is None:
+            style = self._edges[(left, right)] = Style(color=self.main[left], bgcolor=self.main[right])
+        return style
