@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from rich.syntax import Syntax
-from rich.text import Text
+from rich.style import Style
+from rich.text import Span, Text
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
@@ -74,7 +75,11 @@ class SourceView(ScrollView):
             return []
         dark = getattr(getattr(self.app, "current_theme", None), "dark", True) if self.is_attached else True
         syntax = Syntax(text, "python", theme="ansi_dark" if dark else "ansi_light", background_color="default")
-        lines = syntax.highlight(text).split("\n", allow_blank=True)
+        highlighted = syntax.highlight(text)
+        # keep the token colours, drop the theme's background so the panel's (and the highlight's) shows
+        highlighted.style = Style()
+        highlighted.spans = [Span(sp.start, sp.end, _foreground(sp.style)) for sp in highlighted.spans]
+        lines = highlighted.split("\n", allow_blank=True)
         for line in lines:
             line.end = ""
         if lines and not lines[-1].plain:
@@ -115,7 +120,13 @@ class SourceView(ScrollView):
             code.append("  ◀ ", style=marks[0][1])
             for n, (name, style) in enumerate(marks):
                 code.append(("" if n == 0 else ", ") + name, style=style)
-        base = self.get_component_rich_style("source--current") if current else self.rich_style
+        base = self.rich_style
+        if current:
+            base = base + self.get_component_rich_style("source--current")
         segments = [sign, gutter, *code.render(self.app.console)]
-        strip = Strip(segments).adjust_cell_length(width, base)
-        return strip.apply_style(base)
+        return Strip(segments).adjust_cell_length(width, base).apply_style(base)
+
+
+def _foreground(style: Style | str) -> Style:
+    style = Style.parse(style) if isinstance(style, str) else style
+    return Style(color=style.color, bold=style.bold, italic=style.italic, underline=style.underline)

@@ -13,7 +13,8 @@ from viz.app.timescale import fmt_duration
 from viz.trace.model import Trace
 
 MAX_ROWS = 60
-NAME_MAX = 10
+NAME_MAX = 9
+COLUMN = 8  # a space and seven characters: '1.25 ms'
 
 
 class SummaryPanel(Static):
@@ -59,17 +60,23 @@ class SummaryPanel(Static):
         if any(sums[3] for _, sums in rows):
             columns.append((3, "idle"))
         if any(sums[LOOP] for _, sums in rows):
-            columns.append((LOOP, "blk loop"))
+            columns.append((LOOP, "loop"))
         name_w = min(NAME_MAX, max((len(lane.name) for lane, _ in rows), default=4))
-        head = f"{'task':<{name_w}}" + "".join(f" {title:>8}" for _, title in columns)
+        room = self.content_size.width or 80
+        while len(columns) > 3 and name_w + COLUMN * len(columns) > room:
+            columns.pop(3 if columns[3][0] == 3 and len(columns) > 4 else -1)  # drop idle first, then the rest
+        head = f"{'task':<{name_w}}" + "".join(f" {title:>{COLUMN - 1}}" for _, title in columns)
         out.append(head + "\n", style=self.get_component_rich_style("summary--head"))
         loop_style = self.get_component_rich_style("summary--loop")
         for lane, sums in rows:
             name = lane.name if len(lane.name) <= name_w else lane.name[: name_w - 1] + "…"
             out.append(f"{name:<{name_w}}", style=self._colors.style(lane.task))
             for k, _ in columns:
-                out.append(f" {_short(sums[k]):>8}", style=loop_style if k == LOOP and sums[k] else None)
+                out.append(f" {_short(sums[k]):>{COLUMN - 1}}", style=loop_style if k == LOOP and sums[k] else None)
             out.append("\n")
+        if any(k == LOOP for k, _ in columns):
+            out.append("loop: ", style=loop_style)
+            out.append("time in calls that blocked the whole loop\n", style=dim)
         if len(lanes) > MAX_ROWS:
             out.append(f"… and {len(lanes) - MAX_ROWS} more tasks\n", style=dim)
         out.rstrip()

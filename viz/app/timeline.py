@@ -28,7 +28,7 @@ NAME_MAX = 18
 MIN_DT = 1e-7  # the deepest zoom: 0.1 µs per cell
 
 
-class Timeline(ScrollView, can_focus=True):
+class Timeline(ScrollView, can_focus=False):
     """Swimlanes of one trace, with a playhead, a selected lane, zoom and click-to-seek."""
 
     COMPONENT_CLASSES = BAR_CLASSES | LABEL_CLASSES | {
@@ -209,9 +209,8 @@ class Timeline(ScrollView, can_focus=True):
         end = -1
         for x, t in marks:
             label = "▏" + fmt_time(t, step)
-            if x <= end:
+            if x <= end or x + len(label) > view.width:
                 continue
-            label = label[: view.width - x]
             chars[x: x + len(label)] = label
             end = x + len(label)
         segments = [Segment(" " * nw, st.axis), Segment("".join(chars), st.axis)]

@@ -19,7 +19,7 @@ import threading
 import time
 
 from viz.recorder import wire
-from viz.recorder.callsite import call_name, format_seconds
+from viz.recorder.callsite import call_name, caller, format_seconds
 from viz.recorder.core import _get_ident
 from viz.recorder.greenlets import _fds, _socket_peer
 
@@ -52,7 +52,7 @@ class BlockingHooks:
             if reason is None:
                 return fn(*args, **kwargs)
             tid = rec.current_task()
-            frame = sys._getframe(1)
+            frame = caller(1)
             loop = self.loop_blocked()
             rec.state(tid, "blocked", reason + (" — blocks the whole loop" if loop else ""), frame,
                       {"blocks_loop": True} if loop else None)
@@ -166,7 +166,7 @@ class BlockingHooks:
         rec = self.rec
         ident = _get_ident()
         tid = rec.current_task()
-        frame = sys._getframe(2)
+        frame = caller(2)
         self._serving.pop(ident, None)
         for fd in fds:
             ctid = self.conn_task.get(fd)
@@ -230,7 +230,7 @@ class BlockingHooks:
             rec.state(self.conn_task[serving], "blocked", f"waiting in select() for fd {serving}")
         self._serving[ident] = fd
         self._waiting.discard(fd)
-        rec.state(ctid, "running", f"{name}() on fd {fd}", sys._getframe(3))
+        rec.state(ctid, "running", f"{name}() on fd {fd}", caller(3))
 
     def end_connection(self, fd: int) -> None:
         tid = self.conn_task.pop(fd)
@@ -288,7 +288,7 @@ class BlockingHooks:
                 rec.end(tid)
         Thread.start = start_wrapper
         Thread._bootstrap_inner = bootstrap_wrapper
-        Thread.join = self.blocking(Thread.join, lambda a, k: f"join ({a[0].name})")
+        Thread.join = self.blocking(Thread.join, lambda a, k: f"join ({rec.names.get(getattr(a[0], '_viz_task', 0), a[0].name)})")
         threading.Event.wait = self.blocking(threading.Event.wait, lambda a, k: "Event.wait()")
         threading.Condition.wait = self.blocking(threading.Condition.wait, lambda a, k: "Condition.wait()")
         import queue

@@ -155,5 +155,12 @@ def format_seconds(seconds) -> str:
         return repr(seconds)
 
 
-def thread_frames():
-    return sys._current_frames()
+def caller(depth: int):
+    """The frame `depth` levels above the caller of this function, or None when the stack is shallower (a
+    function called straight from C, such as `print` run as a greenlet)."""
+    f = sys._getframe(1)
+    for _ in range(depth):
+        if f is None:
+            return None
+        f = f.f_back
+    return f

@@ -69,8 +69,11 @@ class GeneratorHooks:
         tid = self.task_of_frame.get(frame)
         code = frame.f_code
         if tid is None:
-            args = [short_repr(frame.f_locals.get(n), 16) for n in code.co_varnames[: code.co_argcount]]
-            name = f"{code.co_name}({', '.join(args)})"
+            if code.co_name.startswith("<"):  # <genexpr>: its only argument is an iterator
+                name = f"{code.co_name[1:-1]} at line {code.co_firstlineno}"
+            else:
+                args = [short_repr(frame.f_locals.get(n), 16) for n in code.co_varnames[: code.co_argcount]]
+                name = f"{code.co_name}({', '.join(args)})"
             tid = self.task_of_frame[frame] = rec.new_task(name, "generator", caller, rec.sites.file_name(code),
                                                           code.co_firstlineno)
         back = frame.f_back

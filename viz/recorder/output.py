@@ -11,6 +11,7 @@ import io
 import sys
 
 from viz.recorder import wire
+from viz.recorder.callsite import caller
 from viz.trace.format import MAX_TEXT_CHARS
 
 
@@ -48,7 +49,7 @@ class TaskWriter(io.TextIOBase):
             text = self._partial.pop(tid, "") + s
             if "\n" in text:
                 *lines, rest = text.split("\n")
-                frame = sys._getframe(1)
+                frame = caller(1)
                 file, line = rec.sites.where(frame)
                 t = rec.now()
                 for ln in lines:
