@@ -58,6 +58,11 @@ class Recorder:
         if len(q) >= BATCH:
             self.flush()
 
+    @property
+    def emit_fast(self):
+        """The raw append of the event buffer, for the C hook (the flusher thread writes what it appends)."""
+        return self._q.append
+
     def flush(self) -> None:
         """Write everything buffered to the pipe (safe from any thread; never raises)."""
         if not self._write_lock.acquire(True, 0.5):

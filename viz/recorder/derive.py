@@ -29,16 +29,23 @@ class _Task:
 class Deriver:
     def __init__(self) -> None:
         self.tasks: dict[int, _Task] = {}
+        self.names: dict[int, str] = {}
         self.exit: tuple | None = None
         self.end_time = 0.0
         self._hubs: dict[int, dict] = {}
 
     def feed(self, batch: list) -> list[dict]:
         out: list[dict] = []
+        state = self._state
+        hub_resumes, to_hub = self._hub_resumes, self._to_hub
         for ev in batch:
             kind = ev[0]
-            if kind == wire.STATE:
-                self._state(out, *ev[1:])
+            if kind == "H":
+                hub_resumes(out, ev)
+            elif kind == "Y":
+                to_hub(out, ev)
+            elif kind == wire.STATE:
+                state(out, *ev[1:])
             elif kind == wire.OUTPUT:
                 _, t, tid, stream, text, file, line = ev
                 self._see(t)
@@ -47,6 +54,7 @@ class Deriver:
             elif kind == wire.TASK:
                 _, t, tid, name, kind_, parent, file, line = ev
                 self._see(t)
+                self.names[tid] = name
                 if tid not in self.tasks:
                     self.tasks[tid] = _Task(file, line)
                 if kind_ == "loop":
@@ -91,6 +99,64 @@ class Deriver:
         if state == task.state and reason == task.reason and file == task.file and line == task.line:
             return
         self._emit(out, task, t, tid, state, reason, file, line, info)
+
+    # ---- the C hook's compact switch events, on a fast path ----------------------------------------------------
+    def _hub_resumes(self, out, ev) -> None:
+        """(H, t, hub, task): the hub is ready (it switched to the task), the task runs where it stopped."""
+        _, t, hid, tid = ev
+        if t > self.end_time:
+            self.end_time = t
+        hub = self._hubs.get(hid)
+        if hub is None:
+            self._state(out, t, hid, "ready", "switched to " + self.names.get(tid, "?"), None, None, None)
+        else:
+            held = hub["held"]
+            if held is not None:
+                out.append(held)
+                hub["held"] = None
+            task = self.tasks[hid]
+            reason = "switched to " + self.names.get(tid, "?")
+            out.append({"k": "state", "t": t, "task": hid, "state": "ready", "reason": reason})
+            task.state, task.reason, task.t, task.info = "ready", reason, t, None
+        task = self.tasks.get(tid)
+        if task is None or task.ended or tid in self._hubs or (task.state == "blocked" and task.info):
+            self._state(out, t, tid, "running", None, None, None, None)
+            return
+        if task.state == "running" and task.reason is None:
+            return
+        rec = {"k": "state", "t": t, "task": tid, "state": "running"}
+        if task.file is not None:
+            rec["file"], rec["line"] = task.file, task.line
+        out.append(rec)
+        task.state, task.reason, task.t, task.info = "running", None, t, None
+
+    def _to_hub(self, out, ev) -> None:
+        """(Y, t, task, hub, (reason, state, seconds, file, line)): the task waits, the hub runs."""
+        _, t, tid, hid, (reason, st, secs, file, line) = ev
+        if t > self.end_time:
+            self.end_time = t
+        task = self.tasks.get(tid)
+        if task is None or task.ended or tid in self._hubs:
+            self._state(out, t, tid, st, reason, file, line, {"until": t + secs} if secs else None)
+        elif not (st == task.state and reason == task.reason and file == task.file and line == task.line):
+            rec = {"k": "state", "t": t, "task": tid, "state": st, "reason": reason}
+            if file is not None:
+                rec["file"], rec["line"] = file, line
+                task.file, task.line = file, line
+            out.append(rec)
+            task.state, task.reason, task.t, task.info = st, reason, t, ({"until": t + secs} if secs else None)
+        hub = self._hubs.get(hid)
+        if hub is None:
+            self._state(out, t, hid, "running", None, None, None, None)
+            return
+        held = hub["held"]
+        if held is not None:
+            out.append(held)
+        hub["held"] = {"k": "state", "t": t, "task": hid, "state": "running"}
+        htask = self.tasks[hid]
+        htask.state, htask.reason, htask.t = "running", None, t
+        if hub["idle_from"] is not None:
+            hub["idle_from"] = t
 
     def _emit(self, out, task, t, tid, state, reason, file, line, info) -> None:
         rec = {"k": "state", "t": t, "task": tid, "state": state}

@@ -9,6 +9,7 @@ on the hub's loop bracket each poll, from which the parent derives the hub's `id
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
 
@@ -29,6 +30,8 @@ class GreenletHooks:
         self._gevent_code: dict = {}
         self._raw_unnamed: set = set()
         self._prev = None
+        self.fast = None
+        self.cache: dict = {}  # frame signature -> (reason, state, seconds, file, line), for the C hook
 
     def install(self) -> None:
         import greenlet
@@ -37,7 +40,14 @@ class GreenletHooks:
         rec.current_greenlet = greenlet.getcurrent
         rec.greenlet_task[greenlet.getcurrent()] = rec.main_task
         rec.task_of_greenlet = self.task_of_greenlet
-        self._prev = greenlet.settrace(self.on_switch)
+        self._prev = greenlet.gettrace()
+        fast = _fast_hook_class()
+        if fast is None:
+            greenlet.settrace(self.on_switch)
+        else:
+            self.fast = fast(rec.greenlet_task, self.hubs, self.cache, rec.emit_fast, self.on_switch, self._prev,
+                             rec.t0)
+            greenlet.settrace(self.fast)
 
     # ---- gevent, once imported ------------------------------------------------------------------------------
     def install_gevent(self, gevent) -> None:
@@ -135,7 +145,8 @@ class GreenletHooks:
             self.rec.rename(tid, f.f_code.co_name)
 
     # ---- the switch hook ------------------------------------------------------------------------------------
-    def on_switch(self, event, args):
+    def on_switch(self, event, args, signature=None):
+        """The reference hook: every switch the C hook does not handle comes here (all of them without it)."""
         rec = self.rec
         try:
             origin, target = args
@@ -155,7 +166,7 @@ class GreenletHooks:
             else:
                 if origin in self._raw_unnamed:
                     self._name_from_frames(origin, otid)
-                self._suspended(t, origin, otid, target)
+                self._suspended(t, origin, otid, target, signature)
             rec.emit((wire.STATE, t, ttid, "running", None, None, None, None))
         except Exception:
             rec.hook_error("greenlet switch hook")
@@ -165,7 +176,7 @@ class GreenletHooks:
             except Exception:
                 rec.hook_error("chained greenlet tracer")
 
-    def _suspended(self, t: float, origin, otid: int, target) -> None:
+    def _suspended(self, t: float, origin, otid: int, target, signature=None) -> None:
         """Why `origin` left the CPU, from its suspended frames."""
         rec = self.rec
         frame = origin.gr_frame
@@ -174,7 +185,9 @@ class GreenletHooks:
         file, line = (sites.file_name(user.f_code), user.f_lineno) if user is not None else (None, None)
         state, info = "blocked", None
         if target in self.hubs:
-            reason, state, info = self._why_waiting(frame, user)
+            reason, state, info, constant = self._why_waiting(frame, user, signature is not None)
+            if signature is not None and constant is not None and _depth(frame, user) < _MAX_DEPTH:
+                self.cache[signature] = (reason, state, constant or None, file, line)
         else:
             ttid = rec.greenlet_task.get(target) or self.task_of_greenlet(target)
             if target in self._raw_unnamed:  # named by its first call, then this state is sent
@@ -201,7 +214,7 @@ class GreenletHooks:
                 return previous(frame, event, arg)
         sys.setprofile(first_call)
 
-    def _why_waiting(self, frame, user):
+    def _why_waiting(self, frame, user, want_constant: bool = False):
         """(reason, state, info) for a greenlet that switched to the hub."""
         outer = None
         f = frame
@@ -218,27 +231,64 @@ class GreenletHooks:
                 secs = loc["seconds"]
                 patched = text is not None and not text.startswith(("gevent.", "sleep(", "gevent_sleep"))
                 words = (f"{text} (patched)" if patched else f"gevent.sleep({format_seconds(secs)})")
+                constant = _literal_seconds(text, secs) if want_constant else None
                 if not secs:
-                    return words + " — yields", "ready", None
+                    return words + " — yields", "ready", None, constant
                 try:
                     until = self.rec.now() + float(secs)
                 except (TypeError, ValueError):
                     until = None
-                return words, "blocked", {"until": until}
+                return words, "blocked", {"until": until}, constant
             if name in _SOCKET_CALLS and "self" in loc:
-                return _socket_reason(name, loc["self"], loc)
+                return _socket_reason(name, loc["self"], loc) + (None,)
             if name == "select" and "rlist" in loc:
                 fds = _fds(loc.get("rlist"), loc.get("wlist"), loc.get("xlist"))
-                return f"select() on fds {fds}", "blocked", {"fds": fds}
+                return f"select() on fds {fds}", "blocked", {"fds": fds}, None
         if text:
-            return text, "blocked", None
-        return "waiting for the loop", "blocked", None
+            return text, "blocked", None, 0
+        return "waiting for the loop", "blocked", None, 0
 
     def _is_gevent(self, code) -> bool:
         r = self._gevent_code.get(code)
         if r is None:
             r = self._gevent_code[code] = _GEVENT_DIR in code.co_filename
         return r
+
+
+_MAX_DEPTH = 12  # frames the C hook's signature covers (MAX_DEPTH in _fasthook.c)
+
+
+def _fast_hook_class():
+    if os.environ.get("VIZ_PURE_PYTHON"):
+        return None
+    try:
+        from viz.recorder._fasthook import Hook
+    except ImportError:
+        return None
+    return Hook
+
+
+def _depth(frame, user) -> int:
+    n = 0
+    while frame is not None and frame is not user:
+        frame = frame.f_back
+        n += 1
+    return n if frame is user else _MAX_DEPTH
+
+
+def _literal_seconds(text: str | None, secs):
+    """`secs` if the call's argument is written as that literal (so the reason is the same every time), else None."""
+    if not text or "(" not in text:
+        return None
+    arg = text[text.index("(") + 1: text.rindex(")")] if text.endswith(")") else ""
+    try:
+        value = ast.literal_eval(arg.split(",")[0].strip()) if arg.strip() else None
+    except (ValueError, SyntaxError):
+        return None
+    try:
+        return float(secs) if value is not None and float(value) == float(secs) else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _socket_peer(sock) -> str | None:

@@ -14,7 +14,9 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from pathlib import Path
 
 from viz import __version__
@@ -26,6 +28,7 @@ GRACE = 0.4          # seconds between SIGTERM and SIGKILL
 READ_CHUNK = 1 << 20
 MAX_RECORDS = 5_000_000  # a flood beyond this is counted and dropped, so memory stays bounded
 MAX_OUTPUT_LINES = 200_000
+PUMP_LIMIT = 256 << 20   # bytes read ahead of the viewer before the reader thread waits
 _PKG_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 
 
@@ -57,10 +60,16 @@ class Session:
         self._sel: selectors.BaseSelector | None = None
         self._partial = {1: b"", 2: b""}
         self._open = 0
+        self._chunks: deque = deque()
+        self._pending_bytes = 0
+        self._arrived = threading.Event()
+        self._drained = threading.Event()
+        self._pump: threading.Thread | None = None
 
     # ---- life -----------------------------------------------------------------------------------------------
     def start(self) -> "Session":
         rfd, wfd = os.pipe()
+        _grow_pipe(wfd)
         env = dict(os.environ)
         env["PYTHONPATH"] = _PKG_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env["PYTHONUNBUFFERED"] = "1"
@@ -79,7 +88,40 @@ class Session:
             self._sel.register(fd, selectors.EVENT_READ, what)
         self._rfd = rfd
         self._open = 3
+        self._pump = threading.Thread(target=self._pump_pipes, name="viz pipe reader", daemon=True)
+        self._pump.start()
         return self
+
+    def _pump_pipes(self) -> None:
+        """Background thread: keep the child's pipes drained, so it never waits on a slow viewer.
+
+        Chunks queue up for `poll`; past PUMP_LIMIT bytes waiting, the thread pauses reading (the child then waits:
+        memory stays bounded).
+        """
+        try:
+            while self._open:
+                while self._pending_bytes > PUMP_LIMIT and self.proc.poll() is None:
+                    self._drained.wait(0.1)
+                    self._drained.clear()
+                for key, _ in self._sel.select(0.2):
+                    fd, what = key.fd, key.data
+                    try:
+                        data = os.read(fd, READ_CHUNK)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        data = b""
+                    if not data:
+                        self._sel.unregister(fd)
+                        if what == "events":
+                            os.close(fd)
+                        self._open -= 1
+                    self._pending_bytes += len(data)
+                    self._chunks.append((what, data))
+                    self._arrived.set()
+        finally:
+            self._sel.close()
+            self._arrived.set()
 
     @property
     def done(self) -> bool:
@@ -96,13 +138,22 @@ class Session:
         if self.timeout is not None and self.stop_reason is None and self.elapsed > self.timeout:
             self.stop("timeout")
         records: list[dict] = []
-        if self._open:
-            for key, _ in self._sel.select(timeout):
-                self._read(key.fd, key.data, records)
-        else:
-            time.sleep(min(timeout, 0.01))
-        if not self._open and self.proc.poll() is not None:
-            records.extend(self._finish())
+        if not self._chunks and self._pump.is_alive():
+            self._arrived.wait(timeout)
+        self._arrived.clear()
+        chunks = self._chunks
+        while chunks:
+            what, data = chunks.popleft()
+            self._pending_bytes -= len(data)
+            self._read(what, data, records)
+        self._drained.set()
+        if not self._pump.is_alive() and not chunks:
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+            else:
+                records.extend(self._finish())
         self._write(records)
         return records
 
@@ -150,17 +201,8 @@ class Session:
             self.writer.close()
 
     # ---- reading --------------------------------------------------------------------------------------------
-    def _read(self, fd: int, what, records: list[dict]) -> None:
-        try:
-            data = os.read(fd, READ_CHUNK)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
+    def _read(self, what, data: bytes, records: list[dict]) -> None:
         if not data:
-            self._sel.unregister(fd)
-            os.close(fd) if what == "events" else None
-            self._open -= 1
             if what != "events":
                 self._raw_output(what, b"", records, final=True)
             return
@@ -175,7 +217,8 @@ class Session:
 
     def _limit_output(self, recs: list[dict]) -> list[dict]:
         """Past MAX_OUTPUT_LINES, output lines are counted and dropped; states still arrive."""
-        if self.output_lines >= self.max_output_lines and not any(r["k"] == "output" for r in recs):
+        if self.output_lines + len(recs) < self.max_output_lines:
+            self.output_lines += sum(1 for r in recs if r["k"] == "output")
             return recs
         kept = []
         for r in recs:
@@ -218,7 +261,6 @@ class Session:
     def _finish(self) -> list[dict]:
         """The child is gone and its pipes are drained: say how it ended."""
         code = self.proc.returncode
-        self._sel.close()
         self.proc.stdout.close()
         self.proc.stderr.close()
         records: list[dict] = []
@@ -258,6 +300,15 @@ class Session:
         if self.writer is not None and records:
             self.writer.write_many(records)
             self.writer.flush()
+
+
+def _grow_pipe(fd: int) -> None:
+    """A bigger pipe buffer (1 MiB on Linux) lets the child run on while the viewer is busy for a moment."""
+    try:
+        import fcntl
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (OSError, ImportError):
+        pass
 
 
 def _killpg(pgid: int, sig: int) -> None:

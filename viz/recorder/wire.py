@@ -21,7 +21,9 @@ NOTE = "N"      # (N, t, level, text)                             a message from
 PREPARE = "P"   # (P, t, task)                                    the loop is about to run callbacks and poll
 CHECK = "C"     # (C, t, task)                                    the loop's poll returned
 EXIT = "X"      # (X, t, status, outcome, detail)                 the script ended (child's own account)
-RAW_KINDS = (TASK, STATE, OUTPUT, END, SOURCE, NOTE, PREPARE, CHECK, EXIT)
+HUB_RESUMES = "H"  # (H, t, hub, task)                            the hub switched to a greenlet
+TO_HUB = "Y"    # (Y, t, task, hub, (reason, state, seconds, file, line))  a greenlet switched to the hub
+RAW_KINDS = (TASK, STATE, OUTPUT, END, SOURCE, NOTE, PREPARE, CHECK, EXIT, HUB_RESUMES, TO_HUB)
 
 
 def encode(batch: list) -> bytes:

@@ -112,9 +112,43 @@ class Trace:
         return trace
 
     def add_many(self, records: Iterable[dict]) -> None:
+        """Fold records into the model (state records, the bulk of a trace, on a fast path)."""
         add = self.add
+        lane_of, lanes, string_id, intern = self._lane_of, self.lanes, self._string_id, self._intern
+        steps = self.steps
+        end_time = self.end_time
+        n = 0
         for rec in records:
-            add(rec)
+            if rec["k"] != "state":
+                self.end_time = end_time
+                add(rec)
+                end_time = self.end_time
+                continue
+            n += 1
+            t = rec["t"]
+            if t > end_time:
+                end_time = t
+            i = lane_of.get(rec["task"])
+            lane = lanes[i] if i is not None else self._lane(rec["task"], t)
+            starts = lane.starts
+            if starts and t < starts[-1]:
+                t = starts[-1]
+            starts.append(t)
+            lane.states.append(STATE_CODE[rec["state"]])
+            lane.flags.append(1 if rec.get("blocks_loop") else 0)
+            r = rec.get("reason")
+            rid = string_id.get(r)
+            lane.reasons.append(rid if rid is not None else intern(r))
+            f = rec.get("file")
+            fid = string_id.get(f)
+            lane.files.append(fid if fid is not None else intern(f))
+            lane.lines.append(rec.get("line") or 0)
+            if not steps or t >= steps[-1]:
+                steps.append(t)
+            else:
+                insort(steps, t)
+        self.end_time = float(end_time)
+        self.changes += n
 
     def add(self, rec: dict) -> None:
         """Fold one record into the model."""

@@ -1,0 +1,195 @@
+/* _fasthook: the greenlet switch hook's hot path, in C.
+ *
+ * greenlet.settrace calls a tracer on every switch. Most switches of a gevent program are a greenlet going to the
+ * hub and the hub resuming a greenlet, again and again from the same places. This hook handles exactly those with
+ * a few dictionary look-ups and one tuple appended to the event buffer:
+ *   hub -> greenlet:   ("H", t, hub_task, target_task)
+ *   greenlet -> hub:   ("Y", t, origin_task, hub_task, item)   where item = (reason, state, seconds, file, line)
+ * `item` comes from a cache keyed by a hash of the origin's suspended frames (code object and instruction of each),
+ * filled by the Python hook (viz.recorder.greenlets) the first time it explains a switch whose reason depends on
+ * nothing but those frames. Everything else -- new greenlets, finished ones, direct switches, waits whose reason
+ * depends on run-time values such as an fd -- goes to the Python hook, which stays the reference behaviour.
+ * The module is optional: without a compiler viz falls back to the Python hook alone.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <frameobject.h>
+#include <time.h>
+
+#define MAX_DEPTH 12
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *tasks;    /* dict greenlet -> task id */
+    PyObject *hubs;     /* set of hub greenlets */
+    PyObject *cache;    /* dict signature -> item */
+    PyObject *append;   /* bound append of the event buffer */
+    PyObject *slow;     /* Python hook: slow(event, args, signature) */
+    PyObject *prev;     /* the tracer that was installed before us, or None */
+    PyObject *tag_h, *tag_y;
+    double t0;
+} Hook;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* A hash of the chain of suspended frames: what the greenlet was doing, where. */
+static int signature(PyObject *frame_obj, unsigned long long *out) {
+    unsigned long long h = 1469598103934665603ULL;
+    PyFrameObject *f = (PyFrameObject *)frame_obj;
+    Py_INCREF(f);
+    for (int depth = 0; f != NULL && depth < MAX_DEPTH; depth++) {
+        PyCodeObject *code = PyFrame_GetCode(f);
+        int lasti = PyFrame_GetLasti(f);
+        h = (h ^ (unsigned long long)(uintptr_t)code) * 1099511628211ULL;
+        h = (h ^ (unsigned long long)(unsigned int)lasti) * 1099511628211ULL;
+        Py_DECREF(code);
+        PyFrameObject *back = PyFrame_GetBack(f);
+        Py_DECREF(f);
+        f = back;
+    }
+    Py_XDECREF(f);
+    *out = h;
+    return 0;
+}
+
+/* (tag, t, a, b) or (tag, t, a, b, item), built without format parsing. */
+static PyObject *tuple4(PyObject *tag, double t, PyObject *a, PyObject *b, PyObject *item) {
+    PyObject *tup = PyTuple_New(item ? 5 : 4);
+    PyObject *ft = PyFloat_FromDouble(t);
+    if (tup == NULL || ft == NULL) { Py_XDECREF(tup); Py_XDECREF(ft); return NULL; }
+    Py_INCREF(tag); Py_INCREF(a); Py_INCREF(b);
+    PyTuple_SET_ITEM(tup, 0, tag);
+    PyTuple_SET_ITEM(tup, 1, ft);
+    PyTuple_SET_ITEM(tup, 2, a);
+    PyTuple_SET_ITEM(tup, 3, b);
+    if (item) { Py_INCREF(item); PyTuple_SET_ITEM(tup, 4, item); }
+    return tup;
+}
+
+static PyObject *call_slow(Hook *self, PyObject *event, PyObject *args, PyObject *sig) {
+    PyObject *r = PyObject_CallFunctionObjArgs(self->slow, event, args, sig ? sig : Py_None, NULL);
+    return r;
+}
+
+static PyObject *chain(Hook *self, PyObject *event, PyObject *args) {
+    if (self->prev != Py_None)
+        return PyObject_CallFunctionObjArgs(self->prev, event, args, NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
+    PyObject *event, *args;
+    if (!PyArg_ParseTuple(call_args, "OO", &event, &args))
+        return NULL;
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != 2)
+        goto slow_nosig;
+    PyObject *origin = PyTuple_GET_ITEM(args, 0), *target = PyTuple_GET_ITEM(args, 1);
+    PyObject *otid = PyDict_GetItemWithError(self->tasks, origin);
+    PyObject *ttid = otid ? PyDict_GetItemWithError(self->tasks, target) : NULL;
+    if (ttid == NULL) {
+        if (PyErr_Occurred()) PyErr_Clear();
+        goto slow_nosig;
+    }
+    int origin_is_hub = PySet_Contains(self->hubs, origin);
+    int target_is_hub = PySet_Contains(self->hubs, target);
+    if (origin_is_hub < 0 || target_is_hub < 0) { PyErr_Clear(); goto slow_nosig; }
+    double t = now() - self->t0;
+    PyObject *rec = NULL;
+    if (origin_is_hub && !target_is_hub) {
+        rec = tuple4(self->tag_h, t, otid, ttid, NULL);
+    } else if (target_is_hub && !origin_is_hub) {
+        PyObject *frame = PyObject_GetAttrString(origin, "gr_frame");
+        if (frame == NULL) { PyErr_Clear(); goto slow_nosig; }
+        if (frame == Py_None) { Py_DECREF(frame); goto slow_nosig; }   /* finished: the Python hook ends it */
+        unsigned long long h;
+        signature(frame, &h);
+        Py_DECREF(frame);
+        PyObject *sig = PyLong_FromUnsignedLongLong(h);
+        if (sig == NULL) return NULL;
+        PyObject *item = PyDict_GetItemWithError(self->cache, sig);
+        if (item == NULL) {
+            if (PyErr_Occurred()) { Py_DECREF(sig); return NULL; }
+            PyObject *r = call_slow(self, event, args, sig);
+            Py_DECREF(sig);
+            return r;   /* the Python hook chains to prev itself */
+        }
+        Py_DECREF(sig);
+        rec = tuple4(self->tag_y, t, otid, ttid, item);
+    } else {
+        goto slow_nosig;
+    }
+    if (rec == NULL) return NULL;
+    PyObject *r = PyObject_CallOneArg(self->append, rec);
+    Py_DECREF(rec);
+    if (r == NULL) return NULL;
+    Py_DECREF(r);
+    return chain(self, event, args);
+
+slow_nosig:
+    return call_slow(self, event, args, NULL);
+}
+
+static int Hook_init(Hook *self, PyObject *args, PyObject *kwds) {
+    PyObject *tasks, *hubs, *cache, *append, *slow, *prev;
+    double t0;
+    if (!PyArg_ParseTuple(args, "O!O!O!OOOd", &PyDict_Type, &tasks, &PySet_Type, &hubs, &PyDict_Type, &cache,
+                          &append, &slow, &prev, &t0))
+        return -1;
+    Py_INCREF(tasks); Py_INCREF(hubs); Py_INCREF(cache); Py_INCREF(append); Py_INCREF(slow); Py_INCREF(prev);
+    self->tasks = tasks; self->hubs = hubs; self->cache = cache; self->append = append; self->slow = slow;
+    self->prev = prev; self->t0 = t0;
+    self->tag_h = PyUnicode_InternFromString("H");
+    self->tag_y = PyUnicode_InternFromString("Y");
+    return 0;
+}
+
+static void Hook_dealloc(Hook *self) {
+    Py_XDECREF(self->tasks); Py_XDECREF(self->hubs); Py_XDECREF(self->cache); Py_XDECREF(self->append);
+    Py_XDECREF(self->slow); Py_XDECREF(self->prev); Py_XDECREF(self->tag_h); Py_XDECREF(self->tag_y);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *py_signature(PyObject *mod, PyObject *frame) {
+    if (!PyFrame_Check(frame)) {
+        PyErr_SetString(PyExc_TypeError, "expected a frame");
+        return NULL;
+    }
+    unsigned long long h;
+    signature(frame, &h);
+    return PyLong_FromUnsignedLongLong(h);
+}
+
+static PyObject *py_clock(PyObject *mod, PyObject *unused) { return PyFloat_FromDouble(now()); }
+
+static PyTypeObject HookType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "viz.recorder._fasthook.Hook",
+    .tp_basicsize = sizeof(Hook),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Hook_init,
+    .tp_dealloc = (destructor)Hook_dealloc,
+    .tp_call = (ternaryfunc)Hook_call,
+    .tp_doc = "Greenlet switch tracer: the hot path of viz's recorder.",
+};
+
+static PyMethodDef methods[] = {
+    {"signature", py_signature, METH_O, "The hash of a frame chain, as the hook computes it."},
+    {"clock", py_clock, METH_NOARGS, "The hook's clock (CLOCK_MONOTONIC, the clock of time.perf_counter)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fasthook", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__fasthook(void) {
+    if (PyType_Ready(&HookType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    Py_INCREF(&HookType);
+    if (PyModule_AddObject(m, "Hook", (PyObject *)&HookType) < 0) { Py_DECREF(&HookType); Py_DECREF(m); return NULL; }
+    return m;
+}
