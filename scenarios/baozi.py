@@ -1,9 +1,10 @@
 """Producer and consumers with yield
 
-Watch for: everything happens in the main thread's lane. Each con.send(n)
-from producer runs consumer c1 or c2 up to its next yield, and then control
-comes back to producer. Nothing ever waits on I/O, so the lane is never blocked.
-The program just runs the whole time, switching by hand with no real concurrency.
+Watch for: it all happens in one thread. Each con.send(n) from producer (the
+main lane) hands control to consumer('c1') or consumer('c2'), which runs until
+its next yield. The consumer lane is then blocked "waiting at yield" until the
+next baozi. Exactly one lane runs at a time and nothing waits on I/O: the
+switching is done by hand, with no real concurrency.
 """
 import time
 import queue

@@ -29,7 +29,6 @@ PAGES = {
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
-        threading.current_thread().name = "http handler " + self.path
         delay, size = PAGES.get(self.path, (0, 0))
         time.sleep(delay)                                    # the "network" is slow
         body = (b"<html>" + b"x" * size)[:size]

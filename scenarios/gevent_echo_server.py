@@ -1,10 +1,10 @@
 """One gevent server, one greenlet per connection
 
-Watch for: the server lane is blocked in accept(), and each new connection gets
-a handle_request greenlet, which is blocked in recv() until its client speaks.
-The clients send at staggered times, so the lanes take short running turns and
-spend the rest of the time blocked, all in one OS thread. When a client closes,
-its handler gets b'' and ends. Once all clients are done, main kills the server.
+Watch for: the server lane is blocked in accept(). Each new connection gets a
+handle_request greenlet (its lane is named after the client's address) that is
+blocked in recv() until its client speaks. The clients send at staggered times,
+so the lanes take short running turns between long blocked stretches, all in
+one OS thread, while the hub idles. Main kills the server once the clients are done.
 """
 import sys
 import socket
@@ -16,9 +16,10 @@ from gevent import socket, monkey
 monkey.patch_all()
 
 handlers = []                                                # every handle_request greenlet, so main can wait for them
+ready = AsyncResult()                                        # the port the server got, once it is listening
 
 
-def server(port, ready):
+def server(port):
     s = socket.socket()
     s.bind(('127.0.0.1', port))
     s.listen(500)
@@ -46,9 +47,9 @@ def handle_request(conn):
         conn.close()
 
 
-def client(n, port):
+def client(n):
     HOST = '127.0.0.1'    # The remote host
-    PORT = port           # The port the server got
+    PORT = port           # The port the server got (set by main)
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.connect((HOST, PORT))
     for msg in ("hello from client %d" % n, "bye from client %d" % n):
@@ -61,10 +62,9 @@ def client(n, port):
 
 if __name__ == '__main__':
     start_time = time.time()
-    ready = AsyncResult()
-    srv = gevent.spawn(server, 0, ready)
+    srv = gevent.spawn(server, 0)
     port = ready.get()
-    clients = [gevent.spawn(client, n, port) for n in (1, 2, 3)]
+    clients = [gevent.spawn(client, n) for n in (1, 2, 3)]
     gevent.joinall(clients)
     gevent.joinall(handlers)                                 # let every handler see its client close
     srv.kill()

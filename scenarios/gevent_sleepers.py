@@ -1,9 +1,10 @@
 """Three gevent sleepers take turns
 
-Watch for: fun, inner and outer each run briefly, then each goes blocked in
-gevent.sleep (2 / 1 / 0.5 s), so all three lanes are blocked at the same time
-while the hub waits. They wake in the order outer, inner, fun. The run takes
-about 2.0 s, the longest sleep, not the 3.5 s that the sleeps add up to.
+Watch for: fun, inner and outer each run briefly, then go blocked in
+gevent.sleep (2 / 1 / 0.5 s). All three lanes are blocked at the same time
+while the hub lane sits idle, polling its timers. They wake in the order outer,
+inner, fun. The run takes about 2.0 s, the longest sleep, not the 3.5 s that the
+sleeps add up to.
 """
 import time
 

@@ -1,9 +1,10 @@
 """Two greenlets switch by hand
 
-Watch for: test1 and test2 each get a lane, and exactly one of them is running
-at any moment. Every gr.switch() moves control to the other lane while the
-switching lane waits its turn. There is no I/O and no hub, so the order is
-fixed and the output is always 12, 56, 34, 78.
+Watch for: main, test1 and test2 share one thread, and exactly one of them is
+running at any moment. Every gr.switch() hands control to the other greenlet,
+and the lane that switched away is blocked ("switched to test2") until someone
+switches back. There is no I/O and no hub, so the order is fixed and the output
+is always 12, 56, 34, 78.
 """
 from greenlet import greenlet
 

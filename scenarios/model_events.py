@@ -1,10 +1,10 @@
 """Programming model 3: event-driven, one thread
 
-Watch for: there are no task threads. MainThread runs a small event loop: it runs
-a task until the task yields the socket it waits on, and then is blocked in
-sel.select() until some reply is ready. The three waits overlap inside that one
-lane, and the work runs in turn, never in parallel. The run takes about 0.6 s,
-like model_threads, with no threads and no locks.
+Watch for: there are no task threads. Each task is a generator lane, blocked
+"waiting at yield" while its socket has no reply yet. MainThread runs the event
+loop: it resumes a task until that task yields a socket, and then is blocked in
+sel.select(). The three waits overlap, and the work runs in turn, never in
+parallel. The run takes about 0.6 s, like model_threads, without extra threads.
 """
 import collections
 import heapq
@@ -90,7 +90,7 @@ def task(n, delay):
 def event_loop(tasks):
     sel = selectors.DefaultSelector()
     ready = collections.deque(tasks)                 # tasks that can run now
-    while ready or sel.get_map():
+    while True:
         while ready:
             t = ready.popleft()
             try:
@@ -98,6 +98,8 @@ def event_loop(tasks):
             except StopIteration:
                 continue                             # that task is finished
             sel.register(sock, selectors.EVENT_READ, t)
+        if not sel.get_map():                        # nobody is waiting: all tasks are done
+            break
         for key, mask in sel.select():               # wait for any socket to become readable
             sel.unregister(key.fileobj)
             ready.append(key.data)                   # its task can run again

@@ -1,11 +1,10 @@
 """select.select(): one thread serves every client
 
-Watch for: the main thread is the whole server. Its lane is blocked in
-select.select() until a socket is readable, runs briefly to accept or to echo
-upper-case, and then is blocked again. It never spins. The threads "client 1",
-"client 2" and "client 3" are blocked in recv() waiting for replies, which come
-one at a time from the single server lane. The server stops when all three have
-disconnected.
+Watch for: the main thread is the whole server. It is blocked in select.select()
+until some socket is readable, runs briefly to accept or to echo in upper case,
+and then is blocked again. It never spins. Each accepted connection gets its own
+lane, blocked until select reports it readable. The "client 1/2/3" threads
+mostly sleep between messages. The server stops once all three have disconnected.
 """
 '''A select server is written much like a plain socket server, but it uses non-blocking I/O multiplexing'''
 import socket, select, threading, time

@@ -1,10 +1,10 @@
 """selectors: an echo server driven by callbacks
 
-Watch for: the main thread's lane is blocked in sel.select() and wakes only when
-a socket is ready. It then runs a short accept or read callback and is blocked
-again. The threads "client 1", "client 2" and "client 3" overlap in time, but
-the server handles them one event at a time in a single lane. It stops by itself
-after the last client disconnects.
+Watch for: the main thread is blocked in sel.select() and wakes only when a
+socket is ready. It then runs a short accept or read callback and is blocked
+again. Each connection has its own lane that waits until the selector reports
+it readable. The "client 1/2/3" threads overlap in time, but the single server
+lane handles them one event at a time, and it stops after the last client leaves.
 """
 import selectors
 import socket
