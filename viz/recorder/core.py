@@ -42,6 +42,7 @@ class Recorder:
         self.kinds: dict[int, str] = {}
         self.greenlet_task: dict = {}  # greenlet -> task id, filled by viz.recorder.greenlets
         self.current_greenlet = None   # greenlet.getcurrent once greenlet is in use
+        self.output_task: int | None = None  # while set, output is recorded as this task's (see greenlets.py)
         self._notes = 0
         self._name_count: dict[str, int] = {}
         self.main_task = self.new_task("main", "main")

@@ -36,6 +36,7 @@ class GeneratorHooks:
         self.codes = codes
         self.task_of_frame: dict = {}
         self.stacks: dict[int, list[int]] = {}
+        self.closing: list = []
 
     def install(self) -> None:
         base = self.base_task = self.rec.current_task
@@ -61,6 +62,20 @@ class GeneratorHooks:
                     self.suspended(frame)
                 except Exception:
                     self.rec.hook_error("generator hook")
+        elif event == "c_call":
+            # gen.close() / gen.throw() unwind through the yield like a suspension: remember the frame...
+            if getattr(arg, "__name__", None) in ("close", "throw"):
+                gen = getattr(arg, "__self__", None)
+                frame_of_gen = getattr(gen, "gi_frame", None)
+                if frame_of_gen is not None and frame_of_gen in self.task_of_frame:
+                    self.closing.append((gen, frame_of_gen))
+        elif (event == "c_return" or event == "c_exception") and self.closing:
+            if getattr(arg, "__name__", None) in ("close", "throw"):
+                gen, frame_of_gen = self.closing.pop()
+                if gen.gi_frame is None:  # ...and end its task if that finished it
+                    tid = self.task_of_frame.pop(frame_of_gen, None)
+                    if tid is not None:
+                        self.rec.end(tid)
 
     def resumed(self, frame) -> None:
         rec = self.rec

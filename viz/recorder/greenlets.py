@@ -58,6 +58,24 @@ class GreenletHooks:
             gevent.Greenlet.add_spawn_callback(self.on_spawn)
         except Exception:
             self.rec.hook_error("gevent spawn callback")
+        self._attribute_hub_reports(Hub)
+
+    def _attribute_hub_reports(self, Hub) -> None:
+        """A greenlet's uncaught exception is printed by the hub: record it as output of the greenlet that raised."""
+        rec = self.rec
+        print_exception = Hub.print_exception
+
+        def attributed(hub, context, *args, **kwargs):
+            tid = rec.greenlet_task.get(context)
+            previous, rec.output_task = rec.output_task, tid
+            try:
+                return print_exception(hub, context, *args, **kwargs)
+            finally:
+                rec.output_task = previous
+        try:
+            Hub.print_exception = attributed
+        except (AttributeError, TypeError):
+            pass
 
     def on_spawn(self, g) -> None:
         rec = self.rec

@@ -45,7 +45,7 @@ class TaskWriter(io.TextIOBase):
             raise TypeError(f"write() argument must be str, not {type(s).__name__}")
         rec = self.rec
         try:
-            tid = rec.current_task()
+            tid = rec.output_task or rec.current_task()
             text = self._partial.pop(tid, "") + s
             if "\n" in text:
                 *lines, rest = text.split("\n")
