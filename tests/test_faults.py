@@ -212,3 +212,13 @@ def test_quitting_the_cli_with_ctrl_c_stops_the_child_and_keeps_the_trace(script
     trace = Trace.load(out)
     assert trace.exit is not None and trace.exit["outcome"] == "interrupted"
     assert _processes_with(marker) == []
+
+
+def test_a_process_the_script_forks_does_not_corrupt_the_trace_and_its_output_is_kept(script):
+    path = script("import os, gevent\npid = os.fork()\nif pid == 0:\n    for _ in range(200):\n"
+                  "        gevent.sleep(0)\n    print('from the fork', flush=True)\n    os._exit(0)\n"
+                  "os.waitpid(pid, 0)\ngevent.sleep(0.01)\nprint('parent done')\n")
+    _, trace = run_script(path)
+    assert trace.exit["outcome"] == "finished"
+    assert [o.text for o in trace.outputs] == ["from the fork", "parent done"]
+    assert not trace.notes

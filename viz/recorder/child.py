@@ -35,6 +35,7 @@ def main(argv: list[str]) -> None:
         rec.close(status, outcome, detail)
 
     _install_exit_hooks(rec, finish)
+    os.register_at_fork(after_in_child=rec.forget_in_forked_child)
     try:
         with open(script, "rb") as f:
             source = f.read()

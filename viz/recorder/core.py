@@ -82,6 +82,17 @@ class Recorder:
         finally:
             self._write_lock.release()
 
+    def forget_in_forked_child(self) -> None:
+        """A process forked by the script must not write into our pipe: its events would corrupt the stream."""
+        self._closed = True
+        self._q.clear()
+        import sys
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__  # its output still reaches the viewer, via fd 1/2
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
     def start_flusher(self) -> None:
         def loop():
             while not self._closed:

@@ -54,6 +54,7 @@ class Session:
         self.max_records = max_records
         self.max_output_lines = max_output_lines
         self.dropped = 0
+        self._corrupt = False
         self.output_lines = 0
         self.dropped_lines = 0
         self._dropped_from: float | None = None
@@ -207,7 +208,16 @@ class Session:
                 self._raw_output(what, b"", records, final=True)
             return
         if what == "events":
-            for batch in self.decoder.feed(data):
+            if self._corrupt:
+                return
+            try:
+                batches = self.decoder.feed(data)
+            except wire.CorruptStream as e:
+                self._corrupt = True
+                records.append({"k": "note", "t": self.deriver.end_time, "level": "error",
+                                "text": f"recorder error: {e}; events after this point were ignored"})
+                return
+            for batch in batches:
                 if self.records_seen + len(records) < self.max_records:
                     records.extend(self._limit_output(self.deriver.feed(batch)))
                 else:

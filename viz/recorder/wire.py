@@ -31,6 +31,10 @@ def encode(batch: list) -> bytes:
     return _LEN.pack(len(payload)) + payload
 
 
+class CorruptStream(Exception):
+    """The event pipe carried bytes that are not our batches (something else wrote into it)."""
+
+
 class FrameDecoder:
     """Feed it bytes from the pipe; it hands back whole batches."""
 
@@ -46,7 +50,13 @@ class FrameDecoder:
             (n,) = _LEN.unpack_from(buf, pos)
             if len(buf) - pos - 4 < n:
                 break
-            out.append(marshal.loads(bytes(buf[pos + 4:pos + 4 + n])))
+            try:
+                batch = marshal.loads(bytes(buf[pos + 4:pos + 4 + n]))
+            except (ValueError, EOFError, TypeError):
+                batch = None
+            if not isinstance(batch, list):
+                raise CorruptStream(f"unreadable event batch of {n} bytes")
+            out.append(batch)
             pos += 4 + n
         if pos:
             del buf[:pos]
