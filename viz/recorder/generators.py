@@ -1,9 +1,12 @@
-"""Generator hooks: each generator defined in the script becomes a task, running while resumed, blocked at its yield.
+"""Generator and coroutine hooks: each generator defined in the script becomes a task, running while resumed,
+blocked at its yield; each coroutine the event loop drives (an asyncio task's outermost coroutine) does too, blocked
+at its innermost `await`.
 
 A profile function sees every resume of a generator frame as a 'call' and every suspension as a 'return' (at a
 YIELD_VALUE instruction when it yielded, elsewhere when it finished). Only the script's own generator functions are
 followed, and the profiler is installed only when the script defines some, so other programs pay nothing. The task
-that resumed the generator is blocked meanwhile, for the call it made (`con.send(n)`).
+that resumed the generator is blocked meanwhile, for the call it made (`con.send(n)`); an event loop running a
+coroutine is `ready` meanwhile, like gevent's hub. A coroutine awaited by another one is part of that one's task.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import threading
 from viz.recorder.callsite import short_repr
 from viz.recorder.core import _get_ident
 
-_GEN_FLAGS = inspect.CO_GENERATOR
+_GEN_FLAGS = inspect.CO_GENERATOR | inspect.CO_COROUTINE
+_CORO = inspect.CO_COROUTINE
 
 
 def generator_codes(code) -> set:
@@ -37,6 +41,7 @@ class GeneratorHooks:
         self.task_of_frame: dict = {}
         self.stacks: dict[int, list[int]] = {}
         self.closing: list = []
+        self.awaiting: dict[int, tuple] = {}  # thread -> (reason, frame) of the innermost await just suspended
 
     def install(self) -> None:
         base = self.base_task = self.rec.current_task
@@ -51,15 +56,23 @@ class GeneratorHooks:
 
     def profile(self, frame, event, arg):
         if event == "call":
-            if frame.f_code in self.codes:
+            code = frame.f_code
+            if code in self.codes:
                 try:
-                    self.resumed(frame)
+                    if code.co_flags & _CORO:
+                        self.coroutine_resumed(frame)
+                    else:
+                        self.resumed(frame)
                 except Exception:
                     self.rec.hook_error("generator hook")
         elif event == "return":
-            if frame.f_code in self.codes:
+            code = frame.f_code
+            if code in self.codes:
                 try:
-                    self.suspended(frame)
+                    if code.co_flags & _CORO:
+                        self.coroutine_suspended(frame)
+                    else:
+                        self.suspended(frame)
                 except Exception:
                     self.rec.hook_error("generator hook")
         elif event == "c_call":
@@ -77,6 +90,59 @@ class GeneratorHooks:
                     if tid is not None:
                         self.rec.end(tid)
 
+    # ---- coroutines ------------------------------------------------------------------------------------------
+    def _awaited_by_user_coroutine(self, frame) -> bool:
+        back = frame.f_back
+        return back is not None and back.f_code in self.codes and bool(back.f_code.co_flags & _CORO)
+
+    def coroutine_resumed(self, frame) -> None:
+        if self._awaited_by_user_coroutine(frame):
+            return  # part of the task of the coroutine that awaits it
+        rec = self.rec
+        ident = _get_ident()
+        stack = self.stacks.setdefault(ident, [])
+        loop = stack[-1] if stack else self.base_task()
+        tid = self.task_of_frame.get(frame)
+        if tid is None:
+            tid = self.task_of_frame[frame] = rec.new_task(self._name(frame), "coroutine", loop,
+                                                          rec.sites.file_name(frame.f_code), frame.f_code.co_firstlineno)
+        t = rec.now()
+        rec.state(loop, "ready", f"running {rec.names.get(tid)}", frame.f_back, t=t)
+        rec.state(tid, "running", None, frame, t=t)
+        self.awaiting.pop(ident, None)
+        stack.append(tid)
+
+    def coroutine_suspended(self, frame) -> None:
+        rec = self.rec
+        ident = _get_ident()
+        if self._awaited_by_user_coroutine(frame):
+            if rec.sites.is_yield(frame) and ident not in self.awaiting:
+                self.awaiting[ident] = (rec.sites.call_text(frame), frame)  # the innermost await is the reason
+            return
+        tid = self.task_of_frame.get(frame)
+        if tid is None:
+            return
+        stack = self.stacks.get(ident)
+        if stack and stack[-1] == tid:
+            stack.pop()
+        t = rec.now()
+        if rec.sites.is_yield(frame):
+            reason, where = self.awaiting.pop(ident, (None, frame))
+            rec.state(tid, "blocked", reason or rec.sites.call_text(frame) or "waiting at await", where, t=t)
+        else:
+            del self.task_of_frame[frame]
+            rec.end(tid)
+        loop = stack[-1] if stack else self.base_task()
+        rec.state(loop, "running", None, frame.f_back, t=t)
+
+    def _name(self, frame) -> str:
+        code = frame.f_code
+        if code.co_name.startswith("<"):  # <genexpr>: its only argument is an iterator
+            return f"{code.co_name[1:-1]} at line {code.co_firstlineno}"
+        args = [short_repr(frame.f_locals.get(n), 16) for n in code.co_varnames[: code.co_argcount]]
+        return f"{code.co_name}({', '.join(args)})"
+
+    # ---- generators ------------------------------------------------------------------------------------------
     def resumed(self, frame) -> None:
         rec = self.rec
         stack = self.stacks.setdefault(_get_ident(), [])
@@ -84,12 +150,8 @@ class GeneratorHooks:
         tid = self.task_of_frame.get(frame)
         code = frame.f_code
         if tid is None:
-            if code.co_name.startswith("<"):  # <genexpr>: its only argument is an iterator
-                name = f"{code.co_name[1:-1]} at line {code.co_firstlineno}"
-            else:
-                args = [short_repr(frame.f_locals.get(n), 16) for n in code.co_varnames[: code.co_argcount]]
-                name = f"{code.co_name}({', '.join(args)})"
-            tid = self.task_of_frame[frame] = rec.new_task(name, "generator", caller, rec.sites.file_name(code),
+            tid = self.task_of_frame[frame] = rec.new_task(self._name(frame), "generator", caller,
+                                                          rec.sites.file_name(code),
                                                           code.co_firstlineno)
         back = frame.f_back
         reason = rec.sites.call_text(back) if back is not None and rec.sites.is_user(back.f_code) else None

@@ -1,0 +1,88 @@
+"""Scripts that are not scenarios record as faithfully: threads, queues, gevent primitives, asyncio, generators."""
+
+from __future__ import annotations
+
+from conftest import lane, record, spans, texts
+
+
+def test_threads_waiting_on_a_queue_and_a_sleep_are_blocked_for_those_reasons(script):
+    path = script(
+        "import threading, queue, time\nq = queue.Queue()\n"
+        "def producer():\n    for i in range(3):\n        time.sleep(0.05)\n        q.put(i)\n    q.put(None)\n"
+        "def consumer():\n    while (item := q.get()) is not None:\n        print('got', item)\n"
+        "ts = [threading.Thread(target=producer), threading.Thread(target=consumer, name='eater')]\n"
+        "for t in ts: t.start()\nfor t in ts: t.join()\n")
+    trace = record(str(path))
+    assert {ln.name for ln in trace.lanes} == {"main", "producer", "eater"}
+    assert any(s.reason == "time.sleep(0.05)" for s in spans(trace, "producer", "blocked"))
+    assert any(s.reason == "Queue.get()" for s in spans(trace, "eater", "blocked"))
+    assert any(s.reason == "join (producer)" for s in spans(trace, "main", "blocked"))
+    assert texts(trace, "eater") == ["got 0", "got 1", "got 2"]
+    assert lane(trace, "producer").kind == "thread"
+
+
+def test_gevent_events_queues_and_pools_block_on_the_call_as_written(script):
+    path = script(
+        "import gevent\nfrom gevent.event import Event\nfrom gevent.queue import Queue\nfrom gevent.pool import Pool\n"
+        "evt, q = Event(), Queue()\n"
+        "def waiter():\n    evt.wait()\n    print('got', q.get())\n"
+        "def setter():\n    gevent.sleep(0.05)\n    evt.set()\n    gevent.sleep(0.05)\n    q.put('item')\n"
+        "pool = Pool(2)\npool.spawn(waiter)\npool.spawn(setter)\npool.join()\n")
+    trace = record(str(path))
+    reasons = [s.reason for s in spans(trace, "waiter", "blocked")]
+    assert reasons == ["evt.wait()", "q.get()"]
+    assert any(s.reason == "pool.join()" for s in spans(trace, "main", "blocked"))
+    assert texts(trace, "waiter") == ["got item"]
+
+
+def test_a_greenlets_uncaught_exception_is_output_of_that_greenlet(script):
+    path = script("import gevent\ndef boom():\n    gevent.sleep(0.01)\n    raise ValueError('bad greenlet')\n"
+                  "gevent.joinall([gevent.spawn(boom)])\nprint('main goes on')\n")
+    trace = record(str(path))
+    assert any("ValueError: bad greenlet" in t for t in texts(trace, "boom"))
+    assert texts(trace, "main") == ["main goes on"]
+
+
+def test_asyncio_tasks_get_lanes_blocked_at_their_innermost_await(script):
+    path = script("import asyncio\nasync def nap(n):\n    await asyncio.sleep(0.05 * n)\n"
+                  "async def work(n):\n    await nap(n)\n    print('work', n)\n"
+                  "async def main():\n    await asyncio.gather(work(1), work(2))\nasyncio.run(main())\n")
+    trace = record(str(path))
+    assert {"main()", "work(1)", "work(2)"} <= {ln.name for ln in trace.lanes}
+    assert "nap(1)" not in {ln.name for ln in trace.lanes}, "an awaited coroutine belongs to its task"
+    assert [s.reason for s in spans(trace, "work(2)", "blocked")] == ["await asyncio.sleep(0.05 * n)"]
+    assert texts(trace, "work(1)") == ["work 1"]
+    assert any(s.reason.startswith("select() on fds") for s in spans(trace, "main", "blocked"))
+
+
+def test_a_generator_closed_early_ends_its_lane_and_generator_expressions_are_named_by_line(script):
+    path = script("def ticker():\n    while True:\n        n = yield\n        print('tick', n)\n"
+                  "t = ticker()\nnext(t)\nt.send(1)\nt.close()\nprint(sum(x for x in range(3)))\n")
+    trace = record(str(path))
+    ticker = lane(trace, "ticker()")
+    assert ticker.ended is not None and ticker.ended < trace.duration
+    assert texts(trace, "ticker()") == ["tick 1"]
+    assert lane(trace, "genexpr at line 9").kind == "generator"
+
+
+def test_raw_greenlets_are_named_after_their_function_before_anyone_switches_to_them(script):
+    path = script("from greenlet import greenlet\ndef ping():\n    pong_g.switch()\ndef pong():\n    pass\n"
+                  "ping_g, pong_g = greenlet(ping), greenlet(pong)\nping_g.switch()\n")
+    trace = record(str(path))
+    assert [s.reason for s in spans(trace, "main", "blocked")] == ["switched to ping"]
+    assert [s.reason for s in spans(trace, "ping", "blocked")] == ["switched to pong"]
+
+
+def test_a_blocking_socket_call_under_a_gevent_hub_is_marked_as_blocking_the_loop(script):
+    path = script(
+        "import socket, threading, time, gevent\n"
+        "srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen()\n"
+        "def serve():\n    conn, _ = srv.accept()\n    time.sleep(0.2)\n    conn.sendall(b'hi')\n    conn.close()\n"
+        "threading.Thread(target=serve, name='server').start()\n"
+        "def fetch():\n    c = socket.socket(); c.connect(srv.getsockname())\n    print(c.recv(10))\n"
+        "def tick():\n    gevent.sleep(0.05)\n    print('tick')\n"
+        "gevent.joinall([gevent.spawn(fetch), gevent.spawn(tick)])\n")
+    trace = record(str(path))
+    recv = [s for s in spans(trace, "fetch", "blocked") if s.reason.startswith("recv() on fd")]
+    assert recv and recv[0].blocks_loop and "blocks the whole loop" in recv[0].reason
+    assert texts(trace, "fetch") == ["b'hi'"] and texts(trace, "tick") == ["tick"]
