@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from viz.app.lanes import VISUALS
 from viz.app.palette import LABEL_CLASSES, TaskColors
-from viz.app.stats import LOOP, Totals
+from viz.app.stats import Totals
 from viz.app.timescale import fmt_duration, fmt_instant
 from viz.trace.model import Lane, Trace
 
@@ -28,20 +28,24 @@ class DetailsPanel(Static):
         self.totals = totals
         self._key: tuple | None = None
         self._colors: TaskColors | None = None
+        self._shown: tuple | None = None
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._colors = None
         self._key = None
+        if self._shown is not None:  # the theme changed: draw again with its colours
+            self.call_later(self.show, *self._shown)
 
     def show(self, lane: Lane | None, t: float, live: bool) -> None:
+        self._shown = (lane, t, live)
         key = (lane.task if lane else None, len(lane.starts) if lane else 0, t, live, self.trace.changes if live else 0)
         if key == self._key:
             return
         self._key = key
         if self._colors is None:
             self._colors = TaskColors(self.trace, self.app.theme_variables)
-        self.update(self._text(lane, t, live))
+        self.update(self._text(lane, t, live), layout=False)
 
     def _state_word(self, vis: int, word: str | None = None) -> Text:
         return Text(f" {word or VISUALS[vis]} ", style=self.get_component_rich_style(f"label--{VISUALS[vis]}"))
@@ -53,41 +57,40 @@ class DetailsPanel(Static):
         trace = self.trace
         out = Text(no_wrap=False)
         out.append(lane.name, style=self._colors.style(lane.task) + self.get_component_rich_style("details--title"))
-        out.append(f"  {lane.kind}\n", style=dim)
+        out.append(f"  {lane.kind}", style=dim)
         i = trace.span_index_at(lane, t)
         ended = lane.ended is not None and t >= lane.ended and lane.starts
         if i is None and ended:
             i = len(lane.starts) - 1  # at or after its end: show how it ended
+        if ended:
+            out.append(f"  ended at {fmt_instant(lane.ended)}", style=dim)
+        out.append("\n")
         if i is None:
             when = fmt_instant(lane.starts[0]) if lane.starts else "later"
             out.append(f"not started yet (first seen at {when})\n", style=dim)
         else:
             span = trace.span(lane, i)
-            vis = _visual(span.state, span.blocks_loop)
-            if ended:
-                out.append(f"ended at {fmt_instant(lane.ended)}, last ", style=dim)
-            out.append_text(self._state_word(vis, span.state))
+            out.append_text(self._state_word(_visual(span.state, span.blocks_loop), span.state))
             if span.blocks_loop:
-                out.append(" ")
                 out.append_text(self._state_word(VISUALS.index("loop"), "blocks the whole loop"))
-            out.append("\n")
-            out.append((span.reason or _plain_reason(span.state)) + "\n")
+            out.append(" " + (span.reason or _plain_reason(span.state)) + "\n")
             still = live and i == len(lane.starts) - 1 and lane.ended is None
-            end = "now" if still else fmt_instant(span.end)
-            out.append(f"{fmt_instant(span.start)} → {end} · {fmt_duration(span.duration)}\n", style=dim)
+            where = ""
             if span.line:
-                out.append(f"{span.file or trace.main_file or ''}:{span.line}\n", style=dim)
+                in_main = span.file in (None, trace.main_file)
+                where = f"line {span.line} · " if in_main else f"{span.file}:{span.line} · "
+            length = f"so far {fmt_duration(t - span.start)}" if still else f"for {fmt_duration(span.duration)}"
+            out.append(f"{where}from {fmt_instant(span.start)}, {length}\n", style=dim)
+        changes = self._changes(t)
+        if changes:
+            for line in changes:
+                out.append_text(line)
+                out.append("\n")
         sums = self.totals.until(lane, t)
         names = ("running", "ready", "blocked", "idle", "blocking the loop")
         parts = [f"{name} {fmt_duration(v)}" for name, v in zip(names, sums) if v > 0]
         if parts:
-            out.append("so far: " + " · ".join(parts) + "\n", style=dim)
-        changes = self._changes(t)
-        if changes:
-            out.append("at this instant:\n", style=dim)
-            for line in changes:
-                out.append_text(line)
-                out.append("\n")
+            out.append("totals: " + " · ".join(parts) + "\n", style=dim)
         out.rstrip()
         return out
 
@@ -102,7 +105,8 @@ class DetailsPanel(Static):
             while i < len(starts) and starts[i] == t:
                 span = trace.span(lane, i)
                 if len(found) < MAX_CHANGES:
-                    line = Text(f"  {lane.name}", style=self._colors.style(lane.task))
+                    line = Text("▸ ", style=self.get_component_rich_style("details--dim"))
+                    line.append(lane.name, style=self._colors.style(lane.task))
                     line.append(" → ")
                     line.append_text(self._state_word(_visual(span.state, span.blocks_loop), span.state))
                     if span.reason:
@@ -116,14 +120,15 @@ class DetailsPanel(Static):
         for out in trace.outputs[lo:hi]:
             if len(found) < MAX_CHANGES:
                 lane = trace.lane_of(out.task)
-                line = Text(f"  {lane.name if lane else out.task}", style=self._colors.style(out.task))
+                line = Text("▸ ", style=self.get_component_rich_style("details--dim"))
+                line.append(lane.name if lane else str(out.task), style=self._colors.style(out.task))
                 line.append(" prints ")
                 line.append_text(Text.from_ansi(out.text or "(an empty line)"))
                 found.append(line)
             else:
                 more += 1
         if more:
-            found.append(Text(f"  and {more} more", style=self.get_component_rich_style("details--dim")))
+            found.append(Text(f"▸ and {more} more", style=self.get_component_rich_style("details--dim")))
         return found
 
 
@@ -132,5 +137,5 @@ def _visual(state: str, blocks_loop: bool) -> int:
 
 
 def _plain_reason(state: str) -> str:
-    return {"running": "running its own code", "ready": "ready, waiting for its turn",
-            "blocked": "waiting", "idle": "idle"}.get(state, state)
+    return {"running": "its own code", "ready": "waiting for its turn",
+            "blocked": "waiting", "idle": "nothing to do"}.get(state, state)

@@ -1,9 +1,10 @@
 """The live feed: runs a recorder Session on a background thread and hands its records over in batches.
 
 The thread polls the session (which enforces the timeout) and calls `deliver(records, done)` at most every
-BATCH_SECONDS, so the app folds records into its Trace on its own thread about 20 times a second. Only this thread
-touches the session: `stop()` asks it to end the child; `close()` asks and then waits for it, so a screen that goes
-away leaves no child process behind. No Textual here.
+BATCH_SECONDS, so the app folds records into its Trace on its own thread about 20 times a second. `clock()` tells
+the program's current time even while it is silent (in a blocking call), so open spans keep growing on screen.
+Only this thread touches the session: `stop()` asks it to end the child; `close()` asks and then waits for it, so a
+screen that goes away leaves no child process behind. No Textual here.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class LiveFeed:
         self.deliver = deliver
         self.error: BaseException | None = None
         self._stop_reason: str | None = None
+        self._offset: float | None = None  # parent's elapsed time minus the trace's time, as an upper bound
         self._thread = threading.Thread(target=self._run, name="viz live feed", daemon=True)
 
     def start(self) -> "LiveFeed":
@@ -47,6 +49,19 @@ class LiveFeed:
         if not self._thread.is_alive() and self._thread.ident is None:
             self.session.close()
 
+    def clock(self) -> float | None:
+        """The program's time now (in trace time), never ahead of it; None before the first record."""
+        if self._offset is None or self.session.done:
+            return None
+        return self.session.elapsed - self._offset
+
+    def _calibrate(self, records: list[dict]) -> None:
+        """Each record arrives after it happened, so elapsed - t bounds the child's clock offset from above."""
+        latest = max((r["t"] for r in records if isinstance(r.get("t"), (int, float))), default=None)
+        if latest is not None:
+            bound = self.session.elapsed - latest
+            self._offset = bound if self._offset is None else min(self._offset, bound)
+
     def _run(self) -> None:
         session = self.session
         batch: list[dict] = []
@@ -59,7 +74,10 @@ class LiveFeed:
                 if self._stop_reason is not None and not stopping:
                     stopping = True
                     session.stop(self._stop_reason)
-                batch.extend(session.poll(BATCH_SECONDS / 2))
+                records = session.poll(BATCH_SECONDS / 2)
+                if records:
+                    self._calibrate(records)
+                    batch.extend(records)
                 now = time.monotonic()
                 if batch and (now - sent >= BATCH_SECONDS or len(batch) >= BATCH_RECORDS):
                     self.deliver(batch, False)

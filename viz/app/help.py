@@ -19,7 +19,7 @@ KEYS = (
     ("[ / ]", "slower / faster (1x = real time)"),
     ("↑ / ↓", "select a lane: its span, source line and totals show below"),
     ("click", "move the playhead there (and select that lane); drag to scrub"),
-    ("wheel", "scroll the lanes"),
+    ("wheel", "scroll the lanes (shift+wheel or a sideways wheel: move along the time axis)"),
     ("s", "save the trace to a file in the current directory"),
     ("x", "stop the running program"),
     ("esc", "back to the scenarios"),

@@ -14,7 +14,7 @@ class KeepTraceScreen(ModalScreen[str | None]):
 
     BINDINGS = [
         Binding("s,y", "choose('save')", "save and quit"),
-        Binding("d,n", "choose('quit')", "quit without saving"),
+        Binding("d,n,q", "choose('quit')", "quit without saving"),
         Binding("escape,c", "choose(None)", "cancel"),
     ]
 

@@ -10,6 +10,8 @@ the lane's per-span codes, so a zoomed-out frame costs O(cells x log spans), nev
 
 from __future__ import annotations
 
+import math
+import re
 from bisect import bisect_left, bisect_right
 
 from viz.trace.model import BLOCKED, IDLE, READY, RUNNING, Lane, Trace
@@ -22,6 +24,9 @@ _FROM_STATE = {RUNNING: RUNNING_V, READY: READY_V, BLOCKED: BLOCKED_V, IDLE: IDL
 _STATE_TABLE = bytes(_FROM_STATE.get(i, IDLE_V) for i in range(256))
 
 Run = tuple  # (left, right, eighths, width, label | None)
+DENSE = 4      # more than width / DENSE changes in view: draw cell by cell (`_dense_runs`)
+_SCAN = 12     # above this many spans in one cell, find the most important code with memchr, not max()
+_SAME = re.compile(rb"(.)\1*", re.S)
 
 
 class LanePainter:
@@ -63,6 +68,8 @@ class LanePainter:
         out: list[Run] = []
         inv = 1.0 / dt
         t_right = t0 + width * dt
+        if bisect_left(starts, t_right) - bisect_right(starts, t0) > width // DENSE:
+            return self._dense_runs(lane, codes, end, t0, dt, width, labels)
 
         def seg_at(t: float) -> int:
             """The segment covering instant t: -1 before the lane, n after it, else a span index."""
@@ -121,6 +128,37 @@ class LanePainter:
             b2 = t0 + c * dt
             while k < n and bound(k + 1) <= b2:
                 k += 1
+        return out
+
+
+    def _dense_runs(self, lane: Lane, codes: bytearray, end: float, t0: float, dt: float, width: int,
+                    labels: bool) -> list[Run]:
+        """Many changes per cell: one bisect per cell boundary and the most important code in each cell.
+
+        No sub-cell edges here (at this density they would be noise); labels only on long single-span runs.
+        """
+        starts = lane.starts
+        br = bisect_right
+        # bounds[c]: how many spans start at or before the left edge of cell c
+        bounds = [br(starts, t0 + c * dt) for c in range(width + 1)]
+        big = _SCAN
+        row = bytearray([
+            (codes[x - 1] if y == x else max(codes[x - 1:y]) if y - x < big else _most_important(codes, x - 1, y))
+            if x else (0 if y == 0 else max(codes[0:y]) if y < big else _most_important(codes, 0, y))
+            for x, y in zip(bounds, bounds[1:])
+        ])
+        gone = math.ceil((end - t0) / dt - 1e-9)  # cells from here on start after the lane ended
+        if gone < width:
+            row[max(gone, 0):] = bytes(width - max(gone, 0))
+        out: list[Run] = []
+        reasons, string = lane.reasons, self.trace.string
+        for m in _SAME.finditer(row):
+            c, c2 = m.span()
+            label = None
+            if labels and c2 - c >= 10 and bounds[c2] == bounds[c + 1]:
+                i = bounds[c + 1] - 1
+                label = string(reasons[i]) if 0 <= i < len(reasons) and reasons[i] else None
+            _put_bar(out, row[c], c2 - c, label)
         return out
 
 

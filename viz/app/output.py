@@ -1,8 +1,8 @@
 """The output panel: the lines the program printed up to the playhead, each tagged and coloured by its task.
 
-A Line-API widget: it only knows how many lines are visible (those printed up to the playhead) and renders the ones
-on screen, with ANSI colours from the program kept (`Text.from_ansi`). Later lines stay hidden until the playhead
-reaches them.
+A Line-API widget that keeps its own scroll position (lines back from the newest visible line), so the panel never
+changes size as lines arrive and never forces a re-layout. Program colours are kept (`Text.from_ansi`); lines
+printed after the playhead stay hidden until it reaches them. The mouse wheel scrolls back through earlier lines.
 """
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ from __future__ import annotations
 from bisect import bisect_right
 from operator import attrgetter
 
+from rich.segment import Segment
 from rich.text import Text
+from textual import events
 from textual.cache import LRUCache
-from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 from viz.app.palette import TaskColors
 from viz.trace.model import Trace
@@ -23,53 +24,62 @@ TAG_MAX = 12
 _T = attrgetter("t")
 
 
-class OutputView(ScrollView):
-    COMPONENT_CLASSES = {"output--stderr", "output--empty"}
+class OutputView(Widget):
+    COMPONENT_CLASSES = {"output--stderr", "output--empty", "output--more"}
 
     def __init__(self, trace: Trace, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.trace = trace
-        self.count = 0
+        self.count = 0       # lines printed up to the playhead
+        self.back = 0        # how many lines the user scrolled back from the newest
         self._colors: TaskColors | None = None
         self._cache: LRUCache[tuple, Strip] = LRUCache(1024)
-        self._names: dict[int, str] = {}
+        self._tag_width = 0
 
     def show_until(self, t: float) -> None:
-        """Show the lines printed at or before instant t; keep the newest of them in view."""
+        """Show the lines printed at or before instant t, newest at the bottom."""
         count = bisect_right(self.trace.outputs, t, key=_T)
-        if count == self.count and self.virtual_size.height == max(count, 1):
+        if count == self.count:
             return
         self.count = count
-        self.virtual_size = Size(self.size.width, max(count, 1))
-        self.border_subtitle = f"{count} of {len(self.trace.outputs)} lines" if self.trace.outputs else ""
-        self.scroll_to(y=max(0, count - self.size.height), animate=False, immediate=True)
+        self.back = 0
+        total = len(self.trace.outputs)
+        self.border_subtitle = f"{count} of {total} lines" if total else ""
         self.refresh()
 
+    # ---- scrolling back -------------------------------------------------------------------------------------
+    def _scroll(self, by: int) -> None:
+        back = max(0, min(self.back + by, self.count - self.size.height))
+        if back != self.back:
+            self.back = back
+            self.refresh()
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self._scroll(3)
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self._scroll(-3)
+
+    # ---- drawing --------------------------------------------------------------------------------------------
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._colors = None
         self._cache.clear()
 
-    def _tag(self, task: int) -> str:
-        name = self._names.get(task)
-        if name is None:
-            lane = self.trace.lane_of(task)
-            name = lane.name if lane is not None else f"task {task}"
-            if len(self._names) < 10_000:
-                self._names[task] = name
-        return name
-
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        i = int(self.scroll_y) + y
+        width, height = self.size
         if self.count == 0:
             if y == 0:
-                return Strip([*Text("nothing printed yet", style=self.get_component_rich_style("output--empty"),
-                                    end="").render(self.app.console)]).adjust_cell_length(width, self.rich_style)
+                text = Text("nothing printed yet", style=self.get_component_rich_style("output--empty"), end="")
+                return Strip(list(text.render(self.app.console))).adjust_cell_length(width, self.rich_style)
             return Strip.blank(width, self.rich_style)
-        if i >= self.count:
+        first = max(0, self.count - self.back - height)
+        i = first + y
+        if i >= self.count - self.back:
             return Strip.blank(width, self.rich_style)
-        key = (i, width)
+        key = (i, width, len(self.trace.lanes))
         strip = self._cache.get(key)
         if strip is None:
             strip = self._cache[key] = self._line(i, width)
@@ -79,13 +89,15 @@ class OutputView(ScrollView):
         if self._colors is None:
             self._colors = TaskColors(self.trace, self.app.theme_variables)
         out = self.trace.outputs[i]
-        tag_width = min(TAG_MAX, max((len(lane.name) for lane in self.trace.lanes), default=4))
-        tag = self._tag(out.task)
+        tag_width = min(TAG_MAX, max((len(lane.name) for lane in self.trace.lanes[:200]), default=4))
+        lane = self.trace.lane_of(out.task)
+        tag = lane.name if lane is not None else f"task {out.task}"
         tag = tag if len(tag) <= tag_width else tag[: tag_width - 1] + "…"
-        line = Text(tag.ljust(tag_width) + " ", style=self._colors.style(out.task), end="")
-        body = Text.from_ansi(out.text, end="")
-        if out.stream == "stderr" and not body.spans:
-            body.stylize(self.get_component_rich_style("output--stderr"))
-        line.append_text(body)
-        segments = list(line.render(self.app.console))
-        return Strip(segments).adjust_cell_length(width, self.rich_style).apply_style(self.rich_style)
+        segments = [Segment(tag.ljust(tag_width) + " ", self._colors.style(out.task))]
+        if "\x1b" in out.text:  # the program's own colours
+            segments.extend(Text.from_ansi(out.text, end="").render(self.app.console))
+        else:
+            stderr = out.stream == "stderr"
+            text = out.text.expandtabs(4).replace("\r", "")
+            segments.append(Segment(text, self.get_component_rich_style("output--stderr") if stderr else None))
+        return Strip(segments).crop_pad(width, 0, 0, self.rich_style).apply_style(self.rich_style)

@@ -8,7 +8,7 @@ in a monochrome screenshot or for a colour-blind viewer.
 from __future__ import annotations
 
 from rich.style import Style
-from textual.color import Color
+from textual.color import Color, ColorParseError
 
 from viz.app.lanes import BLOCKED_V, IDLE_V, LOOP_V, NONE, READY_V, RUNNING_V, VISUALS
 
@@ -39,7 +39,7 @@ def task_styles(theme_variables: dict[str, str]) -> list[Style]:
     for name in _TASK_COLOR_VARS:
         try:
             styles.append(Style(color=Color.parse(theme_variables[name]).rich_color))
-        except (KeyError, Exception):
+        except (KeyError, ColorParseError):
             continue
     return styles or [Style()]
 

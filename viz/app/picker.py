@@ -5,6 +5,8 @@ Enter runs the highlighted scenario; `o` opens any script by path. Scenarios are
 
 from __future__ import annotations
 
+import ast
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -18,12 +20,38 @@ from viz.app.source import SourceView
 from viz.scenarios import Scenario, TargetError, resolve
 
 NAME_WIDTH = 20
-TITLE_WIDTH = 22  # what fits beside the name in the list; the preview shows it whole
+
+
+class ScenarioList(OptionList):
+    """The list of scenarios, one line each (name, and as much of the title as fits); enter runs one."""
+
+    BINDINGS = [Binding("enter", "select", "run", key_display="⏎")]
+
+    def __init__(self, scenarios: list[Scenario], *, id: str | None = None) -> None:
+        self.scenarios = scenarios
+        super().__init__(*[Option(s.name, id=s.name) for s in scenarios], id=id)
+        self._width = 0
+
+    def on_resize(self) -> None:
+        width = self.content_size.width - 2
+        if width != self._width:
+            self._width = width
+            for i, scenario in enumerate(self.scenarios):
+                self.replace_option_prompt_at_index(i, _label(scenario, width))
+
+
+def _label(s: Scenario, width: int) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    name_width = max(NAME_WIDTH, len(s.name) + 1)
+    text.append(s.name.ljust(name_width)[:width], style="bold")
+    room = width - name_width
+    if room >= 8:
+        text.append(s.title if len(s.title) <= room else s.title[: room - 1] + "…", style="dim")
+    return text
 
 
 class PickerScreen(Screen):
     BINDINGS = [
-        Binding("enter", "run", "run", priority=True),
         Binding("o", "open_script", "open a script"),
         Binding("question_mark", "help", "help", key_display="?"),
     ]
@@ -40,22 +68,13 @@ class PickerScreen(Screen):
         head.append(" — watch Python concurrency take turns")
         yield Static(head, id="picker-title")
         with Horizontal(id="picker"):
-            options = [Option(self._label(s), id=s.name) for s in self.scenarios]
-            yield OptionList(*options, id="scenarios")
+            yield ScenarioList(self.scenarios, id="scenarios")
             with Vertical(id="preview"):
                 yield Static(id="watch")
                 yield SourceView(id="preview-source")
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)
         yield Static("viz needs a terminal of at least 60x16.\nMake this window larger, or press q to quit.",
                      id="too-small")
-
-    @staticmethod
-    def _label(s: Scenario) -> Text:
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(s.name.ljust(NAME_WIDTH), style="bold")
-        title = s.title if len(s.title) <= TITLE_WIDTH else s.title[: TITLE_WIDTH - 1] + "…"
-        text.append(title, style="dim")
-        return text
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
@@ -98,12 +117,11 @@ class PickerScreen(Screen):
             source = scenario.source
         except OSError:
             source = None
-        self.query_one(SourceView).show(scenario.path.name, source, title="")
-
-    def action_run(self) -> None:
-        options = self.query_one(OptionList)
-        if options.highlighted is not None:
-            options.action_select()
+        view = self.query_one(SourceView)
+        view.show(scenario.path.name, source, title="")
+        skip = _docstring_end(source or "")  # the preview already shows the docstring above: start at the code
+        if skip:
+            self.call_after_refresh(view.scroll_to, y=skip, animate=False)
 
     def action_open_script(self) -> None:
         def opened(target: str | None) -> None:
@@ -140,3 +158,15 @@ class OpenScriptScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def _docstring_end(source: str) -> int:
+    """The line after the module docstring (0 if there is none or the source does not parse)."""
+    try:
+        body = ast.parse(source).body
+    except (SyntaxError, ValueError):
+        return 0
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        return body[0].end_lineno or 0
+    return 0

@@ -21,14 +21,35 @@ def speed_label(speed: float) -> str:
 
 
 def first_time(trace: Trace) -> float:
-    """When the first task state was recorded (the start of the interesting part of a run)."""
+    """When the first task state was recorded."""
     firsts = [lane.starts[0] for lane in trace.lanes if lane.starts]
     return min(firsts) if firsts else 0.0
 
 
+def activity_start(trace: Trace) -> float:
+    """When the run starts doing something worth watching: the first change after the first task began running.
+
+    Before it there is only the main program starting up (imports, definitions), which can be most of a short run.
+    """
+    firsts = sorted(lane.starts[0] for lane in trace.lanes if lane.starts)
+    if not firsts:
+        return 0.0
+    candidates = firsts[1:2] + [lane.starts[1] for lane in trace.lanes if len(lane.starts) > 1]
+    return min(candidates) if candidates else firsts[0]
+
+
+def window(trace: Trace) -> tuple[float, float]:
+    """The stretch of time "the whole run" means for fitting and for home: from just before the activity starts."""
+    end = trace.duration
+    start = activity_start(trace)
+    start = max(first_time(trace), start - 0.02 * (end - start))
+    return start, max(end, start)
+
+
 def comfortable_speed(trace: Trace, seconds: float = 2.0) -> int:
     """The fastest speed (index) at or below real time that takes at least `seconds` to play the run."""
-    length = trace.duration - first_time(trace)
+    start, end = window(trace)
+    length = end - start
     for i in range(REAL_TIME, -1, -1):
         if length / SPEEDS[i] >= seconds:
             return i
@@ -44,6 +65,7 @@ class Playback:
         self.playing = False
         self.speed_index = REAL_TIME if live else comfortable_speed(trace)
         self.following = live  # keep the playhead on the newest time until the user moves it
+        self.speed_chosen = False  # the user picked a speed: keep it when a live run ends
         self._last: float | None = None
 
     @property
@@ -52,7 +74,7 @@ class Playback:
 
     @property
     def start(self) -> float:
-        return first_time(self.trace)
+        return window(self.trace)[0]
 
     @property
     def end(self) -> float:
@@ -87,6 +109,12 @@ class Playback:
 
     def faster(self, by: int = 1) -> None:
         self.speed_index = max(0, min(len(SPEEDS) - 1, self.speed_index + by))
+        self.speed_chosen = True
+
+    def run_ended(self) -> None:
+        """A live run is over: unless the user chose a speed, pick one that makes the replay watchable."""
+        if not self.speed_chosen:
+            self.speed_index = comfortable_speed(self.trace)
 
     # ---- playing --------------------------------------------------------------------------------------------
     def toggle(self, now: float) -> None:

@@ -21,7 +21,7 @@ from viz.app.details import DetailsPanel
 from viz.app.feed import LiveFeed
 from viz.app.lanes import LanePainter
 from viz.app.legend import Legend
-from viz.app.messages import FeedBatch
+from viz.app.messages import RecordsWaiting
 from viz.app.output import OutputView
 from viz.app.palette import TaskColors
 from viz.app.playback import Playback
@@ -57,9 +57,10 @@ class RunScreen(Screen):
         Binding("up", "lane(-1)", "lane up", show=False, priority=True),
         Binding("s", "save", "save"),
         Binding("x", "stop_run", "stop run"),
-        Binding("escape,b", "back", "scenarios", key_display="esc"),
+        Binding("escape,b", "back", "back", key_display="esc"),
         Binding("question_mark", "help", "help", key_display="?"),
     ]
+    AUTO_FOCUS = None
     HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_SIZE[0], "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_SIZE[1], "-short"), (30, "-tall")]
 
@@ -96,7 +97,7 @@ class RunScreen(Screen):
             yield SourceView(id="source")
             yield OutputView(self.trace, id="output")
             yield SummaryPanel(self.trace, self.totals, id="summary")
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)
         yield Static(f"viz needs a terminal of at least {MIN_SIZE[0]}x{MIN_SIZE[1]}.\nMake this window larger, "
                      "or press q to quit.", id="too-small")
 
@@ -107,7 +108,9 @@ class RunScreen(Screen):
         self._play_timer = self.set_interval(FRAME, self._on_play_tick, pause=True)
         timeline = self.query_one(Timeline)
         timeline.sync()
-        timeline.focus()
+        if self.trace.truncated_at:
+            self.notify(f"The trace file ends mid-record at line {self.trace.truncated_at} (the run was cut short); "
+                        "showing everything before it.", severity="warning", timeout=10)
         if self.session is not None:
             self.feed = LiveFeed(self.session, self._deliver).start()
             self._live_timer = self.set_interval(LIVE_REFRESH, self._on_live_tick)
@@ -123,15 +126,15 @@ class RunScreen(Screen):
         if not self._nudged or done:
             self._nudged = True
             try:
-                self.post_message(FeedBatch([], done))
+                self.post_message(RecordsWaiting())
             except RuntimeError:  # the app's loop is gone: nobody to tell
                 pass
 
-    def on_feed_batch(self, message: FeedBatch) -> None:
+    def on_records_waiting(self, message: RecordsWaiting) -> None:
         self._drain()
 
-    def _drain(self) -> None:
-        """Fold every queued batch into the trace (on the app thread)."""
+    def _drain(self, redraw: bool = True) -> None:
+        """Fold every queued batch into the trace (on the app thread); redraw unless the screen is going away."""
         self._nudged = False
         finished = False
         while True:
@@ -145,13 +148,21 @@ class RunScreen(Screen):
             finished = finished or done
         if finished and self.live:
             self.live = False
+            self.playback.run_ended()
             self._dirty = True
+            if not redraw:
+                return
             self._on_live_tick()
             self.refresh_bindings()
             if self.feed is not None and self.feed.error is not None:
                 self.notify(f"The recorder failed: {self.feed.error}", severity="error", timeout=10)
 
     def _on_live_tick(self) -> None:
+        if self.live and self.feed is not None:
+            now = self.feed.clock()
+            if now is not None and now > self.trace.end_time + LIVE_REFRESH / 2:
+                self.trace.advance(now)  # a silent program (a blocking call) still lets time pass on screen
+                self._dirty = True
         if not self._dirty:
             return
         self._dirty = False
@@ -165,7 +176,7 @@ class RunScreen(Screen):
         """End the program if it still runs and wait for it (the app must leave no child process behind)."""
         if self.feed is not None:
             self.feed.close()
-            self._drain()
+            self._drain(redraw=self.is_mounted and self.is_attached and bool(self.children))
 
     # ---- playback -------------------------------------------------------------------------------------------
     def _on_play_tick(self) -> None:
@@ -211,7 +222,8 @@ class RunScreen(Screen):
         if lane is not None and line:
             title += f" · {lane.name} at line {line}"
         source = self.query_one(SourceView)
-        source.empty_message = "no source recorded" if self.trace.sources or not self.live else "waiting for the source…"
+        waiting = self.live and not trace.sources
+        source.empty_message = "waiting for the source…" if waiting else "no source recorded"
         source.show(file, trace.sources.get(file) if file else None, line, marks, title)
 
     # ---- actions --------------------------------------------------------------------------------------------

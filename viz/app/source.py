@@ -1,25 +1,26 @@
 """The source panel: a script's source, syntax-highlighted, with the selected task's line and the others' marked.
 
-A Line-API widget over the highlighted lines (highlighted once per file). The selected task's current line gets a
-bar and a highlight; every other task at a line of the same file gets its name, in its colour, at the line's end.
-It keeps the selected line in view. The scenario picker uses it, without marks, for its preview.
+A Line-API widget over the source lines. The selected task's current line gets a bar and a highlight; every other
+task at a line of the same file gets a dot in the gutter and its name, in its colour, after the code. It keeps the
+selected line in view. Highlighting runs on a thread (Pygments takes a moment to load); until it is done the lines
+show plain. The scenario picker uses the same widget, without marks, for its preview.
 """
 
 from __future__ import annotations
 
 from rich.segment import Segment
-from rich.syntax import Syntax
 from rich.style import Style
+from rich.syntax import Syntax
 from rich.text import Span, Text
 from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-Marks = dict[int, list[tuple[str, object]]]  # line -> [(task name, rich Style)]
+Marks = dict[int, list[tuple[str, Style]]]  # line -> [(task name, its colour)]
 
 
-class SourceView(ScrollView):
+class SourceView(ScrollView, can_focus=False):
     COMPONENT_CLASSES = {"source--gutter", "source--current", "source--current-gutter", "source--empty"}
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -29,6 +30,7 @@ class SourceView(ScrollView):
         self.current: int | None = None
         self.marks: Marks = {}
         self._lines: list[Text] = []
+        self._segments: dict[int, list[Segment]] = {}
         self._cache: LRUCache[tuple, Strip] = LRUCache(512)
         self.empty_message = "no source recorded"
 
@@ -36,20 +38,45 @@ class SourceView(ScrollView):
              title: str | None = None) -> None:
         """Show `text` (the source of `file`) with line `current` highlighted and other tasks' lines marked."""
         marks = marks or {}
+        title = title if title is not None else (file or "source")
+        if title != self.border_title:
+            self.border_title = title
         if file == self.file and text == self.text and current == self.current and marks == self.marks:
             return
         if text != self.text or file != self.file:
             self.file, self.text = file, text
-            self._lines = self._highlight(text or "")
-            self.virtual_size = Size(self.size.width, max(1, len(self._lines)))
+            self._set_lines([Text(line, end="") for line in (text or "").splitlines()])
+            if text:
+                self._highlight_later(text)
             self.scroll_to(y=0, animate=False, immediate=True)
-        self.border_title = title if title is not None else (file or "source")
-        self._cache.clear()
         moved = current != self.current
         self.current, self.marks = current, marks
         if moved and current is not None:
             self._keep_in_view(current - 1)
         self.refresh()
+
+    def _set_lines(self, lines: list[Text]) -> None:
+        self._lines = lines
+        self._segments: dict[int, list[Segment]] = {}
+        self._cache.clear()
+        self.virtual_size = Size(self.size.width, max(1, len(lines)))
+
+    def _highlight_later(self, text: str) -> None:
+        dark = getattr(getattr(self.app, "current_theme", None), "dark", True)
+
+        def work() -> None:
+            lines = highlight(text, dark)
+            try:
+                self.app.call_from_thread(self._highlighted, text, lines)
+            except RuntimeError:  # the app has gone
+                pass
+
+        self.run_worker(work, thread=True, exclusive=True, group="highlight")
+
+    def _highlighted(self, text: str, lines: list[Text]) -> None:
+        if text == self.text:
+            self._set_lines(lines)
+            self.refresh()
 
     def _keep_in_view(self, i: int) -> None:
         top, height = int(self.scroll_y), self.size.height
@@ -67,25 +94,10 @@ class SourceView(ScrollView):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._cache.clear()
-        if self.text is not None:
-            self._lines = self._highlight(self.text)
+        if self.text and self.is_attached:
+            self._highlight_later(self.text)
 
-    def _highlight(self, text: str) -> list[Text]:
-        if not text:
-            return []
-        dark = getattr(getattr(self.app, "current_theme", None), "dark", True) if self.is_attached else True
-        syntax = Syntax(text, "python", theme="ansi_dark" if dark else "ansi_light", background_color="default")
-        highlighted = syntax.highlight(text)
-        # keep the token colours, drop the theme's background so the panel's (and the highlight's) shows
-        highlighted.style = Style()
-        highlighted.spans = [Span(sp.start, sp.end, _foreground(sp.style)) for sp in highlighted.spans]
-        lines = highlighted.split("\n", allow_blank=True)
-        for line in lines:
-            line.end = ""
-        if lines and not lines[-1].plain:
-            lines.pop()
-        return lines
-
+    # ---- drawing --------------------------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         i = int(self.scroll_y) + y
@@ -96,7 +108,8 @@ class SourceView(ScrollView):
             return Strip.blank(width, self.rich_style)
         if i >= len(self._lines):
             return Strip.blank(width, self.rich_style)
-        key = (i, width)
+        number = i + 1
+        key = (i, width, number == self.current, tuple(self.marks.get(number, ())))
         strip = self._cache.get(key)
         if strip is None:
             strip = self._cache[key] = self._line(i, width)
@@ -115,16 +128,41 @@ class SourceView(ScrollView):
         else:
             sign = Segment(" ", gutter_style)
         gutter = Segment(str(number).rjust(digits) + " ", gutter_style)
-        code = self._lines[i].copy()
+        segments = [sign, gutter, *self._code_segments(i)]
         if marks:
-            code.append("  ◀ ", style=marks[0][1])
+            segments.append(Segment("  ◀ ", marks[0][1]))
             for n, (name, style) in enumerate(marks):
-                code.append(("" if n == 0 else ", ") + name, style=style)
+                segments.append(Segment(("" if n == 0 else ", ") + name, style))
         base = self.rich_style
         if current:
             base = base + self.get_component_rich_style("source--current")
-        segments = [sign, gutter, *code.render(self.app.console)]
         return Strip(segments).adjust_cell_length(width, base).apply_style(base)
+
+    def _code_segments(self, i: int) -> list[Segment]:
+        """Line i's highlighted code as segments (rendered once per highlighting)."""
+        cached = self._segments.get(i)
+        if cached is None:
+            line = self._lines[i]
+            if line.spans:
+                cached = list(line.render(self.app.console))
+            else:
+                cached = [Segment(line.plain.expandtabs(4))]
+            self._segments[i] = cached
+        return cached
+
+
+def highlight(text: str, dark: bool = True) -> list[Text]:
+    """The source as one Text per line, coloured by Pygments through Rich, without the theme's background."""
+    syntax = Syntax(text, "python", theme="ansi_dark" if dark else "ansi_light", background_color="default")
+    highlighted = syntax.highlight(text)
+    highlighted.style = Style()
+    highlighted.spans = [Span(sp.start, sp.end, _foreground(sp.style)) for sp in highlighted.spans]
+    lines = highlighted.split("\n", allow_blank=True)
+    for line in lines:
+        line.end = ""
+    if lines and not lines[-1].plain:
+        lines.pop()
+    return lines
 
 
 def _foreground(style: Style | str) -> Style:

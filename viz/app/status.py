@@ -48,8 +48,7 @@ class StatusBar(Widget):
             else:
                 right.append("▶ playing" if pb.playing else "❚❚ paused", style=style("status--play"))
             right.append(f" · {speed_label(pb.speed)} · ", style=style("status--dim"))
-            right.append(fmt_instant(pb.t), style=style("status--play"))
-            right.append(f" / {fmt_instant(self.trace.duration)} ", style=style("status--dim"))
+            right.append(fmt_instant(pb.t) + " ", style=style("status--play"))
         grid = Table.grid(expand=True)
         grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
         grid.add_column(justify="right", no_wrap=True)

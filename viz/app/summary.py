@@ -26,20 +26,24 @@ class SummaryPanel(Static):
         self.totals = totals
         self._key: tuple | None = None
         self._colors: TaskColors | None = None
+        self._shown: tuple | None = None
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._colors = None
         self._key = None
+        if self._shown is not None:  # the theme changed: draw again with its colours
+            self.call_later(self.show, *self._shown)
 
     def show(self, t: float) -> None:
+        self._shown = (t,)
         key = (t, self.trace.changes)
         if key == self._key:
             return
         self._key = key
         if self._colors is None:
             self._colors = TaskColors(self.trace, self.app.theme_variables)
-        self.update(self._text(t))
+        self.update(self._text(t), layout=False)
 
     def _text(self, t: float) -> Text:
         trace = self.trace
@@ -51,7 +55,7 @@ class SummaryPanel(Static):
         out.append(fmt_duration(t), style=bold)
         out.append("  work ", style=dim)
         out.append(fmt_duration(work), style=bold)
-        if t > 0 and work > 0:
+        if t > 0 and work / t >= 0.1:
             out.append(f"  {work / t:.1f}x", style=bold)
         out.append("\n")
         lanes = display_order(trace.lanes)
@@ -63,8 +67,9 @@ class SummaryPanel(Static):
             columns.append((LOOP, "loop"))
         name_w = min(NAME_MAX, max((len(lane.name) for lane, _ in rows), default=4))
         room = self.content_size.width or 80
-        while len(columns) > 3 and name_w + COLUMN * len(columns) > room:
-            columns.pop(3 if columns[3][0] == 3 and len(columns) > 4 else -1)  # drop idle first, then the rest
+        if name_w + COLUMN * len(columns) > room and (3, "idle") in columns:
+            columns.remove((3, "idle"))  # the loop column matters more than the idle one
+        name_w = max(5, min(name_w, room - COLUMN * len(columns)))
         head = f"{'task':<{name_w}}" + "".join(f" {title:>{COLUMN - 1}}" for _, title in columns)
         out.append(head + "\n", style=self.get_component_rich_style("summary--head"))
         loop_style = self.get_component_rich_style("summary--loop")

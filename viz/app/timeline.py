@@ -20,6 +20,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from viz.app.lanes import NONE, VISUALS, LanePainter, display_order
+from viz.app.playback import window
 from viz.app.palette import BAR_CLASSES, EIGHTHS, GLYPH, LABEL_CLASSES, TaskColors
 from viz.app.timescale import View, fit, fmt_time, ticks
 from viz.trace.model import Lane, Trace
@@ -55,34 +56,41 @@ class Timeline(ScrollView, can_focus=False):
         self._lane_cache: dict[tuple, tuple[list[Segment], list[int]]] = {}
         self._cache_key: tuple | None = None
         self._dragging = False
+        self._name_width = 6
+        self._width = 80
+        self._names: list[str] = []
 
     # ---- data and geometry ----------------------------------------------------------------------------------
     @property
     def name_width(self) -> int:
-        longest = max((len(lane.name) for lane in self.rows), default=4)
-        return min(NAME_MAX, max(6, longest + 2))
+        return self._name_width
 
     @property
     def cells(self) -> int:
-        return max(1, self.size.width - self.name_width)
+        return max(1, self._width - self.name_width)
 
     def time_range(self) -> tuple[float, float]:
-        """From the first recorded state to the end of the run (or the newest record while live)."""
-        firsts = [lane.starts[0] for lane in self.trace.lanes if lane.starts]
-        start = min(firsts) if firsts else 0.0
-        return start, max(self.trace.end_time, start)
+        """The whole run, from just before its activity starts to its end (or the newest record while live)."""
+        return window(self.trace)
 
     def sync(self) -> None:
         """Take in new lanes and a longer run (called as records arrive)."""
-        if len(self.rows) != len(self.trace.lanes):
+        if len(self.rows) != len(self.trace.lanes) or self._names_changed():
             self.rows = display_order(self.trace.lanes)
             self.selected = min(self.selected, max(0, len(self.rows) - 1))
-        size = Size(self.size.width, len(self.rows) + 1)
+            longest = max((len(lane.name) for lane in self.rows), default=4)
+            self._name_width = min(NAME_MAX, max(6, longest + 2))
+            self._names = [lane.name for lane in self.rows]
+        size = Size(self._width, len(self.rows) + 1)
         if self.virtual_size != size:
             self.virtual_size = size
         if self.fitted:
             self._fit(exact=self.trace.finished)
         self.refresh()
+
+    def _names_changed(self) -> bool:
+        """A task record can rename a lane after it appeared (e.g. a thread named after it started)."""
+        return len(self.rows) < 200 and any(lane.name != name for lane, name in zip(self.rows, self._names))
 
     def _fit(self, exact: bool = True) -> None:
         start, end = self.time_range()
@@ -95,6 +103,7 @@ class Timeline(ScrollView, can_focus=False):
         self.view = view
 
     def on_resize(self, event: events.Resize) -> None:
+        self._width = self.size.width
         self.virtual_size = Size(self.size.width, len(self.rows) + 1)
         if self.view is None or self.fitted:
             self._fit()
@@ -168,6 +177,20 @@ class Timeline(ScrollView, can_focus=False):
             if offset is not None and self.view is not None and offset.x >= self.name_width:
                 self.post_message(self.Clicked(self.view.time_at(offset.x - self.name_width), None))
 
+    def _pan(self, fraction: float) -> None:
+        if self.view is not None:
+            self.view = View(self.view.t0 + fraction * self.view.dt * self.view.width, self.view.dt, self.view.width)
+            self.fitted = False
+            self.refresh()
+
+    def on_mouse_scroll_left(self, event: events.MouseScrollLeft) -> None:
+        event.stop()
+        self._pan(-0.1)
+
+    def on_mouse_scroll_right(self, event: events.MouseScrollRight) -> None:
+        event.stop()
+        self._pan(0.1)
+
     def on_mouse_up(self, event: events.MouseUp) -> None:
         self._dragging = False
         self.release_mouse()
@@ -191,7 +214,7 @@ class Timeline(ScrollView, can_focus=False):
             self.view = View(self.view.t0, self.view.dt, self.cells)
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self._width
         self._ensure_view()
         st = self.styles_table
         if y == 0:
@@ -215,8 +238,9 @@ class Timeline(ScrollView, can_focus=False):
             end = x + len(label)
         segments = [Segment(" " * nw, st.axis), Segment("".join(chars), st.axis)]
         px = view.cell_of(self.playhead)
-        if 0 <= px < view.width:
-            segments = _splice(segments, [nw, nw + view.width], nw + px, Segment("▼", st.marker))
+        if 0 <= px < view.width:  # mark the playhead's column without hiding a label's character
+            char = chars[px] if chars[px] not in " ▏" else "▼"
+            segments = _splice(segments, [nw, nw + view.width], nw + px, Segment(char, st.marker))
         return Strip(segments, width)
 
     def _lane_strip(self, row: int, st: "_Styles") -> Strip:
@@ -244,7 +268,7 @@ class Timeline(ScrollView, can_focus=False):
         px = view.cell_of(self.playhead)
         if 0 <= px < view.width:
             segments = _splice(segments, ends, px, None, st.playhead)
-        return Strip(head + segments, self.size.width)
+        return Strip(head + segments, self._width)
 
     def _lane_segments(self, lane: Lane, st: "_Styles") -> list[Segment]:
         view = self.view

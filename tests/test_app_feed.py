@@ -1,0 +1,65 @@
+"""The live feed against a real child process, without Textual: batches arrive, the run ends, stopping works."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from viz.app.feed import LiveFeed
+from viz.recorder.session import Session
+from viz.scenarios import resolve
+from viz.trace.model import Trace
+
+
+def start(name: str) -> tuple[LiveFeed, Trace, list, threading.Event]:
+    path, display = resolve(name)
+    session = Session(path, name=display, timeout=30)
+    trace = Trace(session.header)
+    batches: list[tuple[int, bool]] = []
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def deliver(records: list[dict], last: bool) -> None:
+        with lock:
+            trace.add_many(records)
+            batches.append((len(records), last))
+        if last:
+            done.set()
+
+    return LiveFeed(session, deliver).start(), trace, batches, done
+
+
+def test_a_whole_run_arrives_in_batches_ending_with_the_exit_record():
+    feed, trace, batches, done = start("greenlet_switch")
+    assert done.wait(30)
+    feed.close()
+    assert trace.finished and trace.exit["outcome"] == "finished"
+    assert [last for _, last in batches].count(True) == 1 and batches[-1][1]
+    assert {lane.name for lane in trace.lanes} >= {"test1", "test2"}
+    assert feed.session.proc.poll() is not None
+
+
+def test_stopping_midway_ends_the_child_and_still_delivers_how_it_ended():
+    feed, trace, batches, done = start("sleepers_unpatched")
+    deadline = time.monotonic() + 20
+    while not trace.lanes and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert feed.clock() is not None
+    feed.stop()
+    assert done.wait(10)
+    feed.close()
+    assert trace.exit["outcome"] == "stopped"
+    assert feed.session.proc.poll() is not None
+
+
+def test_the_clock_never_runs_ahead_of_the_program():
+    feed, trace, batches, done = start("gevent_sleepers")
+    readings = []
+    while not done.is_set():
+        now = feed.clock()
+        if now is not None:
+            readings.append(now)
+        time.sleep(0.05)
+    feed.close()
+    assert readings and readings == sorted(readings)
+    assert max(readings) <= trace.duration + 0.05

@@ -1,0 +1,277 @@
+"""The app driven as a user would (Textual's Pilot), on real scenario runs and saved traces."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from pathlib import Path
+
+import pytest
+
+from viz.app.app import VizApp
+from viz.app.keep import KeepTraceScreen
+from viz.app.picker import PickerScreen, ScenarioList
+from viz.app.run_screen import RunScreen
+from viz.app.timeline import Timeline
+from viz.scenarios import list_scenarios, resolve
+from viz.trace.model import Trace
+
+DATA = Path(__file__).parent / "data"
+SIZE = (120, 40)
+
+
+def pilot_test(fn):
+    """Run an async test on its own event loop (the project has no asyncio pytest plugin)."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        return asyncio.run(fn(*args, **kwargs))
+
+    return run
+
+
+async def wait_for(pilot, condition, timeout: float = 30.0, what: str = "condition") -> None:
+    """Let the app run until `condition()` holds (bounded, so a hang fails the test instead of the suite)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+def screen_text(app) -> str:
+    """Everything drawn on screen, as plain text."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def run_screen(app) -> RunScreen:
+    assert isinstance(app.screen, RunScreen), app.screen
+    return app.screen
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pilot_test
+async def test_the_picker_lists_every_scenario_and_previews_the_highlighted_one():
+    scenarios = list_scenarios()
+    app = VizApp(picker=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, PickerScreen)
+        assert app.screen.query_one(ScenarioList).option_count == len(scenarios)
+        text = screen_text(app)
+        assert scenarios[0].name in text and "Watch for" in text
+        await pilot.press("down")
+        await pilot.pause()
+        assert f"{scenarios[1].path.name}" in screen_text(app)
+
+
+@pilot_test
+async def test_picker_run_then_play_pause_step_seek_zoom_save_and_quit(in_tmp):
+    app = VizApp(picker=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        names = [s.name for s in app.screen.scenarios]
+        for _ in range(names.index("gevent_sleepers")):
+            await pilot.press("down")
+        await pilot.press("enter")
+        screen = run_screen(app)
+        trace, pb = screen.trace, screen.playback
+        await wait_for(pilot, lambda: trace.finished and not screen.live, what="the run to finish")
+        await pilot.pause()
+        assert "finished in" in screen_text(app)
+        assert [lane.name for lane in screen.query_one(Timeline).rows] == ["main", "hub", "fun", "inner", "outer"]
+        assert pb.t == pytest.approx(trace.duration)
+
+        await pilot.press("home")
+        assert pb.t == pytest.approx(pb.start)
+        await pilot.press("right")
+        assert pb.t == pytest.approx(trace.next_step(pb.start))
+        await pilot.press("right", "right", "left")
+        third = pb.t
+        assert third == trace.steps[list(trace.steps).index(third)]
+
+        await pilot.press("space")
+        assert pb.playing
+        await wait_for(pilot, lambda: pb.t > third, what="the playhead to move")
+        await pilot.press("space")
+        assert not pb.playing
+        paused_at = pb.t
+        await pilot.pause()
+        assert pb.t == paused_at
+
+        timeline = screen.query_one(Timeline)
+        await pilot.click(Timeline, offset=(timeline.name_width + 40, 3))
+        assert pb.t == pytest.approx(timeline.view.time_at(40))
+        assert timeline.selected == 2  # the lane clicked: fun
+
+        dt = timeline.view.dt
+        column = timeline.view.cell_of(pb.t)
+        await pilot.press("plus")
+        assert timeline.view.dt == pytest.approx(dt / 2)
+        assert timeline.view.cell_of(pb.t) == column
+        await pilot.press("f")
+        assert timeline.fitted and timeline.view.dt == pytest.approx(dt)
+
+        await pilot.press("s")
+        saved = list(in_tmp.glob("gevent_sleepers-*.trace.jsonl"))
+        assert len(saved) == 1
+        again = Trace.load(saved[0])
+        assert [lane.name for lane in again.lanes] == [lane.name for lane in trace.lanes]
+        assert again.exit["outcome"] == "finished"
+
+        proc = screen.session.proc
+        await pilot.press("q")
+    assert proc.poll() is not None
+
+
+@pilot_test
+async def test_a_live_run_keeps_accepting_keys_while_events_stream_in():
+    path, name = resolve("sleepers_unpatched")
+    app = VizApp(run=(str(path), name, [], 30.0))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = run_screen(app)
+        trace = screen.trace
+        timeline = screen.query_one(Timeline)
+        await wait_for(pilot, lambda: len(timeline.rows) >= 3, what="the first lanes")
+        assert not trace.finished
+        changes_then, duration_then = trace.changes, trace.duration
+        await pilot.press("down", "down")
+        assert timeline.selected == 2
+        await pilot.press("plus")
+        assert not timeline.fitted
+        await pilot.press("left")
+        assert not screen.playback.following
+        assert not trace.finished, "the keys should have been handled while the program still ran"
+        await wait_for(pilot, lambda: trace.changes > changes_then, what="more events")
+        await wait_for(pilot, lambda: trace.finished, what="the run to finish")
+        assert trace.duration > duration_then + 1.0  # the lanes kept growing after the keys
+        assert screen.playback.t < trace.duration  # the user moved the playhead: it stopped following
+        await pilot.press("end")
+        assert screen.playback.t == pytest.approx(trace.duration)
+
+
+@pilot_test
+async def test_a_run_stopped_midway_says_so_and_leaves_no_process():
+    path, name = resolve("sleepers_unpatched")
+    app = VizApp(run=(str(path), name, [], 30.0))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = run_screen(app)
+        await wait_for(pilot, lambda: any(lane.name == "fun" for lane in screen.trace.lanes), what="fun's lane")
+        await pilot.press("x")
+        await wait_for(pilot, lambda: not screen.live, what="the run to stop")
+        await pilot.pause()
+        assert screen.trace.exit["outcome"] == "stopped"
+        assert screen.trace.duration < 3.0
+        assert screen.session.proc.poll() is not None
+        assert "stopped by you" in screen_text(app)
+        assert not screen.check_action("stop_run", ())
+
+
+@pilot_test
+async def test_quitting_during_a_live_run_offers_to_keep_the_trace(in_tmp):
+    path, name = resolve("sleepers_unpatched")
+    app = VizApp(run=(str(path), name, [], 30.0))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = run_screen(app)
+        await wait_for(pilot, lambda: len(screen.trace.lanes) >= 2, what="the first lanes")
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, KeepTraceScreen)
+        proc = screen.session.proc
+        await pilot.press("s")
+    assert proc.poll() is not None
+    saved = list(in_tmp.glob("sleepers_unpatched-*.trace.jsonl"))
+    assert len(saved) == 1 and app.saved_on_quit
+    assert Trace.load(saved[0]).exit["outcome"] == "stopped"
+
+
+@pilot_test
+async def test_going_back_to_the_picker_stops_the_run_and_allows_another():
+    app = VizApp(picker=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        names = [s.name for s in app.screen.scenarios]
+        for _ in range(names.index("sleepers_unpatched")):
+            await pilot.press("down")
+        await pilot.press("enter")
+        screen = run_screen(app)
+        await wait_for(pilot, lambda: len(screen.trace.lanes) >= 1, what="the first lane")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, PickerScreen)
+        assert screen.session.proc.poll() is not None
+        await pilot.press("up", "enter")
+        second = run_screen(app)
+        assert second is not screen and second.run_name == "gevent_sleepers"
+        await pilot.press("escape")
+
+
+@pilot_test
+async def test_a_saved_trace_opens_at_its_end_with_its_output_and_summary():
+    trace = Trace.load(DATA / "gevent_sleepers.jsonl")
+    app = VizApp(trace=trace, trace_name="gevent_sleepers")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "time spent" in text  # the last output line
+        assert "gevent.sleep(2)" in text  # a label written in fun's bar
+        assert "work" in text and "wall" in text
+        screen = run_screen(app)
+        await pilot.press("home")
+        await pilot.pause()
+        assert "nothing printed yet" in screen_text(app)  # later lines hidden
+        await pilot.press("end")
+        await pilot.pause()
+        assert "12 of 12 lines" in screen_text(app)
+        assert screen.playback.t == pytest.approx(trace.duration)
+
+
+@pilot_test
+async def test_the_help_screen_lists_the_keys():
+    app = VizApp(trace=Trace.load(DATA / "baozi.jsonl"), trace_name="baozi")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "step to the next / previous event" in text and "blocks the whole loop" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, RunScreen)
+
+
+@pilot_test
+async def test_a_terminal_too_small_gets_a_message_instead_of_a_broken_layout():
+    app = VizApp(trace=Trace.load(DATA / "baozi.jsonl"), trace_name="baozi")
+    async with app.run_test(size=(50, 12)) as pilot:
+        await pilot.pause()
+        assert "viz needs a terminal of at least" in screen_text(app)
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "viz needs" not in text and "consumer('c1')" in text
+
+
+@pilot_test
+async def test_a_blocking_call_that_silences_the_program_still_shows_time_passing():
+    path, name = resolve("sleepers_unpatched")
+    app = VizApp(run=(str(path), name, [], 30.0))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = run_screen(app)
+        trace = screen.trace
+
+        def fun_blocks_the_loop():
+            lane = next((lane for lane in trace.lanes if lane.name == "fun"), None)
+            return lane is not None and len(lane.flags) > 0 and lane.flags[-1] == 1
+
+        await wait_for(pilot, fun_blocks_the_loop, what="fun's time.sleep(2)")
+        fun = next(lane for lane in trace.lanes if lane.name == "fun")
+        spans, since = len(fun.starts), fun.starts[-1]
+        await wait_for(pilot, lambda: trace.duration > since + 0.5, what="the live clock to move on")
+        assert len(fun.starts) == spans and not trace.finished  # no record arrived: the clock did it
+        await pilot.press("x")

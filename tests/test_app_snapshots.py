@@ -1,0 +1,69 @@
+"""Snapshots of the app's main screens, drawn from saved traces (tests/data/*.jsonl) so they are deterministic.
+
+Review changes with `pytest tests/test_app_snapshots.py --snapshot-update` and look at the SVGs it writes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from viz.app.app import VizApp
+from viz.app.timeline import Timeline
+from viz.scenarios import list_scenarios
+from viz.trace.model import Trace
+
+DATA = Path(__file__).parent / "data"
+
+
+def saved(name: str) -> VizApp:
+    return VizApp(trace=Trace.load(DATA / f"{name}.jsonl"), trace_name=name)
+
+
+async def settled(pilot) -> None:
+    """Wait for background work (source highlighting) and the redraw after it."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def steps(n: int) -> list[str]:
+    return ["home"] + ["right"] * n
+
+
+def test_the_picker_shows_scenarios_and_a_preview(snap_compare):
+    app = VizApp(picker=True, scenarios=list_scenarios(DATA / "scenarios"))
+    assert snap_compare(app, press=["down", "down"], terminal_size=(120, 40), run_before=settled)
+
+
+def test_gevent_sleepers_at_the_end_of_the_run(snap_compare):
+    assert snap_compare(saved("gevent_sleepers"), terminal_size=(120, 40), run_before=settled)
+
+
+def test_sleepers_unpatched_while_fun_blocks_the_whole_loop(snap_compare):
+    async def one_second_in(pilot) -> None:
+        await settled(pilot)
+        timeline = pilot.app.screen.query_one(Timeline)
+        x = timeline.view.cell_of(1.0)
+        await pilot.click(Timeline, offset=(timeline.name_width + x, 3))  # fun's lane, one second in
+        await settled(pilot)
+
+    assert snap_compare(saved("sleepers_unpatched"), terminal_size=(120, 40), run_before=one_second_in)
+
+
+def test_select_server_mid_run_at_80x24(snap_compare):
+    assert snap_compare(saved("select_server"), press=steps(40), terminal_size=(80, 24), run_before=settled)
+
+
+def test_baozi_zoomed_in_on_the_generators(snap_compare):
+    assert snap_compare(saved("baozi"), press=steps(12) + ["plus", "plus"], terminal_size=(120, 40),
+                        run_before=settled)
+
+
+def test_the_help_screen(snap_compare):
+    assert snap_compare(saved("gevent_sleepers"), press=["question_mark"], terminal_size=(100, 30),
+                        run_before=settled)
+
+
+def test_a_terminal_too_small_shows_a_message(snap_compare):
+    assert snap_compare(saved("gevent_sleepers"), terminal_size=(50, 12), run_before=settled)
