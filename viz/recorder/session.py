@@ -55,6 +55,8 @@ class Session:
         self.max_output_lines = max_output_lines
         self.dropped = 0
         self._corrupt = False
+        self._last_event_at = 0.0
+        self._stopped_at = 0.0
         self.output_lines = 0
         self.dropped_lines = 0
         self._dropped_from: float | None = None
@@ -179,6 +181,7 @@ class Session:
         if self.proc is None or self.stop_reason is not None:
             return
         self.stop_reason = reason
+        self._stopped_at = time.monotonic()
         pgid = self.proc.pid
         _killpg(pgid, signal.SIGTERM)
         try:
@@ -217,6 +220,8 @@ class Session:
                 records.append({"k": "note", "t": self.deriver.end_time, "level": "error",
                                 "text": f"recorder error: {e}; events after this point were ignored"})
                 return
+            if batches:
+                self._last_event_at = time.monotonic()
             for batch in batches:
                 if self.records_seen + len(records) < self.max_records:
                     records.extend(self._limit_output(self.deriver.feed(batch)))
@@ -280,6 +285,8 @@ class Session:
                                                       signal.valid_signals() else str(-code))
         if self.stop_reason is not None:
             outcome = self.stop_reason
+            if child is None and self._last_event_at:  # the program was silent (blocked) when stopped: keep its time
+                t += max(0.0, self._stopped_at - self._last_event_at)
             detail = {"timeout": f"stopped after the {self.timeout:g} s timeout" if self.timeout else "timed out",
                       "stopped": "stopped by the user", "interrupted": "interrupted"}.get(outcome, outcome)
         elif child is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from array import array
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -90,7 +90,8 @@ class Trace:
         self.notes: list[dict] = []
         self.exit: dict | None = None
         self.end_time = 0.0
-        self.steps = array("d")
+        self._steps = array("d")
+        self._steps_sorted = True
         self.truncated_at: int | None = None
         self.changes = 0
         self._lane_of: dict[int, int] = {}
@@ -111,11 +112,20 @@ class Trace:
         trace.truncated_at = result.truncated_at
         return trace
 
+    def advance(self, t: float) -> None:
+        """While live: the run has reached time t though no record says so yet (open spans grow to it).
+
+        The viewer calls this with a clock estimate while, say, a blocking call keeps the program silent.
+        """
+        if t > self.end_time:
+            self.end_time = float(t)
+            self.changes += 1
+
     def add_many(self, records: Iterable[dict]) -> None:
         """Fold records into the model (state records, the bulk of a trace, on a fast path)."""
         add = self.add
         lane_of, lanes, string_id, intern = self._lane_of, self.lanes, self._string_id, self._intern
-        steps = self.steps
+        steps = self._steps
         end_time = self.end_time
         n = 0
         for rec in records:
@@ -143,10 +153,9 @@ class Trace:
             fid = string_id.get(f)
             lane.files.append(fid if fid is not None else intern(f))
             lane.lines.append(rec.get("line") or 0)
-            if not steps or t >= steps[-1]:
-                steps.append(t)
-            else:
-                insort(steps, t)
+            if steps and t < steps[-1]:
+                self._steps_sorted = False
+            steps.append(t)
         self.end_time = float(end_time)
         self.changes += n
 
@@ -207,10 +216,18 @@ class Trace:
         return i
 
     def _step(self, t: float) -> None:
-        if not self.steps or t >= self.steps[-1]:
-            self.steps.append(t)
-        else:
-            insort(self.steps, t)
+        steps = self._steps
+        if steps and t < steps[-1]:
+            self._steps_sorted = False
+        steps.append(t)
+
+    @property
+    def steps(self) -> array:
+        """The times of every step event (state change or output line), sorted."""
+        if not self._steps_sorted:
+            self._steps = array("d", sorted(self._steps))
+            self._steps_sorted = True
+        return self._steps
 
     # ---- reading --------------------------------------------------------------------------------------------
     @property
@@ -314,6 +331,7 @@ class Trace:
         for lane in self.lanes:
             yield {"k": "task", "t": lane.created, "task": lane.task, "name": lane.name, "kind": lane.kind,
                    "parent": lane.parent}
+        timed: list[tuple[float, int, dict]] = []  # every timed record, written back in time order
         for lane in self.lanes:
             for i in range(len(lane.starts)):
                 rec = {"k": "state", "t": lane.starts[i], "task": lane.task, "state": STATES[lane.states[i]]}
@@ -325,13 +343,17 @@ class Trace:
                     rec["line"] = lane.lines[i]
                 if lane.flags[i]:
                     rec["blocks_loop"] = True
-                yield rec
+                timed.append((lane.starts[i], len(timed), rec))
             if lane.ended is not None:
-                yield {"k": "end", "t": lane.ended, "task": lane.task}
+                timed.append((lane.ended, len(timed), {"k": "end", "t": lane.ended, "task": lane.task}))
         for out in self.outputs:
-            yield {"k": "output", "t": out.t, "task": out.task, "stream": out.stream, "text": out.text,
-                   "file": out.file, "line": out.line}
-        yield from self.notes
+            timed.append((out.t, len(timed), {"k": "output", "t": out.t, "task": out.task, "stream": out.stream,
+                                              "text": out.text, "file": out.file, "line": out.line}))
+        for note in self.notes:
+            timed.append((note.get("t") or 0.0, len(timed), note))
+        timed.sort(key=lambda x: (x[0], x[1]))
+        for _, _, rec in timed:
+            yield rec
         if self.exit is not None:
             yield self.exit
 
