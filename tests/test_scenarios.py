@@ -96,7 +96,7 @@ def test_select_server_loop_alternates_between_select_and_running_and_serves_eac
         replies = texts(trace, f"client {n}")
         assert any(t.endswith(f"HELLO FROM CLIENT {n}") for t in replies), replies
     conns = [ln for ln in trace.lanes if ln.kind == "connection"]
-    assert len(conns) == 3
+    assert sorted(ln.name.split(" ", 1)[1] for ln in conns) == ["(client 1)", "(client 2)", "(client 3)"]
     for ln in conns:
         states = {s.state for s in trace.spans(ln)}
         assert {"blocked", "ready", "running"} <= states
@@ -112,7 +112,7 @@ def test_selectors_server_serves_every_client_on_a_connection_lane():
 
 def test_gevent_echo_server_gives_each_connection_a_greenlet_that_waits_in_recv():
     trace = record("gevent_echo_server")
-    handlers = [ln for ln in trace.lanes if ln.kind == "greenlet" and re.fullmatch(r"127\.0\.0\.1:\d+", ln.name)]
+    handlers = [ln for ln in trace.lanes if ln.kind == "greenlet" and re.fullmatch(r"127\.0\.0\.1:\d+ \(client\(\d\)\)", ln.name)]
     assert len(handlers) >= 3
     for ln in handlers:
         assert any(re.match(r"recv\(\) on fd \d+ \(127\.0\.0\.1:\d+\)", s.reason or "") for s in trace.spans(ln))

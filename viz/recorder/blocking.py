@@ -110,6 +110,8 @@ class BlockingHooks:
                 setattr(cls, name, self.blocking(getattr(cls, name), sock_call(name)))
         accept = self.blocking(cls.accept, sock_call("accept"))
         close = cls.close
+        cls.connect = _then_remember(cls.connect, self.rec)
+        cls.connect_ex = _then_remember(cls.connect_ex, self.rec)
 
         def accept_wrapper(sock, *a, **k):
             conn, addr = accept(sock, *a, **k)
@@ -203,8 +205,9 @@ class BlockingHooks:
         rec = self.rec
         try:
             fd = conn.fileno()
-            name = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr)
-            tid = rec.new_task(name, "connection", rec.current_task())
+            peer = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr)
+            tid = rec.new_task(rec.peer_name(peer), "connection", rec.current_task())
+            rec.named_by_peer(tid, peer)
             self.conn_task[fd] = tid
             self._waiting.add(fd)
             rec.state(tid, "blocked", f"waiting in select() for fd {fd}")
@@ -294,6 +297,17 @@ class BlockingHooks:
         import queue
         queue.Queue.get = self.blocking(queue.Queue.get, lambda a, k: "Queue.get()" if (a[1] if len(a) > 1 else k.get("block", True)) else None)
         queue.Queue.put = self.blocking(queue.Queue.put, lambda a, k: "Queue.put()" if a[0].maxsize > 0 and a[0].full() else None)
+
+
+def _then_remember(connect, rec):
+    """Wrap a socket's connect so the connecting task is known by its local address (see Recorder.peer_name)."""
+    @functools.wraps(connect)
+    def wrapper(sock, *args, **kwargs):
+        try:
+            return connect(sock, *args, **kwargs)
+        finally:
+            rec.remember_client(sock)
+    return wrapper
 
 
 def install(rec) -> BlockingHooks:

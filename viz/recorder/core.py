@@ -45,6 +45,8 @@ class Recorder:
         self.output_task: int | None = None  # while set, output is recorded as this task's (see greenlets.py)
         self._notes = 0
         self._name_count: dict[str, int] = {}
+        self.clients: dict[str, str] = {}  # "host:port" of a connected socket -> name of the task that connected
+        self._named_by_peer: dict[str, int] = {}
         self.main_task = self.new_task("main", "main")
         self.thread_task[self.main_ident] = self.main_task
         self.state(self.main_task, "running")
@@ -150,6 +152,28 @@ class Recorder:
 
     def end(self, tid: int) -> None:
         self.emit((wire.END, self.now(), tid))
+
+    def remember_client(self, sock) -> None:
+        """After a connect: the task that owns this local address, so the server side can name its peer."""
+        try:
+            host, port = sock.getsockname()[:2]
+        except Exception:
+            return
+        peer, client = f"{host}:{port}", self.names.get(self.current_task(), "")
+        self.clients[peer] = client
+        tid = self._named_by_peer.pop(peer, None)
+        if tid is not None and client:  # the server side got there first
+            self.rename(tid, f"{peer} ({client})")
+
+    def peer_name(self, peer: str) -> str:
+        """`127.0.0.1:51234 (client 1)` when the client is a task of this program, else the address."""
+        client = self.clients.get(peer)
+        return f"{peer} ({client})" if client else peer
+
+    def named_by_peer(self, tid: int, peer: str) -> None:
+        """Task `tid` is named after `peer`: if its client connects from this program later, name it too."""
+        if peer not in self.clients:
+            self._named_by_peer[peer] = tid
 
     def current_task(self) -> int:
         """The task running right now: the current greenlet's, else the current thread's."""

@@ -59,6 +59,13 @@ class GreenletHooks:
         except Exception:
             self.rec.hook_error("gevent spawn callback")
         self._attribute_hub_reports(Hub)
+        try:
+            from gevent import _socket3
+            from viz.recorder.blocking import _then_remember
+            for name in ("connect", "connect_ex"):
+                setattr(_socket3.socket, name, _then_remember(getattr(_socket3.socket, name), self.rec))
+        except Exception:
+            self.rec.hook_error("gevent socket hook")
 
     def _attribute_hub_reports(self, Hub) -> None:
         """A greenlet's uncaught exception is printed by the hub: record it as output of the greenlet that raised."""
@@ -93,6 +100,10 @@ class GreenletHooks:
                 file, line = rec.sites.file_name(code), code.co_firstlineno
             name = self.greenlet_name(g, run)
             tid = rec.greenlet_task[g] = rec.new_task(name, "greenlet", rec.current_task(), file, line)
+            args = getattr(g, "args", None)
+            peer = _socket_peer(args[0]) if args else None
+            if peer:
+                rec.named_by_peer(tid, peer)
             rec.state(tid, "ready", "spawned", t=rec.now())
         except Exception:
             rec.hook_error("gevent spawn callback")
@@ -106,7 +117,7 @@ class GreenletHooks:
         args = getattr(g, "args", ()) or ()
         peer = _socket_peer(args[0]) if args else None
         if peer:
-            return peer
+            return self.rec.peer_name(peer)
         return call_name(run, args, getattr(g, "kwargs", None))
 
     def _watch_hub(self, hub, tid: int) -> None:
