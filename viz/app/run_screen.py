@@ -111,6 +111,8 @@ class RunScreen(Screen):
         if self.trace.truncated_at:
             self.notify(f"The trace file ends mid-record at line {self.trace.truncated_at} (the run was cut short); "
                         "showing everything before it.", severity="warning", timeout=10)
+        if self.session is None:
+            self._tell_notes(self.trace.notes)
         if self.session is not None:
             self.feed = LiveFeed(self.session, self._deliver).start()
             self._live_timer = self.set_interval(LIVE_REFRESH, self._on_live_tick)
@@ -143,8 +145,10 @@ class RunScreen(Screen):
             except queue.Empty:
                 break
             if records:
+                notes_before = len(self.trace.notes)
                 self.trace.add_many(records)
                 self._dirty = True
+                self._tell_notes(self.trace.notes[notes_before:])
             finished = finished or done
         if finished and self.live:
             self.live = False
@@ -156,6 +160,12 @@ class RunScreen(Screen):
             self.refresh_bindings()
             if self.feed is not None and self.feed.error is not None:
                 self.notify(f"The recorder failed: {self.feed.error}", severity="error", timeout=10)
+
+    def _tell_notes(self, notes: list[dict]) -> None:
+        """What the recorder says about the run itself (a flood was cut, a hook failed) is shown, not buried."""
+        for note in notes:
+            severity = "error" if note.get("level") == "error" else "warning"
+            self.notify(note["text"], title="recorder", severity=severity, timeout=12)
 
     def _on_live_tick(self) -> None:
         if self.live and self.feed is not None:
