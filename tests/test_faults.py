@@ -94,7 +94,7 @@ def test_an_output_flood_keeps_a_bounded_number_of_lines_and_says_how_many_were_
     assert len(trace.outputs) == 1000
     assert trace.outputs[-1].text == "line 999"
     note = trace.notes[-1]["text"]
-    assert "kept the first 1,000 output lines" in note and "19,001 output lines" in note
+    assert "kept the first 1,000 output lines" in note and "19,001 later lines" in note
     assert trace.exit["outcome"] == "finished"
 
 

@@ -152,7 +152,7 @@ def _record(args: argparse.Namespace, script_args: list[str]) -> int:
                 def progress(recs):
                     trace.add_many(recs)
                     status.update(f"recording {name}… {session.elapsed:.1f} s, {len(trace.lanes)} tasks, "
-                                  f"{len(trace.steps)} events")
+                                  f"{trace.step_count:,} events")
                 session.run(progress)
         else:
             session.run(trace.add_many)

@@ -3,9 +3,22 @@
 For a lane and a view (t0, seconds per cell, width) `LanePainter.runs` returns runs of cells:
 `(left, right, eighths, width, label)`. A plain bar has left == right and eighths == 8; an edge cell shows a state
 change inside one cell as a left eighth block (`eighths`/8 of the cell in `left`, the rest in `right`); a run with a
-label writes the span's reason inside the bar. When several changes fall into one cell the cell takes the most
-important state among them (running > blocks the loop > blocked > ready > idle), found with `bytearray.find` over
-the lane's per-span codes, so a zoomed-out frame costs O(cells x log spans), never a walk over every span.
+label writes the span's reason inside the bar.
+
+Every cell shows the most important state (running > blocks the loop > blocked > ready > idle) among the spans that
+overlap it, exactly (tests/test_app_drawing.py checks it against a brute-force definition). How it is found depends
+on how many spans the view holds:
+
+- few (at most one change per DENSE cells): walk the spans in view, with sub-cell edges and labels;
+- many: cell by cell, from the lane's summary (`_Summary`: the most important state in each time bucket of 2^k
+  seconds, for every k from a base a few buckets per span upwards, built once per lane and extended as a live lane
+  grows). A frame reads the level with at least F buckets per cell: a cell lies between the buckets wholly inside
+  it and the buckets touching it, so the most important state over each set is a lower and an upper bound; where the
+  two agree (nearly every cell) that is the answer, and only the other cells look at the spans themselves. The bytes
+  work for a whole row runs inside CPython (slices, `operator.itemgetter` gathers shared by every lane of the frame,
+  big-int arithmetic for byte-wise max), so a frame costs O(cells), not O(spans), and no Python loop per cell;
+- many, but the lane's summary is coarser than the view needs (a burst inside a mostly quiet lane): one bisect per
+  cell edge (`_exact_row`).
 """
 
 from __future__ import annotations
@@ -13,6 +26,8 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left, bisect_right
+from itertools import repeat
+from operator import eq, itemgetter
 
 from viz.trace.model import BLOCKED, IDLE, READY, RUNNING, Lane, Trace
 
@@ -24,9 +39,18 @@ _FROM_STATE = {RUNNING: RUNNING_V, READY: READY_V, BLOCKED: BLOCKED_V, IDLE: IDL
 _STATE_TABLE = bytes(_FROM_STATE.get(i, IDLE_V) for i in range(256))
 
 Run = tuple  # (left, right, eighths, width, label | None)
-DENSE = 4      # more than width / DENSE changes in view: draw cell by cell (`_dense_runs`)
+DENSE = 4      # more than width / DENSE changes in view: draw cell by cell
 _SCAN = 12     # above this many spans in one cell, find the most important code with memchr, not max()
-_SAME = re.compile(rb"(.)\1*", re.S)
+F = 4          # a frame reads the summary level with at least F buckets per cell
+BUCKETS_PER_SPAN = 8   # a lane's finest summary level has about 8-16 buckets per span...
+SUMMARY_SLACK = 4096   # ...and is made coarser when it outgrows 16 per span + this (a lane that went quiet)
+LABEL_MIN = 10         # a dense run this many cells long that is one span carries the span's reason
+
+SAME_CELLS = _RUNS = re.compile(rb"\x00+|\x01+|\x02+|\x03+|\x04+|\x05+")  # findall(row): its runs of equal cells
+_NONZERO = re.compile(rb"[^\x00]")
+_LONG = re.compile(rb"|".join(rb"%c{%d,}" % (code, LABEL_MIN) for code in range(1, 6)))
+_MAX2 = bytes(max(i >> 3, i & 7) for i in range(64)) + bytes(192)  # (a << 3 | b) -> max(a, b), for codes < 8
+_FILL = [bytes([code]) for code in range(6)]
 
 
 class LanePainter:
@@ -35,6 +59,8 @@ class LanePainter:
     def __init__(self, trace: Trace):
         self.trace = trace
         self._codes: dict[int, bytearray] = {}
+        self._summaries: dict[int, _Summary] = {}
+        self._last_view: _View | None = None
 
     def codes(self, lane: Lane) -> bytearray:
         """One display code per span (its state, or LOOP_V when it blocks the whole loop); extended, never rebuilt."""
@@ -44,12 +70,12 @@ class LanePainter:
         n = len(lane.starts)
         if len(codes) < n:
             old = len(codes)
-            new = bytearray(lane.states[old:n].translate(_STATE_TABLE))
+            codes += lane.states[old:n].translate(_STATE_TABLE)
             flags = lane.flags
-            for i in range(old, n):
-                if flags[i]:
-                    new[i - old] = LOOP_V
-            codes += new
+            i = flags.find(1, old, n)
+            while i >= 0:  # spans that block the whole loop are rare: visit only those
+                codes[i] = LOOP_V
+                i = flags.find(1, i + 1, n)
         return codes
 
     def lane_end(self, lane: Lane) -> float:
@@ -69,7 +95,7 @@ class LanePainter:
         inv = 1.0 / dt
         t_right = t0 + width * dt
         if bisect_left(starts, t_right) - bisect_right(starts, t0) > width // DENSE:
-            return self._dense_runs(lane, codes, end, t0, dt, width, labels)
+            return self.row_runs(lane, self._dense_row(lane, codes, end, t0, dt, width), t0, dt, labels)
 
         def seg_at(t: float) -> int:
             """The segment covering instant t: -1 before the lane, n after it, else a span index."""
@@ -131,35 +157,91 @@ class LanePainter:
         return out
 
 
-    def _dense_runs(self, lane: Lane, codes: bytearray, end: float, t0: float, dt: float, width: int,
-                    labels: bool) -> list[Run]:
-        """Many changes per cell: one bisect per cell boundary and the most important code in each cell.
-
-        No sub-cell edges here (at this density they would be noise); labels only on long single-span runs.
-        """
+    # ---- many changes in view: a row of cell codes ----------------------------------------------------------
+    def row(self, lane: Lane, t0: float, dt: float, width: int) -> bytes | None:
+        """The lane's cells as one code per cell when the view holds many of its changes, else None (then `runs`
+        draws it span by span, with sub-cell edges). The timeline turns a row into segments without a Python step
+        per cell; `row_labels` finds the reasons to write in it."""
         starts = lane.starts
-        br = bisect_right
-        # bounds[c]: how many spans start at or before the left edge of cell c
-        bounds = [br(starts, t0 + c * dt) for c in range(width + 1)]
-        big = _SCAN
-        row = bytearray([
-            (codes[x - 1] if y == x else max(codes[x - 1:y]) if y - x < big else _most_important(codes, x - 1, y))
-            if x else (0 if y == 0 else max(codes[0:y]) if y < big else _most_important(codes, 0, y))
-            for x, y in zip(bounds, bounds[1:])
-        ])
-        gone = math.ceil((end - t0) / dt - 1e-9)  # cells from here on start after the lane ended
-        if gone < width:
-            row[max(gone, 0):] = bytes(width - max(gone, 0))
-        out: list[Run] = []
-        reasons, string = lane.reasons, self.trace.string
-        for m in _SAME.finditer(row):
-            c, c2 = m.span()
-            label = None
-            if labels and c2 - c >= 10 and bounds[c2] == bounds[c + 1]:
-                i = bounds[c + 1] - 1
-                label = string(reasons[i]) if 0 <= i < len(reasons) and reasons[i] else None
-            _put_bar(out, row[c], c2 - c, label)
+        if not starts or width <= 0 or bisect_left(starts, t0 + width * dt) - bisect_right(starts, t0) <= width // DENSE:
+            return None
+        return self._dense_row(lane, self.codes(lane), self.lane_end(lane), t0, dt, width)
+
+    def row_labels(self, lane: Lane, row: bytes, t0: float, dt: float) -> list[tuple[int, int, str]]:
+        """(first cell, cells, reason) of each run of at least LABEL_MIN equal cells that is one span with a reason.
+
+        A run is one span when none starts inside its cells but the first (the first may hold the change into it).
+        """
+        out = []
+        starts, reasons = lane.starts, lane.reasons
+        for m in _LONG.finditer(row):
+            pos, stop = m.span()
+            i = bisect_right(starts, t0 + (pos + 1) * dt)
+            if i and i == bisect_right(starts, t0 + stop * dt) and reasons[i - 1]:
+                out.append((pos, stop - pos, self.trace.string(reasons[i - 1])))
         return out
+
+    def row_runs(self, lane: Lane, row: bytes, t0: float, dt: float, labels: bool = True) -> list[Run]:
+        """A row as runs of equal cells, long single-span runs labelled (no sub-cell edges at this density)."""
+        out: list[Run] = []
+        pos = 0
+        found = self.row_labels(lane, row, t0, dt) if labels else []
+        for start, w, label in found + [(len(row), 0, None)]:
+            for g in _RUNS.findall(row, pos, start):
+                out.append((g[0], g[0], 8, len(g), None))
+            if label is not None:
+                _put_bar(out, row[start], w, label)
+            pos = start + w
+        return out
+
+    def _dense_row(self, lane: Lane, codes: bytearray, end: float, t0: float, dt: float, width: int) -> bytes:
+        starts = lane.starts
+        summary = self.summary(lane)
+        view = self._view(t0, dt, width)
+        if summary is not None:
+            k = max(view.k, summary.k0)
+            if 2.0 ** (k + 1) <= dt:  # at least two buckets per cell: some lie wholly inside each cell
+                grid = self._grid(k, t0, dt, width)
+                n = len(starts)
+                r = summary.window(k, grid.j_lo, grid.j_hi)
+                _paint_span(r, grid.j_lo, grid.inv, starts[n - 1], end, codes[n - 1])  # the open last span
+                upper, lower = grid.bounds(r)
+                if upper == lower:
+                    return upper
+                diff = ((int.from_bytes(upper, "little") ^ int.from_bytes(lower, "little"))
+                        .to_bytes(len(upper), "little"))
+                cells = [m.start() for m in _NONZERO.finditer(diff)]
+                row = bytearray(upper)
+                for c, code in zip(cells, _exact_cells(starts, codes, end, view.edges, cells)):
+                    row[c] = code
+                return row
+        return _exact_row(starts, codes, end, view.edges)
+
+    def _view(self, t0: float, dt: float, width: int) -> "_View":
+        view = self._last_view
+        if view is None or view.key != (t0, dt, width):
+            view = self._last_view = _View(t0, dt, width)
+        return view
+
+    def _grid(self, k: int, t0: float, dt: float, width: int) -> "_Grid":
+        """The view laid over level k's buckets; one per view and level, shared by the lanes that read that level."""
+        grids = self._view(t0, dt, width).grids
+        grid = grids.get(k)
+        if grid is None:
+            grid = grids[k] = _Grid(k, self._last_view.edges)
+        return grid
+
+    def summary(self, lane: Lane) -> "_Summary | None":
+        """The lane's summary, brought up to date with its spans (None until it has two spans)."""
+        n = len(lane.starts)
+        summary = self._summaries.get(lane.task)
+        if summary is None:
+            if n < 2:
+                return None
+            summary = self._summaries[lane.task] = _Summary(lane.starts, n)
+        if summary.done < n - 1:
+            summary.extend(lane.starts, self.codes(lane), n - 1)
+        return summary
 
 
 def _most_important(codes: bytearray, lo: int, hi: int) -> int:
@@ -194,3 +276,269 @@ def display_order(lanes: list[Lane]) -> list[Lane]:
     """Lanes top to bottom: the main program, then the loop (gevent's hub), then the other tasks as they appeared."""
     rank = {"main": 0, "loop": 1}
     return sorted(lanes, key=lambda lane: rank.get(lane.kind, 2))
+
+
+# ---- exact cells ---------------------------------------------------------------------------------------------
+def _exact_cell(starts, codes: bytearray, end: float, a: float, b: float) -> int:
+    """The most important code among the spans overlapping [a, b) (a span lasts until the next one starts, the last
+    one until `end`; a span of no length counts at its instant)."""
+    n = len(starts)
+    hi = bisect_left(starts, b)  # spans starting before b
+    if hi == 0:
+        return NONE
+    i = bisect_right(starts, a) - 1  # the span covering instant a...
+    lo = i if i < 0 or starts[i] != a else bisect_left(starts, a, 0, i)  # ...and any of no length at a
+    if hi == n:
+        last = starts[n - 1]
+        if not (end > a or end == last >= a):
+            hi -= 1  # the lane ended before a
+    lo = max(lo, 0)
+    if lo >= hi:
+        return NONE
+    if hi - lo < _SCAN:
+        return max(codes[lo:hi])
+    return _most_important(codes, lo, hi)
+
+
+def _exact_cells(starts, codes: bytearray, end: float, edges: list[float], cells: list[int]) -> list[int]:
+    """`_exact_cell` for some cells of a row, with the bisects done in one go."""
+    a_s = [edges[c] for c in cells]
+    b_s = [edges[c + 1] for c in cells]
+    firsts = list(map(bisect_right, repeat(starts, len(cells)), a_s))
+    his = list(map(bisect_left, repeat(starts, len(cells)), b_s))
+    n = len(starts)
+    out = []
+    for a, b, first, hi in zip(a_s, b_s, firsts, his):
+        lo = first - 1
+        if hi == 0:
+            out.append(NONE)
+        elif hi == n or lo < 0 or starts[lo] == a or hi - lo >= _SCAN:  # the lane's ends, spans of no length
+            out.append(_exact_cell(starts, codes, end, a, b))
+        else:
+            out.append(max(codes[lo:hi]))
+    return out
+
+
+def _exact_row(starts, codes: bytearray, end: float, edges: list[float]) -> bytearray:
+    """Every cell with `_exact_cell`, with one bisect per cell edge (and a second only where a span starts exactly on
+    an edge)."""
+    width = len(edges) - 1
+    right = list(map(bisect_right, repeat(starts, width + 1), edges))
+    left = right  # bisect_left == bisect_right unless some span starts exactly on the edge
+    firsts = itemgetter(*[max(x - 1, 0) for x in right])(starts) if width else ()
+    if any(map(eq, firsts, edges)):
+        left = list(map(bisect_left, repeat(starts, width + 1), edges))
+    n = len(starts)
+    big = _SCAN
+    row = bytearray(width)
+    for c in range(width):
+        hi = left[c + 1]
+        if hi == 0:
+            continue
+        lo = right[c] - 1
+        if left[c] < right[c]:
+            lo = left[c]  # spans of no length exactly at the cell's start count too
+        if hi == n:
+            a = edges[c]
+            if not (end > a or end == starts[n - 1] >= a):
+                hi -= 1
+        if lo < 0:
+            lo = 0
+        if lo < hi:
+            row[c] = codes[lo] if hi - lo == 1 else max(codes[lo:hi]) if hi - lo < big else \
+                _most_important(codes, lo, hi)
+    return row
+
+
+def _paint_span(r: bytearray, j_lo: int, inv: float, start: float, end: float, code: int) -> None:
+    """Mark the buckets [start, end) overlaps (of size 1/inv, r[0] being bucket j_lo) with `code` where it is more
+    important than what they hold."""
+    a = start * inv
+    ja = math.floor(a) - j_lo
+    jb = (math.ceil(end * inv) - 1 if end > start else math.floor(a)) - j_lo
+    n = len(r)
+    if jb < 0 or ja >= n:
+        return
+    if ja >= 0:
+        if r[ja] < code:
+            r[ja] = code
+        ja += 1
+    else:
+        ja = 0
+    jb = min(jb, n - 1)
+    if jb >= ja:  # the buckets after the first lie after every closed span: only this one is there
+        r[ja:jb + 1] = _FILL[code] * (jb + 1 - ja)
+
+
+def _pairmax(a: bytes, b: bytes) -> bytes:
+    """Byte-wise max of two equally long strings of codes (< 8), in big-int arithmetic rather than a Python loop."""
+    n = len(a)
+    return ((int.from_bytes(a, "little") << 3) | int.from_bytes(b, "little")).to_bytes(n, "little").translate(_MAX2)
+
+
+def _window_maxes(r: bytes, widths: tuple[int, ...]) -> dict[int, bytes]:
+    """For each power of two w in `widths`: m[x] = max(r[x:x+w]) for every x (len(r) - w + 1 entries)."""
+    out = {1: r}
+    w, top = 1, max(widths)
+    while w < top:
+        r = _pairmax(r[:-w], r[w:])
+        w *= 2
+        out[w] = r
+    return out
+
+
+# ---- summaries -----------------------------------------------------------------------------------------------
+class _Summary:
+    """One lane's most important code per time bucket, bucket j of level k being [j * 2^k, (j+1) * 2^k) seconds.
+
+    `levels[k] = [j0, row]`: row[x] is bucket j0 + x. The finest level k0 is built from the spans, one Python step
+    per span, once (a live lane only adds its new spans); each coarser level is the byte-wise max of pairs of the one
+    below, made on demand and redone from the first bucket that changed. Only closed spans (each ends where the next
+    starts) are in it: the last span, which grows while the run is live, is painted in at draw time.
+    """
+
+    __slots__ = ("k0", "levels", "done", "stale")
+
+    def __init__(self, starts, n: int):
+        span = starts[n - 1] - starts[0]
+        size = span / (BUCKETS_PER_SPAN * (n - 1)) if span > 0 else 2.0 ** -40
+        self.k0 = math.floor(math.log2(size))
+        self.levels: dict[int, list] = {self.k0: [math.floor(starts[0] * 2.0 ** -self.k0), bytearray()]}
+        self.done = 0  # spans [0, done) are in the finest level
+        self.stale: dict[int, int] = {}  # level -> the first bucket to redo from the level below
+
+    def extend(self, starts, codes: bytearray, closed: int) -> None:
+        """Add spans [done, closed) to the finest level (span i ends where span i + 1 starts)."""
+        k0 = self.k0
+        j0, row = self.levels[k0]
+        inv = 2.0 ** -k0
+        lo = self.done
+        xs = starts[lo:closed + 1].tolist()
+        floor, ceil, fill = math.floor, math.ceil, _FILL
+        need = floor(xs[-1] * inv) + 1 - j0
+        if len(row) < need:
+            row.extend(bytes(need - len(row)))
+        a = xs[0] * inv
+        first = floor(a)
+        for x, code in zip(xs[1:], codes[lo:closed]):
+            e = x * inv
+            ja = floor(a) - j0
+            if row[ja] < code:
+                row[ja] = code
+            if e > a:
+                jb = ceil(e) - 1 - j0
+                if jb > ja:  # buckets after the first lie inside this span: nothing else is there yet
+                    row[ja + 1:jb + 1] = fill[code] * (jb - ja)
+            a = e
+        self.done = closed
+        for k in self.levels:
+            if k > k0:
+                p = first >> (k - k0)
+                self.stale[k] = min(self.stale.get(k, p), p)
+        while len(row) > 16 * closed + SUMMARY_SLACK:  # a lane gone quiet: drop to a coarser finest level
+            self.level(k0 + 1)
+            del self.levels[k0]
+            k0 = self.k0 = k0 + 1
+            self.stale.pop(k0, None)
+            j0, row = self.levels[k0]
+
+    def level(self, k: int) -> list:
+        """Level k (>= k0), made or brought up to date from the level below."""
+        lv = self.levels.get(k)
+        if k == self.k0 or lv is not None and not self.stale:
+            return lv
+        child_j0, child = self.level(k - 1)
+        if lv is None:
+            lv = self.levels[k] = [child_j0 >> 1, bytearray()]
+            p = lv[0]
+        else:
+            p = self.stale.pop(k, None)
+            if p is None:
+                return lv
+        j0, row = lv
+        x = 2 * p - child_j0
+        piece = child[x:] if x >= 0 else bytes(-x) + child
+        if len(piece) & 1:
+            piece += b"\x00"
+        del row[p - j0:]
+        row += _pairmax(piece[0::2], piece[1::2])
+        return lv
+
+    def window(self, k: int, j_lo: int, j_hi: int) -> bytearray:
+        """Buckets [j_lo, j_hi) of level k (NONE outside the lane)."""
+        j0, row = self.level(k)
+        a, b = j_lo - j0, j_hi - j0
+        if a >= 0 and b <= len(row):
+            return row[a:b]
+        out = bytearray(max(0, min(-a, j_hi - j_lo)))
+        out += row[max(a, 0):max(b, 0)]
+        out += bytes(j_hi - j_lo - len(out))
+        return out
+
+
+class _View:
+    """One view's cell edges, its summary level (the coarsest with at least F buckets per cell) and its grids."""
+
+    def __init__(self, t0: float, dt: float, width: int):
+        self.key = (t0, dt, width)
+        self.edges = [t0 + c * dt for c in range(width + 1)]
+        k = math.floor(math.log2(dt / F))
+        while 2.0 ** k > dt / F:
+            k -= 1
+        while 2.0 ** (k + 1) <= dt / F:
+            k += 1
+        self.k = k
+        self.grids: dict[int, _Grid] = {}
+
+
+class _Grid:
+    """A view laid over the buckets of level k (at least two per cell): cell c touches buckets [lo_c, hi_c) and
+    holds [ilo_c, ihi_c) wholly. The gathers that take each cell's max over either set from the window maxes of a
+    lane's buckets are built here once and shared by every lane that reads level k in this view."""
+
+    def __init__(self, k: int, edges: list[float]):
+        self.inv = inv = 2.0 ** -k
+        floor, ceil = math.floor, math.ceil
+        scaled = [e * inv for e in edges]  # exact: inv is a power of two
+        lo = list(map(floor, scaled[:-1]))
+        hi = list(map(ceil, scaled[1:]))
+        ilo = list(map(ceil, scaled[:-1]))
+        ihi = list(map(floor, scaled[1:]))
+        self.j_lo, self.j_hi = lo[0], hi[-1]
+        j_lo = self.j_lo
+        self._upper = _cover(lo, hi, j_lo)
+        self._lower = _cover(ilo, ihi, j_lo)
+        self._widths = (self._upper[0], self._lower[0])
+
+    def bounds(self, r: bytes) -> tuple[bytes, bytes]:
+        """From a lane's buckets [j_lo, j_hi): each cell's max over the buckets it touches (>= the exact cell) and
+        over the buckets wholly inside it (<= the exact cell)."""
+        maxes = _window_maxes(r, self._widths)
+        return _gather(maxes, self._upper), _gather(maxes, self._lower)
+
+
+def _cover(lo: list[int], hi: list[int], base: int) -> tuple:
+    """(w, getters): windows of w buckets, each inside its cell's [lo, hi), that together cover it; gathering the
+    window maxes at each getter's offsets and taking the byte-wise max gives every cell's max over [lo, hi)."""
+    counts = [b - a for a, b in zip(lo, hi)]
+    w = 1 << (min(counts).bit_length() - 1)
+    offsets = [[a - base for a in lo], [b - w - base for b in hi]]
+    for i in range(1, -(-max(counts) // w) - 1):  # more windows in between when a cell holds over 2w buckets
+        offsets.append([min(a + i * w, b - w) - base for a, b in zip(lo, hi)])
+    return w, [_getter(o) for o in offsets]
+
+
+def _getter(indices: list[int]):
+    get = itemgetter(*indices)
+    if len(indices) == 1:
+        return lambda seq: (get(seq),)
+    return get
+
+
+def _gather(maxes: dict[int, bytes], cover: tuple) -> bytes:
+    w, getters = cover
+    m = maxes[w]
+    out = bytes(getters[0](m))
+    for get in getters[1:]:
+        out = _pairmax(out, bytes(get(m)))
+    return out

@@ -1,9 +1,11 @@
 """The timeline: one Line-API widget that draws the time axis, every lane and the playhead.
 
 Row 0 is the axis (it stays put when the lanes scroll); row 1 + i is lane i. Each lane row is the lane's name, then
-its cells from `LanePainter.runs`, turned into one Segment per run. The cells of a lane are cached until the view,
-the width, the theme or that lane's data change; the playhead is spliced into the cached segments, so moving it
-re-renders nothing. Horizontal position and zoom are a `View` (t0, seconds per cell), not a scroll offset.
+its cells from the `LanePainter`, one Segment per run of equal cells: a dense view comes as a row of cell codes whose
+runs map straight to cached Segments (`_Styles.bars`), a sparse one as runs with sub-cell edges and labels. The
+segments of a lane are cached until the view, the width, the theme or that lane's data change; the playhead is
+spliced into the cached segments, so moving it re-renders nothing. Horizontal position and zoom are a `View`
+(t0, seconds per cell), not a scroll offset.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from viz.app.lanes import NONE, VISUALS, LanePainter, display_order
+from viz.app.lanes import NONE, SAME_CELLS, VISUALS, LanePainter, display_order
 from viz.app.playback import window
 from viz.app.palette import BAR_CLASSES, EIGHTHS, GLYPH, LABEL_CLASSES, TaskColors
 from viz.app.timescale import View, fit, fmt_time, ticks
@@ -55,6 +57,7 @@ class Timeline(ScrollView, can_focus=False):
         self._styles: _Styles | None = None
         self._lane_cache: dict[tuple, tuple[list[Segment], list[int]]] = {}
         self._cache_key: tuple | None = None
+        self._axis: tuple[tuple, list[Segment], str] | None = None
         self._dragging = False
         self._name_width = 6
         self._width = 80
@@ -199,6 +202,7 @@ class Timeline(ScrollView, can_focus=False):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles = None
+        self._axis = None
         self._lane_cache.clear()
 
     @property
@@ -227,19 +231,23 @@ class Timeline(ScrollView, can_focus=False):
     def _axis_strip(self, width: int, st: "_Styles") -> Strip:
         view = self.view
         nw = self.name_width
-        chars = [" "] * view.width
-        step, marks = ticks(view, 12)
-        end = -1
-        for x, t in marks:
-            label = "▏" + fmt_time(t, step)
-            if x <= end or x + len(label) > view.width:
-                continue
-            chars[x: x + len(label)] = label
-            end = x + len(label)
-        segments = [Segment(" " * nw, st.axis), Segment("".join(chars), st.axis)]
+        key = (view, nw)
+        if self._axis is None or self._axis[0] != key:
+            chars = [" "] * view.width
+            step, marks = ticks(view, 12)
+            end = -1
+            for x, t in marks:
+                label = "▏" + fmt_time(t, step)
+                if x <= end or x + len(label) > view.width:
+                    continue
+                chars[x: x + len(label)] = label
+                end = x + len(label)
+            text = "".join(chars)
+            self._axis = (key, [Segment(" " * nw, st.axis), Segment(text, st.axis)], text)
+        _, segments, text = self._axis
         px = view.cell_of(self.playhead)
         if 0 <= px < view.width:  # mark the playhead's column without hiding a label's character
-            char = chars[px] if chars[px] not in " ▏" else "▼"
+            char = text[px] if text[px] not in " ▏" else "▼"
             segments = _splice(segments, [nw, nw + view.width], nw + px, Segment(char, st.marker))
         return Strip(segments, width)
 
@@ -253,34 +261,29 @@ class Timeline(ScrollView, can_focus=False):
         lane_key = (lane.task, len(lane.starts), lane.ended, self.trace.end_time if lane.ended is None else None)
         cached = self._lane_cache.get(lane_key)
         if cached is None:
-            segments = self._lane_segments(lane, st)
-            cached = (segments, list(accumulate(s.cell_length for s in segments)))
             if len(self._lane_cache) > 4096:
                 self._lane_cache.clear()
-            self._lane_cache[lane_key] = cached
+            cached = self._lane_cache[lane_key] = self._lane_segments(lane, st)
         segments, ends = cached
-        nw = self.name_width
-        name = _fit_name(lane.name, nw - 2).ljust(nw - 1)
-        if row == self.selected:
-            head = [Segment("▶" + name, st.selected)]
-        else:
-            head = [Segment(" ", st.name), Segment(name, st.name + st.colors.style(lane.task))]
         px = view.cell_of(self.playhead)
         if 0 <= px < view.width:
             segments = _splice(segments, ends, px, None, st.playhead)
-        return Strip(head + segments, self._width)
+        return Strip(st.head(lane, self.name_width, row == self.selected) + segments, self._width)
 
-    def _lane_segments(self, lane: Lane, st: "_Styles") -> list[Segment]:
+    def _lane_segments(self, lane: Lane, st: "_Styles") -> tuple[list[Segment], list[int]]:
+        """The lane's cells in this view as segments, and where each segment ends (in cells)."""
         view = self.view
-        out = []
-        for left, right, eighths, width, label in self.painter.runs(lane, view.t0, view.dt, view.width):
-            if label is not None:
-                out.append(Segment(label, st.label[left]))
-            elif eighths == 8:
-                out.append(Segment(GLYPH[left] * width, st.bar[left]))
-            else:
-                out.append(Segment(EIGHTHS[eighths], st.edge(left, right)))
-        return out
+        painter = self.painter
+        row = painter.row(lane, view.t0, view.dt, view.width)
+        if row is not None:
+            if not painter.row_labels(lane, row, view.t0, view.dt):
+                pieces = SAME_CELLS.findall(row)  # runs of equal cells, each a cached Segment
+                return list(map(st.bars.__getitem__, pieces)), list(accumulate(map(len, pieces)))
+            runs = painter.row_runs(lane, row, view.t0, view.dt)
+        else:
+            runs = painter.runs(lane, view.t0, view.dt, view.width)
+        segment = st.segment
+        return [segment(run) for run in runs], list(accumulate(run[3] for run in runs))
 
 
 def _fit_name(name: str, width: int) -> str:
@@ -310,7 +313,8 @@ def _splice(segments: list[Segment], ends: list[int], x: int, replacement: Segme
 
 
 class _Styles:
-    """The timeline's rich Styles, read once from the CSS component classes (and again when the theme changes)."""
+    """The timeline's rich Styles, read once from the CSS component classes (and again when the theme changes), and
+    the Segments made from them: bars by their cells (`bars[b"\\x05\\x05"]`), edges, lane names."""
 
     def __init__(self, widget: Timeline):
         get = widget.get_component_rich_style
@@ -326,10 +330,49 @@ class _Styles:
         self.marker = get("timeline--marker")
         self.playhead = Style(color=get("timeline--playhead").color, bold=True)
         self.colors = TaskColors(widget.trace, widget.app.theme_variables)
-        self._edges: dict[tuple[int, int], Style] = {}
+        self.bars = _Bars(self.bar)
+        self._edges: dict[tuple[int, int, int], Segment] = {}
+        self._heads: dict[tuple, list[Segment]] = {}
 
-    def edge(self, left: int, right: int) -> Style:
-        style = self._edges.get((left, right))
-        if style is None:
-            style = self._edges[(left, right)] = Style(color=self.main[left], bgcolor=self.main[right])
-        return style
+    def segment(self, run: tuple) -> Segment:
+        left, right, eighths, width, label = run
+        if label is not None:
+            return Segment(label, self.label[left])
+        if eighths == 8:
+            return self.bars[_CELL_BYTES[left] * width]
+        seg = self._edges.get((left, right, eighths))
+        if seg is None:
+            style = Style(color=self.main[left], bgcolor=self.main[right])
+            seg = self._edges[(left, right, eighths)] = Segment(EIGHTHS[eighths], style)
+        return seg
+
+    def head(self, lane: Lane, width: int, selected: bool) -> list[Segment]:
+        """The lane's name column: ' name' in the task's colour, or '▶name' when it is the selected lane."""
+        key = (lane.task, lane.name, width, selected)
+        head = self._heads.get(key)
+        if head is None:
+            if len(self._heads) > 8192:
+                self._heads.clear()
+            name = _fit_name(lane.name, width - 2).ljust(width - 1)
+            if selected:
+                head = [Segment("▶" + name, self.selected)]
+            else:
+                head = [Segment(" ", self.name), Segment(name, self.name + self.colors.style(lane.task))]
+            self._heads[key] = head
+        return head
+
+
+_CELL_BYTES = [bytes([code]) for code in range(len(VISUALS))]
+
+
+class _Bars(dict):
+    """Segment of a run of equal cells, keyed by the run itself (bytes of one repeated code); made on first use."""
+
+    def __init__(self, styles: list[Style]):
+        super().__init__()
+        self.styles = styles
+
+    def __missing__(self, cells: bytes) -> Segment:
+        code = cells[0]
+        seg = self[cells] = Segment(GLYPH[code] * len(cells), self.styles[code])
+        return seg

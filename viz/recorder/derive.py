@@ -30,6 +30,7 @@ class Deriver:
     def __init__(self) -> None:
         self.tasks: dict[int, _Task] = {}
         self.names: dict[int, str] = {}
+        self.outputs = 0  # output records made so far (the viewer counts them against its limit)
         self.exit: tuple | None = None
         self.end_time = 0.0
         self._hubs: dict[int, dict] = {}
@@ -47,6 +48,7 @@ class Deriver:
             elif kind == wire.STATE:
                 state(out, *ev[1:])
             elif kind == wire.OUTPUT:
+                self.outputs += 1
                 _, t, tid, stream, text, file, line = ev
                 self._see(t)
                 out.append({"k": "output", "t": t, "task": tid, "stream": stream, "text": text, "file": file,

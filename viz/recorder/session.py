@@ -28,7 +28,7 @@ GRACE = 0.4          # seconds between SIGTERM and SIGKILL
 READ_CHUNK = 1 << 20
 MAX_RECORDS = 5_000_000  # a flood beyond this is counted and dropped, so memory stays bounded
 MAX_OUTPUT_LINES = 200_000
-PUMP_LIMIT = 256 << 20   # bytes read ahead of the viewer before the reader thread waits
+PUMP_LIMIT = 64 << 20    # bytes read ahead of the viewer before the reader thread waits
 _PKG_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 
 
@@ -59,7 +59,8 @@ class Session:
         self._stopped_at = 0.0
         self.output_lines = 0
         self.dropped_lines = 0
-        self._dropped_from: float | None = None
+        self._records_dropped_from: float | None = None
+        self._lines_dropped_from: float | None = None
         self._sel: selectors.BaseSelector | None = None
         self._partial = {1: b"", 2: b""}
         self._open = 0
@@ -223,44 +224,49 @@ class Session:
             if batches:
                 self._last_event_at = time.monotonic()
             for batch in batches:
-                if self.records_seen + len(records) < self.max_records:
-                    records.extend(self._limit_output(self.deriver.feed(batch)))
-                else:
+                room = self.max_records - self.records_seen - len(records)
+                if room <= 0:
                     self._drop(batch)
+                    continue
+                before = self.deriver.outputs
+                recs = self.deriver.feed(batch)
+                if self.deriver.outputs != before:
+                    recs = self._limit_output(recs)
+                if len(recs) > room:  # the record limit falls inside this batch
+                    self._note_dropped_records(len(recs) - room, recs[room]["t"] if "t" in recs[room] else 0.0)
+                    recs = recs[:room]
+                records.extend(recs)
         else:
             self._raw_output(what, data, records)
 
     def _limit_output(self, recs: list[dict]) -> list[dict]:
-        """Past MAX_OUTPUT_LINES, output lines are counted and dropped; states still arrive."""
-        if self.output_lines + len(recs) < self.max_output_lines:
-            self.output_lines += sum(1 for r in recs if r["k"] == "output")
-            return recs
+        """Past the output line limit, output lines are counted and dropped; states still arrive."""
         kept = []
         for r in recs:
             if r["k"] == "output":
                 if self.output_lines >= self.max_output_lines:
                     self.dropped_lines += 1
-                    if self._dropped_from is None:
-                        self._dropped_from = r["t"]
+                    if self._lines_dropped_from is None:
+                        self._lines_dropped_from = r["t"]
                     continue
                 self.output_lines += 1
             kept.append(r)
         return kept
 
+    def _note_dropped_records(self, n: int, t: float) -> None:
+        if self._records_dropped_from is None:
+            self._records_dropped_from = t
+        self.dropped += n
+
     def _drop(self, batch: list) -> None:
         """Past the record limit: count what arrives, keep only the child's own account of how it ended."""
-        if self._dropped_from is None:
-            self._dropped_from = self.deriver.end_time
-        self.dropped += len(batch)
+        self._note_dropped_records(len(batch), self.deriver.end_time)
         for ev in batch:
             if ev[0] == wire.EXIT:
                 self.deriver.feed([ev])
 
     def _raw_output(self, fd: int, data: bytes, records: list[dict], final: bool = False) -> None:
         """Lines written straight to fd 1 / fd 2 (C code, a crash report): output of the main task."""
-        if self.records_seen + len(records) >= self.max_records or self.output_lines >= self.max_output_lines:
-            self.dropped_lines += data.count(b"\n")
-            return
         buf = self._partial[fd] + data
         *lines, rest = buf.split(b"\n")
         if final and rest:
@@ -268,10 +274,13 @@ class Session:
             rest = b""
         self._partial[fd] = rest
         t = self.deriver.end_time
-        for ln in lines:
-            text = ln.decode("utf-8", "replace")[:MAX_TEXT_CHARS]
-            records.append({"k": "output", "t": t, "task": 1, "stream": "stdout" if fd == 1 else "stderr",
-                            "text": text, "file": None, "line": None})
+        stream = "stdout" if fd == 1 else "stderr"
+        recs = [{"k": "output", "t": t, "task": 1, "stream": stream, "text": ln.decode("utf-8", "replace")[:MAX_TEXT_CHARS],
+                 "file": None, "line": None} for ln in lines]
+        if self.records_seen + len(records) + len(recs) > self.max_records:
+            self._note_dropped_records(len(recs), t)
+            return
+        records.extend(self._limit_output(recs))
 
     def _finish(self) -> list[dict]:
         """The child is gone and its pipes are drained: say how it ended."""
@@ -298,14 +307,15 @@ class Session:
             outcome, detail = "exited", f"the program exited with status {status} before the recorder could report"
         if self.decoder.pending:
             detail += f" (the last {self.decoder.pending} bytes of events were cut off)"
-        if self.dropped or self.dropped_lines:
-            kept = f"the first {self.max_records:,} records" if self.dropped else \
-                f"the first {self.max_output_lines:,} output lines"
-            lost = ", ".join(x for x in (f"{self.dropped:,} events" if self.dropped else "",
-                                         f"{self.dropped_lines:,} output lines" if self.dropped_lines else "") if x)
+        if self.dropped:
             records.append({"k": "note", "t": t, "level": "warning",
-                            "text": f"flood: kept {kept}; {lost} from {self._dropped_from or 0:.3f} s on were "
-                                    f"dropped"})
+                            "text": f"flood: kept the first {self.max_records:,} records; {self.dropped:,} later "
+                                    f"events from {self._records_dropped_from:.3f} s on were dropped"})
+        if self.dropped_lines:
+            records.append({"k": "note", "t": t, "level": "warning",
+                            "text": f"flood: kept the first {self.max_output_lines:,} output lines; "
+                                    f"{self.dropped_lines:,} later lines from {self._lines_dropped_from:.3f} s on "
+                                    f"were dropped"})
         records.extend(self.deriver.close(t))
         self.exit_record = {"k": "exit", "t": t, "outcome": outcome, "status": status, "signal": sig,
                             "detail": detail}

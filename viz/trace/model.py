@@ -222,6 +222,10 @@ class Trace:
         steps.append(t)
 
     @property
+    def step_count(self) -> int:
+        return len(self._steps)
+
+    @property
     def steps(self) -> array:
         """The times of every step event (state change or output line), sorted."""
         if not self._steps_sorted:
