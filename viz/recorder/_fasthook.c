@@ -9,7 +9,8 @@
  * filled by the Python hook (viz.recorder.greenlets) the first time it explains a switch whose reason depends on
  * nothing but those frames. Everything else -- new greenlets, finished ones, direct switches, waits whose reason
  * depends on run-time values such as an fd -- goes to the Python hook, which stays the reference behaviour.
- * The module is optional: without a compiler viz falls back to the Python hook alone.
+ * The module also holds `Profiler`, the C filter in front of the generator/coroutine profile hook.
+ * The module is optional: without a compiler viz falls back to the Python hooks alone.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -81,10 +82,14 @@ static PyObject *chain(Hook *self, PyObject *event, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static PyObject *str_gr_frame, *str_call, *str_return, *str_c_call, *str_c_return, *str_c_exception;
+
 static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
-    PyObject *event, *args;
-    if (!PyArg_ParseTuple(call_args, "OO", &event, &args))
+    if (!PyTuple_Check(call_args) || PyTuple_GET_SIZE(call_args) != 2) {
+        PyErr_SetString(PyExc_TypeError, "expected (event, args)");
         return NULL;
+    }
+    PyObject *event = PyTuple_GET_ITEM(call_args, 0), *args = PyTuple_GET_ITEM(call_args, 1);
     if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != 2)
         goto slow_nosig;
     PyObject *origin = PyTuple_GET_ITEM(args, 0), *target = PyTuple_GET_ITEM(args, 1);
@@ -102,7 +107,7 @@ static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
     if (origin_is_hub && !target_is_hub) {
         rec = tuple4(self->tag_h, t, otid, ttid, NULL);
     } else if (target_is_hub && !origin_is_hub) {
-        PyObject *frame = PyObject_GetAttrString(origin, "gr_frame");
+        PyObject *frame = PyObject_GetAttr(origin, str_gr_frame);
         if (frame == NULL) { PyErr_Clear(); goto slow_nosig; }
         if (frame == Py_None) { Py_DECREF(frame); goto slow_nosig; }   /* finished: the Python hook ends it */
         unsigned long long h;
@@ -153,6 +158,85 @@ static void Hook_dealloc(Hook *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* ---- Profiler: the generator/coroutine hook's filter, in C ---------------------------------------------------
+ * A profile function is called on every call and return of every frame, and every C call. Only resumes and
+ * suspensions of the script's own generator and coroutine code objects (and close()/throw() calls) matter, so this
+ * checks the code object against a set and calls the Python handler, handler(frame, event, arg), only for those. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *codes;    /* set of code objects */
+    PyObject *handler;  /* Python callable(frame, event, arg) */
+} Profiler;
+
+static int profile_cb(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg) {
+    Profiler *p = (Profiler *)obj;
+    PyObject *event = NULL;
+    if (what == PyTrace_CALL || what == PyTrace_RETURN) {
+        PyCodeObject *code = PyFrame_GetCode(frame);
+        int hit = PySet_Contains(p->codes, (PyObject *)code);
+        Py_DECREF(code);
+        if (hit <= 0) { if (hit < 0) PyErr_Clear(); return 0; }
+        event = what == PyTrace_CALL ? str_call : str_return;
+    } else if (what == PyTrace_C_CALL || what == PyTrace_C_RETURN || what == PyTrace_C_EXCEPTION) {
+        if (arg == NULL || !PyCFunction_Check(arg)) return 0;
+        const char *name = ((PyCFunctionObject *)arg)->m_ml->ml_name;
+        if (strcmp(name, "close") != 0 && strcmp(name, "throw") != 0) return 0;
+        event = what == PyTrace_C_CALL ? str_c_call : what == PyTrace_C_RETURN ? str_c_return : str_c_exception;
+    } else {
+        return 0;
+    }
+    /* keep an exception being raised in the traced code intact around our call */
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    PyObject *r = PyObject_CallFunctionObjArgs(p->handler, (PyObject *)frame, event, arg ? arg : Py_None, NULL);
+    if (r == NULL) PyErr_Clear();   /* the handler records its own errors; never disturb the program */
+    Py_XDECREF(r);
+    PyErr_Restore(et, ev, etb);
+    return 0;
+}
+
+static int Profiler_init(Profiler *self, PyObject *args, PyObject *kwds) {
+    PyObject *codes, *handler;
+    if (!PyArg_ParseTuple(args, "O!O", &PySet_Type, &codes, &handler)) return -1;
+    Py_INCREF(codes); Py_INCREF(handler);
+    Py_XSETREF(self->codes, codes);
+    Py_XSETREF(self->handler, handler);
+    return 0;
+}
+
+static void Profiler_dealloc(Profiler *self) {
+    Py_XDECREF(self->codes); Py_XDECREF(self->handler);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Profiler_install(Profiler *self, PyObject *unused) {
+    PyEval_SetProfile(profile_cb, (PyObject *)self);
+    Py_RETURN_NONE;
+}
+
+/* Called as a plain Python profile function (after sys.setprofile(this)): hand everything to the handler. */
+static PyObject *Profiler_call(Profiler *self, PyObject *args, PyObject *kwargs) {
+    return PyObject_Call(self->handler, args, kwargs);
+}
+
+static PyMethodDef Profiler_methods[] = {
+    {"install", (PyCFunction)Profiler_install, METH_NOARGS, "Make this the profile function of the current thread."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ProfilerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "viz.recorder._fasthook.Profiler",
+    .tp_basicsize = sizeof(Profiler),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Profiler_init,
+    .tp_dealloc = (destructor)Profiler_dealloc,
+    .tp_call = (ternaryfunc)Profiler_call,
+    .tp_methods = Profiler_methods,
+    .tp_doc = "Profile function that passes only the script's generator and coroutine frames to Python.",
+};
+
 static PyObject *py_signature(PyObject *mod, PyObject *frame) {
     if (!PyFrame_Check(frame)) {
         PyErr_SetString(PyExc_TypeError, "expected a frame");
@@ -186,10 +270,20 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fasthook", NULL, -1, methods};
 
 PyMODINIT_FUNC PyInit__fasthook(void) {
-    if (PyType_Ready(&HookType) < 0) return NULL;
+    if (PyType_Ready(&HookType) < 0 || PyType_Ready(&ProfilerType) < 0) return NULL;
+    str_gr_frame = PyUnicode_InternFromString("gr_frame");
+    str_call = PyUnicode_InternFromString("call");
+    str_return = PyUnicode_InternFromString("return");
+    str_c_call = PyUnicode_InternFromString("c_call");
+    str_c_return = PyUnicode_InternFromString("c_return");
+    str_c_exception = PyUnicode_InternFromString("c_exception");
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     Py_INCREF(&HookType);
     if (PyModule_AddObject(m, "Hook", (PyObject *)&HookType) < 0) { Py_DECREF(&HookType); Py_DECREF(m); return NULL; }
+    Py_INCREF(&ProfilerType);
+    if (PyModule_AddObject(m, "Profiler", (PyObject *)&ProfilerType) < 0) {
+        Py_DECREF(&ProfilerType); Py_DECREF(m); return NULL;
+    }
     return m;
 }

@@ -272,6 +272,8 @@ class BlockingHooks:
                 if tid is None:
                     tid = th._viz_task = rec.new_task(thread_name(th), "thread", None)
                 rec.thread_task[_get_ident()] = tid
+                for hook in rec.thread_start_hooks:
+                    hook()
                 getcurrent = rec.current_greenlet
                 if getcurrent is not None:
                     g = getcurrent()

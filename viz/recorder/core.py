@@ -45,6 +45,7 @@ class Recorder:
         self.output_task: int | None = None  # while set, output is recorded as this task's (see greenlets.py)
         self._notes = 0
         self._name_count: dict[str, int] = {}
+        self.thread_start_hooks: list = []  # called in each new thread of the script as it starts
         self.clients: dict[str, str] = {}  # "host:port" of a connected socket -> name of the task that connected
         self._named_by_peer: dict[str, int] = {}
         self.main_task = self.new_task("main", "main")

@@ -231,7 +231,10 @@ class GreenletHooks:
         previous = sys.getprofile()
 
         def first_call(frame, event, arg):
-            sys.setprofile(previous)
+            if hasattr(previous, "install"):
+                previous.install()  # the generator hook's C filter
+            else:
+                sys.setprofile(previous)
             try:
                 if event == "call":
                     self._raw_unnamed.discard(g)
