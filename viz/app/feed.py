@@ -57,8 +57,8 @@ class LiveFeed:
 
     def _calibrate(self, records: list[dict]) -> None:
         """Each record arrives after it happened, so elapsed - t bounds the child's clock offset from above."""
-        latest = max((r["t"] for r in records if isinstance(r.get("t"), (int, float))), default=None)
-        if latest is not None:
+        latest = self.session.latest_time
+        if records:
             bound = self.session.elapsed - latest
             self._offset = bound if self._offset is None else min(self._offset, bound)
 

@@ -7,6 +7,9 @@ The child reports only what it sees at the moment: switches, waits, the loop's p
 - the hub is `idle` from the moment it last came back to its loop until its poll returned, and the idle span says
   what it was polling for (the fds and timers its blocked tasks wait on);
 - repeated identical states are folded, and at exit every task still open is ended.
+
+State records, the bulk of a trace, come out in their compact form, the tuple
+`("state", t, task, state, reason, file, line, blocks_loop)` (see viz.trace.model.state_dict); the rest as dicts.
 """
 
 from __future__ import annotations
@@ -118,7 +121,7 @@ class Deriver:
                 hub["held"] = None
             task = self.tasks[hid]
             reason = "switched to " + self.names.get(tid, "?")
-            out.append({"k": "state", "t": t, "task": hid, "state": "ready", "reason": reason})
+            out.append(("state", t, hid, "ready", reason, None, None, False))
             task.state, task.reason, task.t, task.info = "ready", reason, t, None
         task = self.tasks.get(tid)
         if task is None or task.ended or tid in self._hubs or (task.state == "blocked" and task.info):
@@ -126,10 +129,7 @@ class Deriver:
             return
         if task.state == "running" and task.reason is None:
             return
-        rec = {"k": "state", "t": t, "task": tid, "state": "running"}
-        if task.file is not None:
-            rec["file"], rec["line"] = task.file, task.line
-        out.append(rec)
+        out.append(("state", t, tid, "running", None, task.file, task.line, False))
         task.state, task.reason, task.t, task.info = "running", None, t, None
 
     def _to_hub(self, out, ev) -> None:
@@ -141,11 +141,9 @@ class Deriver:
         if task is None or task.ended or tid in self._hubs:
             self._state(out, t, tid, st, reason, file, line, {"until": t + secs} if secs else None)
         elif not (st == task.state and reason == task.reason and file == task.file and line == task.line):
-            rec = {"k": "state", "t": t, "task": tid, "state": st, "reason": reason}
             if file is not None:
-                rec["file"], rec["line"] = file, line
                 task.file, task.line = file, line
-            out.append(rec)
+            out.append(("state", t, tid, st, reason, file, line, False))
             task.state, task.reason, task.t, task.info = st, reason, t, ({"until": t + secs} if secs else None)
         hub = self._hubs.get(hid)
         if hub is None:
@@ -154,23 +152,14 @@ class Deriver:
         held = hub["held"]
         if held is not None:
             out.append(held)
-        hub["held"] = {"k": "state", "t": t, "task": hid, "state": "running"}
+        hub["held"] = ("state", t, hid, "running", None, None, None, False)
         htask = self.tasks[hid]
         htask.state, htask.reason, htask.t = "running", None, t
         if hub["idle_from"] is not None:
             hub["idle_from"] = t
 
     def _emit(self, out, task, t, tid, state, reason, file, line, info) -> None:
-        rec = {"k": "state", "t": t, "task": tid, "state": state}
-        if reason is not None:
-            rec["reason"] = reason
-        if file is not None:
-            rec["file"], rec["line"] = file, line
-        elif line is not None:
-            rec["line"] = line
-        if info and info.get("blocks_loop"):
-            rec["blocks_loop"] = True
-        out.append(rec)
+        out.append(("state", t, tid, state, reason, file, line, bool(info and info.get("blocks_loop"))))
         task.state, task.reason, task.t, task.info = state, reason, t, info
         if file is not None:
             task.file, task.line = file, line
@@ -227,7 +216,7 @@ class Deriver:
             if held is not None:
                 out.append(held)
             return
-        if held is not None and held["t"] < idle_from:
+        if held is not None and held[1] < idle_from:
             out.append(held)
         if t - idle_from > 0.0002:
             self._emit(out, task, idle_from, tid, "idle", self._polling_for(), None, None, None)
@@ -240,7 +229,7 @@ class Deriver:
         if state == "running":
             if hub["held"] is not None:
                 out.append(hub["held"])
-            hub["held"] = {"k": "state", "t": t, "task": tid, "state": "running"}
+            hub["held"] = ("state", t, tid, "running", None, None, None, False)
             task.state, task.reason, task.t = "running", None, t
             if hub["idle_from"] is not None:
                 hub["idle_from"] = t

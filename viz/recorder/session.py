@@ -2,7 +2,8 @@
 
 `Session` starts `python -m viz.recorder.child` in its own process group with an inherited pipe for events, and the
 script's stdin closed. `poll()` reads whatever arrived (events, plus anything written straight to fd 1 / fd 2) and
-returns new trace records; it also enforces the timeout. `stop()` ends the child's whole process group (SIGTERM,
+returns new trace records (state records in their compact tuple form, see viz.trace.model.state_dict); it also
+enforces the timeout. `stop()` ends the child's whole process group (SIGTERM,
 then SIGKILL after a grace period). Whatever happens, the trace file gets every record received and an `exit`
 record saying how the run ended. This module never imports gevent or the script.
 """
@@ -23,6 +24,7 @@ from viz import __version__
 from viz.recorder import wire
 from viz.recorder.derive import Deriver
 from viz.trace.format import MAX_TEXT_CHARS, TraceWriter, header
+from viz.trace.model import record_time, state_dict
 
 GRACE = 0.4          # seconds between SIGTERM and SIGKILL
 READ_CHUNK = 1 << 20
@@ -132,6 +134,11 @@ class Session:
         return self.exit_record is not None
 
     @property
+    def latest_time(self) -> float:
+        """The latest trace time the records so far have reached."""
+        return self.deriver.end_time
+
+    @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started if self.started else 0.0
 
@@ -233,7 +240,7 @@ class Session:
                 if self.deriver.outputs != before:
                     recs = self._limit_output(recs)
                 if len(recs) > room:  # the record limit falls inside this batch
-                    self._note_dropped_records(len(recs) - room, recs[room]["t"] if "t" in recs[room] else 0.0)
+                    self._note_dropped_records(len(recs) - room, record_time(recs[room]) or 0.0)
                     recs = recs[:room]
                 records.extend(recs)
         else:
@@ -243,7 +250,7 @@ class Session:
         """Past the output line limit, output lines are counted and dropped; states still arrive."""
         kept = []
         for r in recs:
-            if r["k"] == "output":
+            if type(r) is dict and r["k"] == "output":
                 if self.output_lines >= self.max_output_lines:
                     self.dropped_lines += 1
                     if self._lines_dropped_from is None:
@@ -325,7 +332,7 @@ class Session:
     def _write(self, records: list[dict]) -> None:
         self.records_seen += len(records)
         if self.writer is not None and records:
-            self.writer.write_many(records)
+            self.writer.write_many([state_dict(r) if type(r) is tuple else r for r in records])
             self.writer.flush()
 
 

@@ -20,6 +20,27 @@ RUNNING, READY, BLOCKED, IDLE = range(4)
 STATE_CODE = {name: code for code, name in enumerate(STATES)}
 
 
+def state_dict(rec: tuple) -> dict:
+    """A state record's compact form `("state", t, task, state, reason, file, line, blocks_loop)` -- what the
+    recorder hands the model, to keep the hot path free of dicts -- as the file format's dict."""
+    _, t, task, state, reason, file, line, blocks_loop = rec
+    d = {"k": "state", "t": t, "task": task, "state": state}
+    if reason is not None:
+        d["reason"] = reason
+    if file is not None:
+        d["file"] = file
+    if line is not None:
+        d["line"] = line
+    if blocks_loop:
+        d["blocks_loop"] = True
+    return d
+
+
+def record_time(rec) -> float | None:
+    """The time of a record in either form."""
+    return rec[1] if type(rec) is tuple else rec.get("t")
+
+
 @dataclass(frozen=True)
 class Span:
     """One stretch of one task's time in one state."""
@@ -128,39 +149,45 @@ class Trace:
         steps = self._steps
         end_time = self.end_time
         n = 0
+        state_code = STATE_CODE
         for rec in records:
-            if rec["k"] != "state":
+            if type(rec) is tuple:  # the compact form of a state record
+                _, t, task, state, r, f, line, blocks_loop = rec
+            elif rec["k"] == "state":
+                t, task, state = rec["t"], rec["task"], rec["state"]
+                r, f, line, blocks_loop = rec.get("reason"), rec.get("file"), rec.get("line"), rec.get("blocks_loop")
+            else:
                 self.end_time = end_time
                 add(rec)
                 end_time = self.end_time
                 continue
             n += 1
-            t = rec["t"]
             if t > end_time:
                 end_time = t
-            i = lane_of.get(rec["task"])
-            lane = lanes[i] if i is not None else self._lane(rec["task"], t)
+            i = lane_of.get(task)
+            lane = lanes[i] if i is not None else self._lane(task, t)
             starts = lane.starts
             if starts and t < starts[-1]:
                 t = starts[-1]
             starts.append(t)
-            lane.states.append(STATE_CODE[rec["state"]])
-            lane.flags.append(1 if rec.get("blocks_loop") else 0)
-            r = rec.get("reason")
+            lane.states.append(state_code[state])
+            lane.flags.append(1 if blocks_loop else 0)
             rid = string_id.get(r)
             lane.reasons.append(rid if rid is not None else intern(r))
-            f = rec.get("file")
             fid = string_id.get(f)
             lane.files.append(fid if fid is not None else intern(f))
-            lane.lines.append(rec.get("line") or 0)
+            lane.lines.append(line or 0)
             if steps and t < steps[-1]:
                 self._steps_sorted = False
             steps.append(t)
         self.end_time = float(end_time)
         self.changes += n
 
-    def add(self, rec: dict) -> None:
+    def add(self, rec: dict | tuple) -> None:
         """Fold one record into the model."""
+        if type(rec) is tuple:
+            self.add_many((rec,))
+            return
         kind = rec["k"]
         t = rec.get("t")
         if t is not None and t > self.end_time:
