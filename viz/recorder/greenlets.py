@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import os
 import sys
+import weakref
 
 from viz.recorder import wire
 from viz.recorder.callsite import call_name, format_seconds
@@ -323,15 +324,28 @@ def _literal_seconds(text: str | None, secs):
         return None
 
 
+_peers: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # socket -> (fd, "host:port"): one syscall each
+
+
 def _socket_peer(sock) -> str | None:
-    getpeername = getattr(sock, "getpeername", None)
-    if getpeername is None or not hasattr(sock, "fileno"):
+    """`host:port` of a connected socket's peer (cached per socket and fd), or None."""
+    try:
+        fd = sock.fileno()
+        cached = _peers.get(sock)
+    except (AttributeError, TypeError, OSError, ValueError):
+        return None
+    if cached is not None and cached[0] == fd:
+        return cached[1]
+    try:
+        host, port = sock.getpeername()[:2]
+        peer = f"{host}:{port}"
+    except (AttributeError, OSError, ValueError, TypeError):
         return None
     try:
-        host, port = getpeername()[:2]
-        return f"{host}:{port}"
-    except (OSError, ValueError, TypeError):
-        return None
+        _peers[sock] = (fd, peer)
+    except TypeError:
+        pass
+    return peer
 
 
 def _socket_reason(name: str, sock, loc) -> tuple:
