@@ -26,8 +26,8 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left, bisect_right
-from itertools import repeat
-from operator import eq, itemgetter
+from itertools import compress, repeat
+from operator import eq, itemgetter, le
 
 from viz.trace.model import BLOCKED, IDLE, READY, RUNNING, Lane, Trace
 
@@ -48,7 +48,6 @@ LABEL_MIN = 10         # a dense run this many cells long that is one span carri
 
 SAME_CELLS = _RUNS = re.compile(rb"\x00+|\x01+|\x02+|\x03+|\x04+|\x05+")  # findall(row): its runs of equal cells
 _NONZERO = re.compile(rb"[^\x00]")
-_LONG = re.compile(rb"|".join(rb"%c{%d,}" % (code, LABEL_MIN) for code in range(1, 6)))
 _MAX2 = bytes(max(i >> 3, i & 7) for i in range(64)) + bytes(192)  # (a << 3 | b) -> max(a, b), for codes < 8
 _FILL = [bytes([code]) for code in range(6)]
 
@@ -167,31 +166,35 @@ class LanePainter:
             return None
         return self._dense_row(lane, self.codes(lane), self.lane_end(lane), t0, dt, width)
 
-    def row_labels(self, lane: Lane, row: bytes, t0: float, dt: float) -> list[tuple[int, int, str]]:
-        """(first cell, cells, reason) of each run of at least LABEL_MIN equal cells that is one span with a reason.
+    def row_labels(self, lane: Lane, pieces: list[bytes], widths: list[int], t0: float,
+                   dt: float) -> list[tuple[int, list[Run]]]:
+        """Where a row's runs of equal cells (`pieces`, `widths` cells each) carry a reason: (piece index, the runs
+        that replace it) for each run of at least LABEL_MIN cells that is a single span with a reason.
 
         A run is one span when none starts inside its cells but the first (the first may hold the change into it).
         """
         out = []
         starts, reasons = lane.starts, lane.reasons
-        for m in _LONG.finditer(row):
-            pos, stop = m.span()
-            i = bisect_right(starts, t0 + (pos + 1) * dt)
-            if i and i == bisect_right(starts, t0 + stop * dt) and reasons[i - 1]:
-                out.append((pos, stop - pos, self.trace.string(reasons[i - 1])))
+        for i in compress(range(len(widths)), map(le, repeat(LABEL_MIN), widths)):
+            code = pieces[i][0]
+            if code == NONE:
+                continue
+            pos = sum(widths[:i])
+            stop = pos + widths[i]
+            j = bisect_right(starts, t0 + (pos + 1) * dt)
+            if j and j == bisect_right(starts, t0 + stop * dt) and reasons[j - 1]:
+                runs: list[Run] = []
+                _put_bar(runs, code, widths[i], self.trace.string(reasons[j - 1]))
+                out.append((i, runs))
         return out
 
     def row_runs(self, lane: Lane, row: bytes, t0: float, dt: float, labels: bool = True) -> list[Run]:
         """A row as runs of equal cells, long single-span runs labelled (no sub-cell edges at this density)."""
-        out: list[Run] = []
-        pos = 0
-        found = self.row_labels(lane, row, t0, dt) if labels else []
-        for start, w, label in found + [(len(row), 0, None)]:
-            for g in _RUNS.findall(row, pos, start):
-                out.append((g[0], g[0], 8, len(g), None))
-            if label is not None:
-                _put_bar(out, row[start], w, label)
-            pos = start + w
+        pieces = _RUNS.findall(row)
+        out: list[Run] = [(g[0], g[0], 8, len(g), None) for g in pieces]
+        if labels:
+            for i, runs in reversed(self.row_labels(lane, pieces, list(map(len, pieces)), t0, dt)):
+                out[i:i + 1] = runs
         return out
 
     def _dense_row(self, lane: Lane, codes: bytearray, end: float, t0: float, dt: float, width: int) -> bytes:
@@ -376,14 +379,25 @@ def _pairmax(a: bytes, b: bytes) -> bytes:
     return ((int.from_bytes(a, "little") << 3) | int.from_bytes(b, "little")).to_bytes(n, "little").translate(_MAX2)
 
 
-def _window_maxes(r: bytes, widths: tuple[int, ...]) -> dict[int, bytes]:
-    """For each power of two w in `widths`: m[x] = max(r[x:x+w]) for every x (len(r) - w + 1 entries)."""
-    out = {1: r}
-    w, top = 1, max(widths)
-    while w < top:
-        r = _pairmax(r[:-w], r[w:])
-        w *= 2
-        out[w] = r
+def _window_maxes(r: bytes, lengths: list[int]) -> list[bytes]:
+    """For each window length w (ascending): m[x] = max(r[x:x+w]) for x in 0 .. len(r) - w.
+
+    Windows of a power of two come from pairs of the half-length ones; any other length w from two overlapping
+    windows of the largest power of two below it.
+    """
+    pow2 = {1: r}
+    p = 1
+    while p * 2 <= lengths[-1]:
+        m = pow2[p]
+        pow2[p * 2] = _pairmax(m[:-p], m[p:])
+        p *= 2
+    out = []
+    n = len(r)
+    for w in lengths:
+        p = 1 << (w.bit_length() - 1)
+        m = pow2[p]
+        size = n - w + 1
+        out.append(m[:size] if p == w else _pairmax(m[:size], m[w - p:w - p + size]))
     return out
 
 
@@ -493,8 +507,10 @@ class _View:
 
 class _Grid:
     """A view laid over the buckets of level k (at least two per cell): cell c touches buckets [lo_c, hi_c) and
-    holds [ilo_c, ihi_c) wholly. The gathers that take each cell's max over either set from the window maxes of a
-    lane's buckets are built here once and shared by every lane that reads level k in this view."""
+    holds [ilo_c, ihi_c) wholly. From a lane's buckets r = [j_lo, j_hi), `bounds` takes the max over a window of
+    each length a cell needs (every window max array made with a few byte-wise maxes), lays those arrays end to
+    end, and picks every cell's two bounds out of them with one `itemgetter` built here, once per view and level,
+    for every lane that reads level k."""
 
     def __init__(self, k: int, edges: list[float]):
         self.inv = inv = 2.0 ** -k
@@ -504,28 +520,23 @@ class _Grid:
         hi = list(map(ceil, scaled[1:]))
         ilo = list(map(ceil, scaled[:-1]))
         ihi = list(map(floor, scaled[1:]))
-        self.j_lo, self.j_hi = lo[0], hi[-1]
-        j_lo = self.j_lo
-        self._upper = _cover(lo, hi, j_lo)
-        self._lower = _cover(ilo, ihi, j_lo)
-        self._widths = (self._upper[0], self._lower[0])
+        self.j_lo, self.j_hi = j_lo, j_hi = lo[0], hi[-1]
+        touch = [b - a for a, b in zip(lo, hi)]
+        inside = [b - a for a, b in zip(ilo, ihi)]
+        self.lengths = lengths = sorted(set(touch) | set(inside))
+        offset, at = {}, 0
+        for w in lengths:  # where the maxes over windows of w buckets start in the laid-out arrays
+            offset[w] = at
+            at += j_hi - j_lo - w + 1
+        self.width = len(lo)
+        self._pick = _getter([offset[w] + a - j_lo for w, a in zip(touch, lo)] +
+                             [offset[w] + a - j_lo for w, a in zip(inside, ilo)])
 
     def bounds(self, r: bytes) -> tuple[bytes, bytes]:
-        """From a lane's buckets [j_lo, j_hi): each cell's max over the buckets it touches (>= the exact cell) and
-        over the buckets wholly inside it (<= the exact cell)."""
-        maxes = _window_maxes(r, self._widths)
-        return _gather(maxes, self._upper), _gather(maxes, self._lower)
-
-
-def _cover(lo: list[int], hi: list[int], base: int) -> tuple:
-    """(w, getters): windows of w buckets, each inside its cell's [lo, hi), that together cover it; gathering the
-    window maxes at each getter's offsets and taking the byte-wise max gives every cell's max over [lo, hi)."""
-    counts = [b - a for a, b in zip(lo, hi)]
-    w = 1 << (min(counts).bit_length() - 1)
-    offsets = [[a - base for a in lo], [b - w - base for b in hi]]
-    for i in range(1, -(-max(counts) // w) - 1):  # more windows in between when a cell holds over 2w buckets
-        offsets.append([min(a + i * w, b - w) - base for a, b in zip(lo, hi)])
-    return w, [_getter(o) for o in offsets]
+        """Each cell's max over the buckets it touches (>= the exact cell) and over the buckets wholly inside it
+        (<= the exact cell)."""
+        picked = bytes(self._pick(b"".join(_window_maxes(r, self.lengths))))
+        return picked[:self.width], picked[self.width:]
 
 
 def _getter(indices: list[int]):
@@ -533,12 +544,3 @@ def _getter(indices: list[int]):
     if len(indices) == 1:
         return lambda seq: (get(seq),)
     return get
-
-
-def _gather(maxes: dict[int, bytes], cover: tuple) -> bytes:
-    w, getters = cover
-    m = maxes[w]
-    out = bytes(getters[0](m))
-    for get in getters[1:]:
-        out = _pairmax(out, bytes(get(m)))
-    return out

@@ -275,15 +275,17 @@ class Timeline(ScrollView, can_focus=False):
         view = self.view
         painter = self.painter
         row = painter.row(lane, view.t0, view.dt, view.width)
-        if row is not None:
-            if not painter.row_labels(lane, row, view.t0, view.dt):
-                pieces = SAME_CELLS.findall(row)  # runs of equal cells, each a cached Segment
-                return list(map(st.bars.__getitem__, pieces)), list(accumulate(map(len, pieces)))
-            runs = painter.row_runs(lane, row, view.t0, view.dt)
-        else:
+        if row is None:
             runs = painter.runs(lane, view.t0, view.dt, view.width)
-        segment = st.segment
-        return [segment(run) for run in runs], list(accumulate(run[3] for run in runs))
+            segment = st.segment
+            return [segment(run) for run in runs], list(accumulate(run[3] for run in runs))
+        pieces = SAME_CELLS.findall(row)  # runs of equal cells, each a cached Segment
+        segments = list(map(st.bars.__getitem__, pieces))
+        widths = list(map(len, pieces))
+        for i, runs in reversed(painter.row_labels(lane, pieces, widths, view.t0, view.dt)):
+            segments[i:i + 1] = map(st.segment, runs)
+            widths[i:i + 1] = [run[3] for run in runs]
+        return segments, list(accumulate(widths))
 
 
 def _fit_name(name: str, width: int) -> str:

@@ -136,14 +136,22 @@ def short_repr(value, limit: int = 24) -> str:
     return r if len(r) <= limit else r[: limit - 1] + "…"
 
 
+def _arg_words(value) -> str:
+    """An argument as a reader would write it, or `…` for an object with no short literal form."""
+    words = short_repr(value)
+    return "…" if words.startswith("<") and not words.startswith("<socket") else words
+
+
 def call_name(func, args=(), kwargs=None, limit: int = 40) -> str:
     """`consumer('c1')`, `fun`, `func('http://…')`: how a reader of the script names a call."""
     name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or type(func).__name__
     if "<locals>." in name or hasattr(func, "__self__"):
         name = name.rsplit(".", 1)[-1]
-    parts = [short_repr(a) for a in args] + [f"{k}={short_repr(v)}" for k, v in (kwargs or {}).items()]
+    parts = [_arg_words(a) for a in args] + [f"{k}={_arg_words(v)}" for k, v in (kwargs or {}).items()]
     if not parts:
         return name
+    while len(parts) > 1 and parts[-1] == "…" and parts[-2] == "…":
+        parts.pop()  # func(…) rather than func(…, …, …)
     text = f"{name}({', '.join(parts)})"
     return text if len(text) <= limit else text[: limit - 2] + "…)"
 
