@@ -14,12 +14,16 @@ widget's own line path, `Timeline.render_line(y)` for every row of the widget, w
 
 For each view it times
     cold      a frame just after the view changed (every lane strip is new: a pan of a fraction of a cell between
-              samples, as a scroll or zoom does), with the per-lane summaries already built (they depend only on the
-              data, not on the view);
-    first     a cold frame with nothing built yet (a new LanePainter: per-lane codes and summaries from scratch);
-    playhead  a frame where only the playhead moved (lane strips cached, the playhead spliced in);
-    widget    a cold frame through Textual's own per-widget path (`Widget.render_lines`, which adds the styles
-              cache, padding and scrollbar-free content cropping on top of render_line).
+              samples, as a scroll or zoom does), with the lanes' summaries built (they depend only on the data,
+              not on the view; the timeline builds them in the background, a few ms at a time, after a frame that
+              had to do without);
+    first     a cold frame with nothing built yet (a new LanePainter: lanes with summaries still to build are drawn
+              from their spans, one bisect per cell edge, and queued for the background build);
+    playhead  a frame where only the playhead moved, to the next cell (lane segments cached, the playhead
+              spliced in);
+    widget    a cold frame through Textual's own per-widget path (`Widget.render_lines`: its styles cache and line
+              filters on top of render_line; the compositor and terminal output come after and are not timed);
+    ph widget the playhead frame through that same path.
 
 The table goes to stdout; the last two lines are `playhead_ms=<median>` and `frame_ms=<median>`, medians of every
 playhead / cold sample over all views.
@@ -167,6 +171,12 @@ def time_widget(timeline: Timeline) -> float:
     return CLOCK() - t
 
 
+def settle(timeline: Timeline) -> None:
+    """Build the summaries of the lanes in view, as the timeline's background warm-up does between frames."""
+    while timeline.painter.warm(1.0):
+        pass
+
+
 def nudged(view: View, k: int) -> View:
     """The same zoom panned by a fraction of a cell: every lane strip is new, the data summaries are not."""
     return View(view.t0 + view.dt * (0.1 + 0.37 * (k % 7)), view.dt, view.width)
@@ -196,13 +206,15 @@ async def measure(trace: Trace, width: int, height: int, repeat: int) -> list[di
             timeline.set_playhead(view.time_at(view.width // 3))
             row = {"view": name, "top": int(timeline.scroll_y), "dt": view.dt}
             timeline.view = view
-            time_lines(timeline, rows)  # the data summaries for these lanes, once
+            time_lines(timeline, rows)
+            settle(timeline)
 
             first = []
             for k in range(max(3, repeat // 3)):
                 timeline.painter = LanePainter(trace)
                 timeline.view = nudged(view, k)
                 first.append(time_lines(timeline, rows))
+            settle(timeline)
             cold = []
             for k in range(repeat):
                 timeline.view = nudged(view, k + 1)
@@ -217,7 +229,11 @@ async def measure(trace: Trace, width: int, height: int, repeat: int) -> list[di
             for k in range(repeat):
                 timeline.set_playhead(view.time_at(view.width // 3 + 1 + k % 40))
                 playhead.append(time_lines(timeline, rows))
-            row.update(cold=cold, first=first, widget=widget, playhead=playhead)
+            playhead_widget = []
+            for k in range(repeat):
+                timeline.set_playhead(view.time_at(view.width // 3 + 1 + (k + 7) % 40))
+                playhead_widget.append(time_widget(timeline))
+            row.update(cold=cold, first=first, widget=widget, playhead=playhead, playhead_widget=playhead_widget)
             results.append(row)
     return results
 
@@ -245,10 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     med = statistics.median
     print(f"timeline {args.width}x{args.height}, median ms ({args.clock} clock) of {args.repeat} frames "
           "(first: new LanePainter)")
-    print(f"{'view':<10} {'top lane':>8} {'s/cell':>10} {'cold':>7} {'first':>7} {'widget':>7} {'playhead':>8}")
+    print(f"{'view':<10} {'top lane':>8} {'s/cell':>10} {'cold':>7} {'first':>7} {'widget':>7} {'playhead':>8}"
+          f" {'ph widget':>9}")
     for r in results:
         print(f"{r['view']:<10} {r['top']:>8} {r['dt']:>10.3g} {ms(med(r['cold'])):>7.2f} {ms(med(r['first'])):>7.2f}"
-              f" {ms(med(r['widget'])):>7.2f} {ms(med(r['playhead'])):>8.2f}")
+              f" {ms(med(r['widget'])):>7.2f} {ms(med(r['playhead'])):>8.2f} {ms(med(r['playhead_widget'])):>9.2f}")
     cold = [x for r in results for x in r["cold"]]
     playhead = [x for r in results for x in r["playhead"]]
     print(f"worst view: cold {max(ms(med(r['cold'])) for r in results):.2f} ms, "

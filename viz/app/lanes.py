@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from bisect import bisect_left, bisect_right
 from itertools import compress, repeat
-from operator import eq, itemgetter, le
+from operator import eq, itemgetter, le, sub
 
 from viz.trace.model import BLOCKED, IDLE, READY, RUNNING, Lane, Trace
 
@@ -41,15 +42,20 @@ _STATE_TABLE = bytes(_FROM_STATE.get(i, IDLE_V) for i in range(256))
 Run = tuple  # (left, right, eighths, width, label | None)
 DENSE = 4      # more than width / DENSE changes in view: draw cell by cell
 _SCAN = 12     # above this many spans in one cell, find the most important code with memchr, not max()
-F = 4          # a frame reads the summary level with at least F buckets per cell
+F = 16         # a frame reads the finest summary level it can, up to F buckets per cell
 BUCKETS_PER_SPAN = 8   # a lane's finest summary level has about 8-16 buckets per span...
 SUMMARY_SLACK = 4096   # ...and is made coarser when it outgrows 16 per span + this (a lane that went quiet)
+SYNC_SPANS = 200       # a frame brings a summary up to date itself when at most this many spans are new
 LABEL_MIN = 10         # a dense run this many cells long that is one span carries the span's reason
 
 SAME_CELLS = _RUNS = re.compile(rb"\x00+|\x01+|\x02+|\x03+|\x04+|\x05+")  # findall(row): its runs of equal cells
 _NONZERO = re.compile(rb"[^\x00]")
-_MAX2 = bytes(max(i >> 3, i & 7) for i in range(64)) + bytes(192)  # (a << 3 | b) -> max(a, b), for codes < 8
-_FILL = [bytes([code]) for code in range(6)]
+# Summaries hold each code as a "thermometer": code v -> the lowest v bits set. Then the most important of some codes
+# is their bitwise OR, which Python does for a whole row at once on the row read as one big integer.
+_THERM = (0, 1, 3, 7, 15, 31)
+_TO_THERM = bytes(_THERM) + bytes(250)
+_FROM_THERM = bytes(_THERM.index(i) if i in _THERM else 0 for i in range(256))
+_FILL = [bytes([t]) for t in range(32)]
 
 
 class LanePainter:
@@ -59,6 +65,7 @@ class LanePainter:
         self.trace = trace
         self._codes: dict[int, bytearray] = {}
         self._summaries: dict[int, _Summary] = {}
+        self._deferred: dict[int, Lane] = {}  # lanes drawn without their summary, to build in `warm`
         self._last_view: _View | None = None
 
     def codes(self, lane: Lane) -> bytearray:
@@ -198,53 +205,73 @@ class LanePainter:
         return out
 
     def _dense_row(self, lane: Lane, codes: bytearray, end: float, t0: float, dt: float, width: int) -> bytes:
+        """Every cell, exactly: from the summary's bounds where they agree, from the spans where they do not."""
         starts = lane.starts
-        summary = self.summary(lane)
-        view = self._view(t0, dt, width)
-        if summary is not None:
-            k = max(view.k, summary.k0)
-            if 2.0 ** (k + 1) <= dt:  # at least two buckets per cell: some lie wholly inside each cell
-                grid = self._grid(k, t0, dt, width)
-                n = len(starts)
-                r = summary.window(k, grid.j_lo, grid.j_hi)
-                _paint_span(r, grid.j_lo, grid.inv, starts[n - 1], end, codes[n - 1])  # the open last span
-                upper, lower = grid.bounds(r)
-                if upper == lower:
-                    return upper
-                diff = ((int.from_bytes(upper, "little") ^ int.from_bytes(lower, "little"))
-                        .to_bytes(len(upper), "little"))
-                cells = [m.start() for m in _NONZERO.finditer(diff)]
-                row = bytearray(upper)
-                for c, code in zip(cells, _exact_cells(starts, codes, end, view.edges, cells)):
-                    row[c] = code
-                return row
-        return _exact_row(starts, codes, end, view.edges)
-
-    def _view(self, t0: float, dt: float, width: int) -> "_View":
+        summary = self.summary(lane, now=False)
         view = self._last_view
         if view is None or view.key != (t0, dt, width):
             view = self._last_view = _View(t0, dt, width)
-        return view
-
-    def _grid(self, k: int, t0: float, dt: float, width: int) -> "_Grid":
-        """The view laid over level k's buckets; one per view and level, shared by the lanes that read that level."""
-        grids = self._view(t0, dt, width).grids
-        grid = grids.get(k)
+        if summary is None:
+            return _exact_row(starts, codes, end, view.edges)
+        k = max(view.k, summary.k0)
+        if 2.0 ** (k + 1) > dt:  # under two buckets per cell: none need lie wholly inside a cell
+            return _exact_row(starts, codes, end, view.edges)
+        grid = view.grids.get(k)
         if grid is None:
-            grid = grids[k] = _Grid(k, self._last_view.edges)
-        return grid
+            grid = view.grids[k] = _Grid(k, view.edges)
+        n = len(starts)
+        r = summary.window(k, grid.j_lo, grid.j_hi)
+        _paint_span(r, grid.j_lo, grid.inv, starts[n - 1], end, codes[n - 1])  # the open last span
+        upper, lower = grid.bounds(r)
+        if upper == lower:
+            return upper
+        diff = (int.from_bytes(upper, "little") ^ int.from_bytes(lower, "little")).to_bytes(width, "little")
+        row = bytearray(upper)
+        edges = view.edges
+        for m in _NONZERO.finditer(diff):  # the few cells the bounds leave open
+            c = m.start()
+            a = edges[c]
+            hi = bisect_left(starts, edges[c + 1])
+            lo = bisect_right(starts, a) - 1
+            if hi == n or lo < 0 or starts[lo] == a or hi - lo >= _SCAN:  # a lane's ends, spans of no length
+                row[c] = _exact_cell(starts, codes, end, a, edges[c + 1])
+            else:
+                row[c] = max(codes[lo:hi])
+        return row
 
-    def summary(self, lane: Lane) -> "_Summary | None":
-        """The lane's summary, brought up to date with its spans (None until it has two spans)."""
+    def summary(self, lane: Lane, now: bool = True) -> "_Summary | None":
+        """The lane's summary, brought up to date with its spans (None until it has two spans).
+
+        With now=False (while drawing) a summary more than SYNC_SPANS spans behind is not built: the lane is drawn
+        from its spans this time and queued for `warm`.
+        """
         n = len(lane.starts)
         summary = self._summaries.get(lane.task)
-        if summary is None:
-            if n < 2:
+        done = summary.done if summary is not None else 0
+        if done < n - 1:
+            if not now and n - 1 - done > SYNC_SPANS:
+                self._deferred[lane.task] = lane
                 return None
-            summary = self._summaries[lane.task] = _Summary(lane.starts, n)
-        if summary.done < n - 1:
+            if summary is None:
+                summary = self._summaries[lane.task] = _Summary(lane.starts, n)
             summary.extend(lane.starts, self.codes(lane), n - 1)
         return summary
+
+    def warm(self, budget: float, lanes: list[Lane] = ()) -> bool:
+        """Build summaries for `budget` seconds at most: first the lanes drawing skipped, then `lanes` (say, the
+        ones just out of view). True when there is more to do."""
+        deadline = time.perf_counter() + budget
+        for lane in list(self._deferred.values()) + list(lanes):
+            self._deferred.pop(lane.task, None)
+            self.summary(lane)
+            if time.perf_counter() > deadline:
+                return True
+        return bool(self._deferred)
+
+    @property
+    def behind(self) -> bool:
+        """Some lane was drawn without its summary (see `warm`)."""
+        return bool(self._deferred)
 
 
 def _most_important(codes: bytearray, lo: int, hi: int) -> int:
@@ -303,34 +330,23 @@ def _exact_cell(starts, codes: bytearray, end: float, a: float, b: float) -> int
     return _most_important(codes, lo, hi)
 
 
-def _exact_cells(starts, codes: bytearray, end: float, edges: list[float], cells: list[int]) -> list[int]:
-    """`_exact_cell` for some cells of a row, with the bisects done in one go."""
-    a_s = [edges[c] for c in cells]
-    b_s = [edges[c + 1] for c in cells]
-    firsts = list(map(bisect_right, repeat(starts, len(cells)), a_s))
-    his = list(map(bisect_left, repeat(starts, len(cells)), b_s))
-    n = len(starts)
-    out = []
-    for a, b, first, hi in zip(a_s, b_s, firsts, his):
-        lo = first - 1
-        if hi == 0:
-            out.append(NONE)
-        elif hi == n or lo < 0 or starts[lo] == a or hi - lo >= _SCAN:  # the lane's ends, spans of no length
-            out.append(_exact_cell(starts, codes, end, a, b))
-        else:
-            out.append(max(codes[lo:hi]))
-    return out
-
-
 def _exact_row(starts, codes: bytearray, end: float, edges: list[float]) -> bytearray:
     """Every cell with `_exact_cell`, with one bisect per cell edge (and a second only where a span starts exactly on
     an edge)."""
     width = len(edges) - 1
     right = list(map(bisect_right, repeat(starts, width + 1), edges))
-    left = right  # bisect_left == bisect_right unless some span starts exactly on the edge
-    firsts = itemgetter(*[max(x - 1, 0) for x in right])(starts) if width else ()
-    if any(map(eq, firsts, edges)):
-        left = list(map(bisect_left, repeat(starts, width + 1), edges))
+    if not any(map(eq, itemgetter(*map(sub, right, repeat(1)))(starts), edges)):
+        # no span starts on an edge: cell c holds spans right[c] - 1 .. right[c + 1] - 1, all in C
+        before = bisect_right(right, 0, 1) - 1  # cells before the lane's first span
+        lo = list(map(sub, right[before:width], repeat(1)))
+        if lo and lo[0] < 0:
+            lo[0] = 0
+        row = bytearray(before)
+        row += bytes(map(max, map(codes.__getitem__, map(slice, lo, right[before + 1:]))))
+        gone = bisect_left(edges, end, 0, width)  # cells from here on start after the lane ended
+        row[gone:] = bytes(width - gone)
+        return row
+    left = list(map(bisect_left, repeat(starts, width + 1), edges))
     n = len(starts)
     big = _SCAN
     row = bytearray(width)
@@ -354,51 +370,28 @@ def _exact_row(starts, codes: bytearray, end: float, edges: list[float]) -> byte
 
 
 def _paint_span(r: bytearray, j_lo: int, inv: float, start: float, end: float, code: int) -> None:
-    """Mark the buckets [start, end) overlaps (of size 1/inv, r[0] being bucket j_lo) with `code` where it is more
-    important than what they hold."""
+    """Add `code` to the buckets (thermometer codes, of 1/inv seconds, r[0] being bucket j_lo) that [start, end)
+    overlaps."""
     a = start * inv
     ja = math.floor(a) - j_lo
     jb = (math.ceil(end * inv) - 1 if end > start else math.floor(a)) - j_lo
     n = len(r)
     if jb < 0 or ja >= n:
         return
+    t = _THERM[code]
     if ja >= 0:
-        if r[ja] < code:
-            r[ja] = code
+        r[ja] |= t
         ja += 1
     else:
         ja = 0
     jb = min(jb, n - 1)
     if jb >= ja:  # the buckets after the first lie after every closed span: only this one is there
-        r[ja:jb + 1] = _FILL[code] * (jb + 1 - ja)
+        r[ja:jb + 1] = _FILL[t] * (jb + 1 - ja)
 
 
-def _pairmax(a: bytes, b: bytes) -> bytes:
-    """Byte-wise max of two equally long strings of codes (< 8), in big-int arithmetic rather than a Python loop."""
-    n = len(a)
-    return ((int.from_bytes(a, "little") << 3) | int.from_bytes(b, "little")).to_bytes(n, "little").translate(_MAX2)
-
-
-def _window_maxes(r: bytes, lengths: list[int]) -> list[bytes]:
-    """For each window length w (ascending): m[x] = max(r[x:x+w]) for x in 0 .. len(r) - w.
-
-    Windows of a power of two come from pairs of the half-length ones; any other length w from two overlapping
-    windows of the largest power of two below it.
-    """
-    pow2 = {1: r}
-    p = 1
-    while p * 2 <= lengths[-1]:
-        m = pow2[p]
-        pow2[p * 2] = _pairmax(m[:-p], m[p:])
-        p *= 2
-    out = []
-    n = len(r)
-    for w in lengths:
-        p = 1 << (w.bit_length() - 1)
-        m = pow2[p]
-        size = n - w + 1
-        out.append(m[:size] if p == w else _pairmax(m[:size], m[w - p:w - p + size]))
-    return out
+def _or(a: bytes, b: bytes) -> bytes:
+    """Byte-wise OR of two equally long strings (of thermometer codes: the more important of each pair)."""
+    return (int.from_bytes(a, "little") | int.from_bytes(b, "little")).to_bytes(len(a), "little")
 
 
 # ---- summaries -----------------------------------------------------------------------------------------------
@@ -427,23 +420,21 @@ class _Summary:
         j0, row = self.levels[k0]
         inv = 2.0 ** -k0
         lo = self.done
-        xs = starts[lo:closed + 1].tolist()
-        floor, ceil, fill = math.floor, math.ceil, _FILL
-        need = floor(xs[-1] * inv) + 1 - j0
+        scaled = list(map(inv.__mul__, starts[lo:closed + 1].tolist()))  # in buckets; exact (a power of two)
+        firsts = list(map(math.floor, scaled))  # the bucket each span starts in
+        ends = map(math.ceil, scaled)  # one past the last bucket the span before ends in
+        next(ends)
+        need = firsts[-1] + 1 - j0
         if len(row) < need:
             row.extend(bytes(need - len(row)))
-        a = xs[0] * inv
-        first = floor(a)
-        for x, code in zip(xs[1:], codes[lo:closed]):
-            e = x * inv
-            ja = floor(a) - j0
-            if row[ja] < code:
-                row[ja] = code
-            if e > a:
-                jb = ceil(e) - 1 - j0
-                if jb > ja:  # buckets after the first lie inside this span: nothing else is there yet
-                    row[ja + 1:jb + 1] = fill[code] * (jb - ja)
-            a = e
+        fill = _FILL
+        for ja, jb, t in zip(firsts, ends, codes[lo:closed].translate(_TO_THERM)):
+            ja -= j0
+            row[ja] |= t
+            jb -= j0 + 1
+            if jb > ja:  # the buckets after the first lie inside this span: nothing else is there yet
+                row[ja + 1:jb + 1] = fill[t] * (jb - ja)
+        first = firsts[0]
         self.done = closed
         for k in self.levels:
             if k > k0:
@@ -475,7 +466,7 @@ class _Summary:
         if len(piece) & 1:
             piece += b"\x00"
         del row[p - j0:]
-        row += _pairmax(piece[0::2], piece[1::2])
+        row += _or(piece[0::2], piece[1::2])
         return lv
 
     def window(self, k: int, j_lo: int, j_hi: int) -> bytearray:
@@ -506,41 +497,60 @@ class _View:
 
 
 class _Grid:
-    """A view laid over the buckets of level k (at least two per cell): cell c touches buckets [lo_c, hi_c) and
-    holds [ilo_c, ihi_c) wholly. From a lane's buckets r = [j_lo, j_hi), `bounds` takes the max over a window of
-    each length a cell needs (every window max array made with a few byte-wise maxes), lays those arrays end to
-    end, and picks every cell's two bounds out of them with one `itemgetter` built here, once per view and level,
-    for every lane that reads level k."""
+    """A view laid over the buckets of level k (at least two per cell). Cell c holds buckets [ilo_c, ihi_c) wholly
+    and touches those plus the bucket holding each of its edges, so for a lane's row of buckets:
+
+        lower_c = max over [ilo_c, ihi_c)                 <= the exact cell
+        upper_c = max(lower_c, edge_c, edge_c+1)          >= the exact cell
+
+    The interior is covered by a few windows of p buckets (p a power of two); `bounds` computes the max over every
+    window of p buckets of the row at once and picks each cell's windows, and the edge buckets, with `itemgetter`s
+    built here, once per view and level, for every lane that reads level k."""
 
     def __init__(self, k: int, edges: list[float]):
         self.inv = inv = 2.0 ** -k
         floor, ceil = math.floor, math.ceil
         scaled = [e * inv for e in edges]  # exact: inv is a power of two
-        lo = list(map(floor, scaled[:-1]))
-        hi = list(map(ceil, scaled[1:]))
+        at = list(map(floor, scaled))  # the bucket holding each edge
         ilo = list(map(ceil, scaled[:-1]))
         ihi = list(map(floor, scaled[1:]))
-        self.j_lo, self.j_hi = j_lo, j_hi = lo[0], hi[-1]
-        touch = [b - a for a, b in zip(lo, hi)]
-        inside = [b - a for a, b in zip(ilo, ihi)]
-        self.lengths = lengths = sorted(set(touch) | set(inside))
-        offset, at = {}, 0
-        for w in lengths:  # where the maxes over windows of w buckets start in the laid-out arrays
-            offset[w] = at
-            at += j_hi - j_lo - w + 1
-        self.width = len(lo)
-        self._pick = _getter([offset[w] + a - j_lo for w, a in zip(touch, lo)] +
-                             [offset[w] + a - j_lo for w, a in zip(inside, ilo)])
+        self.j_lo, self.j_hi = j_lo, _ = at[0], max(at[-1] + 1, ihi[-1])
+        self.width = width = len(ilo)
+        self.p, starts = _windows(ilo, ihi)
+        self._edges = itemgetter(*[x - j_lo for x in at])
+        self._inside = itemgetter(*[x - j_lo for column in starts for x in column])
+        self._parts = range(width, width * len(starts), width)
 
     def bounds(self, r: bytes) -> tuple[bytes, bytes]:
-        """Each cell's max over the buckets it touches (>= the exact cell) and over the buckets wholly inside it
-        (<= the exact cell)."""
-        picked = bytes(self._pick(b"".join(_window_maxes(r, self.lengths))))
-        return picked[:self.width], picked[self.width:]
+        """Each cell's lower and upper bound (codes), from a lane's buckets r = [j_lo, j_hi) in thermometer codes.
+
+        Read as one little-endian integer M, byte x of M >> 8i is r[x + i], so OR-ing shifted copies gives the max
+        over every window at once (windows of 2p from two of p).
+        """
+        n = len(r)
+        m = int.from_bytes(r, "little")
+        p = 1
+        while p < self.p:
+            m |= m >> (8 * p)
+            p *= 2
+        picked = bytes(self._inside(m.to_bytes(n, "little")))
+        w = self.width
+        from_bytes = int.from_bytes
+        inside = from_bytes(picked[:w], "little")
+        for at in self._parts:
+            inside |= from_bytes(picked[at:at + w], "little")
+        edges = from_bytes(bytes(self._edges(r)), "little")
+        touch = inside | edges | edges >> 8
+        return (touch.to_bytes(w + 1, "little")[:w].translate(_FROM_THERM),
+                inside.to_bytes(w, "little").translate(_FROM_THERM))
 
 
-def _getter(indices: list[int]):
-    get = itemgetter(*indices)
-    if len(indices) == 1:
-        return lambda seq: (get(seq),)
-    return get
+def _windows(lo: list[int], hi: list[int]) -> tuple[int, list[list[int]]]:
+    """(p, starts): windows of p buckets (the largest power of two that fits in every [lo, hi)), starting at
+    starts[i][c] for cell c, which together cover each cell's [lo, hi) without leaving it."""
+    counts = [b - a for a, b in zip(lo, hi)]
+    p = 1 << (min(counts).bit_length() - 1)
+    starts = [lo, [b - p for b in hi]]
+    for i in range(1, -(-max(counts) // p) - 1):  # more in between when a cell holds over 2p buckets
+        starts.append([min(a + i * p, b - p) for a, b in zip(lo, hi)])
+    return p, starts

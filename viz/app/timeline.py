@@ -29,6 +29,8 @@ from viz.trace.model import Lane, Trace
 
 NAME_MAX = 18
 MIN_DT = 1e-7  # the deepest zoom: 0.1 µs per cell
+WARM_EVERY = 0.02   # background summary building: a slice every 20 ms...
+WARM_BUDGET = 0.004  # ...of at most 4 ms
 
 
 class Timeline(ScrollView, can_focus=False):
@@ -55,9 +57,10 @@ class Timeline(ScrollView, can_focus=False):
         self.playhead = 0.0
         self.selected = 0
         self._styles: _Styles | None = None
-        self._lane_cache: dict[tuple, tuple[list[Segment], list[int]]] = {}
+        self._lane_cache: dict[tuple, list] = {}  # [segments, segment ends, last strip's key, last strip]
         self._cache_key: tuple | None = None
-        self._axis: tuple[tuple, list[Segment], str] | None = None
+        self._axis: list | None = None  # [key, segments, text, (playhead key, strip)]
+        self._warming = False
         self._dragging = False
         self._name_width = 6
         self._width = 80
@@ -195,6 +198,7 @@ class Timeline(ScrollView, can_focus=False):
         self._pan(0.1)
 
     def on_mouse_up(self, event: events.MouseUp) -> None:
+        self._warming = False
         self._dragging = False
         self.release_mouse()
 
@@ -243,13 +247,17 @@ class Timeline(ScrollView, can_focus=False):
                 chars[x: x + len(label)] = label
                 end = x + len(label)
             text = "".join(chars)
-            self._axis = (key, [Segment(" " * nw, st.axis), Segment(text, st.axis)], text)
-        _, segments, text = self._axis
+            self._axis = [key, [Segment(" " * nw, st.axis), Segment(text, st.axis)], text, None]
+        _, segments, text, last = self._axis
         px = view.cell_of(self.playhead)
+        if last is not None and last[0] == (px, width):
+            return last[1]
         if 0 <= px < view.width:  # mark the playhead's column without hiding a label's character
             char = text[px] if text[px] not in " ▏" else "▼"
             segments = _splice(segments, [nw, nw + view.width], nw + px, Segment(char, st.marker))
-        return Strip(segments, width)
+        strip = Strip(segments, width)
+        self._axis[3] = ((px, width), strip)
+        return strip
 
     def _lane_strip(self, row: int, st: "_Styles") -> Strip:
         lane = self.rows[row]
@@ -263,12 +271,34 @@ class Timeline(ScrollView, can_focus=False):
         if cached is None:
             if len(self._lane_cache) > 4096:
                 self._lane_cache.clear()
-            cached = self._lane_cache[lane_key] = self._lane_segments(lane, st)
-        segments, ends = cached
+            cached = self._lane_cache[lane_key] = [*self._lane_segments(lane, st), None, None]
+            if self.painter.behind:
+                self._warm_later()
+        segments, ends, strip_key, strip = cached
         px = view.cell_of(self.playhead)
+        selected = row == self.selected
+        if strip_key == (px, selected, lane.name):  # the playhead stayed in the same cell of this lane
+            return strip
         if 0 <= px < view.width:
             segments = _splice(segments, ends, px, None, st.playhead)
-        return Strip(st.head(lane, self.name_width, row == self.selected) + segments, self._width)
+        strip = Strip(st.head(lane, self.name_width, selected) + segments, self._width)
+        cached[2:] = (px, selected, lane.name), strip
+        return strip
+
+    def _warm_later(self) -> None:
+        if not self._warming:
+            self._warming = True
+            self.set_timer(WARM_EVERY, self._warm)
+
+    def _warm(self) -> None:
+        """Build lane summaries in the background, a few milliseconds at a time: the lanes a frame drew without
+        one, then those a page above and below the view, so the next scroll or zoom finds them ready."""
+        top, page = int(self.scroll_y), max(1, self.size.height - 1)
+        near = self.rows[max(0, top - page):top + 2 * page]
+        if self.painter.warm(WARM_BUDGET, near):
+            self.set_timer(WARM_EVERY, self._warm)
+        else:
+            self._warming = False
 
     def _lane_segments(self, lane: Lane, st: "_Styles") -> tuple[list[Segment], list[int]]:
         """The lane's cells in this view as segments, and where each segment ends (in cells)."""

@@ -3,7 +3,8 @@
 One JSON object per line. The first line is the header (`{"viz_trace": 1, ...}`); every other line has a kind `k`
 (`source`, `task`, `state`, `output`, `end`, `note`, `exit`). docs/trace-format.md documents every field.
 Readers ignore fields and kinds they do not know, so an older viz reads a newer minor addition; a newer *version*
-number is refused with a message saying so.
+number is refused with a message saying so. Reading uses orjson when it is installed (a dependency; several times
+faster than the json module), and reads the same without it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import IO, Any, Iterator
+from typing import IO, Any, Generator, Iterator
+
+try:  # parses the lines of a trace several times faster; without it the json module reads every trace the same
+    from orjson import loads as _orjson_loads
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson_loads = None
 
 VERSION = 1
 STATES = ("running", "ready", "blocked", "idle")
@@ -58,10 +64,10 @@ def validate(rec: Any, path: str, lineno: int) -> dict | None:
     if not isinstance(rec, dict):
         raise TraceFileError(path, lineno, f"expected a JSON object, found {type(rec).__name__}")
     kind = rec.get("k")
-    if kind not in _REQUIRED:
-        if isinstance(kind, str):
-            return None
+    if not isinstance(kind, str):  # (checked first: a list or object there is not hashable)
         raise TraceFileError(path, lineno, "record has no kind field 'k'")
+    if kind not in _REQUIRED:
+        return None
     for field, types in _REQUIRED[kind].items():
         value = rec.get(field)
         if value is None or not isinstance(value, types) or isinstance(value, bool) and bool not in types:
@@ -70,7 +76,7 @@ def validate(rec: Any, path: str, lineno: int) -> dict | None:
         if field in rec and not isinstance(rec[field], types):
             raise TraceFileError(path, lineno, f"{kind} record: field {field!r} is not {_type_words(types)}")
     t = rec.get("t")
-    if t is not None and not math.isfinite(t):
+    if t is not None and not _finite(t):
         raise TraceFileError(path, lineno, f"{kind} record: time 't' is not a finite number")
     line = rec.get("line")
     if line is not None and not 0 <= line < 2**31:
@@ -78,6 +84,13 @@ def validate(rec: Any, path: str, lineno: int) -> dict | None:
     if kind == "state" and rec["state"] not in STATES:
         raise TraceFileError(path, lineno, f"state record: unknown state {rec['state']!r}")
     return rec
+
+
+def _finite(x: int | float) -> bool:
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def _type_words(types: tuple) -> str:
@@ -98,6 +111,11 @@ def read_records(path: str | os.PathLike, result: ReadResult | None = None) -> I
 
     Raises TraceFileError naming the file and line for anything unreadable. A last line cut off mid-way (a run
     killed while writing) is not an error: reading stops there and `result.truncated_at` holds its line number.
+
+    The file is read a block of about a MiB at a time (memory stays bounded, whatever the file's size), and each
+    block's lines go through a fast path (`_read_block`). The reference is one line at a time, `_decode_line` then
+    `validate`: the fast path takes only what the reference would take as it is and hands it everything else, so
+    what loads, and what is refused with which line and message, is the same on either path.
     """
     path = str(path)
     result = result if result is not None else ReadResult()
@@ -110,31 +128,145 @@ def read_records(path: str | os.PathLike, result: ReadResult | None = None) -> I
     except OSError as e:
         raise TraceFileError(path, None, f"cannot open: {e.strerror}") from None
     with f:
-        lineno = 0
-        while True:
-            raw = f.readline(MAX_LINE_BYTES + 1)
-            if not raw:
-                break
-            lineno += 1
-            if len(raw) > MAX_LINE_BYTES:
-                raise TraceFileError(path, lineno, f"line is longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB")
-            complete = raw.endswith(b"\n")
-            try:
-                rec = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as e:
-                if not complete and lineno > 1:
-                    result.truncated_at = lineno
-                    break
-                what = "not valid UTF-8" if isinstance(e, UnicodeDecodeError) else "not valid JSON"
-                raise TraceFileError(path, lineno, f"{what}; is this a viz trace?") from None
-            if lineno == 1:
-                result.header = _check_header(rec, path)
-                continue
-            rec = validate(rec, path, lineno)
-            if rec is not None:
-                yield rec
-        if lineno == 0:
+        raw = f.readline(MAX_LINE_BYTES + 1)
+        if not raw:
             raise TraceFileError(path, None, "the file is empty, not a viz trace")
+        result.header = _check_header(_decode_line(raw, path, 1), path)
+        lineno = 1  # the lines read so far
+        pending = b""  # the start of a line whose end is not read yet
+        while data := f.read(_BLOCK_BYTES):
+            if pending:
+                data = pending + data
+            cut = data.rfind(b"\n") + 1
+            pending = data[cut:]
+            if cut:
+                lineno = yield from _read_block(data[:cut] if pending else data, path, lineno)
+            if len(pending) > MAX_LINE_BYTES:  # a line with no end in sight: refused before it fills memory
+                _decode_line(pending, path, lineno + 1)  # raises "line is longer than ..."
+        if pending:  # a last line without its newline: whole, or cut off mid-way
+            lineno += 1
+            rec = _decode_line(pending, path, lineno)
+            if rec is _TRUNCATED:
+                result.truncated_at = lineno
+            else:
+                rec = validate(rec, path, lineno)
+                if rec is not None:
+                    yield rec
+
+
+_BLOCK_BYTES = 1024 * 1024
+_TRUNCATED = object()  # what _decode_line returns for a last line cut off mid-way
+_FAILED = object()  # what the fast parser "returns" for a line it cannot read
+_STATE_NAMES = frozenset(STATES)
+# A float orjson returns for a time within these bounds came from a float literal (it turns only integers beyond
+# 64 bits into floats), so it is the float the json module returns too.
+_T_LOW, _T_HIGH = -9.0e18, 9.0e18
+
+
+def _decode_line(raw: bytes, path: str, lineno: int) -> Any:
+    """The reference reading of one line, as read (its newline included, unless it is the last line): its JSON
+    value, or _TRUNCATED for a last line cut off mid-way. Raises TraceFileError for a line too long or not JSON."""
+    if len(raw) > MAX_LINE_BYTES:
+        raise TraceFileError(path, lineno, f"line is longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB")
+    try:
+        return json.loads(raw)  # from bytes: json detects the encoding (a BOM, UTF-16 / 32) as it always has
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+        if not raw.endswith(b"\n") and lineno > 1:
+            return _TRUNCATED
+        what = ("not valid UTF-8" if isinstance(e, UnicodeDecodeError)
+                else "JSON nested too deeply" if isinstance(e, RecursionError) else "not valid JSON")
+        raise TraceFileError(path, lineno, f"{what}; is this a viz trace?") from None
+
+
+_scan_once = json.JSONDecoder().scan_once
+
+
+def _json_line(line: str) -> Any:
+    """The fast parser without orjson: one line's JSON value by the json module's own scanner (no encoding
+    detection, no whitespace regex), as json.loads returns it, if the value fills the line; raises otherwise."""
+    rec, end = _scan_once(line, 0)
+    if end != len(line):
+        raise ValueError("not one JSON value filling the line")
+    return rec
+
+
+def _no_fast_parser(line: bytes) -> Any:
+    raise ValueError("read by the reference")
+
+
+def _read_block(block: bytes, path: str, lineno: int) -> Generator[dict, None, int]:
+    """Yield the records of the lines of `block` (whole lines: it ends with a newline), the first being line
+    lineno + 1; return the number of its last line.
+
+    Each line is parsed by orjson (or, without it, by json's scanner on the block decoded at once). A plain state
+    record (`_plain_state`), the bulk of a trace, is yielded as it is; any other line is read again by the
+    reference `_decode_line` when orjson parsed it (orjson refuses NaN, a BOM, lone surrogates, which json reads,
+    and reads integers beyond 64 bits as floats), or when the fast parser failed, and is checked by `validate`."""
+    exact = False  # does `parse` return what _decode_line would?
+    if len(block) > MAX_LINE_BYTES:  # a line here may be too long: the reference checks each
+        lines, parse = block.split(b"\n"), _no_fast_parser
+    elif _orjson_loads is not None:
+        lines, parse = block.split(b"\n"), _orjson_loads
+    else:
+        try:
+            lines, parse, exact = block.decode("utf-8").split("\n"), _json_line, True
+        except UnicodeDecodeError:  # not strict UTF-8 (json reads UTF-8-encoded surrogates): the reference
+            lines, parse = block.split(b"\n"), _no_fast_parser
+    lines.pop()  # the empty string after the last newline
+    for line in lines:
+        lineno += 1
+        try:
+            rec = parse(line)
+        except (ValueError, StopIteration, RecursionError):  # StopIteration: json's scanner found no value
+            rec = _FAILED
+        if _plain_state(rec):
+            yield rec
+            continue
+        if rec is _FAILED or not exact:
+            rec = _decode_line((line if line.__class__ is bytes else line.encode("utf-8")) + b"\n", path, lineno)
+        rec = validate(rec, path, lineno)
+        if rec is not None:
+            yield rec
+    return lineno
+
+
+def _plain_state(rec: Any) -> bool:
+    """Is `rec` a state record that `validate` returns as it is, with a time that orjson reads as json does?
+
+    Only the fields a state record may have, each of an exact type (what a JSON parser returns: no subclasses, and
+    a bool is no int here), `t` finite and within +-9e18 (see _T_LOW), `line` in range. A record this refuses goes
+    to `validate`, the reference, which decides; tests/test_trace_format.py checks the two agree."""
+    if rec.__class__ is not dict:
+        return False
+    try:
+        kind, t, task, state = rec["k"], rec["t"], rec["task"], rec["state"]
+    except KeyError:
+        return False
+    if not (kind == "state" and (t.__class__ is float or t.__class__ is int) and _T_LOW < t < _T_HIGH
+            and task.__class__ is int and state.__class__ is str and state in _STATE_NAMES):
+        return False
+    fields = 4
+    if "reason" in rec:
+        fields += 1
+        value = rec["reason"]
+        if value is not None and value.__class__ is not str:
+            return False
+    if "file" in rec:
+        fields += 1
+        value = rec["file"]
+        if value is not None and value.__class__ is not str:
+            return False
+    if "line" in rec:
+        fields += 1
+        value = rec["line"]
+        if value is not None and (value.__class__ is not int or not 0 <= value < 2**31):
+            return False
+    if "blocks_loop" in rec:
+        fields += 1
+        value = rec["blocks_loop"]
+        if value is not None and value.__class__ is not bool:
+            return False
+    return len(rec) == fields  # and no other field
 
 
 def _check_header(rec: Any, path: str) -> dict:
