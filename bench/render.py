@@ -173,7 +173,8 @@ def time_widget(timeline: Timeline) -> float:
 
 def settle(timeline: Timeline) -> None:
     """Build the summaries of the lanes in view, as the timeline's background warm-up does between frames."""
-    while timeline.painter.warm(1.0):
+    warm = getattr(timeline.painter, "warm", None)  # (a painter without summaries has nothing to build)
+    while warm is not None and warm(1.0):
         pass
 
 

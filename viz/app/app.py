@@ -12,7 +12,6 @@ from textual.app import App
 from textual.binding import Binding
 
 from viz.app.keep import KeepTraceScreen
-from viz.app.picker import PickerScreen
 from viz.app.run_screen import RunScreen
 from viz.scenarios import Scenario, list_scenarios
 from viz.trace.model import Trace
@@ -38,6 +37,8 @@ class VizApp(App):
 
     def on_mount(self) -> None:
         if self._start_picker:
+            from viz.app.picker import PickerScreen  # only `viz` itself opens on the picker
+
             scenarios = self._scenarios if self._scenarios is not None else list_scenarios()
             self.push_screen(PickerScreen(scenarios))
         elif self._run is not None:

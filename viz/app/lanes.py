@@ -6,19 +6,22 @@ change inside one cell as a left eighth block (`eighths`/8 of the cell in `left`
 label writes the span's reason inside the bar.
 
 Every cell shows the most important state (running > blocks the loop > blocked > ready > idle) among the spans that
-overlap it, exactly (tests/test_app_drawing.py checks it against a brute-force definition). How it is found depends
-on how many spans the view holds:
+overlap it, exactly: tests/test_app_drawing.py checks every path against a brute-force definition. How a lane is
+drawn depends on how many of its changes the view holds:
 
-- few (at most one change per DENSE cells): walk the spans in view, with sub-cell edges and labels;
-- many: cell by cell, from the lane's summary (`_Summary`: the most important state in each time bucket of 2^k
-  seconds, for every k from a base a few buckets per span upwards, built once per lane and extended as a live lane
-  grows). A frame reads the level with at least F buckets per cell: a cell lies between the buckets wholly inside
-  it and the buckets touching it, so the most important state over each set is a lower and an upper bound; where the
-  two agree (nearly every cell) that is the answer, and only the other cells look at the spans themselves. The bytes
-  work for a whole row runs inside CPython (slices, `operator.itemgetter` gathers shared by every lane of the frame,
-  big-int arithmetic for byte-wise max), so a frame costs O(cells), not O(spans), and no Python loop per cell;
-- many, but the lane's summary is coarser than the view needs (a burst inside a mostly quiet lane): one bisect per
-  cell edge (`_exact_row`).
+- few (at most one per DENSE cells): `_sparse_runs` walks the spans in view, with sub-cell edges and labels;
+- many: `row` gives one code per cell, from the lane's summary (`_Summary`: the most important state in each time
+  bucket of 2^k seconds, for every k from a finest level of about 8-16 buckets per span up; built once per lane,
+  extended as a live lane grows). A view reads a level with many buckets per cell. Those wholly inside a cell give
+  a lower bound for it, those touching it an upper bound; where the two agree (nearly every cell) that is the cell,
+  and only the others look at the spans. The work for a whole row happens inside CPython: a slice of the summary,
+  big-int shifts and ORs for the max over every window of buckets at once (the summary stores each code as a
+  "thermometer", so the more important of two codes is their bitwise OR), and `operator.itemgetter` picks built
+  once per view and shared by all its lanes. A frame costs O(cells) and no Python step per cell or per span;
+- many, but no summary yet (a lane seen for the first time with more than SYNC_SPANS spans, or one that grew that
+  much since the last frame), or one too coarse for the view: `_exact_row`, one bisect per cell edge. The lane is
+  queued and `warm` builds its summary between frames (the timeline calls it from a timer), so building a summary
+  (about a microsecond per span) never lands in a frame; both ways give the same cells, so nothing is redrawn.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ _STATE_TABLE = bytes(_FROM_STATE.get(i, IDLE_V) for i in range(256))
 Run = tuple  # (left, right, eighths, width, label | None)
 DENSE = 4      # more than width / DENSE changes in view: draw cell by cell
 _SCAN = 12     # above this many spans in one cell, find the most important code with memchr, not max()
-F = 16         # a frame reads the finest summary level it can, up to F buckets per cell
+F = 16         # a dense frame reads summary buckets at least 1/F of a cell wide (or a lane's finest, if wider)
 BUCKETS_PER_SPAN = 8   # a lane's finest summary level has about 8-16 buckets per span...
 SUMMARY_SLACK = 4096   # ...and is made coarser when it outgrows 16 per span + this (a lane that went quiet)
 SYNC_SPANS = 200       # a frame brings a summary up to date itself when at most this many spans are new
@@ -96,72 +99,81 @@ class LanePainter:
             return [(NONE, NONE, 8, max(width, 0), None)]
         codes = self.codes(lane)
         end = self.lane_end(lane)
-        first = starts[0]
-        out: list[Run] = []
-        inv = 1.0 / dt
-        t_right = t0 + width * dt
-        if bisect_left(starts, t_right) - bisect_right(starts, t0) > width // DENSE:
+        if bisect_left(starts, t0 + width * dt) - bisect_right(starts, t0) > width // DENSE:
             return self.row_runs(lane, self._dense_row(lane, codes, end, t0, dt, width), t0, dt, labels)
 
-        def seg_at(t: float) -> int:
-            """The segment covering instant t: -1 before the lane, n after it, else a span index."""
-            if t < first:
-                return -1
-            if t >= end and end > starts[n - 1] or t > end:
-                return n
-            return bisect_right(starts, t) - 1
+        return self._sparse_runs(lane, codes, end, t0, dt, width, labels)
 
-        def bound(k: int) -> float:
-            """Where segment k begins."""
-            return starts[k] if k < n else end
-
-        def code(k: int) -> int:
-            return codes[k] if 0 <= k < n else NONE
-
+    def _sparse_runs(self, lane: Lane, codes: bytearray, end: float, t0: float, dt: float, width: int,
+                     labels: bool) -> list[Run]:
+        """Span by span. Segment k is span k, or -1 before the lane and n after it; a cell wholly inside one is a
+        bar, a cell with one change an edge, a cell with more the most important segment in it."""
+        starts = lane.starts
+        n = len(starts)
+        last = starts[n - 1]
+        first = starts[0]
+        inv = 1.0 / dt
+        t_right = t0 + width * dt
+        reasons = lane.reasons if labels else None
+        string = self.trace.string
+        out: list[Run] = []
+        # the segment covering t0
+        if t0 < first:
+            k = -1
+        elif t0 >= end and end > last or t0 > end:
+            k = n
+        else:
+            k = bisect_right(starts, t0) - 1
         c = 0
-        k = seg_at(t0)
         while c < width:
             a = t0 + c * dt
             # the next boundary after segment k
-            nxt = bound(k + 1) if k < n else t_right + dt
+            nxt = (starts[k + 1] if k + 1 < n else end) if k < n else t_right + dt
+            code = codes[k] if 0 <= k < n else NONE
             if nxt >= a + dt:
                 # cells c .. cend-1 lie wholly inside segment k
                 cend = min(width, int((nxt - t0) * inv + 1e-9)) if nxt < t_right else width
-                cend = max(cend, c + 1)
-                label = lane.reasons[k] if labels and 0 <= k < n else 0
-                _put_bar(out, code(k), cend - c, self.trace.string(label) if label else None)
+                if cend <= c:
+                    cend = c + 1
+                label = reasons[k] if reasons is not None and 0 <= k < n else 0
+                if label:
+                    _put_bar(out, code, cend - c, string(label))
+                elif out and out[-1][0] == code and out[-1][1] == code and out[-1][4] is None:
+                    out[-1] = (code, code, 8, out[-1][3] + cend - c, None)
+                else:
+                    out.append((code, code, 8, cend - c, None))
                 c = cend
                 b2 = t0 + c * dt
-                while k < n and bound(k + 1) <= b2:
+                while k < n and (starts[k + 1] if k + 1 < n else end) <= b2:
                     k += 1
                 continue
             b = a + dt
-            # segments kb: the last one starting before b
+            # kb: the last segment starting before b
             if b <= first:
                 kb = -1
             elif k >= n:
                 kb = n
             else:
-                kb = bisect_left(starts, b, max(k + 1, 0)) - 1
-                if kb == n - 1 and end < b and end > starts[n - 1]:
+                kb = bisect_left(starts, b, k + 1 if k >= 0 else 0) - 1
+                if kb == n - 1 and end < b and end > last:
                     kb = n
-            if kb <= k:
-                _put_bar(out, code(k), 1, None)
-            elif kb == k + 1 and code(k) != code(kb):
-                eighths = min(7, max(1, round((bound(kb) - a) * inv * 8)))
-                out.append((code(k), code(kb), eighths, 1, None))
-            elif kb == k + 1:
-                _put_bar(out, code(k), 1, None)
+            if kb == k + 1 and code != (code_b := codes[kb] if 0 <= kb < n else NONE):
+                eighths = round(((starts[kb] if kb < n else end) - a) * inv * 8)
+                out.append((code, code_b, 7 if eighths > 7 else 1 if eighths < 1 else eighths, 1, None))
             else:
-                _put_bar(out, _most_important(codes, max(k, 0), min(kb, n - 1) + 1), 1, None)
+                if kb > k + 1:
+                    code = _most_important(codes, k if k > 0 else 0, (kb if kb < n - 1 else n - 1) + 1)
+                if out and out[-1][0] == code and out[-1][1] == code and out[-1][4] is None:
+                    out[-1] = (code, code, 8, out[-1][3] + 1, None)
+                else:
+                    out.append((code, code, 8, 1, None))
             c += 1
             # the segment covering the next cell's start
             k = kb
             b2 = t0 + c * dt
-            while k < n and bound(k + 1) <= b2:
+            while k < n and (starts[k + 1] if k + 1 < n else end) <= b2:
                 k += 1
         return out
-
 
     # ---- many changes in view: a row of cell codes ----------------------------------------------------------
     def row(self, lane: Lane, t0: float, dt: float, width: int) -> bytes | None:
@@ -169,7 +181,9 @@ class LanePainter:
         draws it span by span, with sub-cell edges). The timeline turns a row into segments without a Python step
         per cell; `row_labels` finds the reasons to write in it."""
         starts = lane.starts
-        if not starts or width <= 0 or bisect_left(starts, t0 + width * dt) - bisect_right(starts, t0) <= width // DENSE:
+        if not starts or width <= 0:
+            return None
+        if bisect_left(starts, t0 + width * dt) - bisect_right(starts, t0) <= width // DENSE:
             return None
         return self._dense_row(lane, self.codes(lane), self.lane_end(lane), t0, dt, width)
 
@@ -408,7 +422,7 @@ class _Summary:
 
     def __init__(self, starts, n: int):
         span = starts[n - 1] - starts[0]
-        size = span / (BUCKETS_PER_SPAN * (n - 1)) if span > 0 else 2.0 ** -40
+        size = span / (BUCKETS_PER_SPAN * (n - 1)) if span > 0 else 1e-9
         self.k0 = math.floor(math.log2(size))
         self.levels: dict[int, list] = {self.k0: [math.floor(starts[0] * 2.0 ** -self.k0), bytearray()]}
         self.done = 0  # spans [0, done) are in the finest level
@@ -416,10 +430,13 @@ class _Summary:
 
     def extend(self, starts, codes: bytearray, closed: int) -> None:
         """Add spans [done, closed) to the finest level (span i ends where span i + 1 starts)."""
+        lo = self.done
+        limit = 16 * closed + SUMMARY_SLACK
+        while math.floor(starts[closed] * 2.0 ** -self.k0) + 1 - self.levels[self.k0][0] > limit:
+            self._coarsen()  # the lane went quiet for long: a coarser finest level keeps it small
         k0 = self.k0
         j0, row = self.levels[k0]
         inv = 2.0 ** -k0
-        lo = self.done
         scaled = list(map(inv.__mul__, starts[lo:closed + 1].tolist()))  # in buckets; exact (a power of two)
         firsts = list(map(math.floor, scaled))  # the bucket each span starts in
         ends = map(math.ceil, scaled)  # one past the last bucket the span before ends in
@@ -440,12 +457,13 @@ class _Summary:
             if k > k0:
                 p = first >> (k - k0)
                 self.stale[k] = min(self.stale.get(k, p), p)
-        while len(row) > 16 * closed + SUMMARY_SLACK:  # a lane gone quiet: drop to a coarser finest level
-            self.level(k0 + 1)
-            del self.levels[k0]
-            k0 = self.k0 = k0 + 1
-            self.stale.pop(k0, None)
-            j0, row = self.levels[k0]
+
+    def _coarsen(self) -> None:
+        """Make the level above the finest one the finest (derived from it, so nothing is read again)."""
+        self.level(self.k0 + 1)
+        del self.levels[self.k0]
+        self.k0 += 1
+        self.stale.pop(self.k0, None)
 
     def level(self, k: int) -> list:
         """Level k (>= k0), made or brought up to date from the level below."""
@@ -482,7 +500,8 @@ class _Summary:
 
 
 class _View:
-    """One view's cell edges, its summary level (the coarsest with at least F buckets per cell) and its grids."""
+    """One view's cell edges, the summary level it would read (the coarsest with at least F buckets per cell; a lane
+    whose finest level is coarser reads that one, if it still has two buckets per cell) and its grids."""
 
     def __init__(self, t0: float, dt: float, width: int):
         self.key = (t0, dt, width)
@@ -514,7 +533,8 @@ class _Grid:
         at = list(map(floor, scaled))  # the bucket holding each edge
         ilo = list(map(ceil, scaled[:-1]))
         ihi = list(map(floor, scaled[1:]))
-        self.j_lo, self.j_hi = j_lo, _ = at[0], max(at[-1] + 1, ihi[-1])
+        self.j_lo = j_lo = at[0]
+        self.j_hi = max(at[-1] + 1, ihi[-1])
         self.width = width = len(ilo)
         self.p, starts = _windows(ilo, ihi)
         self._edges = itemgetter(*[x - j_lo for x in at])

@@ -66,6 +66,7 @@ class RunScreen(Screen):
 
     def __init__(self, trace: Trace, name: str, session: Session | None = None, can_go_back: bool = False):
         super().__init__()
+        self._size_classes()
         self.trace = trace
         self.run_name = name
         self.session = session
@@ -80,6 +81,19 @@ class RunScreen(Screen):
         self._dirty = False
         self._last_panels = 0.0
         self._colors: TaskColors | None = None
+
+    def _size_classes(self) -> None:
+        """Start with the breakpoint classes the terminal's size gives (as Textual would set them on the first
+        resize), so the screen is styled once rather than twice before its first frame."""
+        try:
+            width, height = self.app.size
+        except Exception:  # no running app (yet): Textual sets them on the first resize
+            return
+        for dimension, breakpoints in ((width, self.HORIZONTAL_BREAKPOINTS), (height, self.VERTICAL_BREAKPOINTS)):
+            for edge, name in sorted(breakpoints, reverse=True):
+                if dimension >= edge:
+                    self.add_class(name)
+                    break
 
     @classmethod
     def live_run(cls, script: str, name: str, args: list[str] | None = None, timeout: float | None = None,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from rich.style import Style
-from rich.syntax import Syntax
 from rich.text import Span, Text
 from textual.cache import LRUCache
 from textual.geometry import Size
@@ -33,6 +32,7 @@ class SourceView(ScrollView, can_focus=False):
         self._segments: dict[int, list[Segment]] = {}
         self._cache: LRUCache[tuple, Strip] = LRUCache(512)
         self.empty_message = "no source recorded"
+        self._highlighting: tuple[str, bool] | None = None  # the (text, dark theme) last sent to be highlighted
 
     def show(self, file: str | None, text: str | None, current: int | None = None, marks: Marks | None = None,
              title: str | None = None) -> None:
@@ -62,7 +62,12 @@ class SourceView(ScrollView, can_focus=False):
         self.virtual_size = Size(self.size.width, max(1, len(lines)))
 
     def _highlight_later(self, text: str) -> None:
+        """Colour the source in a thread, started after the next frame so it never delays one (the first frame of
+        a run screen shows the source plain); once per text and theme."""
         dark = getattr(getattr(self.app, "current_theme", None), "dark", True)
+        if self._highlighting == (text, dark):
+            return
+        self._highlighting = (text, dark)
 
         def work() -> None:
             lines = highlight(text, dark)
@@ -71,7 +76,11 @@ class SourceView(ScrollView, can_focus=False):
             except RuntimeError:  # the app has gone
                 pass
 
-        self.run_worker(work, thread=True, exclusive=True, group="highlight")
+        def start() -> None:
+            if self._highlighting == (text, dark) and self.is_attached:
+                self.run_worker(work, thread=True, exclusive=True, group="highlight")
+
+        self.call_after_refresh(start)
 
     def _highlighted(self, text: str, lines: list[Text]) -> None:
         if text == self.text:
@@ -153,6 +162,8 @@ class SourceView(ScrollView, can_focus=False):
 
 def highlight(text: str, dark: bool = True) -> list[Text]:
     """The source as one Text per line, coloured by Pygments through Rich, without the theme's background."""
+    from rich.syntax import Syntax  # Pygments is a large import: leave it to the highlighting thread
+
     syntax = Syntax(text, "python", theme="ansi_dark" if dark else "ansi_light", background_color="default")
     highlighted = syntax.highlight(text)
     highlighted.style = Style()

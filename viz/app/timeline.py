@@ -4,19 +4,23 @@ Row 0 is the axis (it stays put when the lanes scroll); row 1 + i is lane i. Eac
 its cells from the `LanePainter`, one Segment per run of equal cells: a dense view comes as a row of cell codes whose
 runs map straight to cached Segments (`_Styles.bars`), a sparse one as runs with sub-cell edges and labels. The
 segments of a lane are cached until the view, the width, the theme or that lane's data change; the playhead is
-spliced into the cached segments, so moving it re-renders nothing. Horizontal position and zoom are a `View`
-(t0, seconds per cell), not a scroll offset.
+spliced into the cached segments, and a lane's whole Strip is reused while the playhead stays in the same cell (so
+Textual's per-strip caches hold too). Lane summaries the painter skipped during a frame are built from a timer
+(`_warm`), with the lanes a page above and below the view. Horizontal position and zoom are a `View` (t0, seconds
+per cell), not a scroll offset.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from itertools import accumulate
+from operator import itemgetter
 
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.geometry import Size
+from textual.filter import ANSIToTruecolor
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -209,6 +213,14 @@ class Timeline(ScrollView, can_focus=False):
         self._axis = None
         self._lane_cache.clear()
 
+    def get_line_filters(self):
+        """Textual's filters, but not ANSIToTruecolor when every style here is already truecolor (it would rebuild
+        each segment of each line only to give it back unchanged)."""
+        filters = super().get_line_filters()
+        if self.styles_table.truecolor:
+            return [f for f in filters if not isinstance(f, ANSIToTruecolor)]
+        return filters
+
     @property
     def styles_table(self) -> "_Styles":
         if self._styles is None:
@@ -307,13 +319,12 @@ class Timeline(ScrollView, can_focus=False):
         row = painter.row(lane, view.t0, view.dt, view.width)
         if row is None:
             runs = painter.runs(lane, view.t0, view.dt, view.width)
-            segment = st.segment
-            return [segment(run) for run in runs], list(accumulate(run[3] for run in runs))
+            return list(map(st.runs.__getitem__, runs)), list(accumulate(map(_WIDTH, runs)))
         pieces = SAME_CELLS.findall(row)  # runs of equal cells, each a cached Segment
         segments = list(map(st.bars.__getitem__, pieces))
         widths = list(map(len, pieces))
         for i, runs in reversed(painter.row_labels(lane, pieces, widths, view.t0, view.dt)):
-            segments[i:i + 1] = map(st.segment, runs)
+            segments[i:i + 1] = map(st.runs.__getitem__, runs)
             widths[i:i + 1] = [run[3] for run in runs]
         return segments, list(accumulate(widths))
 
@@ -363,6 +374,10 @@ class _Styles:
         self.playhead = Style(color=get("timeline--playhead").color, bold=True)
         self.colors = TaskColors(widget.trace, widget.app.theme_variables)
         self.bars = _Bars(self.bar)
+        self.runs = _Runs(self)
+        self.truecolor = all(_truecolor(style) for style in [self.base, self.axis, self.name, self.selected,
+                                                             self.marker, self.playhead, *self.bar, *self.label,
+                                                             *self.colors.styles])
         self._edges: dict[tuple[int, int, int], Segment] = {}
         self._heads: dict[tuple, list[Segment]] = {}
 
@@ -395,6 +410,29 @@ class _Styles:
 
 
 _CELL_BYTES = [bytes([code]) for code in range(len(VISUALS))]
+
+
+def _truecolor(style: Style) -> bool:
+    """Colours given as RGB (or not at all) and not dim: what ANSIToTruecolor leaves as it is."""
+    return not style.dim and all(color is None or color.triplet is not None for color in (style.color, style.bgcolor))
+
+
+class _Runs(dict):
+    """Segment of a run from `LanePainter.runs`, keyed by the run; made on first use (cleared when it grows large,
+    as labels make runs of many kinds)."""
+
+    def __init__(self, styles: "_Styles"):
+        super().__init__()
+        self.styles = styles
+
+    def __missing__(self, run: tuple) -> Segment:
+        if len(self) > 4096:
+            self.clear()
+        seg = self[run] = self.styles.segment(run)
+        return seg
+
+
+_WIDTH = itemgetter(3)
 
 
 class _Bars(dict):
