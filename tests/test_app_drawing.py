@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from viz.app.lanes import BLOCKED_V, IDLE_V, LOOP_V, NONE, READY_V, RUNNING_V, LanePainter, display_order
+from viz.app.lanes import (BLOCKED_V, IDLE_V, LOOP_V, NONE, READY_V, RUNNING_V, SYNC_SPANS, LanePainter,
+                           _exact_row, display_order)
 from viz.app.playback import SPEEDS, Playback, activity_start, comfortable_speed, speed_label
 from viz.app.saving import default_path
 from viz.app.stats import LOOP, Totals
@@ -176,6 +177,109 @@ def test_a_live_lane_grows_and_its_codes_are_only_extended():
     trace.add({"k": "state", "t": 1.0, "task": 1, "state": "blocked", "blocks_loop": True})
     assert painter.codes(lane) is first
     assert list(first) == [RUNNING_V, LOOP_V]
+
+
+# ---- dense views: the lane summaries ------------------------------------------------------------------------
+def random_lane(rnd: random.Random, n: int, grid: bool) -> list[tuple]:
+    """n spans; on a grid of round times (so changes fall exactly on cell and bucket edges) or at random times, with
+    some spans of no length and some long waits."""
+    t, spans = rnd.choice([0.0, 0.3, 1.0]), []
+    for _ in range(n):
+        state = rnd.choice(["running", "ready", "blocked", "idle"])
+        spans.append((t, state, None, state == "blocked" and rnd.random() < 0.2))
+        if rnd.random() < 0.05:
+            continue  # a span of no length
+        t += rnd.choice([0.125, 0.25, 0.5, 1 / 64]) if grid else (
+            rnd.expovariate(8.0) if rnd.random() < 0.9 else rnd.expovariate(0.3))
+    return spans
+
+
+def cell_codes(runs) -> list[int]:
+    """One code per cell; an edge cell counts as the more important of its two states."""
+    return [max(c[0], c[1]) if isinstance(c, tuple) else c for c in cells_of(runs)]
+
+
+def reference_row(trace: Trace, lane, t0: float, dt: float, width: int) -> list[int]:
+    return [reference_cell(trace, lane, t0 + c * dt, t0 + (c + 1) * dt) for c in range(width)]
+
+
+def dense_views(rnd: random.Random, end: float, grid: bool, width: int):
+    for factor in (1, 2, 5, 13):
+        if grid and rnd.random() < 0.5:
+            yield rnd.choice([0.0, 0.25, -0.5]), rnd.choice([0.125, 0.25, 0.5, 1.0]) / factor * 4
+        else:
+            yield rnd.uniform(-1, end / 2), (end + 1) / width / factor * rnd.uniform(0.8, 1.25)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_dense_view_from_the_summary_shows_the_most_important_state_of_every_cell(seed):
+    rnd = random.Random(seed)
+    grid = seed % 2 == 1
+    spans = random_lane(rnd, rnd.randrange(300, 700), grid)
+    trace = make_trace({"lane": spans}, end=spans[-1][0] + 0.5)
+    lane = trace.lanes[0]
+    painter = LanePainter(trace)
+    painter.warm(10.0, [lane])
+    assert painter.summary(lane, now=False) is not None
+    width = 60
+    for t0, dt in dense_views(rnd, painter.lane_end(lane), grid, width):
+        want = reference_row(trace, lane, t0, dt, width)
+        assert cell_codes(painter.runs(lane, t0, dt, width, labels=False)) == want, (t0, dt)
+        assert list(_exact_row(lane.starts, painter.codes(lane), painter.lane_end(lane),
+                               [t0 + c * dt for c in range(width + 1)])) == want
+
+
+def test_a_lane_drawn_before_its_summary_is_built_looks_the_same_after():
+    rnd = random.Random(7)
+    spans = random_lane(rnd, SYNC_SPANS * 3, grid=False)
+    trace = make_trace({"lane": spans}, end=spans[-1][0] + 0.5)
+    lane = trace.lanes[0]
+    painter = LanePainter(trace)
+    t0, dt, width = 0.0, painter.lane_end(lane) / 50, 50
+    before = painter.runs(lane, t0, dt, width)
+    assert painter.behind  # too many spans to summarise inside a frame: drawn from the spans, summary queued
+    assert not painter.warm(10.0)
+    assert not painter.behind and painter.summary(lane, now=False) is not None
+    assert painter.runs(lane, t0, dt, width) == before
+    assert cell_codes(before) == reference_row(trace, lane, t0, dt, width)
+
+
+def test_a_live_lane_keeps_its_summary_up_to_date_and_exact():
+    rnd = random.Random(3)
+    trace = make_trace({"main": [(0.0, "running", None), (0.0, "blocked", None)]})  # all at one instant at first
+    lane = trace.lanes[0]
+    painter = LanePainter(trace)
+    t = 0.0
+    for batch in range(12):
+        if batch == 6:
+            t += 500.0  # a long quiet stretch: the finest level gets coarser rather than huge
+        for _ in range(rnd.randrange(20, 150)):
+            t += rnd.expovariate(20.0)
+            trace.add({"k": "state", "t": t, "task": 1, "state": rnd.choice(["running", "blocked", "ready"])})
+        trace.advance(t + 0.05)
+        painter.warm(10.0, [lane])
+        summary = painter.summary(lane, now=False)
+        finest = summary.levels[summary.k0][1]
+        assert len(finest) <= 16 * len(lane.starts) + 4096
+        end = painter.lane_end(lane)
+        for t0, dt, width in ((0.0, end / 40, 40), (t - 2.0, 2.0 / 40, 40), (end - 0.3, 0.5 / 60, 60)):
+            assert cell_codes(painter.runs(lane, t0, dt, width, labels=False)) == \
+                reference_row(trace, lane, t0, dt, width), (batch, t0, dt)
+
+
+def test_a_dense_view_still_writes_a_long_waits_reason():
+    spans = [(i * 0.01, "running" if i % 2 else "ready", None) for i in range(200)]
+    spans.append((2.0, "blocked", "gevent.sleep(3)"))
+    spans.append((5.0, "running", None))
+    trace = make_trace({"fun": spans}, end=5.5)
+    lane = trace.lanes[0]
+    painter = LanePainter(trace)
+    painter.warm(10.0, [lane])
+    t0, dt, width = 0.0, 5.5 / 60, 60
+    assert painter.row(lane, t0, dt, width) is not None  # dense: 200 changes in 60 cells
+    runs = painter.runs(lane, t0, dt, width)
+    assert [label for *_, label in runs if label] == [" gevent.sleep(3) "]
+    assert sum(run[3] for run in runs) == width
 
 
 def test_lanes_are_ordered_main_first_then_the_loop_then_the_rest():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import random
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from viz.app.app import VizApp
 from viz.app.keep import KeepTraceScreen
 from viz.app.picker import PickerScreen, ScenarioList
 from viz.app.run_screen import RunScreen
+from viz.app import timeline as timeline_module
 from viz.app.timeline import Timeline
 from viz.scenarios import list_scenarios, resolve
 from viz.trace.model import Trace
@@ -275,3 +277,31 @@ async def test_a_blocking_call_that_silences_the_program_still_shows_time_passin
         await wait_for(pilot, lambda: trace.duration > since + 0.5, what="the live clock to move on")
         assert len(fun.starts) == spans and not trace.finished  # no record arrived: the clock did it
         await pilot.press("x")
+
+
+@pilot_test
+async def test_a_big_trace_is_drawn_at_once_and_its_lanes_look_the_same_once_summarised(monkeypatch):
+    monkeypatch.setattr(timeline_module, "WARM_EVERY", 0.5)  # hold the background build back...
+    monkeypatch.setattr(timeline_module, "WARM_BUDGET", 5.0)  # ...then let it do everything at once
+    rnd = random.Random(5)
+    records = []
+    for task in range(1, 41):
+        records.append({"k": "task", "t": 0.0, "task": task, "name": f"worker-{task}", "kind": "greenlet"})
+        t = rnd.uniform(0, 1)
+        for i in range(600):  # more spans than a frame summarises itself
+            state = ("running", "blocked", "ready")[i % 3]
+            records.append({"k": "state", "t": t, "task": task, "state": state,
+                            "reason": "gevent.sleep(0.01)" if state == "blocked" else None})
+            t += rnd.expovariate(60.0)
+    trace = Trace()
+    trace.add_many(records)
+    trace.add({"k": "exit", "t": trace.end_time, "outcome": "finished", "status": 0})
+    app = VizApp(trace=trace, trace_name="big")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        timeline = run_screen(app).query_one(Timeline)
+        lines = [timeline.render_line(y).text for y in range(timeline.size.height)]
+        assert timeline.painter.behind  # drawn from the spans, summaries queued
+        await wait_for(pilot, lambda: not timeline.painter.behind, what="lane summaries built in the background")
+        timeline._lane_cache.clear()
+        assert [timeline.render_line(y).text for y in range(timeline.size.height)] == lines

@@ -7,35 +7,19 @@ from bisect import bisect_left, bisect_right
 from operator import attrgetter
 
 from rich.text import Text
-from textual.widgets import Static
 
 from viz.app.lanes import VISUALS
 from viz.app.palette import LABEL_CLASSES, TaskColors
-from viz.app.stats import Totals
+from viz.app.panel import TracePanel
 from viz.app.timescale import fmt_duration, fmt_instant
-from viz.trace.model import Lane, Trace
+from viz.trace.model import Lane
 
 MAX_CHANGES = 4
 _T = attrgetter("t")
 
 
-class DetailsPanel(Static):
+class DetailsPanel(TracePanel):
     COMPONENT_CLASSES = LABEL_CLASSES | {"details--dim", "details--title"}
-
-    def __init__(self, trace: Trace, totals: Totals, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.trace = trace
-        self.totals = totals
-        self._key: tuple | None = None
-        self._colors: TaskColors | None = None
-        self._shown: tuple | None = None
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._colors = None
-        self._key = None
-        if self._shown is not None:  # the theme changed: draw again with its colours
-            self.call_later(self.show, *self._shown)
 
     def show(self, lane: Lane | None, t: float, live: bool) -> None:
         self._shown = (lane, t, live)

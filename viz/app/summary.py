@@ -4,36 +4,20 @@ against the wall time (what concurrency bought: "3.50 s of work in 2.05 s")."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from viz.app.lanes import display_order
 from viz.app.palette import TaskColors
-from viz.app.stats import LOOP, Totals
+from viz.app.panel import TracePanel
+from viz.app.stats import LOOP
 from viz.app.timescale import fmt_duration
-from viz.trace.model import Trace
 
 MAX_ROWS = 60
 NAME_MAX = 9
 COLUMN = 8  # a space and seven characters: '1.25 ms'
 
 
-class SummaryPanel(Static):
+class SummaryPanel(TracePanel):
     COMPONENT_CLASSES = {"summary--dim", "summary--work", "summary--loop", "summary--head"}
-
-    def __init__(self, trace: Trace, totals: Totals, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.trace = trace
-        self.totals = totals
-        self._key: tuple | None = None
-        self._colors: TaskColors | None = None
-        self._shown: tuple | None = None
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._colors = None
-        self._key = None
-        if self._shown is not None:  # the theme changed: draw again with its colours
-            self.call_later(self.show, *self._shown)
 
     def show(self, t: float) -> None:
         self._shown = (t,)
