@@ -25,8 +25,10 @@ For each view it times
               filters on top of render_line; the compositor and terminal output come after and are not timed);
     ph widget the playhead frame through that same path.
 
-The table goes to stdout; the last two lines are `playhead_ms=<median>` and `frame_ms=<median>`, medians of every
-playhead / cold sample over all views.
+The views take turns sample by sample (a burst of load on a shared machine then hits them alike), and a gc.collect()
+runs before each timed frame (so no collection lands inside one). --clock cpu times this thread's CPU instead of
+wall time. The table goes to stdout; the last two lines are `playhead_ms=<median>` and `frame_ms=<median>`, the
+medians of every playhead / cold sample over all views.
 """
 
 from __future__ import annotations
@@ -178,17 +180,14 @@ def settle(timeline: Timeline) -> None:
         pass
 
 
-def nudged(view: View, k: int) -> View:
-    """The same zoom panned by a fraction of a cell: every lane strip is new, the data summaries are not."""
-    return View(view.t0 + view.dt * (0.1 + 0.37 * (k % 7)), view.dt, view.width)
-
-
 async def measure(trace: Trace, width: int, height: int, repeat: int) -> list[dict]:
+    """Every kind of frame, `repeat` times per view; the views take turns sample by sample, so a burst of load on a
+    shared machine hits them alike."""
     app = RenderBench(trace)
-    results = []
     async with app.run_test(size=(width, height)) as pilot:
         await pilot.pause()
         timeline = app.query_one(Timeline)
+        timeline.fitted = False
         rows = timeline.size.height
         start, end = timeline.time_range()
         whole = fit(start, end, timeline.cells)
@@ -200,43 +199,53 @@ async def measure(trace: Trace, width: int, height: int, repeat: int) -> list[di
 
         views = [("fit", whole, 0), ("zoom 2x", around(2), 0), ("zoom 64x", around(64), 0),
                  ("scrolled", around(8), len(timeline.rows) // 2)]
-        for name, view, top in views:
-            timeline.scroll_to(y=top, animate=False, immediate=True)
-            await pilot.pause()
-            timeline.fitted = False
-            timeline.set_playhead(view.time_at(view.width // 3))
-            row = {"view": name, "top": int(timeline.scroll_y), "dt": view.dt}
-            timeline.view = view
-            time_lines(timeline, rows)
-            settle(timeline)
+        results = [{"view": name, "dt": view.dt, "cold": [], "first": [], "widget": [], "playhead": [],
+                    "playhead_widget": []} for name, view, top in views]
+        samples = iter(range(1, 1 << 30))
 
-            first = []
-            for k in range(max(3, repeat // 3)):
+        def show(i: int, nudge: bool = True) -> View:
+            """View i, panned by a new fraction of a cell unless nudge is False (then exactly the view)."""
+            _, view, top = views[i]
+            timeline.scroll_to(y=top, animate=False, immediate=True)
+            results[i]["top"] = int(timeline.scroll_y)
+            timeline.view = nudged(view, next(samples)) if nudge else view
+            return view
+
+        def ready() -> None:
+            """Every view drawn once and its lanes' summaries built."""
+            for i in range(len(views)):
+                show(i)
+                time_lines(timeline, rows)
+                settle(timeline)
+
+        ready()
+        for _ in range(max(3, repeat // 3)):
+            for i in range(len(views)):
                 timeline.painter = LanePainter(trace)
-                timeline.view = nudged(view, k)
-                first.append(time_lines(timeline, rows))
-            settle(timeline)
-            cold = []
-            for k in range(repeat):
-                timeline.view = nudged(view, k + 1)
-                cold.append(time_lines(timeline, rows))
-            widget = []
-            for k in range(repeat):
-                timeline.view = nudged(view, k + 2)
-                widget.append(time_widget(timeline))
-            timeline.view = view
-            time_lines(timeline, rows)
-            playhead = []
-            for k in range(repeat):
-                timeline.set_playhead(view.time_at(view.width // 3 + 1 + k % 40))
-                playhead.append(time_lines(timeline, rows))
-            playhead_widget = []
-            for k in range(repeat):
-                timeline.set_playhead(view.time_at(view.width // 3 + 1 + (k + 7) % 40))
-                playhead_widget.append(time_widget(timeline))
-            row.update(cold=cold, first=first, widget=widget, playhead=playhead, playhead_widget=playhead_widget)
-            results.append(row)
+                show(i)
+                results[i]["first"].append(time_lines(timeline, rows))
+        ready()
+        for k in range(repeat):
+            for i in range(len(views)):
+                show(i)
+                results[i]["cold"].append(time_lines(timeline, rows))
+                show(i)
+                results[i]["widget"].append(time_widget(timeline))
+                view = show(i, nudge=False)
+                x = view.width // 3 + k % 40
+                timeline.set_playhead(view.time_at(x))
+                time_lines(timeline, rows)  # lane strips cached with the playhead at x
+                timeline.set_playhead(view.time_at(x + 1))
+                results[i]["playhead"].append(time_lines(timeline, rows))
+                timeline.set_playhead(view.time_at(x + 2))
+                results[i]["playhead_widget"].append(time_widget(timeline))
     return results
+
+
+def nudged(view: View, k: int) -> View:
+    """The same zoom panned by a fraction of a cell (a different one for each k): every lane strip is new, the lanes'
+    summaries are not."""
+    return View(view.t0 + view.dt * ((k * 0.1373) % 1.0), view.dt, view.width)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -279,16 +279,14 @@ async def test_a_blocking_call_that_silences_the_program_still_shows_time_passin
         await pilot.press("x")
 
 
-@pilot_test
-async def test_a_big_trace_is_drawn_at_once_and_its_lanes_look_the_same_once_summarised(monkeypatch):
-    monkeypatch.setattr(timeline_module, "WARM_EVERY", 0.5)  # hold the background build back...
-    monkeypatch.setattr(timeline_module, "WARM_BUDGET", 5.0)  # ...then let it do everything at once
-    rnd = random.Random(5)
+def many_lanes(lanes: int, spans: int, seed: int = 5) -> Trace:
+    """A finished run of `lanes` workers taking turns, `spans` state changes each."""
+    rnd = random.Random(seed)
     records = []
-    for task in range(1, 41):
+    for task in range(1, lanes + 1):
         records.append({"k": "task", "t": 0.0, "task": task, "name": f"worker-{task}", "kind": "greenlet"})
         t = rnd.uniform(0, 1)
-        for i in range(600):  # more spans than a frame summarises itself
+        for i in range(spans):
             state = ("running", "blocked", "ready")[i % 3]
             records.append({"k": "state", "t": t, "task": task, "state": state,
                             "reason": "gevent.sleep(0.01)" if state == "blocked" else None})
@@ -296,7 +294,14 @@ async def test_a_big_trace_is_drawn_at_once_and_its_lanes_look_the_same_once_sum
     trace = Trace()
     trace.add_many(records)
     trace.add({"k": "exit", "t": trace.end_time, "outcome": "finished", "status": 0})
-    app = VizApp(trace=trace, trace_name="big")
+    return trace
+
+
+@pilot_test
+async def test_a_big_trace_is_drawn_at_once_and_its_lanes_look_the_same_once_summarised(monkeypatch):
+    monkeypatch.setattr(timeline_module, "WARM_EVERY", 0.5)  # hold the background build back...
+    monkeypatch.setattr(timeline_module, "WARM_BUDGET", 5.0)  # ...then let it do everything at once
+    app = VizApp(trace=many_lanes(40, 600), trace_name="big")  # more spans per lane than a frame summarises
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         timeline = run_screen(app).query_one(Timeline)
@@ -305,3 +310,15 @@ async def test_a_big_trace_is_drawn_at_once_and_its_lanes_look_the_same_once_sum
         await wait_for(pilot, lambda: not timeline.painter.behind, what="lane summaries built in the background")
         timeline._lane_cache.clear()
         assert [timeline.render_line(y).text for y in range(timeline.size.height)] == lines
+
+
+@pilot_test
+async def test_with_more_lanes_than_fit_the_lanes_end_left_of_the_scrollbar():
+    app = VizApp(trace=many_lanes(60, 30), trace_name="many")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        timeline = run_screen(app).query_one(Timeline)
+        assert timeline.show_vertical_scrollbar and not timeline.show_horizontal_scrollbar
+        assert timeline.name_width + timeline.cells == timeline.scrollable_content_region.width
+        axis = screen_text(app).splitlines()[timeline.region.y]
+        assert axis.rstrip().endswith("▼")  # the playhead, at the end of the run, in the last cell shown

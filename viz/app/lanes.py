@@ -196,6 +196,7 @@ class LanePainter:
         """
         out = []
         starts, reasons = lane.starts, lane.reasons
+        n = len(starts)
         for i in compress(range(len(widths)), map(le, repeat(LABEL_MIN), widths)):
             code = pieces[i][0]
             if code == NONE:
@@ -203,7 +204,7 @@ class LanePainter:
             pos = sum(widths[:i])
             stop = pos + widths[i]
             j = bisect_right(starts, t0 + (pos + 1) * dt)
-            if j and j == bisect_right(starts, t0 + stop * dt) and reasons[j - 1]:
+            if j and (j == n or starts[j] > t0 + stop * dt) and reasons[j - 1]:
                 runs: list[Run] = []
                 _put_bar(runs, code, widths[i], self.trace.string(reasons[j - 1]))
                 out.append((i, runs))

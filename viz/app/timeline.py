@@ -113,8 +113,16 @@ class Timeline(ScrollView, can_focus=False):
         self.view = view
 
     def on_resize(self, event: events.Resize) -> None:
-        self._width = self.size.width
-        self.virtual_size = Size(self.size.width, len(self.rows) + 1)
+        self._relayout()
+
+    def watch_show_vertical_scrollbar(self, shown: bool) -> None:
+        """Enough lanes to scroll: the scrollbar takes the last column, so the lanes get one cell fewer."""
+        self._relayout()
+
+    def _relayout(self) -> None:
+        # the columns left of the vertical scrollbar; the virtual width matches them, so none scrolls sideways
+        self._width = self.scrollable_content_region.width
+        self.virtual_size = Size(self._width, len(self.rows) + 1)
         if self.view is None or self.fitted:
             self._fit()
         else:
