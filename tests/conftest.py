@@ -16,16 +16,21 @@ from viz.trace.model import Trace
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def record(target: str, *args: str, timeout: float | None = 20, out: str | os.PathLike | None = None) -> Trace:
-    path, name = resolve(target)
-    session = Session(path, list(args), name=name, timeout=timeout, out=out)
+def run_session(path, *args: str, **options) -> tuple[Session, Trace]:
+    """Record a script in a real child process with Session(**options); the session and the trace it built."""
+    session = Session(path, list(args), **options)
     trace = Trace(session.header)
     session.start()
     try:
         session.run(trace.add_many)
     finally:
         session.close()
-    return trace
+    return session, trace
+
+
+def record(target: str, *args: str, timeout: float | None = 20, out: str | os.PathLike | None = None) -> Trace:
+    path, name = resolve(target)
+    return run_session(path, *args, name=name, timeout=timeout, out=out)[1]
 
 
 def lane(trace: Trace, name: str):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, record, viz
+from conftest import ROOT, record, run_session, viz
 from viz.recorder.session import Session
 from viz.trace.model import Trace
 
@@ -32,15 +32,7 @@ def _open_fds() -> set[str]:
     return set(os.listdir("/proc/self/fd"))
 
 
-def run_script(path, *args, **kw) -> tuple[Session, Trace]:
-    session = Session(path, list(args), **kw)
-    trace = Trace(session.header)
-    session.start()
-    try:
-        session.run(trace.add_many)
-    finally:
-        session.close()
-    return session, trace
+run_script = run_session
 
 
 def test_a_program_killed_with_sigkill_keeps_what_was_flushed_and_the_signal_is_named(script):

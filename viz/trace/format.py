@@ -304,12 +304,3 @@ class TraceWriter:
     def close(self) -> None:
         if not self._f.closed:
             self._f.close()
-
-
-def save(path: str | os.PathLike, head: dict, records: list[dict]) -> None:
-    """Write a whole trace at once (the app's save key)."""
-    w = TraceWriter(path, head)
-    try:
-        w.write_many(records)
-    finally:
-        w.close()
