@@ -1,9 +1,13 @@
-"""Build the optional C hot path of the recorder (viz/recorder/_fasthook.c).
+"""Build the optional C hot paths: the recorder's switch hook (viz/recorder/_fasthook.c) and the trace model's
+record folding and trace-file scanning (viz/trace/_fold.c).
 
-Everything else about the package is in pyproject.toml. If the extension cannot be compiled (no C compiler or no
-Python headers), installation goes on and viz uses its pure-Python hook instead.
+Everything else about the package is in pyproject.toml. If an extension cannot be compiled (no C compiler or no
+Python headers), installation goes on and viz uses the same code in pure Python instead.
 """
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("viz.recorder._fasthook", ["viz/recorder/_fasthook.c"], optional=True)])
+setup(ext_modules=[
+    Extension("viz.recorder._fasthook", ["viz/recorder/_fasthook.c"], optional=True),
+    Extension("viz.trace._fold", ["viz/trace/_fold.c"], optional=True),
+])

@@ -36,6 +36,8 @@ from viz.trace.model import Lane, Trace
 
 FRAME = 1 / 30           # playback timer
 LIVE_REFRESH = 0.1       # at most 10 redraws a second while records stream in
+LIVE_SPACING = 4         # ...and at most one per 4x the time the last one took to prepare
+DRAIN_BUDGET = 0.03      # the longest the screen folds records in one go before it lets keys and redraws through
 PANEL_REFRESH = 0.1      # details / summary redraws while playing
 MARKED_LANES = 200       # other tasks' lines are marked in the source for at most this many lanes
 MIN_SIZE = (60, 16)
@@ -78,6 +80,7 @@ class RunScreen(Screen):
         self.feed: LiveFeed | None = None
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._nudged = False
+        self._next_live_draw = 0.0
         self._dirty = False
         self._last_panels = 0.0
         self._colors: TaskColors | None = None
@@ -147,13 +150,21 @@ class RunScreen(Screen):
                 pass
 
     def on_records_waiting(self, message: RecordsWaiting) -> None:
-        self._drain()
+        self._drain(budget=DRAIN_BUDGET)
 
-    def _drain(self, redraw: bool = True) -> None:
-        """Fold every queued batch into the trace (on the app thread); redraw unless the screen is going away."""
+    def _drain(self, redraw: bool = True, budget: float | None = None) -> None:
+        """Fold the queued batches into the trace (on the app thread); redraw unless the screen is going away.
+
+        With a budget, it stops after that many seconds and asks to be called again, behind whatever else is
+        waiting (a key press): a flood of records slows the catching up, not the app."""
         self._nudged = False
         finished = False
+        deadline = time.perf_counter() + budget if budget is not None else None
         while True:
+            if deadline is not None and time.perf_counter() > deadline:
+                self._nudged = True
+                self.post_message(RecordsWaiting())
+                break
             try:
                 records, done = self._inbox.get_nowait()
             except queue.Empty:
@@ -182,6 +193,9 @@ class RunScreen(Screen):
             self.notify(note["text"], title="recorder", severity=severity, timeout=12)
 
     def _on_live_tick(self) -> None:
+        started = time.monotonic()
+        if self.live and started < self._next_live_draw:
+            return  # the last redraw was costly: keys and the catching up go first
         if self.live and self.feed is not None:
             now = self.feed.clock()
             if now is not None and now > self.trace.end_time + LIVE_REFRESH / 2:
@@ -195,6 +209,9 @@ class RunScreen(Screen):
         self._sync()
         if not self.live:
             self._live_timer.stop()
+        # a big run makes each redraw dearer (and the screen paints it after this): space them out so redrawing
+        # takes at most about a quarter of the app thread
+        self._next_live_draw = started + max(LIVE_REFRESH, LIVE_SPACING * (time.monotonic() - started))
 
     def close_run(self) -> None:
         """End the program if it still runs and wait for it (the app must leave no child process behind)."""

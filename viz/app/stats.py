@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
+from itertools import accumulate, islice
+from operator import mul, sub
 
 from viz.trace.format import STATES
-from viz.trace.model import Lane, Trace
+from viz.trace.model import Lane, Trace, prefix_extend
 
 LOOP = len(STATES)  # index of "time in calls that block the whole loop" in a totals list
+_IS = [bytes(1 if code == k else 0 for code in range(256)) for k in range(LOOP)]  # state code -> 1 if k, else 0
 
 
 class _Prefix:
@@ -35,15 +38,21 @@ class Totals:
         p = self._prefix.get(lane.task)
         if p is None:
             p = self._prefix[lane.task] = _Prefix()
-        starts, states, flags = lane.starts, lane.states, lane.flags
-        complete = len(starts) - 1
-        sums = p.sums
-        for i in range(p.done, complete):
-            d = starts[i + 1] - starts[i]
-            s = states[i]
-            for k in range(LOOP + 1):
-                sums[k].append(sums[k][-1] + (d if k == s or (k == LOOP and flags[i]) else 0.0))
-        p.done = max(p.done, complete)
+        starts = lane.starts
+        lo, hi = p.done, len(starts) - 1  # spans [lo, hi) are complete and not folded in yet
+        if hi <= lo:
+            return p
+        if prefix_extend is not None:  # viz/trace/_fold.c: the loop below, in C
+            prefix_extend(starts, lane.states, lane.flags, p.sums, lo, hi)
+            p.done = hi
+            return p
+        # each sum grows by its spans' durations (times 1 or 0: in that state or not), added up in span order;
+        # in C iterators, as a live run of a million spans needs
+        durations = list(map(sub, starts[lo + 1:hi + 1], starts[lo:hi]))
+        masks = [lane.states[lo:hi].translate(_IS[k]) for k in range(LOOP)] + [lane.flags[lo:hi]]
+        for k, sums in enumerate(p.sums):
+            sums.extend(islice(accumulate(map(mul, durations, masks[k]), initial=sums[-1]), 1, None))
+        p.done = hi
         return p
 
     def until(self, lane: Lane, t: float) -> list[float]:

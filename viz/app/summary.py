@@ -29,6 +29,11 @@ class SummaryPanel(TracePanel):
             self._colors = TaskColors(self.trace, self.app.theme_variables)
         self.update(self._text(t), layout=False)
 
+    def on_resize(self) -> None:
+        if self._shown is not None:  # as many rows as now fit
+            self._key = None
+            self.call_later(self.show, *self._shown)
+
     def _text(self, t: float) -> Text:
         trace = self.trace
         dim = self.get_component_rich_style("summary--dim")
@@ -43,7 +48,9 @@ class SummaryPanel(TracePanel):
             out.append(f"  {work / t:.1f}x", style=bold)
         out.append("\n")
         lanes = display_order(trace.lanes)
-        rows = [(lane, self.totals.until(lane, t)) for lane in lanes[:MAX_ROWS]]
+        height = self.content_size.height  # the panel clips: rows past its height would be drawn for nothing
+        shown = MAX_ROWS if height <= 0 else max(1, min(MAX_ROWS, height - 4))
+        rows = [(lane, self.totals.until(lane, t)) for lane in lanes[:shown]]
         columns = [(0, "running"), (1, "ready"), (2, "blocked")]
         if any(sums[3] for _, sums in rows):
             columns.append((3, "idle"))
@@ -66,8 +73,8 @@ class SummaryPanel(TracePanel):
         if any(k == LOOP for k, _ in columns):
             out.append("loop: ", style=loop_style)
             out.append("time in calls that blocked the whole loop\n", style=dim)
-        if len(lanes) > MAX_ROWS:
-            out.append(f"… and {len(lanes) - MAX_ROWS} more tasks\n", style=dim)
+        if len(lanes) > shown:
+            out.append(f"… and {len(lanes) - shown} more tasks\n", style=dim)
         out.rstrip()
         return out
 

@@ -18,6 +18,12 @@ try:  # parses the lines of a trace several times faster; without it the json mo
     from orjson import loads as _orjson_loads
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson_loads = None
+_scan = None  # viz/trace/_fold.c: orjson + _plain_state over a block's lines in one C loop (optional)
+if _orjson_loads is not None and not os.environ.get("VIZ_PURE_PYTHON"):
+    try:
+        from viz.trace._fold import scan as _scan
+    except ImportError:  # pragma: no cover - depends on the build
+        pass
 
 VERSION = 1
 STATES = ("running", "ready", "blocked", "idle")
@@ -117,6 +123,17 @@ def read_records(path: str | os.PathLike, result: ReadResult | None = None) -> I
     `validate`: the fast path takes only what the reference would take as it is and hands it everything else, so
     what loads, and what is refused with which line and message, is the same on either path.
     """
+    return _read(path, result, False)
+
+
+def read_batches(path: str | os.PathLike, result: ReadResult | None = None) -> Iterator[list[dict | tuple]]:
+    """read_records for Trace.load: the same records in lists (one per block), plain state records in the
+    model's compact form (viz.trace.model.state_dict), which with the C scan saves building a dict per line.
+    A bad line raises before any record of its block is yielded."""
+    return _read(path, result, True)
+
+
+def _read(path: str | os.PathLike, result: ReadResult | None, batches: bool) -> Iterator[Any]:
     path = str(path)
     result = result if result is not None else ReadResult()
     try:
@@ -140,7 +157,7 @@ def read_records(path: str | os.PathLike, result: ReadResult | None = None) -> I
             cut = data.rfind(b"\n") + 1
             pending = data[cut:]
             if cut:
-                lineno = yield from _read_block(data[:cut] if pending else data, path, lineno)
+                lineno = yield from _read_block(data[:cut] if pending else data, path, lineno, batches)
             if len(pending) > MAX_LINE_BYTES:  # a line with no end in sight: refused before it fills memory
                 _decode_line(pending, path, lineno + 1)  # raises "line is longer than ..."
         if pending:  # a last line without its newline: whole, or cut off mid-way
@@ -151,7 +168,7 @@ def read_records(path: str | os.PathLike, result: ReadResult | None = None) -> I
             else:
                 rec = validate(rec, path, lineno)
                 if rec is not None:
-                    yield rec
+                    yield [rec] if batches else rec
 
 
 _BLOCK_BYTES = 1024 * 1024
@@ -194,7 +211,7 @@ def _no_fast_parser(line: bytes) -> Any:
     raise ValueError("read by the reference")
 
 
-def _read_block(block: bytes, path: str, lineno: int) -> Generator[dict, None, int]:
+def _read_block(block: bytes, path: str, lineno: int, batch: bool = False) -> Generator[Any, None, int]:
     """Yield the records of the lines of `block` (whole lines: it ends with a newline), the first being line
     lineno + 1; return the number of its last line.
 
@@ -213,21 +230,52 @@ def _read_block(block: bytes, path: str, lineno: int) -> Generator[dict, None, i
         except UnicodeDecodeError:  # not strict UTF-8 (json reads UTF-8-encoded surrogates): the reference
             lines, parse = block.split(b"\n"), _no_fast_parser
     lines.pop()  # the empty string after the last newline
+    if batch:
+        if parse is _orjson_loads and _scan is not None:
+            yield _scan_block(lines, path, lineno)
+            return lineno + len(lines)
+        recs: list[dict] = []
+        lineno = yield from _read_lines(lines, parse, exact, path, lineno, recs)
+        yield recs
+        return lineno
+    return (yield from _read_lines(lines, parse, exact, path, lineno, None))
+
+
+def _read_lines(lines: list, parse, exact: bool, path: str, lineno: int, into: list | None
+                ) -> Generator[dict, None, int]:
+    """_read_block's loop: yields each record, or appends it to `into`."""
     for line in lines:
         lineno += 1
         try:
             rec = parse(line)
         except (ValueError, StopIteration, RecursionError):  # StopIteration: json's scanner found no value
             rec = _FAILED
-        if _plain_state(rec):
+        if not _plain_state(rec):
+            if rec is _FAILED or not exact:
+                rec = _decode_line((line if line.__class__ is bytes else line.encode("utf-8")) + b"\n", path, lineno)
+            rec = validate(rec, path, lineno)
+            if rec is None:
+                continue
+        if into is None:
             yield rec
-            continue
-        if rec is _FAILED or not exact:
-            rec = _decode_line((line if line.__class__ is bytes else line.encode("utf-8")) + b"\n", path, lineno)
-        rec = validate(rec, path, lineno)
-        if rec is not None:
-            yield rec
+        else:
+            into.append(rec)
     return lineno
+
+
+def _scan_block(lines: list[bytes], path: str, lineno: int) -> list[dict | tuple]:
+    """_read_block's loop with the C scan: the records of `lines`, plain state lines as compact tuples, and each
+    other line read by the reference (`_decode_line`, `validate`) as in _read_block."""
+    recs: list[dict | tuple] = []
+    i, n = 0, len(lines)
+    while i < n:
+        i = _scan(lines, _orjson_loads, i, recs, _STATE_NAMES)
+        if i < n:
+            rec = validate(_decode_line(lines[i] + b"\n", path, lineno + i + 1), path, lineno + i + 1)
+            if rec is not None:
+                recs.append(rec)
+            i += 1
+    return recs
 
 
 def _plain_state(rec: Any) -> bool:

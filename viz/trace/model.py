@@ -8,16 +8,27 @@ or (while the run is live) the latest time seen.
 
 from __future__ import annotations
 
+import gc
 import os
 from array import array
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from itertools import chain
 from typing import Iterable, Iterator
 
-from viz.trace.format import STATES, ReadResult, TraceWriter, header, read_records
+from viz.trace.format import STATES, ReadResult, TraceWriter, header, read_batches
 
 RUNNING, READY, BLOCKED, IDLE = range(4)
 STATE_CODE = {name: code for code, name in enumerate(STATES)}
+
+# The C fold (viz/trace/_fold.c) does what Trace._add_many_py does, several times faster, and prefix_extend what
+# viz.app.stats does in Python; VIZ_PURE_PYTHON=1 or a build without a compiler uses the Python code.
+_Folder = prefix_extend = None
+if not os.environ.get("VIZ_PURE_PYTHON"):
+    try:
+        from viz.trace._fold import Folder as _Folder, prefix_extend
+    except ImportError:  # pragma: no cover - depends on the build
+        pass
 
 
 def state_dict(rec: tuple) -> dict:
@@ -118,18 +129,24 @@ class Trace:
         self._lane_of: dict[int, int] = {}
         self._strings: list[str | None] = [None]
         self._string_id: dict[str | None, int] = {None: 0}
+        self._folder = _Folder(STATE_CODE) if _Folder is not None else None
 
     # ---- building -------------------------------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Trace":
         """Read a trace file (raises viz.trace.TraceFileError with the file and line on bad input)."""
         result = ReadResult()
-        records = read_records(path, result)
-        first = next(records, None)
-        trace = cls(result.header)
-        if first is not None:
-            trace.add(first)
-            trace.add_many(records)
+        batches = read_batches(path, result)
+        collecting = gc.isenabled()
+        gc.disable()  # a million small tuples made and dropped: no cycles among them for the collector to find
+        try:
+            first = next(batches, None)  # (reads the header)
+            trace = cls(result.header)
+            if first is not None:
+                trace.add_many(chain(first, chain.from_iterable(batches)))
+        finally:
+            if collecting:
+                gc.enable()
         trace.truncated_at = result.truncated_at
         return trace
 
@@ -142,8 +159,20 @@ class Trace:
             self.end_time = float(t)
             self.changes += 1
 
-    def add_many(self, records: Iterable[dict]) -> None:
-        """Fold records into the model (state records, the bulk of a trace, on a fast path)."""
+    def add_many(self, records: Iterable[dict | tuple]) -> None:
+        """Fold records into the model (compact state records, the bulk of a trace, on a fast path)."""
+        if self._folder is None:
+            self._add_many_py(records)
+            return
+        fold, add, it = self._folder.fold, self.add, iter(records)
+        try:
+            while (rec := fold(self, it)) is not None:  # C folds compact state records, hands back any other
+                add(rec)
+        finally:
+            self._folder.flush()  # what the C fold still holds goes into the lanes' columns
+
+    def _add_many_py(self, records: Iterable[dict | tuple]) -> None:
+        """add_many in Python: the reference for viz/trace/_fold.c."""
         add = self.add
         lane_of, lanes, string_id, intern = self._lane_of, self.lanes, self._string_id, self._intern
         steps = self._steps
@@ -186,7 +215,7 @@ class Trace:
     def add(self, rec: dict | tuple) -> None:
         """Fold one record into the model."""
         if type(rec) is tuple:
-            self.add_many((rec,))
+            self._add_many_py((rec,))
             return
         kind = rec["k"]
         t = rec.get("t")
@@ -194,6 +223,8 @@ class Trace:
             self.end_time = float(t)
         self.changes += 1
         if kind == "state":
+            if self._folder is not None:
+                self._folder.flush()  # the C fold's pending records come first
             lane = self._lane(rec["task"], t)
             start = max(float(t), lane.starts[-1]) if lane.starts else float(t)
             lane.starts.append(start)

@@ -1,0 +1,149 @@
+"""Live run in the app: records per second into the viewer's model while a key press still reaches the screen fast.
+
+Runs the real app (VizApp, headless, 200x50) on a live recording of a program that streams records as fast as it
+can, exactly as `viz run` does: the feed thread decodes and derives, the screen folds the records into the trace and
+redraws. Every 0.2 s the benchmark sends a key (`+` then `-`: zoom in and out, which redraws the whole timeline)
+through the app's driver, as a terminal would, and times it from the key's arrival to the first timeline line
+drawn after the zoom action ran: the latency a user feels. Median of >= 5 live runs.
+
+Figures: records/s into the model (first record to the last, all of the run's records), key-to-screen latency
+(median and worst over all presses), the program's work time against an untraced run of it.
+
+Last line of stdout: live_records_per_s=<median records/s>; the line before: key_ms_worst=<worst latency in ms>.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+
+sys.dont_write_bytecode = True  # leave no __pycache__ behind in bench/
+
+from _common import PROGRAMS, find_figure, log, median, min_runs, run_plain, table  # noqa: E402
+
+from textual import events  # noqa: E402
+
+from viz.app.app import VizApp  # noqa: E402
+from viz.app.run_screen import RunScreen  # noqa: E402
+from viz.app.timeline import Timeline  # noqa: E402
+
+TARGET_RATE = 500_000
+TARGET_KEY_MS = 100.0
+PROGRAMS_BY_NAME = {"switch": (PROGRAMS / "switch_heavy.py", ["1000", "300"]),
+                    "flood": (PROGRAMS / "flood.py", ["2000000", "100", "0"])}
+
+
+class Probe:
+    """Times of the zoom actions and of the timeline's drawn lines (the hooks the benchmark installs)."""
+
+    def __init__(self) -> None:
+        self.actions: list[float] = []
+        self.draws: list[float] = []
+
+
+def install(probe: Probe) -> None:
+    zoom, render_line = RunScreen.action_zoom, Timeline.render_line
+
+    def action_zoom(self, factor):
+        probe.actions.append(time.perf_counter())
+        return zoom(self, factor)
+
+    def timed_render_line(self, y):
+        if y == 0:
+            probe.draws.append(time.perf_counter())
+        return render_line(self, y)
+
+    RunScreen.action_zoom, Timeline.render_line = action_zoom, timed_render_line
+
+
+async def one_run(script: str, args: list[str], probe: Probe, timeout: float) -> dict:
+    app = VizApp(run=(script, "bench", args, timeout))
+    latencies: list[float] = []
+    async with app.run_test(size=(200, 50)) as pilot:
+        deadline = time.monotonic() + timeout + 30
+        while not isinstance(app.screen, RunScreen):
+            await pilot.pause(0.01)
+        screen: RunScreen = app.screen
+        trace = screen.trace
+        first = None
+        n = 0
+        while screen.live and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            if first is None and trace.changes:
+                first = (time.perf_counter(), trace.changes)
+                continue  # keys are timed from the next round on: records are flowing and on screen by then
+            if not screen.live or first is None:
+                continue
+            key = "plus" if n % 2 == 0 else "minus"
+            n += 1
+            actions = len(probe.actions)
+            sent = time.perf_counter()
+            app._driver.send_message(events.Key(key, "+" if key == "plus" else "-"))
+            while time.monotonic() < deadline:  # the zoom action ran, then the timeline drew its first line again
+                await asyncio.sleep(0.002)
+                if len(probe.actions) > actions:
+                    acted = probe.actions[actions]
+                    drawn = [t for t in probe.draws if t >= acted]
+                    if drawn:
+                        latencies.append(drawn[0] - sent)
+                        break
+            del probe.draws[:-1]
+        last = time.perf_counter()
+        if first is None:
+            first = (last, 0)
+        records = trace.changes
+        outcome = (trace.exit or {}).get("outcome")
+        await pilot.press("q")
+    work = find_figure("\n".join(o.text for o in trace.outputs), r"work_s=([0-9.]+)")
+    return {"records": records, "rate": (records - first[1]) / (last - first[0]) if last > first[0] else 0.0,
+            "latencies": latencies, "outcome": outcome, "work": work}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 epilog="Prints progress to stderr, a table, key_ms_worst= and live_records_per_s= "
+                                        "(last line).")
+    ap.add_argument("--program", choices=sorted(PROGRAMS_BY_NAME), default="switch",
+                    help="switch: 1,000 greenlets x 300 gevent.sleep(0) (default); flood: 2 M switches")
+    ap.add_argument("--runs", type=min_runs, default=5, help="live runs, >= 5 (default 5)")
+    ap.add_argument("--timeout", type=float, default=120.0, help="per-run timeout in seconds (default 120)")
+    a = ap.parse_args()
+    script, args = PROGRAMS_BY_NAME[a.program]
+    probe = Probe()
+    install(probe)
+    rates, latencies, records, ratios = [], [], [], []
+    log(f"live: {script.name} {' '.join(args)} in the app (headless, 200x50), {a.runs} runs")
+    for r in range(a.runs):
+        plain = run_plain(script, args, timeout=a.timeout).figure()
+        got = asyncio.run(one_run(str(script), args, probe, a.timeout))
+        rates.append(got["rate"])
+        records.append(got["records"])
+        latencies += got["latencies"]
+        if got["work"] and plain:
+            ratios.append(got["work"] / plain)
+        worst = max(got["latencies"], default=float("nan")) * 1e3
+        log(f"  run {r + 1}/{a.runs}: {got['records']:,} records, {got['rate']:,.0f}/s into the model, "
+            f"{len(got['latencies'])} key presses, worst {worst:.0f} ms; outcome {got['outcome']}")
+    worst_ms = max(latencies, default=float("nan")) * 1e3
+    median_ms = median(latencies) * 1e3
+    rate = median(rates)
+    print(f"live run in the app: {script.name} {' '.join(args)}, median of {a.runs} runs")
+    print(table([
+        ["records into the model per second", rate, f">= {TARGET_RATE:,}",
+         "met" if rate >= TARGET_RATE else f"MISSED by {1 - rate / TARGET_RATE:.0%}"],
+        ["records per run", median(records), "", ""],
+        ["key to screen, median (ms)", median_ms, "", ""],
+        ["key to screen, worst of all (ms)", worst_ms, f"<= {TARGET_KEY_MS:g}",
+         "met" if worst_ms <= TARGET_KEY_MS else "MISSED"],
+        ["key presses timed", len(latencies), "", ""],
+        ["program work traced / untraced", median(ratios), "", "information"],
+    ], ["figure", "value", "target", ""]))
+    print(f"key_ms_worst={worst_ms:.1f}")
+    print(f"live_records_per_s={rate:.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""The C fast paths of the trace model (viz/trace/_fold.c) build exactly what the Python code builds.
+
+Folder.fold against Trace._add_many_py, and the C scan of a trace file's state lines against the reference reader,
+on recorded scenarios and on fuzzed records and lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import viz.trace.format as fmt
+import viz.trace.model as model
+from conftest import record
+from test_trace_format import HEADER, _good_states, _lines, _near_states, _odd_lines, outcome, reference_read, write
+from viz.trace.format import ReadResult, TraceFileError
+from viz.trace.model import Trace, state_dict
+
+fold = pytest.importorskip("viz.trace._fold", reason="the C fast paths are not built here")
+
+
+@contextlib.contextmanager
+def pure_python():
+    """The model and the reader as they are without the C module."""
+    with mock.patch.object(model, "_Folder", None), mock.patch.object(fmt, "_scan", None):
+        yield
+
+
+def model_of(trace: Trace) -> tuple:
+    """Everything a view can read from a trace model."""
+    lanes = [(ln.task, ln.name, ln.kind, ln.parent, ln.created, ln.ended, list(ln.starts), bytes(ln.states),
+              bytes(ln.flags), [trace.string(i) for i in ln.reasons], [trace.string(i) for i in ln.files],
+              list(ln.lines)) for ln in trace.lanes]
+    return (trace.end_time, trace.changes, list(trace.steps), lanes, trace.outputs, trace.notes, trace.exit,
+            trace.truncated_at, trace.sources)
+
+
+def test_a_recorded_scenario_folds_into_the_same_model_in_c_and_in_python(tmp_path):
+    live = record("select_server", out=tmp_path / "s.jsonl")
+    assert live._folder is not None
+    loaded = Trace.load(tmp_path / "s.jsonl")
+    with pure_python():
+        pure = Trace.load(tmp_path / "s.jsonl")
+        assert pure._folder is None
+    assert model_of(loaded) == model_of(pure)
+    assert [list(live.spans(ln)) for ln in live.lanes] == [list(loaded.spans(ln)) for ln in loaded.lanes]
+
+
+_times = st.floats(0, 50, allow_nan=False) | st.integers(0, 50)
+_compact = st.tuples(st.just("state"), _times, st.integers(1, 6), st.sampled_from(model.STATES),
+                     st.none() | st.sampled_from(["r", "spawned", "fd 7 readable", "é…"]),
+                     st.none() | st.sampled_from(["a.py", "b.py"]), st.none() | st.integers(0, 500),
+                     st.none() | st.booleans())
+_other = (st.builds(lambda t, task: {"k": "output", "t": t, "task": task, "stream": "stdout", "text": "x"},
+                    _times, st.integers(1, 6))
+          | st.builds(lambda t, task: {"k": "task", "t": t, "task": task, "name": f"n{task}", "kind": "greenlet"},
+                      _times, st.integers(1, 6))
+          | st.builds(lambda t, task: {"k": "end", "t": t, "task": task}, _times, st.integers(1, 6))
+          | _compact.map(state_dict))
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches=st.lists(st.lists(_compact | _other, max_size=30), max_size=5), single=st.booleans())
+def test_fuzzed_records_fold_into_the_same_model_in_c_and_in_python(batches, single):
+    """Out-of-order times, lanes made by a state before their task record, dict and tuple states mixed, batches
+    of any size and single `add` calls in between."""
+    def build() -> Trace:
+        trace = Trace()
+        for batch in batches:
+            trace.add_many(batch)
+            if single and batch:
+                trace.add(batch[0])
+        return trace
+
+    fast = build()
+    with pure_python():
+        pure = build()
+    assert model_of(fast) == model_of(pure)
+
+
+def test_a_long_run_of_one_lane_is_written_through_between_batches():
+    """More records than the C fold holds back per lane, read by a view between two batches."""
+    recs = [("state", i * 1e-3, 1, model.STATES[i % 3], f"r{i % 7}", "a.py", i % 50, i % 5 == 0) for i in range(5000)]
+    fast = Trace()
+    fast.add_many(recs[:2600])
+    assert len(fast.lanes[0].starts) == len(fast.lanes[0].states) == 2600
+    fast.add_many(iter(recs[2600:]))
+    with pure_python():
+        pure = Trace()
+        pure.add_many(recs)
+    assert model_of(fast) == model_of(pure)
+
+
+def canonical(records: list) -> str:
+    """Records as the model reads them: a state record in either form as one tuple (the type of `t` kept)."""
+    out = []
+    for rec in records:
+        if type(rec) is tuple or rec.get("k") == "state":
+            d = state_dict(rec) if type(rec) is tuple else rec
+            t = d["t"]
+            out.append(["state", type(t).__name__, repr(t), d["task"], d["state"], d.get("reason"), d.get("file"),
+                        d.get("line"), bool(d.get("blocks_loop"))])
+        else:
+            out.append(rec)
+    return json.dumps(out, sort_keys=True)
+
+
+def batch_outcome(path) -> tuple:
+    result, records, error = ReadResult(), [], None
+    try:
+        for batch in fmt.read_batches(path, result):
+            records.extend(batch)
+    except TraceFileError as e:
+        error = (e.line, str(e))
+    return records, result.header, result.truncated_at, error
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(lines=_lines, cut=st.integers(min_value=0, max_value=30), crlf=st.booleans())
+def test_fuzzed_files_read_in_batches_by_the_c_scan_as_the_reference_reads_them(tmp_path, lines, cut, crlf):
+    end = "\r\n" if crlf else "\n"
+    body = (HEADER + end + end.join(lines) + end).encode("utf-8", "surrogatepass")
+    p = write(tmp_path, body[: len(body) - cut] if cut else body, "fuzz.jsonl")
+    result = ReadResult()
+    expected_error = None
+    try:
+        expected = list(reference_read(p, result))
+    except TraceFileError as e:
+        expected_error = (e.line, str(e))
+    records, head, truncated, error = batch_outcome(p)
+    assert error == expected_error
+    if error is None:
+        assert canonical(records) == canonical(expected)
+        assert (head, truncated) == (result.header, result.truncated_at)
+
+
+_compact_lines = st.lists(
+    _good_states.map(lambda r: json.dumps(r, separators=(",", ":"), ensure_ascii=False))
+    | _near_states.map(lambda r: json.dumps(r, separators=(",", ":"))) | _odd_lines, min_size=1, max_size=20)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(lines=_compact_lines)
+def test_lines_as_the_trace_writer_writes_them_scan_as_the_reference_reads_them(tmp_path, lines):
+    """The C scan's own parser takes the writer's compact lines; whatever it does not take goes to orjson."""
+    p = write(tmp_path, (HEADER + "\n" + "\n".join(lines) + "\n").encode("utf-8", "surrogatepass"), "w.jsonl")
+    expected = outcome(reference_read, p)
+    records, _, _, error = batch_outcome(p)
+    assert error == expected[3]
+    if error is None:
+        assert canonical(records) == canonical(json.loads(expected[0]))
+
+
+@settings(max_examples=600, deadline=None)
+@given(number=st.from_regex(r"-?(0|[1-9][0-9]{0,30})(\.[0-9]{1,30})?([eE][+-]?[0-9]{1,3})?", fullmatch=True))
+def test_the_c_scan_reads_every_number_literal_as_json_does(number):
+    line = ('{"k":"state","t":%s,"task":1,"state":"idle","line":7}' % number).encode()
+    reference = json.loads(line)
+    out: list = []
+    fold.scan([line], fmt._orjson_loads, 0, out, fmt._STATE_NAMES)
+    if out:
+        t = out[0][1]
+        assert type(t) is type(reference["t"]) and repr(t) == repr(reference["t"])
+        assert fmt.validate(reference, "p", 2) is reference
+    else:
+        assert not fmt._plain_state(reference) or not math.isfinite(reference["t"]) or abs(reference["t"]) >= 9e18
+
+
+@settings(max_examples=300, deadline=None)
+@given(x=st.floats(allow_nan=False, allow_infinity=False, min_value=-8e18, max_value=8e18))
+def test_the_c_scan_reads_every_float_the_writer_writes_back_to_the_same_float(x):
+    line = ('{"k":"state","t":%r,"task":1,"state":"idle"}' % x).encode()
+    out: list = []
+    assert fold.scan([line], fmt._orjson_loads, 0, out, fmt._STATE_NAMES) == 1
+    assert repr(out[0][1]) == repr(x)
+
+
+@settings(max_examples=100, deadline=None)
+@given(batches=st.lists(st.lists(_compact, max_size=40), min_size=1, max_size=4),
+       at=st.lists(st.floats(0, 60), min_size=1, max_size=4))
+def test_the_running_totals_per_state_are_the_same_in_c_and_in_python(batches, at):
+    """viz.app.stats.Totals over lanes that grow between reads (prefix_extend against its Python loop)."""
+    import viz.app.stats as stats
+
+    def totals() -> list:
+        trace, out = Trace(), []
+        sums = stats.Totals(trace)
+        for batch in batches:
+            trace.add_many(batch)
+            out += [sums.until(lane, t) for lane in trace.lanes for t in at]
+        return out
+
+    fast = totals()
+    with mock.patch.object(stats, "prefix_extend", None):
+        assert totals() == fast

@@ -1,0 +1,871 @@
+/* _fold: the trace model's hot loops, in C.
+ *
+ * - Folder.fold(trace, iterator): folds compact state records `("state", t, task, state, reason, file, line,
+ *   blocks_loop)` into the lanes' columns, exactly as viz.trace.model.Trace._add_many_py does, until the iterator
+ *   ends (returns None) or gives any other record (returned, for Trace.add to fold).
+ * - scan(lines, loads, start, out): parses lines[start:] of a trace file with `loads` (orjson) and appends each
+ *   plain state line as a compact record to `out`, exactly as viz.trace.format._plain_state decides; returns the
+ *   index of the first line that is not one (the reference reader takes it), or len(lines).
+ * - prefix_extend(...): the running totals per state of a lane's spans, as viz.app.stats.Totals does in Python.
+ *
+ * A live run and a loaded file both spend most of their time here: a million records is a million trips through
+ * these loops. The module is optional: without a compiler the Python code does the same, only slower; tests check
+ * that both build the same model.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <ctype.h>
+#include <stdint.h>
+#include <string.h>
+
+static PyObject *str_state, *str_k, *str_t, *str_task, *str_reason, *str_file, *str_line, *str_blocks_loop;
+static PyObject *str_lane_of, *str_lanes, *str_string_id, *str_steps, *str_steps_sorted, *str_end_time,
+    *str_changes, *str_new_lane, *str_intern, *str_append, *str_starts, *str_states, *str_flags, *str_reasons,
+    *str_files, *str_lines, *str_frombytes, *str_typecode;
+
+/* ---- Sink: one lane's columns, and what is folded into them but not yet written --------------------------- */
+/* The arrays' append methods parse their argument with PyArg_Parse, which costs more than the rest of a record's
+ * folding; so starts, reasons, files and lines gather in C buffers and go into the arrays with one frombytes each
+ * (`sink_flush`): when a buffer fills, and at the end of every Trace.add_many (Folder.flush). */
+#define PENDING_MAX 256
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *starts, *states, *flags;                        /* array('d'), bytearray, bytearray */
+    PyObject *put_start, *put_reason, *put_file, *put_line;   /* bound frombytes of starts, reasons, files, lines */
+    Py_ssize_t n;                                             /* len(starts) once the pending ones are written */
+    double last;                                              /* the last start, pending or written */
+    int pending, cap, dirty;                                  /* buffered records; room; listed in Folder.dirty */
+    double *p_start;                                          /* the buffers, allocated while records pend */
+    int *p_reason, *p_file, *p_line;
+} Sink;
+
+static void sink_free_buffers(Sink *s) {
+    PyMem_Free(s->p_start); PyMem_Free(s->p_reason); PyMem_Free(s->p_file); PyMem_Free(s->p_line);
+    s->p_start = NULL;
+    s->p_reason = s->p_file = s->p_line = NULL;
+    s->cap = 0;
+}
+
+/* Room for one more pending record. */
+static int sink_reserve(Sink *s) {
+    if (s->pending < s->cap) return 0;
+    int cap = s->cap ? s->cap * 4 : 8;
+    if (cap > PENDING_MAX) cap = PENDING_MAX;
+    double *a = PyMem_Realloc(s->p_start, cap * sizeof(double));
+    if (a) s->p_start = a;
+    int *b = a ? PyMem_Realloc(s->p_reason, cap * sizeof(int)) : NULL;
+    if (b) s->p_reason = b;
+    int *c = b ? PyMem_Realloc(s->p_file, cap * sizeof(int)) : NULL;
+    if (c) s->p_file = c;
+    int *d = c ? PyMem_Realloc(s->p_line, cap * sizeof(int)) : NULL;
+    if (d == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    s->p_line = d;
+    s->cap = cap;
+    return 0;
+}
+
+static void Sink_dealloc(Sink *s) {
+    Py_XDECREF(s->starts); Py_XDECREF(s->states); Py_XDECREF(s->flags);
+    Py_XDECREF(s->put_start); Py_XDECREF(s->put_reason); Py_XDECREF(s->put_file); Py_XDECREF(s->put_line);
+    sink_free_buffers(s);
+    Py_TYPE(s)->tp_free((PyObject *)s);
+}
+
+static PyTypeObject SinkType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "viz.trace._fold.Sink",
+    .tp_basicsize = sizeof(Sink),
+    .tp_dealloc = (destructor)Sink_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+};
+
+static PyObject *bound_frombytes(PyObject *lane, PyObject *name, char typecode) {
+    PyObject *col = PyObject_GetAttr(lane, name);
+    if (col == NULL) return NULL;
+    PyObject *code = PyObject_GetAttr(col, str_typecode);
+    int ok = code != NULL && PyUnicode_Check(code) && PyUnicode_GetLength(code) == 1 &&
+             PyUnicode_READ_CHAR(code, 0) == (Py_UCS4)typecode;
+    Py_XDECREF(code);
+    if (!ok) {
+        Py_DECREF(col);
+        if (!PyErr_Occurred()) PyErr_Format(PyExc_TypeError, "a lane's %U must be an array('%c')", name, typecode);
+        return NULL;
+    }
+    PyObject *m = PyObject_GetAttr(col, str_frombytes);
+    Py_DECREF(col);
+    return m;
+}
+
+static Sink *sink_new(PyObject *lane) {
+    Sink *s = PyObject_New(Sink, &SinkType);
+    if (s == NULL) return NULL;
+    s->starts = s->states = s->flags = s->put_start = s->put_reason = s->put_file = s->put_line = NULL;
+    s->n = -1;
+    s->last = 0.0;
+    s->pending = s->cap = s->dirty = 0;
+    s->p_start = NULL;
+    s->p_reason = s->p_file = s->p_line = NULL;
+    if (!(s->starts = PyObject_GetAttr(lane, str_starts)) || !(s->states = PyObject_GetAttr(lane, str_states)) ||
+        !(s->flags = PyObject_GetAttr(lane, str_flags)) || !(s->put_start = bound_frombytes(lane, str_starts, 'd')) ||
+        !(s->put_reason = bound_frombytes(lane, str_reasons, 'i')) ||
+        !(s->put_file = bound_frombytes(lane, str_files, 'i')) ||
+        !(s->put_line = bound_frombytes(lane, str_lines, 'i'))) {
+        Py_DECREF(s);
+        return NULL;
+    }
+    if (!PyByteArray_CheckExact(s->states) || !PyByteArray_CheckExact(s->flags)) {
+        PyErr_SetString(PyExc_TypeError, "a lane's states and flags must be bytearrays");
+        Py_DECREF(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int put(PyObject *frombytes, void *data, Py_ssize_t size) {
+    PyObject *view = PyMemoryView_FromMemory((char *)data, size, PyBUF_READ);
+    if (view == NULL) return -1;
+    PyObject *r = PyObject_CallOneArg(frombytes, view);
+    Py_DECREF(view);
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* Write the pending records into the lane's arrays (and give their buffers back unless more are coming). */
+static int sink_flush(Sink *s, int keep) {
+    int k = s->pending, err = 0;
+    s->pending = 0;
+    if (k > 0 && (put(s->put_start, s->p_start, k * (Py_ssize_t)sizeof(double)) < 0 ||
+                  put(s->put_reason, s->p_reason, k * (Py_ssize_t)sizeof(int)) < 0 ||
+                  put(s->put_file, s->p_file, k * (Py_ssize_t)sizeof(int)) < 0 ||
+                  put(s->put_line, s->p_line, k * (Py_ssize_t)sizeof(int)) < 0)) {
+        s->n = -1;  /* read it all again next time */
+        err = -1;
+    }
+    if (!keep) sink_free_buffers(s);
+    return err;
+}
+
+/* The last start as the Python code would read it now: with nothing pending, something else (Trace.add) may
+ * have appended since we last looked. */
+static int sink_sync(Sink *s) {
+    if (s->pending) return 0;
+    Py_ssize_t n = PyObject_Length(s->starts);
+    if (n < 0) return -1;
+    if (n != s->n) {
+        s->n = n;
+        if (n > 0) {
+            PyObject *v = PySequence_GetItem(s->starts, n - 1);
+            if (v == NULL) return -1;
+            s->last = PyFloat_AsDouble(v);
+            Py_DECREF(v);
+            if (s->last == -1.0 && PyErr_Occurred()) return -1;
+        }
+    }
+    return 0;
+}
+
+static int bytearray_push(PyObject *ba, char c) {
+    Py_ssize_t n = PyByteArray_GET_SIZE(ba);
+    if (PyByteArray_Resize(ba, n + 1) < 0) return -1;
+    PyByteArray_AS_STRING(ba)[n] = c;
+    return 0;
+}
+
+/* A C int from an id or a line number, with array('i')'s errors. */
+static int as_int(PyObject *v, int *out) {
+    long x = PyLong_AsLong(v);
+    if (x == -1 && PyErr_Occurred()) return -1;
+    if (x > INT_MAX || x < INT_MIN) {
+        PyErr_SetString(PyExc_OverflowError, "signed integer is out of range for a lane column");
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
+
+/* string id of s (None included), interning it through trace._intern when new. */
+static int string_id_lookup(PyObject *trace, PyObject *ids, PyObject *s, int *out) {
+    PyObject *i = PyDict_GetItemWithError(ids, s);
+    if (i != NULL) return as_int(i, out);
+    if (PyErr_Occurred()) return -1;
+    i = PyObject_CallMethodOneArg(trace, str_intern, s);
+    if (i == NULL) return -1;
+    int r = as_int(i, out);
+    Py_DECREF(i);
+    return r;
+}
+
+/* ---- Folder --------------------------------------------------------------------------------------------- */
+#define ID_CACHE 1024    /* str object -> its string id / state code: the scan hands out the same objects again */
+#define SINK_CACHE 1024  /* task number -> Sink */
+
+typedef struct { PyObject *key; int id; } IdSlot;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *sinks;   /* dict task -> Sink */
+    PyObject *dirty;   /* list of the Sinks with pending records */
+    PyObject *codes;   /* dict state name -> code */
+    IdSlot ids[ID_CACHE], states[8];                 /* keys held: an id never changes for the same string */
+    struct { long task; Sink *sink; } sink_of[SINK_CACHE];  /* sinks borrowed from `sinks` (never removed) */
+} Folder;
+
+static inline IdSlot *id_slot(IdSlot *table, size_t size, PyObject *key) {
+    return &table[((uintptr_t)key >> 4) & (size - 1)];
+}
+
+static void id_remember(IdSlot *slot, PyObject *key, int id) {
+    Py_INCREF(key);
+    Py_XSETREF(slot->key, key);
+    slot->id = id;
+}
+
+static int Folder_init(Folder *self, PyObject *args, PyObject *kwds) {
+    PyObject *codes;
+    if (!PyArg_ParseTuple(args, "O!", &PyDict_Type, &codes)) return -1;
+    Py_XSETREF(self->sinks, PyDict_New());
+    Py_XSETREF(self->dirty, PyList_New(0));
+    if (self->sinks == NULL || self->dirty == NULL) return -1;
+    Py_INCREF(codes);
+    Py_XSETREF(self->codes, codes);
+    return 0;
+}
+
+static void Folder_dealloc(Folder *self) {
+    for (int i = 0; i < ID_CACHE; i++) Py_XDECREF(self->ids[i].key);
+    for (int i = 0; i < 8; i++) Py_XDECREF(self->states[i].key);
+    Py_XDECREF(self->sinks);
+    Py_XDECREF(self->dirty);
+    Py_XDECREF(self->codes);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Folder_flush(Folder *self, PyObject *unused) {
+    int err = 0;
+    Py_ssize_t n = PyList_GET_SIZE(self->dirty);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Sink *s = (Sink *)PyList_GET_ITEM(self->dirty, i);
+        s->dirty = 0;
+        if (sink_flush(s, 0) < 0 && !err) err = -1;  /* flush the others all the same */
+    }
+    if (PyList_SetSlice(self->dirty, 0, n, NULL) < 0) return NULL;
+    if (err) return NULL;
+    Py_RETURN_NONE;
+}
+
+static Sink *folder_sink(Folder *self, PyObject *trace, PyObject *lane_of, PyObject *lanes, PyObject *task,
+                         PyObject *t) {
+    long key = -1;
+    size_t slot = 0;
+    if (PyLong_CheckExact(task)) {
+        int overflow;
+        key = PyLong_AsLongAndOverflow(task, &overflow);
+        if (overflow || key < 0) key = -1;
+        slot = (size_t)key & (SINK_CACHE - 1);
+        if (key >= 0 && self->sink_of[slot].sink != NULL && self->sink_of[slot].task == key)
+            return self->sink_of[slot].sink;
+    }
+    PyObject *s = PyDict_GetItemWithError(self->sinks, task);
+    if (s != NULL) {
+        if (key >= 0) {
+            self->sink_of[slot].task = key;
+            self->sink_of[slot].sink = (Sink *)s;
+        }
+        return (Sink *)s;  /* borrowed */
+    }
+    if (PyErr_Occurred()) return NULL;
+    PyObject *lane;
+    PyObject *i = PyDict_GetItemWithError(lane_of, task);
+    if (i != NULL) {
+        lane = PyObject_GetItem(lanes, i);
+    } else {
+        if (PyErr_Occurred()) return NULL;
+        lane = PyObject_CallMethodObjArgs(trace, str_new_lane, task, t, NULL);
+    }
+    if (lane == NULL) return NULL;
+    Sink *sink = sink_new(lane);
+    Py_DECREF(lane);
+    if (sink == NULL) return NULL;
+    int err = PyDict_SetItem(self->sinks, task, (PyObject *)sink);
+    Py_DECREF(sink);  /* the dict holds it */
+    return err < 0 ? NULL : sink;
+}
+
+static int string_id(Folder *self, PyObject *trace, PyObject *ids, PyObject *s, int *out) {
+    IdSlot *slot = id_slot(self->ids, ID_CACHE, s);
+    if (slot->key == s) {
+        *out = slot->id;
+        return 0;
+    }
+    if (string_id_lookup(trace, ids, s, out) < 0) return -1;
+    if (PyUnicode_CheckExact(s) || s == Py_None) id_remember(slot, s, *out);
+    return 0;
+}
+
+static int state_code(Folder *self, PyObject *state, int *out) {
+    IdSlot *slot = id_slot(self->states, 8, state);
+    if (slot->key == state) {
+        *out = slot->id;
+        return 0;
+    }
+    PyObject *code = PyDict_GetItemWithError(self->codes, state);
+    if (code == NULL) {
+        if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, state);
+        return -1;
+    }
+    if (as_int(code, out) < 0) return -1;
+    if (PyUnicode_CheckExact(state)) id_remember(slot, state, *out);
+    return 0;
+}
+
+static PyObject *Folder_fold(Folder *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "fold(trace, iterator)");
+        return NULL;
+    }
+    PyObject *trace = args[0], *it = args[1];
+    PyObject *lane_of = NULL, *lanes = NULL, *ids = NULL, *steps = NULL, *steps_put = NULL, *v = NULL;
+    PyObject *rec = NULL;
+    long long n = 0;
+    int sorted_ok = 1, ok = 0;
+    double end_time = 0.0, last_step = 0.0;
+    Py_ssize_t nsteps, new_steps = 0, steps_cap = 0;
+    double *new_step = NULL;
+
+    if (!PyIter_Check(it)) {
+        PyErr_SetString(PyExc_TypeError, "fold() needs an iterator");
+        return NULL;
+    }
+    if (!(lane_of = PyObject_GetAttr(trace, str_lane_of)) || !(lanes = PyObject_GetAttr(trace, str_lanes)) ||
+        !(ids = PyObject_GetAttr(trace, str_string_id)) || !(steps = PyObject_GetAttr(trace, str_steps)) ||
+        !(steps_put = PyObject_GetAttr(steps, str_frombytes)) || !(v = PyObject_GetAttr(trace, str_end_time)))
+        goto done;
+    if (!PyDict_CheckExact(lane_of) || !PyDict_CheckExact(ids)) {
+        PyErr_SetString(PyExc_TypeError, "trace._lane_of and trace._string_id must be dicts");
+        goto done;
+    }
+    end_time = PyFloat_AsDouble(v);
+    Py_CLEAR(v);
+    if (end_time == -1.0 && PyErr_Occurred()) goto done;
+    nsteps = PyObject_Length(steps);
+    if (nsteps < 0) goto done;
+    if (nsteps > 0) {
+        if (!(v = PySequence_GetItem(steps, nsteps - 1))) goto done;
+        last_step = PyFloat_AsDouble(v);
+        Py_CLEAR(v);
+        if (last_step == -1.0 && PyErr_Occurred()) goto done;
+    }
+
+    while ((rec = PyIter_Next(it)) != NULL) {
+        if (!PyTuple_CheckExact(rec) || PyTuple_GET_SIZE(rec) != 8) break;
+        PyObject *k = PyTuple_GET_ITEM(rec, 0);
+        if (k != str_state && !(PyUnicode_Check(k) && PyUnicode_Compare(k, str_state) == 0)) break;
+        PyObject *tobj = PyTuple_GET_ITEM(rec, 1), *task = PyTuple_GET_ITEM(rec, 2);
+        PyObject *state = PyTuple_GET_ITEM(rec, 3), *line = PyTuple_GET_ITEM(rec, 6);
+        double t = PyFloat_AsDouble(tobj);
+        if (t == -1.0 && PyErr_Occurred()) goto done;
+        Sink *s = folder_sink(self, trace, lane_of, lanes, task, tobj);
+        if (s == NULL || sink_sync(s) < 0) goto done;
+        int c, reason, file, lineno = 0;
+        if (state_code(self, state, &c) < 0) goto done;
+        int flag = PyObject_IsTrue(PyTuple_GET_ITEM(rec, 7));
+        if (flag < 0) goto done;
+        int has_line = PyObject_IsTrue(line);
+        if (has_line < 0 || (has_line && as_int(line, &lineno) < 0)) goto done;
+        if (string_id(self, trace, ids, PyTuple_GET_ITEM(rec, 4), &reason) < 0 ||
+            string_id(self, trace, ids, PyTuple_GET_ITEM(rec, 5), &file) < 0)
+            goto done;
+        /* everything read: fold it */
+        n++;
+        if (t > end_time) end_time = t;
+        if (s->n > 0 && t < s->last) t = s->last;
+        if (sink_reserve(s) < 0) goto done;
+        if (bytearray_push(s->states, (char)c) < 0 || bytearray_push(s->flags, (char)(flag ? 1 : 0)) < 0) goto done;
+        int p = s->pending++;
+        s->p_start[p] = t;
+        s->p_reason[p] = reason;
+        s->p_file[p] = file;
+        s->p_line[p] = lineno;
+        s->n += 1;
+        s->last = t;
+        if (s->pending == PENDING_MAX) {
+            if (sink_flush(s, 1) < 0) goto done;
+        } else if (!s->dirty) {
+            if (PyList_Append(self->dirty, (PyObject *)s) < 0) goto done;
+            s->dirty = 1;
+        }
+        if (nsteps + new_steps > 0 && t < last_step) sorted_ok = 0;
+        if (new_steps == steps_cap) {
+            steps_cap = steps_cap ? steps_cap * 2 : 1024;
+            double *grown = PyMem_Realloc(new_step, steps_cap * sizeof(double));
+            if (grown == NULL) { PyErr_NoMemory(); goto done; }
+            new_step = grown;
+        }
+        new_step[new_steps++] = t;
+        last_step = t;
+        Py_CLEAR(rec);
+    }
+    if (rec == NULL && PyErr_Occurred()) goto done;
+    ok = 1;
+
+done:
+    Py_XDECREF(v);
+    if (steps_put != NULL) {
+        /* write back what was folded, even on an error, so the model stays consistent with its columns */
+        PyObject *etype, *evalue, *etb;
+        PyErr_Fetch(&etype, &evalue, &etb);
+        int wb = new_steps ? put(steps_put, new_step, new_steps * (Py_ssize_t)sizeof(double)) : 0;
+        PyObject *et = wb == 0 ? PyFloat_FromDouble(end_time) : NULL;
+        wb = et == NULL ? -1 : PyObject_SetAttr(trace, str_end_time, et);
+        Py_XDECREF(et);
+        if (wb == 0 && n) {
+            PyObject *ch = PyObject_GetAttr(trace, str_changes);
+            PyObject *nn = ch ? PyLong_FromLongLong(n) : NULL;
+            PyObject *sum = nn ? PyNumber_Add(ch, nn) : NULL;
+            wb = sum ? PyObject_SetAttr(trace, str_changes, sum) : -1;
+            Py_XDECREF(ch); Py_XDECREF(nn); Py_XDECREF(sum);
+        }
+        if (wb == 0 && !sorted_ok) wb = PyObject_SetAttr(trace, str_steps_sorted, Py_False);
+        if (etype != NULL) {
+            PyErr_Restore(etype, evalue, etb);
+            ok = 0;
+        } else if (wb < 0) {
+            ok = 0;
+        }
+    }
+    PyMem_Free(new_step);
+    Py_XDECREF(lane_of); Py_XDECREF(lanes); Py_XDECREF(ids); Py_XDECREF(steps); Py_XDECREF(steps_put);
+    if (!ok) {
+        Py_XDECREF(rec);
+        return NULL;
+    }
+    if (rec != NULL) return rec;  /* the first record this does not fold */
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Folder_methods[] = {
+    {"fold", (PyCFunction)(void (*)(void))Folder_fold, METH_FASTCALL,
+     "fold(trace, iterator): fold compact state records into trace; return the first other record, or None.\n"
+     "Some columns may stay pending until flush()."},
+    {"flush", (PyCFunction)Folder_flush, METH_NOARGS, "flush(): write every pending record into its lane."},
+    {NULL}};
+
+static PyTypeObject FolderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "viz.trace._fold.Folder",
+    .tp_basicsize = sizeof(Folder),
+    .tp_dealloc = (destructor)Folder_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Folder(state_codes): folds compact state records into a Trace's lanes.",
+    .tp_methods = Folder_methods,
+    .tp_init = (initproc)Folder_init,
+    .tp_new = PyType_GenericNew,
+};
+
+/* ---- scan: plain state lines of a trace file -> compact records ------------------------------------------ */
+
+/* -1 error, 0 not a plain state, 1 plain: *out gets the compact record. Mirrors format._plain_state. */
+static int plain_state(PyObject *rec, PyObject *state_names, PyObject **out) {
+    if (!PyDict_CheckExact(rec)) return 0;
+    PyObject *k = PyDict_GetItemWithError(rec, str_k);
+    if (k == NULL) return PyErr_Occurred() ? -1 : 0;
+    PyObject *t = PyDict_GetItemWithError(rec, str_t);
+    if (t == NULL) return PyErr_Occurred() ? -1 : 0;
+    PyObject *task = PyDict_GetItemWithError(rec, str_task);
+    if (task == NULL) return PyErr_Occurred() ? -1 : 0;
+    PyObject *state = PyDict_GetItemWithError(rec, str_state);
+    if (state == NULL) return PyErr_Occurred() ? -1 : 0;
+    if (!PyUnicode_CheckExact(k) || PyUnicode_Compare(k, str_state) != 0) return 0;
+    if (PyFloat_CheckExact(t)) {
+        double d = PyFloat_AS_DOUBLE(t);
+        if (!(d > -9.0e18 && d < 9.0e18)) return 0;
+    } else if (PyLong_CheckExact(t)) {
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(t, &overflow);
+        if (overflow || (x == -1 && PyErr_Occurred())) { PyErr_Clear(); return 0; }
+        if (!(x > -9000000000000000000LL && x < 9000000000000000000LL)) return 0;
+    } else {
+        return 0;
+    }
+    if (!PyLong_CheckExact(task) || !PyUnicode_CheckExact(state)) return 0;
+    int in = PySet_Contains(state_names, state);
+    if (in <= 0) return in;
+    Py_ssize_t fields = 4;
+    PyObject *reason = PyDict_GetItemWithError(rec, str_reason);
+    if (reason != NULL) {
+        fields++;
+        if (reason != Py_None && !PyUnicode_CheckExact(reason)) return 0;
+    } else if (PyErr_Occurred()) return -1;
+    PyObject *file = PyDict_GetItemWithError(rec, str_file);
+    if (file != NULL) {
+        fields++;
+        if (file != Py_None && !PyUnicode_CheckExact(file)) return 0;
+    } else if (PyErr_Occurred()) return -1;
+    PyObject *line = PyDict_GetItemWithError(rec, str_line);
+    if (line != NULL) {
+        fields++;
+        if (line != Py_None) {
+            if (!PyLong_CheckExact(line)) return 0;
+            int overflow;
+            long long x = PyLong_AsLongLongAndOverflow(line, &overflow);
+            if (overflow || (x == -1 && PyErr_Occurred())) { PyErr_Clear(); return 0; }
+            if (x < 0 || x >= 2147483648LL) return 0;
+        }
+    } else if (PyErr_Occurred()) return -1;
+    PyObject *blocks = PyDict_GetItemWithError(rec, str_blocks_loop);
+    if (blocks != NULL) {
+        fields++;
+        if (blocks != Py_None && !PyBool_Check(blocks)) return 0;
+    } else if (PyErr_Occurred()) return -1;
+    if (PyDict_GET_SIZE(rec) != fields) return 0;
+    PyObject *tup = PyTuple_New(8);
+    if (tup == NULL) return -1;
+    PyObject *items[8] = {str_state, t, task, state, reason ? reason : Py_None, file ? file : Py_None,
+                          line ? line : Py_None, blocks ? blocks : Py_None};
+    for (int i = 0; i < 8; i++) {
+        Py_INCREF(items[i]);
+        PyTuple_SET_ITEM(tup, i, items[i]);
+    }
+    *out = tup;
+    return 1;
+}
+
+/* ---- a state line as TraceWriter writes it, read without building a dict ----------------------------------- */
+/* `{"k":"state","t":1.5,"task":3,"state":"blocked","reason":"...","file":"...","line":7,"blocks_loop":true}`:
+ * keys from that set, each at most once, in any order, no whitespace, strings without escapes or control
+ * characters. Anything else (whitespace, an escape, another key, a number beyond 18 digits, ...) is not decided
+ * here: the caller hands the line to orjson and _plain_state. Numbers are converted as the json module does
+ * (int of the digits; float of the literal, correctly rounded). */
+
+#define STR_CACHE 4096  /* direct-mapped: the reasons and files of a trace repeat */
+static struct { uint64_t h; Py_ssize_t n; const char *utf8; PyObject *s; } str_cache[STR_CACHE];
+
+static PyObject *cached_str(const char *p, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+    size_t slot = (size_t)(h & (STR_CACHE - 1));
+    if (str_cache[slot].s != NULL && str_cache[slot].h == h && str_cache[slot].n == n &&
+        memcmp(str_cache[slot].utf8, p, n) == 0) {
+        Py_INCREF(str_cache[slot].s);
+        return str_cache[slot].s;
+    }
+    PyObject *s = PyUnicode_DecodeUTF8(p, n, "strict");
+    if (s == NULL) return NULL;
+    Py_ssize_t m;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(s, &m);  /* kept by the str itself while it lives */
+    if (utf8 == NULL || m != n) {
+        PyErr_Clear();
+        return s;
+    }
+    Py_INCREF(s);
+    Py_XSETREF(str_cache[slot].s, s);
+    str_cache[slot].h = h;
+    str_cache[slot].n = n;
+    str_cache[slot].utf8 = utf8;
+    return s;
+}
+
+enum { F_K, F_T, F_TASK, F_STATE, F_REASON, F_FILE, F_LINE, F_BLOCKS, F_COUNT };
+
+static int key_of(const char *p, Py_ssize_t n) {
+    switch (n) {
+    case 1: return p[0] == 'k' ? F_K : p[0] == 't' ? F_T : -1;
+    case 4: return memcmp(p, "task", 4) == 0 ? F_TASK : memcmp(p, "file", 4) == 0 ? F_FILE
+                 : memcmp(p, "line", 4) == 0 ? F_LINE : -1;
+    case 5: return memcmp(p, "state", 5) == 0 ? F_STATE : -1;
+    case 6: return memcmp(p, "reason", 6) == 0 ? F_REASON : -1;
+    case 11: return memcmp(p, "blocks_loop", 11) == 0 ? F_BLOCKS : -1;
+    default: return -1;
+    }
+}
+
+/* One JSON value at *pp (not past end): a new reference, or NULL with no error set for "not decided here". */
+static PyObject *fast_value(const char **pp, const char *end) {
+    const char *p = *pp;
+    if (p >= end) return NULL;
+    if (*p == '"') {
+        const char *q = ++p;
+        while (q < end && *q != '"') {
+            if (*q == '\\' || (unsigned char)*q < 0x20) return NULL;
+            q++;
+        }
+        if (q >= end) return NULL;
+        PyObject *s = cached_str(p, q - p);
+        if (s == NULL) PyErr_Clear();  /* not UTF-8: the reference says so */
+        *pp = q + 1;
+        return s;
+    }
+    if (*p == 't' && end - p >= 4 && memcmp(p, "true", 4) == 0) { *pp = p + 4; Py_RETURN_TRUE; }
+    if (*p == 'f' && end - p >= 5 && memcmp(p, "false", 5) == 0) { *pp = p + 5; Py_RETURN_FALSE; }
+    if (*p == 'n' && end - p >= 4 && memcmp(p, "null", 4) == 0) { *pp = p + 4; Py_RETURN_NONE; }
+    /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+    const char *s = p;
+    int is_float = 0;
+    if (p < end && *p == '-') p++;
+    if (p >= end || !isdigit((unsigned char)*p)) return NULL;
+    if (*p == '0') p++;
+    else while (p < end && isdigit((unsigned char)*p)) p++;
+    if (p < end && *p == '.') {
+        is_float = 1;
+        p++;
+        if (p >= end || !isdigit((unsigned char)*p)) return NULL;
+        while (p < end && isdigit((unsigned char)*p)) p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        is_float = 1;
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        if (p >= end || !isdigit((unsigned char)*p)) return NULL;
+        while (p < end && isdigit((unsigned char)*p)) p++;
+    }
+    Py_ssize_t n = p - s;
+    *pp = p;
+    /* the digits as an integer m and a power of ten: exact while m has at most 15 significant digits */
+    const char *q = s;
+    int neg = 0, digits = 0, exp10 = 0;
+    uint64_t m = 0;
+    if (*q == '-') { neg = 1; q++; }
+    for (; q < p && isdigit((unsigned char)*q); q++) {
+        if (m || *q != '0') { m = m * 10 + (uint64_t)(*q - '0'); digits++; }
+        if (digits > 18) break;
+    }
+    if (!is_float) {
+        if (digits > 18) return NULL;
+        return PyLong_FromLongLong(neg ? -(long long)m : (long long)m);
+    }
+    if (digits <= 15 && q < p && *q == '.') {
+        for (q++; q < p && isdigit((unsigned char)*q); q++) {
+            if (m || *q != '0') { m = m * 10 + (uint64_t)(*q - '0'); digits++; }
+            exp10--;
+            if (digits > 15) break;
+        }
+    }
+    if (digits <= 15 && (q == p || *q == 'e' || *q == 'E')) {
+        int e = 0, eneg = 0, ok = 1;
+        if (q < p) {
+            q++;
+            if (*q == '+' || *q == '-') eneg = *q++ == '-';
+            for (; q < p; q++) {
+                e = e * 10 + (*q - '0');
+                if (e > 400) { ok = 0; break; }
+            }
+        }
+        exp10 += eneg ? -e : e;
+        static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                       1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+        if (ok && exp10 >= -22 && exp10 <= 22) {  /* Clinger: both operands exact, so one rounding */
+            double d = exp10 < 0 ? (double)m / pow10[-exp10] : (double)m * pow10[exp10];
+            return PyFloat_FromDouble(neg ? -d : d);
+        }
+    }
+    if (n > 40) return NULL;
+    char buf[48];
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *stop;
+    double d = PyOS_string_to_double(buf, &stop, NULL);
+    if (d == -1.0 && PyErr_Occurred()) { PyErr_Clear(); return NULL; }
+    if (stop != buf + n) return NULL;
+    return PyFloat_FromDouble(d);
+}
+
+/* -1 error, 0 not decided here, 1 a plain state record: *out gets its compact form. */
+static int fast_state_line(const char *p, Py_ssize_t len, PyObject *names, PyObject **out) {
+    const char *end = p + len;
+    PyObject *v[F_COUNT] = {NULL};
+    int r = 0;
+    if (p >= end || *p++ != '{') return 0;
+    for (;;) {
+        if (p >= end || *p++ != '"') goto finish;
+        const char *k = p;
+        while (p < end && *p != '"') p++;
+        if (p >= end) goto finish;
+        int f = key_of(k, p - k);
+        p++;
+        if (f < 0 || v[f] != NULL || p >= end || *p++ != ':') goto finish;
+        if ((v[f] = fast_value(&p, end)) == NULL) {
+            if (PyErr_Occurred()) r = -1;
+            goto finish;
+        }
+        if (p < end && *p == ',') { p++; continue; }
+        if (p < end && *p == '}' && p + 1 == end) break;
+        goto finish;
+    }
+    /* the checks of _plain_state */
+    if (!v[F_K] || !v[F_T] || !v[F_TASK] || !v[F_STATE]) goto finish;
+    if (!PyUnicode_Check(v[F_K]) || PyUnicode_Compare(v[F_K], str_state) != 0) goto finish;
+    if (PyFloat_CheckExact(v[F_T])) {
+        double d = PyFloat_AS_DOUBLE(v[F_T]);
+        if (!(d > -9.0e18 && d < 9.0e18)) goto finish;
+    } else if (!PyLong_CheckExact(v[F_T])) {
+        goto finish;  /* (an int of up to 18 digits is within the bounds) */
+    }
+    if (!PyLong_CheckExact(v[F_TASK]) || !PyUnicode_Check(v[F_STATE])) goto finish;
+    int in = PySet_Contains(names, v[F_STATE]);
+    if (in <= 0) { r = in; goto finish; }
+    if (v[F_REASON] && v[F_REASON] != Py_None && !PyUnicode_Check(v[F_REASON])) goto finish;
+    if (v[F_FILE] && v[F_FILE] != Py_None && !PyUnicode_Check(v[F_FILE])) goto finish;
+    if (v[F_LINE] && v[F_LINE] != Py_None) {
+        if (!PyLong_CheckExact(v[F_LINE])) goto finish;
+        long long x = PyLong_AsLongLong(v[F_LINE]);
+        if (x < 0 || x >= 2147483648LL) goto finish;
+    }
+    if (v[F_BLOCKS] && v[F_BLOCKS] != Py_None && !PyBool_Check(v[F_BLOCKS])) goto finish;
+    PyObject *tup = PyTuple_New(8);
+    if (tup == NULL) { r = -1; goto finish; }
+    Py_INCREF(str_state);
+    PyTuple_SET_ITEM(tup, 0, str_state);
+    for (int i = F_T; i < F_COUNT; i++) {
+        PyObject *x = v[i] ? v[i] : Py_None;
+        Py_INCREF(x);
+        PyTuple_SET_ITEM(tup, i, x);
+    }
+    *out = tup;
+    r = 1;
+finish:
+    for (int i = 0; i < F_COUNT; i++) Py_XDECREF(v[i]);
+    return r;
+}
+
+static PyObject *py_scan(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyList_CheckExact(args[0]) || !PyList_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "scan(lines: list, loads, start: int, out: list, state_names: set)");
+        return NULL;
+    }
+    PyObject *lines = args[0], *loads = args[1], *out = args[3], *names = args[4];
+    Py_ssize_t i = PyLong_AsSsize_t(args[2]);
+    if (i == -1 && PyErr_Occurred()) return NULL;
+    for (; i < PyList_GET_SIZE(lines); i++) {
+        PyObject *line = PyList_GET_ITEM(lines, i);
+        if (PyBytes_CheckExact(line)) {
+            PyObject *tup = NULL;
+            int fast = fast_state_line(PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), names, &tup);
+            if (fast < 0) return NULL;
+            if (fast > 0) {
+                int err = PyList_Append(out, tup);
+                Py_DECREF(tup);
+                if (err < 0) return NULL;
+                continue;
+            }
+        }
+        PyObject *rec = PyObject_CallOneArg(loads, line);
+        if (rec == NULL) {
+            if (PyErr_ExceptionMatches(PyExc_ValueError) || PyErr_ExceptionMatches(PyExc_RecursionError)) {
+                PyErr_Clear();
+                break;  /* the reference reader says what is wrong with it */
+            }
+            return NULL;
+        }
+        PyObject *tup = NULL;
+        int plain = plain_state(rec, names, &tup);
+        Py_DECREF(rec);
+        if (plain < 0) return NULL;
+        if (plain == 0) break;
+        int err = PyList_Append(out, tup);
+        Py_DECREF(tup);
+        if (err < 0) return NULL;
+    }
+    return PyLong_FromSsize_t(i);
+}
+
+/* ---- prefix_extend: the running totals per state of a lane's spans (viz.app.stats) ------------------------- */
+
+static PyObject *py_prefix_extend(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 6 || !PyList_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "prefix_extend(starts, states, flags, sums: list, lo, hi)");
+        return NULL;
+    }
+    Py_ssize_t lo = PyLong_AsSsize_t(args[4]), hi = PyLong_AsSsize_t(args[5]);
+    if ((lo == -1 || hi == -1) && PyErr_Occurred()) return NULL;
+    PyObject *sums = args[3];
+    Py_ssize_t nsums = PyList_GET_SIZE(sums);
+    Py_buffer st = {0}, codes = {0}, flags = {0};
+    PyObject *result = NULL;
+    double *out = NULL;
+    if (PyObject_GetBuffer(args[0], &st, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    if (PyObject_GetBuffer(args[1], &codes, PyBUF_SIMPLE) < 0) goto done;
+    if (PyObject_GetBuffer(args[2], &flags, PyBUF_SIMPLE) < 0) goto done;
+    if (st.itemsize != sizeof(double) || st.format == NULL || strcmp(st.format, "d") != 0) {
+        PyErr_SetString(PyExc_TypeError, "starts must be an array('d')");
+        goto done;
+    }
+    Py_ssize_t n = st.len / (Py_ssize_t)sizeof(double);
+    if (lo < 0 || hi < lo || hi + 1 > n || hi > codes.len || hi > flags.len) {
+        PyErr_SetString(PyExc_IndexError, "prefix_extend: span range out of the lane");
+        goto done;
+    }
+    if (hi == lo) { result = Py_None; Py_INCREF(result); goto done; }
+    const double *t = (const double *)st.buf;
+    const unsigned char *c = (const unsigned char *)codes.buf, *f = (const unsigned char *)flags.buf;
+    out = PyMem_Malloc((hi - lo) * sizeof(double));
+    if (out == NULL) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t k = 0; k < nsums; k++) {
+        PyObject *arr = PyList_GET_ITEM(sums, k);
+        Py_ssize_t len = PyObject_Length(arr);
+        if (len < 1) { if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "an empty sum"); goto done; }
+        PyObject *v = PySequence_GetItem(arr, len - 1);
+        if (v == NULL) goto done;
+        double acc = PyFloat_AsDouble(v);
+        Py_DECREF(v);
+        if (acc == -1.0 && PyErr_Occurred()) goto done;
+        int loop = k == nsums - 1;  /* the last sum: spans that block the loop */
+        for (Py_ssize_t i = lo; i < hi; i++) {
+            double d = t[i + 1] - t[i];
+            acc = acc + ((loop ? f[i] != 0 : c[i] == k) ? d * 1.0 : d * 0.0);
+            out[i - lo] = acc;
+        }
+        PyObject *view = PyMemoryView_FromMemory((char *)out, (hi - lo) * (Py_ssize_t)sizeof(double), PyBUF_READ);
+        if (view == NULL) goto done;
+        PyObject *r = PyObject_CallMethodOneArg(arr, str_frombytes, view);
+        Py_DECREF(view);
+        if (r == NULL) goto done;
+        Py_DECREF(r);
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyMem_Free(out);
+    if (st.obj) PyBuffer_Release(&st);
+    if (codes.obj) PyBuffer_Release(&codes);
+    if (flags.obj) PyBuffer_Release(&flags);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"scan", (PyCFunction)(void (*)(void))py_scan, METH_FASTCALL,
+     "scan(lines, loads, start, out, state_names) -> index of the first line that is not a plain state record"},
+    {"prefix_extend", (PyCFunction)(void (*)(void))py_prefix_extend, METH_FASTCALL,
+     "prefix_extend(starts, states, flags, sums, lo, hi): extend each running total in sums (one per state code,\n"
+     "then the loop-blocking one) over spans [lo, hi)."},
+    {NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fold", NULL, -1, methods};
+
+#define INTERN(var, text) if (!(var = PyUnicode_InternFromString(text))) return NULL
+
+PyMODINIT_FUNC PyInit__fold(void) {
+    INTERN(str_state, "state"); INTERN(str_k, "k"); INTERN(str_t, "t"); INTERN(str_task, "task");
+    INTERN(str_reason, "reason"); INTERN(str_file, "file"); INTERN(str_line, "line");
+    INTERN(str_blocks_loop, "blocks_loop"); INTERN(str_lane_of, "_lane_of"); INTERN(str_lanes, "lanes");
+    INTERN(str_string_id, "_string_id"); INTERN(str_steps, "_steps"); INTERN(str_steps_sorted, "_steps_sorted");
+    INTERN(str_end_time, "end_time"); INTERN(str_changes, "changes"); INTERN(str_new_lane, "_lane");
+    INTERN(str_intern, "_intern"); INTERN(str_append, "append"); INTERN(str_starts, "starts");
+    INTERN(str_states, "states"); INTERN(str_flags, "flags"); INTERN(str_reasons, "reasons");
+    INTERN(str_files, "files"); INTERN(str_lines, "lines");
+    INTERN(str_frombytes, "frombytes"); INTERN(str_typecode, "typecode");
+    if (PyType_Ready(&SinkType) < 0 || PyType_Ready(&FolderType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    Py_INCREF(&FolderType);
+    if (PyModule_AddObject(m, "Folder", (PyObject *)&FolderType) < 0) {
+        Py_DECREF(&FolderType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
