@@ -74,7 +74,7 @@ class LiveFeed:
                 if self._stop_reason is not None and not stopping:
                     stopping = True
                     session.stop(self._stop_reason)
-                records = session.poll(BATCH_SECONDS / 2)
+                records = session.poll(BATCH_SECONDS / 2, limit=BATCH_RECORDS)  # a backlog comes in pieces
                 if records:
                     self._calibrate(records)
                     batch.extend(records)

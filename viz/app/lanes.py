@@ -58,6 +58,7 @@ F = 16         # a dense frame reads summary buckets at least 1/F of a cell wide
 BUCKETS_PER_SPAN = 8   # a lane's finest summary level has about 8-16 buckets per span...
 SUMMARY_SLACK = 4096   # ...and is made coarser when it outgrows 16 per span + this (a lane that went quiet)
 SYNC_SPANS = 200       # a frame brings a summary up to date itself when at most this many spans are new
+WARM_STEP = 2000       # spans a background build step adds to one lane's summary at most
 LABEL_MIN = 10         # a dense run this many cells long that is one span carries the span's reason
 
 SAME_CELLS = _RUNS = re.compile(rb"\x00+|\x01+|\x02+|\x03+|\x04+|\x05+")  # findall(row): its runs of equal cells
@@ -287,10 +288,23 @@ class LanePainter:
         deadline = time.perf_counter() + budget
         for lane in list(self._deferred.values()) + list(lanes):
             self._deferred.pop(lane.task, None)
-            self.summary(lane)
+            if not self._build(lane, WARM_STEP):  # a long lane (a busy loop) is built a piece at a time
+                self._deferred[lane.task] = lane
             if time.perf_counter() > deadline:
                 return True
         return bool(self._deferred)
+
+    def _build(self, lane: Lane, most: int) -> bool:
+        """Bring the lane's summary up to date by at most `most` spans; True when it is."""
+        n = len(lane.starts)
+        if n < 2:
+            return True
+        summary = self._summaries.get(lane.task)
+        if summary is None:
+            summary = self._summaries[lane.task] = _Summary(lane.starts, n)
+        if summary.done < n - 1:
+            summary.extend(lane.starts, self.codes(lane), min(n - 1, summary.done + most))
+        return summary.done >= n - 1
 
     @property
     def behind(self) -> bool:

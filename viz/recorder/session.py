@@ -142,8 +142,9 @@ class Session:
     def elapsed(self) -> float:
         return time.monotonic() - self.started if self.started else 0.0
 
-    def poll(self, timeout: float = 0.05) -> list[dict]:
-        """Read what has arrived (waiting at most `timeout` s) and return the new trace records."""
+    def poll(self, timeout: float = 0.05, limit: int | None = None) -> list[dict]:
+        """Read what has arrived (waiting at most `timeout` s) and return the new trace records: all of them, or
+        with a `limit`, about that many (whole chunks as they were read; the rest waits for the next poll)."""
         if self.done:
             return []
         if self.timeout is not None and self.stop_reason is None and self.elapsed > self.timeout:
@@ -154,6 +155,9 @@ class Session:
         self._arrived.clear()
         chunks = self._chunks
         while chunks:
+            if limit is not None and len(records) >= limit:
+                self._arrived.set()  # more is here already: the next poll does not wait
+                break
             what, data = chunks.popleft()
             self._pending_bytes -= len(data)
             self._read(what, data, records)
