@@ -91,12 +91,22 @@ class Timeline(ScrollView, can_focus=False):
             longest = max((len(lane.name) for lane in self.rows), default=4)
             self._name_width = min(NAME_MAX, max(6, longest + 2))
             self._names = [lane.name for lane in self.rows]
-        size = Size(self._width, len(self.rows) + 1)
+        size = Size(self._width, self._virtual_height())
         if self.virtual_size != size:
             self.virtual_size = size
         if self.fitted:
             self._fit(exact=self.trace.finished)
         self.refresh()
+
+    def _virtual_height(self) -> int:
+        """The axis and a row per lane. While the run is live, room for lanes to come is made half again at a
+        time: each change of the virtual size lays the whole screen out again, too dear to do for every new lane
+        of a program that keeps spawning (rows past the last lane are blank)."""
+        need = len(self.rows) + 1
+        have = self.virtual_size.height
+        if self.trace.finished or need <= 2:
+            return need
+        return have if need <= have else max(need, have + have // 2)
 
     def _names_changed(self) -> bool:
         """A task record can rename a lane after it appeared (e.g. a thread named after it started)."""
@@ -122,7 +132,7 @@ class Timeline(ScrollView, can_focus=False):
     def _relayout(self) -> None:
         # the columns left of the vertical scrollbar; the virtual width matches them, so none scrolls sideways
         self._width = self.scrollable_content_region.width
-        self.virtual_size = Size(self._width, len(self.rows) + 1)
+        self.virtual_size = Size(self._width, self._virtual_height())
         if self.view is None or self.fitted:
             self._fit()
         else:
