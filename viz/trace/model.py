@@ -14,7 +14,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from itertools import chain
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 from viz.trace.format import STATES, ReadResult, TraceWriter, header, read_batches
 
@@ -78,9 +78,8 @@ class Span:
         return f"{self.file}:{self.line}" if self.file else f"line {self.line}"
 
 
-@dataclass(frozen=True)
-class Output:
-    """One line a task printed."""
+class Output(NamedTuple):
+    """One line a task printed (a named tuple: a flood of printed lines makes millions of them)."""
 
     t: float
     task: int
@@ -166,8 +165,16 @@ class Trace:
             return
         fold, add, it = self._folder.fold, self.add, iter(records)
         try:
-            while (rec := fold(self, it)) is not None:  # C folds compact state records, hands back any other
+            rec = fold(self, it)  # C folds compact state records, hands back the first other one
+            while rec is not None:
                 add(rec)
+                for rec in it:  # a run of other records (output lines, say) stays here
+                    if type(rec) is tuple:
+                        rec = fold(self, chain((rec,), it))
+                        break
+                    add(rec)
+                else:
+                    break
         finally:
             self._folder.flush()  # what the C fold still holds goes into the lanes' columns
 
@@ -235,14 +242,17 @@ class Trace:
             lane.lines.append(rec.get("line") or 0)
             self._step(start)
         elif kind == "output":
-            out = Output(float(t), rec["task"], rec.get("stream") or "stdout", rec["text"], rec.get("file"),
-                         rec.get("line"))
-            i = len(self.outputs)
-            if self._output_times and t < self._output_times[-1]:
-                i = bisect_right(self._output_times, t)
-            self.outputs.insert(i, out)
-            self._output_times.insert(i, float(t))
-            self._step(float(t))
+            t = float(t)
+            out = Output(t, rec["task"], rec.get("stream") or "stdout", rec["text"], rec.get("file"), rec.get("line"))
+            times = self._output_times
+            if times and t < times[-1]:
+                i = bisect_right(times, t)
+                self.outputs.insert(i, out)
+                times.insert(i, t)
+            else:
+                self.outputs.append(out)
+                times.append(t)
+            self._step(t)
         elif kind == "task":
             if rec["task"] in self._lane_of:
                 lane = self.lanes[self._lane_of[rec["task"]]]
