@@ -214,3 +214,23 @@ def test_a_process_the_script_forks_does_not_corrupt_the_trace_and_its_output_is
     assert trace.exit["outcome"] == "finished"
     assert [o.text for o in trace.outputs] == ["from the fork", "parent done"]
     assert not trace.notes
+
+
+def test_a_backlog_of_records_comes_out_of_a_limited_poll_in_pieces_and_none_is_lost(script):
+    """The live app polls with a limit so a flood reaches the screen in pieces it can fold between key presses."""
+    path = script("for i in range(20000):\n    print('line', i)\n")
+    session = Session(path)
+    trace = Trace(session.header)
+    session.start()
+    try:
+        session.proc.wait(30)  # everything the program wrote is now in the pipe or already read
+        sizes = []
+        while not session.done:
+            records = session.poll(0.05, limit=1000)
+            sizes.append(len(records))
+            trace.add_many(records)
+    finally:
+        session.close()
+    assert trace.exit["outcome"] == "finished"
+    assert [o.text for o in trace.outputs] == [f"line {i}" for i in range(20000)]
+    assert max(sizes) < 20000 and sum(1 for n in sizes if n) > 2
