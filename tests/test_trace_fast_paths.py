@@ -23,6 +23,8 @@ from viz.trace.format import ReadResult, TraceFileError
 from viz.trace.model import Trace, state_dict
 
 fold = pytest.importorskip("viz.trace._fold", reason="the C fast paths are not built here")
+if model._Folder is None:  # VIZ_PURE_PYTHON=1: the Python code alone is under test
+    pytest.skip("the C fast paths are turned off (VIZ_PURE_PYTHON)", allow_module_level=True)
 
 
 @contextlib.contextmanager

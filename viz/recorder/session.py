@@ -30,6 +30,7 @@ GRACE = 0.4          # seconds between SIGTERM and SIGKILL
 READ_CHUNK = 1 << 20
 MAX_RECORDS = 5_000_000  # a flood beyond this is counted and dropped, so memory stays bounded
 MAX_OUTPUT_LINES = 200_000
+RUN_BATCH = 50_000       # records `run` hands over at a time, at most (about: whole chunks)
 PUMP_LIMIT = 64 << 20    # bytes read ahead of the viewer before the reader thread waits
 _PKG_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 
@@ -178,7 +179,7 @@ class Session:
             self.start()
         try:
             while not self.done:
-                recs = self.poll(0.1)
+                recs = self.poll(0.1, limit=RUN_BATCH)  # a backlog decoded a piece at a time keeps the peak low
                 if recs and on_records is not None:
                     on_records(recs)
         except BaseException:
