@@ -133,18 +133,20 @@ class Deriver:
         task.state, task.reason, task.t, task.info = "running", None, t, None
 
     def _to_hub(self, out, ev) -> None:
-        """(Y, t, task, hub, (reason, state, seconds, file, line)): the task waits, the hub runs."""
-        _, t, tid, hid, (reason, st, secs, file, line) = ev
+        """(Y, t, task, hub, (reason, state, seconds, file, line, info)): the task waits, the hub runs."""
+        _, t, tid, hid, (reason, st, secs, file, line, info) = ev
         if t > self.end_time:
             self.end_time = t
+        if secs:
+            info = {"until": t + secs}
         task = self.tasks.get(tid)
         if task is None or task.ended or tid in self._hubs:
-            self._state(out, t, tid, st, reason, file, line, {"until": t + secs} if secs else None)
+            self._state(out, t, tid, st, reason, file, line, info)
         elif not (st == task.state and reason == task.reason and file == task.file and line == task.line):
             if file is not None:
                 task.file, task.line = file, line
-            out.append(("state", t, tid, st, reason, file, line, False))
-            task.state, task.reason, task.t, task.info = st, reason, t, ({"until": t + secs} if secs else None)
+            out.append(("state", t, tid, st, reason, file, line, bool(info and info.get("blocks_loop"))))
+            task.state, task.reason, task.t, task.info = st, reason, t, info
         hub = self._hubs.get(hid)
         if hub is None:
             self._state(out, t, hid, "running", None, None, None, None)
