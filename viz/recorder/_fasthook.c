@@ -19,6 +19,13 @@
 #include <Python.h>
 #include <frameobject.h>
 #include <time.h>
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+/* 3.11 has no API to read one local of a frame without building its f_locals dict: read it from the frame. */
+#define Py_BUILD_CORE
+#include "internal/pycore_frame.h"
+#undef Py_BUILD_CORE
+#define FIRST_LOCAL_OF_FRAME 1
+#endif
 
 #define MAX_DEPTH 12
 
@@ -29,6 +36,7 @@ typedef struct {
     PyObject *cache;    /* dict signature -> item, or -> depth of the socket method's frame for a socket wait */
     PyObject *socks;    /* dict socket_key(signature, socket) -> (signature, weakref to socket, fileno, item) */
     PyObject *raw;      /* set of greenlets the Python hook still has to name (always its path) */
+    PyObject *plain_fileno;  /* gevent's SocketMixin.fileno (`return self._sock.fileno()`), or NULL */
     PyObject *append;   /* bound append of the event buffer */
     PyObject *slow;     /* Python hook: slow(event, args, signature) */
     PyObject *prev;     /* the tracer that was installed before us, or None */
@@ -67,7 +75,7 @@ static unsigned long long socket_key(unsigned long long sig, PyObject *sock) {
     return sig ^ ((unsigned long long)(uintptr_t)sock * 0x9E3779B97F4A7C15ULL);
 }
 
-static PyObject *str_self, *str_fileno;
+static PyObject *str_self, *str_fileno, *str__sock;
 
 /* `self` of the frame `depth` levels above `frame`: the socket a gevent socket method waits on (new reference). */
 static PyObject *socket_of(PyObject *frame, long depth) {
@@ -79,7 +87,23 @@ static PyObject *socket_of(PyObject *frame, long depth) {
         f = back;
     }
     if (f == NULL) return NULL;
-#if PY_VERSION_HEX >= 0x030C0000
+#if defined(FIRST_LOCAL_OF_FRAME)
+    _PyInterpreterFrame *iframe = f->f_frame;
+    PyObject *sock = NULL;
+    if (iframe != NULL && iframe->f_code->co_nlocalsplus > 0
+            && PyTuple_GET_ITEM(iframe->f_code->co_localsplusnames, 0) == str_self) {
+        sock = iframe->localsplus[0];
+        if (sock != NULL && PyCell_Check(sock)) sock = PyCell_GET(sock);
+        Py_XINCREF(sock);
+    }
+    if (sock == NULL) {
+        PyObject *locals = PyFrame_GetLocals(f);
+        if (locals != NULL) {
+            sock = PyObject_GetItem(locals, str_self);
+            Py_DECREF(locals);
+        }
+    }
+#elif PY_VERSION_HEX >= 0x030C0000
     PyObject *sock = PyFrame_GetVarString(f, "self");
 #else
     PyObject *sock = NULL, *locals = PyFrame_GetLocals(f);
@@ -90,6 +114,19 @@ static PyObject *socket_of(PyObject *frame, long depth) {
 #endif
     Py_DECREF(f);
     return sock;
+}
+
+/* sock.fileno(); for a gevent socket, whose fileno() is `return self._sock.fileno()`, that call made from here. */
+static PyObject *fileno_of(Hook *self, PyObject *sock) {
+    PyTypeObject *type = Py_TYPE(sock);
+    if (self->plain_fileno != NULL && type->tp_dictoffset == 0 && _PyType_Lookup(type, str_fileno) == self->plain_fileno) {
+        PyObject *raw = PyObject_GetAttr(sock, str__sock);
+        if (raw == NULL) return NULL;
+        PyObject *fd = PyObject_CallMethodNoArgs(raw, str_fileno);
+        Py_DECREF(raw);
+        return fd;
+    }
+    return PyObject_CallMethodNoArgs(sock, str_fileno);
 }
 
 /* The cached item of a socket wait, if the socket is the one cached and its fileno() has not changed (new
@@ -106,7 +143,7 @@ static PyObject *socket_item(Hook *self, PyObject *frame, long depth, unsigned l
     if (PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(entry, 0)) == sig && !PyErr_Occurred()
             && PyWeakref_Check(PyTuple_GET_ITEM(entry, 1))
             && PyWeakref_GetObject(PyTuple_GET_ITEM(entry, 1)) == sock) {
-        PyObject *fd = PyObject_CallMethodNoArgs(sock, str_fileno);
+        PyObject *fd = fileno_of(self, sock);
         if (fd != NULL && PyObject_RichCompareBool(fd, PyTuple_GET_ITEM(entry, 2), Py_EQ) == 1) {
             item = PyTuple_GET_ITEM(entry, 3);
             Py_INCREF(item);
@@ -210,6 +247,18 @@ slow_nosig:
     return call_slow(self, event, args, NULL);
 }
 
+static PyObject *Hook_gevent_fileno(Hook *self, PyObject *func) {
+    Py_INCREF(func);
+    Py_XSETREF(self->plain_fileno, func);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Hook_methods[] = {
+    {"gevent_fileno", (PyCFunction)Hook_gevent_fileno, METH_O,
+     "gevent's SocketMixin.fileno: for sockets of classes that keep it, call their _sock.fileno() directly."},
+    {NULL, NULL, 0, NULL},
+};
+
 static int Hook_init(Hook *self, PyObject *args, PyObject *kwds) {
     PyObject *tasks, *hubs, *cache, *socks, *raw, *append, *slow, *prev;
     double t0;
@@ -227,7 +276,7 @@ static int Hook_init(Hook *self, PyObject *args, PyObject *kwds) {
 
 static void Hook_dealloc(Hook *self) {
     Py_XDECREF(self->tasks); Py_XDECREF(self->hubs); Py_XDECREF(self->cache); Py_XDECREF(self->socks);
-    Py_XDECREF(self->raw); Py_XDECREF(self->append);
+    Py_XDECREF(self->raw); Py_XDECREF(self->plain_fileno); Py_XDECREF(self->append);
     Py_XDECREF(self->slow); Py_XDECREF(self->prev); Py_XDECREF(self->tag_h); Py_XDECREF(self->tag_y);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -339,6 +388,7 @@ static PyTypeObject HookType = {
     .tp_init = (initproc)Hook_init,
     .tp_dealloc = (destructor)Hook_dealloc,
     .tp_call = (ternaryfunc)Hook_call,
+    .tp_methods = Hook_methods,
     .tp_doc = "Greenlet switch tracer: the hot path of viz's recorder.",
 };
 
@@ -356,6 +406,7 @@ PyMODINIT_FUNC PyInit__fasthook(void) {
     str_gr_frame = PyUnicode_InternFromString("gr_frame");
     str_self = PyUnicode_InternFromString("self");
     str_fileno = PyUnicode_InternFromString("fileno");
+    str__sock = PyUnicode_InternFromString("_sock");
     str_call = PyUnicode_InternFromString("call");
     str_return = PyUnicode_InternFromString("return");
     str_c_call = PyUnicode_InternFromString("c_call");

@@ -63,6 +63,12 @@ class GreenletHooks:
         except Exception:
             self.rec.hook_error("gevent spawn callback")
         self._attribute_hub_reports(Hub)
+        if self.fast is not None:
+            try:
+                from gevent._socketcommon import SocketMixin
+                self.fast.gevent_fileno(SocketMixin.__dict__["fileno"])
+            except Exception:
+                pass  # the C hook calls fileno() itself
         try:
             from gevent import _socket3
             from viz.recorder.blocking import _then_remember
