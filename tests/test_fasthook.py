@@ -7,6 +7,7 @@ import re
 import pytest
 
 from conftest import run_session
+from viz.recorder.session import Session
 
 pytest.importorskip("viz.recorder._fasthook")
 
@@ -63,8 +64,7 @@ def _normal(records: list) -> dict:
     return out
 
 
-def _record(path, monkeypatch, pure: bool) -> list:
-    from viz.recorder.session import Session
+def _record(path, monkeypatch, pure: bool) -> dict:
     if pure:
         monkeypatch.setenv("VIZ_PURE_PYTHON", "1")
     else:
