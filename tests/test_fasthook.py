@@ -79,12 +79,6 @@ def _record(path, monkeypatch, pure: bool) -> dict:
     return _normal(records)
 
 
-def test_socket_waits_record_the_same_with_the_c_hook_as_with_the_python_hook(script, monkeypatch):
-    path = script(ECHO)
-    c, pure = _record(path, monkeypatch, False), _record(path, monkeypatch, True)
-    assert c == pure
-    reasons = [r[1] for task in c.values() for r in task if len(r) == 5 and r[0] == "blocked"]
-    assert len([r for r in reasons if re.fullmatch(r"recv\(\) on fd \d+ \(127\.0\.0\.1:PORT\)", r)]) >= 12
 
 
 RECONNECT = """\
@@ -134,3 +128,12 @@ def test_a_new_socket_on_a_reused_fd_is_described_by_its_own_peer(script, monkey
         assert len(recvs) == 1, recvs
         peers.append(recvs.pop().rsplit("(", 1)[1])
     assert len(set(peers)) == 4, peers
+
+
+@pytest.mark.parametrize("program", ["ECHO", "RECONNECT"])
+def test_socket_waits_record_the_same_with_the_c_hook_as_with_the_python_hook(script, monkeypatch, program):
+    path = script(globals()[program])
+    c, pure = _record(path, monkeypatch, False), _record(path, monkeypatch, True)
+    assert c == pure
+    reasons = [r[1] for task in c.values() for r in task if len(r) == 5 and r[0] == "blocked"]
+    assert len([r for r in reasons if re.fullmatch(r"recv\(\) on fd \d+ \(127\.0\.0\.1:PORT\)", r)]) >= 12

@@ -10,6 +10,7 @@
  * nothing but those frames. A socket wait (`recv() on fd 7 (127.0.0.1:40012)`) also depends on the socket: for
  * those the cache holds the depth of the gevent socket method's frame instead of an item, and the item is looked
  * up per (frames, socket) in a second dict, checked against a weak reference to the socket and its current fileno().
+ * A socket's first wait at such a place asks the Python hook for the item of that socket alone (`socket_wait`).
  * Everything else -- new greenlets, finished ones, direct switches, waits whose reason depends on other run-time
  * values -- goes to the Python hook, which stays the reference behaviour.
  * The module also holds `Profiler`, the C filter in front of the generator/coroutine profile hook.
@@ -39,6 +40,7 @@ typedef struct {
     PyObject *plain_fileno;  /* gevent's SocketMixin.fileno (`return self._sock.fileno()`), or NULL */
     PyObject *append;   /* bound append of the event buffer */
     PyObject *slow;     /* Python hook: slow(event, args, signature) */
+    PyObject *socket_wait;  /* Python: socket_wait(signature, socket) -> item of a socket's first wait, or None */
     PyObject *prev;     /* the tracer that was installed before us, or None */
     PyObject *tag_h, *tag_y;
     double t0;
@@ -129,8 +131,9 @@ static PyObject *fileno_of(Hook *self, PyObject *sock) {
     return PyObject_CallMethodNoArgs(sock, str_fileno);
 }
 
-/* The cached item of a socket wait, if the socket is the one cached and its fileno() has not changed (new
- * reference), else NULL with no error set: the Python hook explains the switch and fills the entry. */
+/* The item of a socket wait (new reference): cached, if the socket is the one cached and its fileno() has not
+ * changed; else made by the Python hook's socket_wait(); else NULL with no error set (the Python hook explains
+ * the whole switch). */
 static PyObject *socket_item(Hook *self, PyObject *frame, long depth, unsigned long long sig) {
     PyObject *sock = socket_of(frame, depth);
     if (sock == NULL) { PyErr_Clear(); return NULL; }
@@ -153,6 +156,13 @@ static PyObject *socket_item(Hook *self, PyObject *frame, long depth, unsigned l
     Py_DECREF(entry);
 done:
     if (PyErr_Occurred()) PyErr_Clear();
+    if (item == NULL) {
+        PyObject *sig_obj = PyLong_FromUnsignedLongLong(sig);
+        item = sig_obj ? PyObject_CallFunctionObjArgs(self->socket_wait, sig_obj, sock, NULL) : NULL;
+        Py_XDECREF(sig_obj);
+        if (item != NULL && !(PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 6)) Py_CLEAR(item);
+        if (PyErr_Occurred()) PyErr_Clear();
+    }
     Py_DECREF(sock);
     return item;
 }
@@ -260,15 +270,15 @@ static PyMethodDef Hook_methods[] = {
 };
 
 static int Hook_init(Hook *self, PyObject *args, PyObject *kwds) {
-    PyObject *tasks, *hubs, *cache, *socks, *raw, *append, *slow, *prev;
+    PyObject *tasks, *hubs, *cache, *socks, *raw, *append, *slow, *socket_wait, *prev;
     double t0;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!OOOd", &PyDict_Type, &tasks, &PySet_Type, &hubs, &PyDict_Type, &cache,
-                          &PyDict_Type, &socks, &PySet_Type, &raw, &append, &slow, &prev, &t0))
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!OOOOd", &PyDict_Type, &tasks, &PySet_Type, &hubs, &PyDict_Type, &cache,
+                          &PyDict_Type, &socks, &PySet_Type, &raw, &append, &slow, &socket_wait, &prev, &t0))
         return -1;
     Py_INCREF(tasks); Py_INCREF(hubs); Py_INCREF(cache); Py_INCREF(socks); Py_INCREF(raw);
-    Py_INCREF(append); Py_INCREF(slow); Py_INCREF(prev);
+    Py_INCREF(append); Py_INCREF(slow); Py_INCREF(socket_wait); Py_INCREF(prev);
     self->tasks = tasks; self->hubs = hubs; self->cache = cache; self->socks = socks; self->raw = raw;
-    self->append = append; self->slow = slow; self->prev = prev; self->t0 = t0;
+    self->append = append; self->slow = slow; self->socket_wait = socket_wait; self->prev = prev; self->t0 = t0;
     self->tag_h = PyUnicode_InternFromString("H");
     self->tag_y = PyUnicode_InternFromString("Y");
     return 0;
@@ -277,7 +287,7 @@ static int Hook_init(Hook *self, PyObject *args, PyObject *kwds) {
 static void Hook_dealloc(Hook *self) {
     Py_XDECREF(self->tasks); Py_XDECREF(self->hubs); Py_XDECREF(self->cache); Py_XDECREF(self->socks);
     Py_XDECREF(self->raw); Py_XDECREF(self->plain_fileno); Py_XDECREF(self->append);
-    Py_XDECREF(self->slow); Py_XDECREF(self->prev); Py_XDECREF(self->tag_h); Py_XDECREF(self->tag_y);
+    Py_XDECREF(self->slow); Py_XDECREF(self->socket_wait); Py_XDECREF(self->prev); Py_XDECREF(self->tag_h); Py_XDECREF(self->tag_y);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 

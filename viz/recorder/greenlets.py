@@ -34,6 +34,7 @@ class GreenletHooks:
         self.fast = None
         self.cache: dict = {}  # frame signature -> (reason, state, seconds, file, line, info), for the C hook
         self.socks: dict = {}  # socket waits, for the C hook: socket_key -> (signature, weakref, fileno, item)
+        self._socket_places: dict = {}  # signature of a socket wait -> (method name, file, line)
         self._socket_key = None
 
     def install(self) -> None:
@@ -50,7 +51,7 @@ class GreenletHooks:
         else:
             self._socket_key = fast.socket_key
             self.fast = fast.Hook(rec.greenlet_task, self.hubs, self.cache, self.socks, self._raw_unnamed,
-                                  rec.emit_fast, self.on_switch, self._prev, rec.t0)
+                                  rec.emit_fast, self.on_switch, self.socket_wait, self._prev, rec.t0)
             greenlet.settrace(self.fast)
 
     # ---- gevent, once imported ------------------------------------------------------------------------------
@@ -259,17 +260,32 @@ class GreenletHooks:
                 return previous(frame, event, arg)
         sys.setprofile(first_call)
 
-    def _cache_socket_wait(self, signature: int, sock_at: tuple, item: tuple) -> None:
+    def _cache_socket_wait(self, signature: int, sock_at: tuple, item: tuple) -> bool:
         """Let the C hook explain this wait itself next time, for the same frames and the same socket and fd."""
-        depth, sock = sock_at
+        depth, sock, name = sock_at
         try:
             ref = weakref.ref(sock)
         except TypeError:
-            return
+            return False
         if len(self.socks) >= _MAX_SOCKET_WAITS:
             self.socks.clear()  # entries of closed sockets go; the live ones come back on their next wait
         self.cache[signature] = depth
+        self._socket_places[signature] = (name, item[3], item[4])
         self.socks[self._socket_key(signature, sock)] = (signature, ref, item[5]["fd"], item)
+        return True
+
+    def socket_wait(self, signature: int, sock):
+        """For the C hook: the item of another socket's wait at a place already explained (what _suspended would
+        say: the place gives the call, file and line, the socket its fd and peer), or None."""
+        try:
+            name, file, line = self._socket_places[signature]
+            reason, state, info, stable = _socket_reason(name, sock, None)
+            if not stable:
+                return None
+            item = (reason, state, None, file, line, info)
+            return item if self._cache_socket_wait(signature, (self.cache[signature], sock, name), item) else None
+        except Exception:
+            return None  # the Python hook explains the switch (and reports its own errors)
 
     def _why_waiting(self, frame, user, want_constant: bool = False):
         """(reason, state, info, constant, sock_at) for a greenlet that switched to the hub.
@@ -304,7 +320,7 @@ class GreenletHooks:
             if name in _SOCKET_CALLS and "self" in loc:
                 sock = loc["self"]
                 reason, state, info, stable = _socket_reason(name, sock, loc)
-                return reason, state, info, None, ((outer_depth, sock) if stable and want_constant else None)
+                return reason, state, info, None, ((outer_depth, sock, name) if stable and want_constant else None)
             if name == "select" and "rlist" in loc:
                 fds = _fds(loc.get("rlist"), loc.get("wlist"), loc.get("xlist"))
                 return f"select() on fds {fds}", "blocked", {"fds": fds}, None, None
