@@ -4,11 +4,15 @@
  * hub and the hub resuming a greenlet, again and again from the same places. This hook handles exactly those with
  * a few dictionary look-ups and one tuple appended to the event buffer:
  *   hub -> greenlet:   ("H", t, hub_task, target_task)
- *   greenlet -> hub:   ("Y", t, origin_task, hub_task, item)   where item = (reason, state, seconds, file, line)
+ *   greenlet -> hub:   ("Y", t, origin_task, hub_task, item)   where item = (reason, state, seconds, file, line, info)
  * `item` comes from a cache keyed by a hash of the origin's suspended frames (code object and instruction of each),
  * filled by the Python hook (viz.recorder.greenlets) the first time it explains a switch whose reason depends on
- * nothing but those frames. Everything else -- new greenlets, finished ones, direct switches, waits whose reason
- * depends on run-time values such as an fd -- goes to the Python hook, which stays the reference behaviour.
+ * nothing but those frames. A socket wait (`recv() on fd 7 (127.0.0.1:40012)`) also depends on the socket: for
+ * those the cache holds the depth of the gevent socket method's frame instead of an item, and the item is looked
+ * up per (frames, socket) in a second dict, checked against a weak reference to the socket and its current fileno().
+ * A socket's first wait at such a place asks the Python hook for the item of that socket alone (`socket_wait`).
+ * Everything else -- new greenlets, finished ones, direct switches, waits whose reason depends on other run-time
+ * values -- goes to the Python hook, which stays the reference behaviour.
  * The module also holds `Profiler`, the C filter in front of the generator/coroutine profile hook.
  * The module is optional: without a compiler viz falls back to the Python hooks alone.
  */
@@ -16,6 +20,13 @@
 #include <Python.h>
 #include <frameobject.h>
 #include <time.h>
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+/* 3.11 has no API to read one local of a frame without building its f_locals dict: read it from the frame. */
+#define Py_BUILD_CORE
+#include "internal/pycore_frame.h"
+#undef Py_BUILD_CORE
+#define FIRST_LOCAL_OF_FRAME 1
+#endif
 
 #define MAX_DEPTH 12
 
@@ -23,9 +34,13 @@ typedef struct {
     PyObject_HEAD
     PyObject *tasks;    /* dict greenlet -> task id */
     PyObject *hubs;     /* set of hub greenlets */
-    PyObject *cache;    /* dict signature -> item */
+    PyObject *cache;    /* dict signature -> item, or -> depth of the socket method's frame for a socket wait */
+    PyObject *socks;    /* dict socket_key(signature, socket) -> (signature, weakref to socket, fileno, item) */
+    PyObject *raw;      /* set of greenlets the Python hook still has to name (always its path) */
+    PyObject *plain_fileno;  /* gevent's SocketMixin.fileno (`return self._sock.fileno()`), or NULL */
     PyObject *append;   /* bound append of the event buffer */
     PyObject *slow;     /* Python hook: slow(event, args, signature) */
+    PyObject *socket_wait;  /* Python: socket_wait(signature, socket) -> item of a socket's first wait, or None */
     PyObject *prev;     /* the tracer that was installed before us, or None */
     PyObject *tag_h, *tag_y;
     double t0;
@@ -55,6 +70,101 @@ static int signature(PyObject *frame_obj, unsigned long long *out) {
     Py_XDECREF(f);
     *out = h;
     return 0;
+}
+
+/* The key of a socket wait in `socks`: the frames' signature mixed with the socket's address. */
+static unsigned long long socket_key(unsigned long long sig, PyObject *sock) {
+    return sig ^ ((unsigned long long)(uintptr_t)sock * 0x9E3779B97F4A7C15ULL);
+}
+
+static PyObject *str_self, *str_fileno, *str__sock;
+
+/* `self` of the frame `depth` levels above `frame`: the socket a gevent socket method waits on (new reference). */
+static PyObject *socket_of(PyObject *frame, long depth) {
+    PyFrameObject *f = (PyFrameObject *)frame;
+    Py_INCREF(f);
+    for (long i = 0; f != NULL && i < depth; i++) {
+        PyFrameObject *back = PyFrame_GetBack(f);
+        Py_DECREF(f);
+        f = back;
+    }
+    if (f == NULL) return NULL;
+#if defined(FIRST_LOCAL_OF_FRAME)
+    _PyInterpreterFrame *iframe = f->f_frame;
+    PyObject *sock = NULL;
+    if (iframe != NULL && iframe->f_code->co_nlocalsplus > 0
+            && PyTuple_GET_ITEM(iframe->f_code->co_localsplusnames, 0) == str_self) {
+        sock = iframe->localsplus[0];
+        if (sock != NULL && PyCell_Check(sock)) sock = PyCell_GET(sock);
+        Py_XINCREF(sock);
+    }
+    if (sock == NULL) {
+        PyObject *locals = PyFrame_GetLocals(f);
+        if (locals != NULL) {
+            sock = PyObject_GetItem(locals, str_self);
+            Py_DECREF(locals);
+        }
+    }
+#elif PY_VERSION_HEX >= 0x030C0000
+    PyObject *sock = PyFrame_GetVarString(f, "self");
+#else
+    PyObject *sock = NULL, *locals = PyFrame_GetLocals(f);
+    if (locals != NULL) {
+        sock = PyObject_GetItem(locals, str_self);
+        Py_DECREF(locals);
+    }
+#endif
+    Py_DECREF(f);
+    return sock;
+}
+
+/* sock.fileno(); for a gevent socket, whose fileno() is `return self._sock.fileno()`, that call made from here. */
+static PyObject *fileno_of(Hook *self, PyObject *sock) {
+    PyTypeObject *type = Py_TYPE(sock);
+    if (self->plain_fileno != NULL && type->tp_dictoffset == 0 && _PyType_Lookup(type, str_fileno) == self->plain_fileno) {
+        PyObject *raw = PyObject_GetAttr(sock, str__sock);
+        if (raw == NULL) return NULL;
+        PyObject *fd = PyObject_CallMethodNoArgs(raw, str_fileno);
+        Py_DECREF(raw);
+        return fd;
+    }
+    return PyObject_CallMethodNoArgs(sock, str_fileno);
+}
+
+/* The item of a socket wait (new reference): cached, if the socket is the one cached and its fileno() has not
+ * changed; else made by the Python hook's socket_wait(); else NULL with no error set (the Python hook explains
+ * the whole switch). */
+static PyObject *socket_item(Hook *self, PyObject *frame, long depth, unsigned long long sig) {
+    PyObject *sock = socket_of(frame, depth);
+    if (sock == NULL) { PyErr_Clear(); return NULL; }
+    PyObject *item = NULL;
+    PyObject *key = PyLong_FromUnsignedLongLong(socket_key(sig, sock));
+    PyObject *entry = key ? PyDict_GetItemWithError(self->socks, key) : NULL;
+    Py_XDECREF(key);
+    if (entry == NULL || !PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 4) goto done;
+    Py_INCREF(entry);   /* fileno() runs Python code: keep the entry alive whatever happens to the dict */
+    if (PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(entry, 0)) == sig && !PyErr_Occurred()
+            && PyWeakref_Check(PyTuple_GET_ITEM(entry, 1))
+            && PyWeakref_GetObject(PyTuple_GET_ITEM(entry, 1)) == sock) {
+        PyObject *fd = fileno_of(self, sock);
+        if (fd != NULL && PyObject_RichCompareBool(fd, PyTuple_GET_ITEM(entry, 2), Py_EQ) == 1) {
+            item = PyTuple_GET_ITEM(entry, 3);
+            Py_INCREF(item);
+        }
+        Py_XDECREF(fd);
+    }
+    Py_DECREF(entry);
+done:
+    if (PyErr_Occurred()) PyErr_Clear();
+    if (item == NULL) {
+        PyObject *sig_obj = PyLong_FromUnsignedLongLong(sig);
+        item = sig_obj ? PyObject_CallFunctionObjArgs(self->socket_wait, sig_obj, sock, NULL) : NULL;
+        Py_XDECREF(sig_obj);
+        if (item != NULL && !(PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 6)) Py_CLEAR(item);
+        if (PyErr_Occurred()) PyErr_Clear();
+    }
+    Py_DECREF(sock);
+    return item;
 }
 
 /* (tag, t, a, b) or (tag, t, a, b, item), built without format parsing. */
@@ -107,15 +217,23 @@ static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
     if (origin_is_hub && !target_is_hub) {
         rec = tuple4(self->tag_h, t, otid, ttid, NULL);
     } else if (target_is_hub && !origin_is_hub) {
+        if (PySet_GET_SIZE(self->raw) && PySet_Contains(self->raw, origin) != 0) { PyErr_Clear(); goto slow_nosig; }
         PyObject *frame = PyObject_GetAttr(origin, str_gr_frame);
         if (frame == NULL) { PyErr_Clear(); goto slow_nosig; }
         if (frame == Py_None) { Py_DECREF(frame); goto slow_nosig; }   /* finished: the Python hook ends it */
         unsigned long long h;
         signature(frame, &h);
-        Py_DECREF(frame);
         PyObject *sig = PyLong_FromUnsignedLongLong(h);
-        if (sig == NULL) return NULL;
+        if (sig == NULL) { Py_DECREF(frame); return NULL; }
         PyObject *item = PyDict_GetItemWithError(self->cache, sig);
+        if (item != NULL && PyLong_CheckExact(item)) {   /* a socket wait: the item depends on the socket */
+            long depth = PyLong_AsLong(item);
+            item = depth >= 0 && depth < MAX_DEPTH ? socket_item(self, frame, depth, h) : NULL;
+            if (PyErr_Occurred()) PyErr_Clear();
+        } else {
+            Py_XINCREF(item);
+        }
+        Py_DECREF(frame);
         if (item == NULL) {
             if (PyErr_Occurred()) { Py_DECREF(sig); return NULL; }
             PyObject *r = call_slow(self, event, args, sig);
@@ -124,6 +242,7 @@ static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
         }
         Py_DECREF(sig);
         rec = tuple4(self->tag_y, t, otid, ttid, item);
+        Py_DECREF(item);
     } else {
         goto slow_nosig;
     }
@@ -138,23 +257,37 @@ slow_nosig:
     return call_slow(self, event, args, NULL);
 }
 
+static PyObject *Hook_gevent_fileno(Hook *self, PyObject *func) {
+    Py_INCREF(func);
+    Py_XSETREF(self->plain_fileno, func);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Hook_methods[] = {
+    {"gevent_fileno", (PyCFunction)Hook_gevent_fileno, METH_O,
+     "gevent's SocketMixin.fileno: for sockets of classes that keep it, call their _sock.fileno() directly."},
+    {NULL, NULL, 0, NULL},
+};
+
 static int Hook_init(Hook *self, PyObject *args, PyObject *kwds) {
-    PyObject *tasks, *hubs, *cache, *append, *slow, *prev;
+    PyObject *tasks, *hubs, *cache, *socks, *raw, *append, *slow, *socket_wait, *prev;
     double t0;
-    if (!PyArg_ParseTuple(args, "O!O!O!OOOd", &PyDict_Type, &tasks, &PySet_Type, &hubs, &PyDict_Type, &cache,
-                          &append, &slow, &prev, &t0))
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!OOOOd", &PyDict_Type, &tasks, &PySet_Type, &hubs, &PyDict_Type, &cache,
+                          &PyDict_Type, &socks, &PySet_Type, &raw, &append, &slow, &socket_wait, &prev, &t0))
         return -1;
-    Py_INCREF(tasks); Py_INCREF(hubs); Py_INCREF(cache); Py_INCREF(append); Py_INCREF(slow); Py_INCREF(prev);
-    self->tasks = tasks; self->hubs = hubs; self->cache = cache; self->append = append; self->slow = slow;
-    self->prev = prev; self->t0 = t0;
+    Py_INCREF(tasks); Py_INCREF(hubs); Py_INCREF(cache); Py_INCREF(socks); Py_INCREF(raw);
+    Py_INCREF(append); Py_INCREF(slow); Py_INCREF(socket_wait); Py_INCREF(prev);
+    self->tasks = tasks; self->hubs = hubs; self->cache = cache; self->socks = socks; self->raw = raw;
+    self->append = append; self->slow = slow; self->socket_wait = socket_wait; self->prev = prev; self->t0 = t0;
     self->tag_h = PyUnicode_InternFromString("H");
     self->tag_y = PyUnicode_InternFromString("Y");
     return 0;
 }
 
 static void Hook_dealloc(Hook *self) {
-    Py_XDECREF(self->tasks); Py_XDECREF(self->hubs); Py_XDECREF(self->cache); Py_XDECREF(self->append);
-    Py_XDECREF(self->slow); Py_XDECREF(self->prev); Py_XDECREF(self->tag_h); Py_XDECREF(self->tag_y);
+    Py_XDECREF(self->tasks); Py_XDECREF(self->hubs); Py_XDECREF(self->cache); Py_XDECREF(self->socks);
+    Py_XDECREF(self->raw); Py_XDECREF(self->plain_fileno); Py_XDECREF(self->append);
+    Py_XDECREF(self->slow); Py_XDECREF(self->socket_wait); Py_XDECREF(self->prev); Py_XDECREF(self->tag_h); Py_XDECREF(self->tag_y);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -247,6 +380,13 @@ static PyObject *py_signature(PyObject *mod, PyObject *frame) {
     return PyLong_FromUnsignedLongLong(h);
 }
 
+static PyObject *py_socket_key(PyObject *mod, PyObject *args) {
+    unsigned long long sig;
+    PyObject *sock;
+    if (!PyArg_ParseTuple(args, "KO", &sig, &sock)) return NULL;
+    return PyLong_FromUnsignedLongLong(socket_key(sig, sock));
+}
+
 static PyObject *py_clock(PyObject *mod, PyObject *unused) { return PyFloat_FromDouble(now()); }
 
 static PyTypeObject HookType = {
@@ -258,11 +398,13 @@ static PyTypeObject HookType = {
     .tp_init = (initproc)Hook_init,
     .tp_dealloc = (destructor)Hook_dealloc,
     .tp_call = (ternaryfunc)Hook_call,
+    .tp_methods = Hook_methods,
     .tp_doc = "Greenlet switch tracer: the hot path of viz's recorder.",
 };
 
 static PyMethodDef methods[] = {
     {"signature", py_signature, METH_O, "The hash of a frame chain, as the hook computes it."},
+    {"socket_key", py_socket_key, METH_VARARGS, "The key of a socket wait in the hook's socket cache."},
     {"clock", py_clock, METH_NOARGS, "The hook's clock (CLOCK_MONOTONIC, the clock of time.perf_counter)."},
     {NULL, NULL, 0, NULL},
 };
@@ -272,6 +414,9 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fasthook", NULL, -1
 PyMODINIT_FUNC PyInit__fasthook(void) {
     if (PyType_Ready(&HookType) < 0 || PyType_Ready(&ProfilerType) < 0) return NULL;
     str_gr_frame = PyUnicode_InternFromString("gr_frame");
+    str_self = PyUnicode_InternFromString("self");
+    str_fileno = PyUnicode_InternFromString("fileno");
+    str__sock = PyUnicode_InternFromString("_sock");
     str_call = PyUnicode_InternFromString("call");
     str_return = PyUnicode_InternFromString("return");
     str_c_call = PyUnicode_InternFromString("c_call");

@@ -37,6 +37,7 @@ class Deriver:
         self.exit: tuple | None = None
         self.end_time = 0.0
         self._hubs: dict[int, dict] = {}
+        self._polled: float | None = None  # the latest poll_end of any hub (None until there is a hub)
 
     def feed(self, batch: list) -> list[dict]:
         out: list[dict] = []
@@ -124,27 +125,31 @@ class Deriver:
             out.append(("state", t, hid, "ready", reason, None, None, False))
             task.state, task.reason, task.t, task.info = "ready", reason, t, None
         task = self.tasks.get(tid)
-        if task is None or task.ended or tid in self._hubs or (task.state == "blocked" and task.info):
+        if task is None or task.ended or tid in self._hubs:
             self._state(out, t, tid, "running", None, None, None, None)
             return
-        if task.state == "running" and task.reason is None:
+        if task.state == "blocked" and task.info:
+            self._woke_late(out, task, t, tid)  # what _state does here, then the same running span
+        elif task.state == "running" and task.reason is None:
             return
         out.append(("state", t, tid, "running", None, task.file, task.line, False))
         task.state, task.reason, task.t, task.info = "running", None, t, None
 
     def _to_hub(self, out, ev) -> None:
-        """(Y, t, task, hub, (reason, state, seconds, file, line)): the task waits, the hub runs."""
-        _, t, tid, hid, (reason, st, secs, file, line) = ev
+        """(Y, t, task, hub, (reason, state, seconds, file, line, info)): the task waits, the hub runs."""
+        _, t, tid, hid, (reason, st, secs, file, line, info) = ev
         if t > self.end_time:
             self.end_time = t
+        if secs:
+            info = {"until": t + secs}
         task = self.tasks.get(tid)
         if task is None or task.ended or tid in self._hubs:
-            self._state(out, t, tid, st, reason, file, line, {"until": t + secs} if secs else None)
+            self._state(out, t, tid, st, reason, file, line, info)
         elif not (st == task.state and reason == task.reason and file == task.file and line == task.line):
             if file is not None:
                 task.file, task.line = file, line
-            out.append(("state", t, tid, st, reason, file, line, False))
-            task.state, task.reason, task.t, task.info = st, reason, t, ({"until": t + secs} if secs else None)
+            out.append(("state", t, tid, st, reason, file, line, bool(info and info.get("blocks_loop"))))
+            task.state, task.reason, task.t, task.info = st, reason, t, info
         hub = self._hubs.get(hid)
         if hub is None:
             self._state(out, t, hid, "running", None, None, None, None)
@@ -173,7 +178,7 @@ class Deriver:
             return
         fd = info.get("fd")
         if fd is not None or info.get("fds"):
-            polled = max((h["poll_end"] for h in self._hubs.values()), default=None)
+            polled = self._polled
             if polled is not None and polled > task.t and t - polled > LATE:
                 what = f"fd {fd} {'writable' if info.get('io') == 'write' else 'readable'}" if fd is not None \
                     else "select() returned"
@@ -196,6 +201,8 @@ class Deriver:
         hub = self._hubs.get(tid)
         if hub is None:
             hub = self._hubs[tid] = {"held": None, "idle_from": None, "poll_end": 0.0}
+            if self._polled is None:
+                self._polled = 0.0
             self.tasks.setdefault(tid, _Task())
         return hub
 
@@ -222,6 +229,8 @@ class Deriver:
             self._emit(out, task, idle_from, tid, "idle", self._polling_for(), None, None, None)
         hub["idle_from"] = None
         hub["poll_end"] = t
+        if t > self._polled:
+            self._polled = t
         self._emit(out, task, t, tid, "running", "poll returned", None, None, None)
 
     def _hub_state(self, out, hub, t, tid, state, reason) -> None:

@@ -32,7 +32,10 @@ class GreenletHooks:
         self._raw_unnamed: set = set()
         self._prev = None
         self.fast = None
-        self.cache: dict = {}  # frame signature -> (reason, state, seconds, file, line), for the C hook
+        self.cache: dict = {}  # frame signature -> (reason, state, seconds, file, line, info), for the C hook
+        self.socks: dict = {}  # socket waits, for the C hook: socket_key -> (signature, weakref, fileno, item)
+        self._socket_places: dict = {}  # signature of a socket wait -> (method name, file, line)
+        self._socket_key = None
 
     def install(self) -> None:
         import greenlet
@@ -42,12 +45,13 @@ class GreenletHooks:
         rec.greenlet_task[greenlet.getcurrent()] = rec.main_task
         rec.task_of_greenlet = self.task_of_greenlet
         self._prev = greenlet.gettrace()
-        fast = _fast_hook_class()
+        fast = _fast_hook_module()
         if fast is None:
             greenlet.settrace(self.on_switch)
         else:
-            self.fast = fast(rec.greenlet_task, self.hubs, self.cache, rec.emit_fast, self.on_switch, self._prev,
-                             rec.t0)
+            self._socket_key = fast.socket_key
+            self.fast = fast.Hook(rec.greenlet_task, self.hubs, self.cache, self.socks, self._raw_unnamed,
+                                  rec.emit_fast, self.on_switch, self.socket_wait, self._prev, rec.t0)
             greenlet.settrace(self.fast)
 
     # ---- gevent, once imported ------------------------------------------------------------------------------
@@ -60,6 +64,12 @@ class GreenletHooks:
         except Exception:
             self.rec.hook_error("gevent spawn callback")
         self._attribute_hub_reports(Hub)
+        if self.fast is not None:
+            try:
+                from gevent._socketcommon import SocketMixin
+                self.fast.gevent_fileno(SocketMixin.__dict__["fileno"])
+            except Exception:
+                pass  # the C hook calls fileno() itself
         try:
             from gevent import _socket3
             from viz.recorder.blocking import _then_remember
@@ -215,9 +225,12 @@ class GreenletHooks:
         file, line = (sites.file_name(user.f_code), user.f_lineno) if user is not None else (None, None)
         state, info = "blocked", None
         if target in self.hubs:
-            reason, state, info, constant = self._why_waiting(frame, user, signature is not None)
-            if signature is not None and constant is not None and _depth(frame, user) < _MAX_DEPTH:
-                self.cache[signature] = (reason, state, constant or None, file, line)
+            reason, state, info, constant, sock_at = self._why_waiting(frame, user, signature is not None)
+            if signature is not None and _depth(frame, user) < _MAX_DEPTH:
+                if constant is not None:
+                    self.cache[signature] = (reason, state, constant or None, file, line, None)
+                elif sock_at is not None:
+                    self._cache_socket_wait(signature, sock_at, (reason, state, None, file, line, info))
         else:
             ttid = rec.greenlet_task.get(target) or self.task_of_greenlet(target)
             if target in self._raw_unnamed:  # named by its first call, then this state is sent
@@ -247,15 +260,47 @@ class GreenletHooks:
                 return previous(frame, event, arg)
         sys.setprofile(first_call)
 
+    def _cache_socket_wait(self, signature: int, sock_at: tuple, item: tuple) -> bool:
+        """Let the C hook explain this wait itself next time, for the same frames and the same socket and fd."""
+        depth, sock, name = sock_at
+        try:
+            ref = weakref.ref(sock)
+        except TypeError:
+            return False
+        if len(self.socks) >= _MAX_SOCKET_WAITS:
+            self.socks.clear()  # entries of closed sockets go; the live ones come back on their next wait
+        self.cache[signature] = depth
+        self._socket_places[signature] = (name, item[3], item[4])
+        self.socks[self._socket_key(signature, sock)] = (signature, ref, item[5]["fd"], item)
+        return True
+
+    def socket_wait(self, signature: int, sock):
+        """For the C hook: the item of another socket's wait at a place already explained (what _suspended would
+        say: the place gives the call, file and line, the socket its fd and peer), or None."""
+        try:
+            name, file, line = self._socket_places[signature]
+            reason, state, info, stable = _socket_reason(name, sock, None)
+            if not stable:
+                return None
+            item = (reason, state, None, file, line, info)
+            return item if self._cache_socket_wait(signature, (self.cache[signature], sock, name), item) else None
+        except Exception:
+            return None  # the Python hook explains the switch (and reports its own errors)
+
     def _why_waiting(self, frame, user, want_constant: bool = False):
-        """(reason, state, info) for a greenlet that switched to the hub."""
+        """(reason, state, info, constant, sock_at) for a greenlet that switched to the hub.
+
+        `constant` is not None when the reason depends on nothing but the frames (the C hook may cache it);
+        `sock_at` is (depth of the gevent socket method's frame, socket) when it depends on them and that socket."""
         outer = None
         f = frame
         is_gevent = self._is_gevent
+        depth = outer_depth = 0
         while f is not None and f is not user:
             if is_gevent(f.f_code):
-                outer = f
+                outer, outer_depth = f, depth
             f = f.f_back
+            depth += 1
         text = self.rec.sites.call_text(user) if user is not None else None
         if outer is not None:
             name = outer.f_code.co_name
@@ -266,20 +311,22 @@ class GreenletHooks:
                 words = (f"{text} (patched)" if patched else f"gevent.sleep({format_seconds(secs)})")
                 constant = _literal_seconds(text, secs) if want_constant else None
                 if not secs:
-                    return words + " — yields", "ready", None, constant
+                    return words + " — yields", "ready", None, constant, None
                 try:
                     until = self.rec.now() + float(secs)
                 except (TypeError, ValueError):
                     until = None
-                return words, "blocked", {"until": until}, constant
+                return words, "blocked", {"until": until}, constant, None
             if name in _SOCKET_CALLS and "self" in loc:
-                return _socket_reason(name, loc["self"], loc) + (None,)
+                sock = loc["self"]
+                reason, state, info, stable = _socket_reason(name, sock, loc)
+                return reason, state, info, None, ((outer_depth, sock, name) if stable and want_constant else None)
             if name == "select" and "rlist" in loc:
                 fds = _fds(loc.get("rlist"), loc.get("wlist"), loc.get("xlist"))
-                return f"select() on fds {fds}", "blocked", {"fds": fds}, None
+                return f"select() on fds {fds}", "blocked", {"fds": fds}, None, None
         if text:
-            return text, "blocked", None, 0
-        return "waiting for the loop", "blocked", None, 0
+            return text, "blocked", None, 0, None
+        return "waiting for the loop", "blocked", None, 0, None
 
     def _is_gevent(self, code) -> bool:
         r = self._gevent_code.get(code)
@@ -289,16 +336,17 @@ class GreenletHooks:
 
 
 _MAX_DEPTH = 12  # frames the C hook's signature covers (MAX_DEPTH in _fasthook.c)
+_MAX_SOCKET_WAITS = 4096  # socket waits the C hook keeps explained (per frames and socket)
 
 
-def _fast_hook_class():
+def _fast_hook_module():
     if os.environ.get("VIZ_PURE_PYTHON"):
         return None
     try:
-        from viz.recorder._fasthook import Hook
+        from viz.recorder import _fasthook
     except ImportError:
         return None
-    return Hook
+    return _fasthook
 
 
 def _depth(frame, user) -> int:
@@ -349,6 +397,7 @@ def _socket_peer(sock) -> str | None:
 
 
 def _socket_reason(name: str, sock, loc) -> tuple:
+    """(reason, state, info, stable): stable when the reason depends on nothing but the socket and its fd."""
     try:
         fd = sock.fileno()
     except Exception:
@@ -356,12 +405,13 @@ def _socket_reason(name: str, sock, loc) -> tuple:
     if name in ("connect", "_internal_connect", "connect_ex"):
         addr = loc.get("address")
         where = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) and len(addr) >= 2 else str(addr)
-        return f"connect() to {where}", "blocked", {"fd": fd, "io": "write"}
+        return f"connect() to {where}", "blocked", {"fd": fd, "io": "write"}, False
     if name == "accept":
-        return f"accept() on fd {fd}", "blocked", {"fd": fd, "io": "read"}
-    peer = _socket_peer(sock)
+        return f"accept() on fd {fd}", "blocked", {"fd": fd, "io": "read"}, type(fd) is int and fd >= 0
+    peer = _socket_peer(sock)  # cached per socket and fd once known
     io = "write" if name.startswith("send") or name == "write" else "read"
-    return f"{name}() on fd {fd}" + (f" ({peer})" if peer else ""), "blocked", {"fd": fd, "io": io}
+    return (f"{name}() on fd {fd}" + (f" ({peer})" if peer else ""), "blocked", {"fd": fd, "io": io},
+            peer is not None and type(fd) is int and fd >= 0)
 
 
 def _fds(*lists) -> list[int]:

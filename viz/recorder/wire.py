@@ -22,7 +22,7 @@ PREPARE = "P"   # (P, t, task)                                    the loop is ab
 CHECK = "C"     # (C, t, task)                                    the loop's poll returned
 EXIT = "X"      # (X, t, status, outcome, detail)                 the script ended (child's own account)
 HUB_RESUMES = "H"  # (H, t, hub, task)                            the hub switched to a greenlet
-TO_HUB = "Y"    # (Y, t, task, hub, (reason, state, seconds, file, line))  a greenlet switched to the hub
+TO_HUB = "Y"    # (Y, t, task, hub, (reason, state, seconds, file, line, info))  a greenlet switched to the hub
 RAW_KINDS = (TASK, STATE, OUTPUT, END, SOURCE, NOTE, PREPARE, CHECK, EXIT, HUB_RESUMES, TO_HUB)
 
 

@@ -1,0 +1,139 @@
+"""The C switch hook records what the pure-Python hook (VIZ_PURE_PYTHON=1, the reference) records."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import run_session
+from viz.recorder.session import Session
+
+pytest.importorskip("viz.recorder._fasthook")
+
+ECHO = """\
+import gevent
+from gevent import socket
+from gevent.server import StreamServer
+
+
+def echo(conn, address):
+    while True:
+        data = conn.recv(1024)
+        if not data:
+            break
+        conn.sendall(data)
+    conn.close()
+
+
+def client(sock, n):
+    for i in range(n):
+        sock.sendall(b"x" * 10)
+        got = 0
+        while got < 10:
+            got += len(sock.recv(1024))
+    sock.close()
+    print("done", n)
+
+
+server = StreamServer(("127.0.0.1", 0), echo)
+server.start()
+socks = [socket.create_connection(("127.0.0.1", server.server_port)) for _ in range(2)]
+gevent.joinall([gevent.spawn(client, sock, n) for sock, n in zip(socks, (3, 5))])
+gevent.sleep(0.01)
+server.stop()
+"""
+
+_PORT = re.compile(r"\b\d{4,5}\b")  # port numbers (fds and lines are smaller)
+
+
+def _normal(records: list) -> dict:
+    """Each task's records in order, without timings: times dropped, port numbers masked, the hub's records and
+    late wake-ups left out (they depend on how long things took), and so is the order between tasks."""
+    hubs = {r["task"] for r in records if isinstance(r, dict) and r.get("k") == "task" and r.get("kind") == "loop"}
+    out: dict = {}
+    for r in records:
+        if isinstance(r, tuple):  # ("state", t, task, state, reason, file, line, blocks_loop)
+            _, _, task, state, reason, file, line, loop = r
+            if task in hubs or (state == "ready" and reason and re.search(r"(readable|writable|timer fired)$", reason)):
+                continue
+            out.setdefault(task, []).append((state, _PORT.sub("PORT", reason or ""), file, line, loop))
+        elif r.get("k") in ("task", "output", "end"):
+            out.setdefault(r.get("task"), []).append(tuple((k, _PORT.sub("PORT", v) if isinstance(v, str) else v)
+                                                           for k, v in sorted(r.items()) if k != "t"))
+    return out
+
+
+def _record(path, monkeypatch, pure: bool) -> dict:
+    if pure:
+        monkeypatch.setenv("VIZ_PURE_PYTHON", "1")
+    else:
+        monkeypatch.delenv("VIZ_PURE_PYTHON", raising=False)
+    records: list = []
+    session = Session(path, [], timeout=30)
+    session.start()
+    try:
+        session.run(records.extend)
+    finally:
+        session.close()
+    return _normal(records)
+
+
+
+
+RECONNECT = """\
+import gevent
+from gevent import socket
+from gevent.server import StreamServer
+
+
+def echo(conn, address):
+    while True:
+        data = conn.recv(1024)
+        if not data:
+            break
+        conn.sendall(data)
+    conn.close()
+
+
+def client(port):
+    for _ in range(4):  # the same waits, on new sockets that get the same fds (and maybe addresses)
+        sock = socket.create_connection(("127.0.0.1", port))
+        for i in range(3):
+            sock.sendall(b"ping")
+            sock.recv(1024)
+        sock.close()
+        gevent.sleep(0.01)
+
+
+server = StreamServer(("127.0.0.1", 0), echo)
+server.start()
+gevent.spawn(client, server.server_port).join()
+server.stop()
+"""
+
+
+@pytest.mark.parametrize("pure", [False, True], ids=["c-hook", "python-hook"])
+def test_a_new_socket_on_a_reused_fd_is_described_by_its_own_peer(script, monkeypatch, pure):
+    if pure:
+        monkeypatch.setenv("VIZ_PURE_PYTHON", "1")
+    else:
+        monkeypatch.delenv("VIZ_PURE_PYTHON", raising=False)
+    _, trace = run_session(script(RECONNECT), timeout=30)
+    handlers = [ln for ln in trace.lanes if ln.name.startswith("_handle_and_close_when_done")]
+    assert len(handlers) == 4, [ln.name for ln in trace.lanes]
+    peers = []
+    for ln in handlers:  # one connection each: its recv() waits all name that connection's peer
+        recvs = {s.reason for s in trace.spans(ln) if (s.reason or "").startswith("recv()")}
+        assert len(recvs) == 1, recvs
+        peers.append(recvs.pop().rsplit("(", 1)[1])
+    assert len(set(peers)) == 4, peers
+
+
+@pytest.mark.parametrize("program", ["ECHO", "RECONNECT"])
+def test_socket_waits_record_the_same_with_the_c_hook_as_with_the_python_hook(script, monkeypatch, program):
+    path = script(globals()[program])
+    c, pure = _record(path, monkeypatch, False), _record(path, monkeypatch, True)
+    assert c == pure
+    reasons = [r[1] for task in c.values() for r in task if len(r) == 5 and r[0] == "blocked"]
+    assert len([r for r in reasons if re.fullmatch(r"recv\(\) on fd \d+ \(127\.0\.0\.1:PORT\)", r)]) >= 12
