@@ -17,6 +17,7 @@ import signal
 import sys
 import traceback
 import types
+import warnings
 
 
 def main(argv: list[str]) -> None:
@@ -36,6 +37,10 @@ def main(argv: list[str]) -> None:
 
     _install_exit_hooks(rec, finish)
     os.register_at_fork(after_in_child=rec.forget_in_forked_child)
+    # Python 3.12+ warns at os.fork() in a process with threads; here the thread is the recorder's own flusher,
+    # which the program does not have when it runs untraced: its fork must not print a warning it would not print
+    warnings.filterwarnings("ignore", message=r"This process \(pid=\d+\) is multi-threaded, use of fork\(\)",
+                            category=DeprecationWarning)
     try:
         with open(script, "rb") as f:
             source = f.read()
