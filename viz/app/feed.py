@@ -17,12 +17,20 @@ from viz.recorder.session import Session
 
 BATCH_SECONDS = 0.05
 BATCH_RECORDS = 20_000
+MAX_BACKLOG = 2  # batches delivered and not yet folded by the app before this thread slows down
 
 
 class LiveFeed:
-    def __init__(self, session: Session, deliver: Callable[[list[dict], bool], None]):
+    def __init__(self, session: Session, deliver: Callable[[list[dict], bool], None],
+                 backlog: Callable[[], int] | None = None):
+        """`backlog()`, when given, says how many delivered batches the app has not folded yet: while it is
+        behind, this thread derives one batch per BATCH_SECONDS at most, so the app's thread (which draws and
+        answers keys) is not left fighting it for the interpreter. The program is not slowed: the session's
+        reader thread keeps emptying the pipe."""
         self.session = session
         self.deliver = deliver
+        self.backlog = backlog
+        self._room = threading.Event()
         self.error: BaseException | None = None
         self._stop_reason: str | None = None
         self._offset: float | None = None  # parent's elapsed time minus the trace's time, as an upper bound
@@ -49,6 +57,10 @@ class LiveFeed:
         if not self._thread.is_alive() and self._thread.ident is None:
             self.session.close()
 
+    def made_room(self) -> None:
+        """The app folded what was delivered (called from the app's thread)."""
+        self._room.set()
+
     def clock(self) -> float | None:
         """The program's time now (in trace time), never ahead of it; None before the first record."""
         if self._offset is None or self.session.done:
@@ -74,6 +86,9 @@ class LiveFeed:
                 if self._stop_reason is not None and not stopping:
                     stopping = True
                     session.stop(self._stop_reason)
+                if self.backlog is not None and self.backlog() >= MAX_BACKLOG:
+                    self._room.wait(BATCH_SECONDS)  # the app is behind: it gets the interpreter first
+                    self._room.clear()
                 records = session.poll(BATCH_SECONDS / 2, limit=BATCH_RECORDS)  # a backlog comes in pieces
                 if records:
                     self._calibrate(records)

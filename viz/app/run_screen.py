@@ -38,6 +38,7 @@ FRAME = 1 / 30           # playback timer
 LIVE_REFRESH = 0.1       # at most 10 redraws a second while records stream in
 LIVE_SPACING = 4         # ...and at most one per 4x the time the last one took to prepare
 DRAIN_BUDGET = 0.03      # the longest the screen folds records in one go before it lets keys and redraws through
+LIVE_PANELS = 0.5        # details / summary / source redraws while records stream in (the timeline: LIVE_REFRESH)
 PANEL_REFRESH = 0.1      # details / summary redraws while playing
 MARKED_LANES = 200       # other tasks' lines are marked in the source for at most this many lanes
 MIN_SIZE = (60, 16)
@@ -131,7 +132,7 @@ class RunScreen(Screen):
         if self.session is None:
             self._tell_notes(self.trace.notes)
         if self.session is not None:
-            self.feed = LiveFeed(self.session, self._deliver).start()
+            self.feed = LiveFeed(self.session, self._deliver, backlog=self._inbox.qsize).start()
             self._live_timer = self.set_interval(LIVE_REFRESH, self._on_live_tick)
         self._sync()
 
@@ -175,6 +176,8 @@ class RunScreen(Screen):
                 self._dirty = True
                 self._tell_notes(self.trace.notes[notes_before:])
             finished = finished or done
+        if self.feed is not None:
+            self.feed.made_room()
         if finished and self.live:
             self.live = False
             self.playback.run_ended()
@@ -206,7 +209,7 @@ class RunScreen(Screen):
         self._dirty = False
         self.query_one(Timeline).sync()
         self.playback.tick(time.monotonic())
-        self._sync()
+        self._sync(light=self.live, every=LIVE_PANELS)
         if not self.live:
             self._live_timer.stop()
         # a big run makes each redraw dearer (and the screen paints it after this): space them out so redrawing
@@ -228,8 +231,8 @@ class RunScreen(Screen):
             self._play_timer.pause()
             self._sync()
 
-    def _sync(self, light: bool = False) -> None:
-        """Bring every view in step with the playhead."""
+    def _sync(self, light: bool = False, every: float = PANEL_REFRESH) -> None:
+        """Bring every view in step with the playhead (with `light`, the panels at most once per `every` s)."""
         pb = self.playback
         t = pb.t
         timeline = self.query_one(Timeline)
@@ -237,7 +240,7 @@ class RunScreen(Screen):
         self.query_one(StatusBar).show(pb, self.live)
         self.query_one(OutputView).show_until(t)
         now = time.monotonic()
-        if light and now - self._last_panels < PANEL_REFRESH:
+        if light and now - self._last_panels < every:
             return
         self._last_panels = now
         lane = timeline.selected_lane

@@ -99,14 +99,14 @@ class Timeline(ScrollView, can_focus=False):
         self.refresh()
 
     def _virtual_height(self) -> int:
-        """The axis and a row per lane. While the run is live, room for lanes to come is made half again at a
-        time: each change of the virtual size lays the whole screen out again, too dear to do for every new lane
-        of a program that keeps spawning (rows past the last lane are blank)."""
+        """The axis and a row per lane. While the run is live, room for lanes to come is made a screenful, then
+        twice as much, at a time: each change of the virtual size lays the whole screen out again, too dear to do
+        for every new lane of a program that keeps spawning (rows past the last lane are blank)."""
         need = len(self.rows) + 1
         have = self.virtual_size.height
         if self.trace.finished or need <= 2:
             return need
-        return have if need <= have else max(need, have + have // 2)
+        return have if need <= have else max(need, 2 * have, self.size.height)
 
     def _names_changed(self) -> bool:
         """A task record can rename a lane after it appeared (e.g. a thread named after it started)."""
