@@ -165,7 +165,7 @@ def test_the_c_scan_reads_every_number_literal_as_json_does(number):
     line = ('{"k":"state","t":%s,"task":1,"state":"idle","line":7}' % number).encode()
     reference = json.loads(line)
     out: list = []
-    fold.scan([line], fmt._orjson_loads, 0, out, fmt._STATE_NAMES)
+    fold.scan_block(line + b"\n", 0, fmt._orjson_loads, out, fmt._STATE_NAMES)
     if out:
         t = out[0][1]
         assert type(t) is type(reference["t"]) and repr(t) == repr(reference["t"])
@@ -179,7 +179,7 @@ def test_the_c_scan_reads_every_number_literal_as_json_does(number):
 def test_the_c_scan_reads_every_float_the_writer_writes_back_to_the_same_float(x):
     line = ('{"k":"state","t":%r,"task":1,"state":"idle"}' % x).encode()
     out: list = []
-    assert fold.scan([line], fmt._orjson_loads, 0, out, fmt._STATE_NAMES) == 1
+    assert fold.scan_block(line + b"\n", 0, fmt._orjson_loads, out, fmt._STATE_NAMES) == (len(line) + 1, 1, len(line) + 1)
     assert repr(out[0][1]) == repr(x)
 
 
@@ -201,3 +201,27 @@ def test_the_running_totals_per_state_are_the_same_in_c_and_in_python(batches, a
     fast = totals()
     with mock.patch.object(stats, "prefix_extend", None):
         assert totals() == fast
+
+
+def test_the_c_scan_reads_long_decimals_and_midpoints_exactly_as_python_does():
+    """Times written by repr() have 16-17 digits: the C scan's extended-precision path must round each exactly as
+    float() does, and leave the few next to a midpoint between two doubles to the slow path, which is exact."""
+    import random
+
+    rnd = random.Random(7)
+    literals = ["9007199254740993.0", "9007199254740995.0", "0.30000000000000004", "1.0000000000000002",
+                "2.2250738585072014e-10", "123456789012345678.5", "4.35e-27", "5e-324", "0.1e1"]
+    literals += [repr(rnd.uniform(0, 1000)) for _ in range(20000)]
+    for _ in range(20000):
+        digits = rnd.randint(1, 19)
+        mantissa = str(rnd.randrange(10 ** (digits - 1), 10 ** digits))
+        point = rnd.randint(0, digits)
+        literal = (mantissa[:point] or "0") + "." + (mantissa[point:] or "0")
+        literal += f"e{rnd.randint(-30, 10)}" if rnd.random() < 0.3 else ""
+        if float(literal) < 9e18:  # (larger times are not plain state records: the reference reads those)
+            literals.append(literal)
+    block = b"".join(b'{"k":"state","t":%s,"task":1,"state":"idle"}\n' % lit.encode() for lit in literals)
+    out: list = []
+    assert fold.scan_block(block, 0, fmt._orjson_loads, out, fmt._STATE_NAMES) == (len(block), len(literals),
+                                                                                   len(block))
+    assert [repr(rec[1]) for rec in out] == [repr(float(lit)) for lit in literals]

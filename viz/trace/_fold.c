@@ -3,9 +3,9 @@
  * - Folder.fold(trace, iterator): folds compact state records `("state", t, task, state, reason, file, line,
  *   blocks_loop)` into the lanes' columns, exactly as viz.trace.model.Trace._add_many_py does, until the iterator
  *   ends (returns None) or gives any other record (returned, for Trace.add to fold).
- * - scan(lines, loads, start, out): parses lines[start:] of a trace file with `loads` (orjson) and appends each
- *   plain state line as a compact record to `out`, exactly as viz.trace.format._plain_state decides; returns the
- *   index of the first line that is not one (the reference reader takes it), or len(lines).
+ * - scan_block(block, pos, loads, out, names): reads the lines of a block of a trace file and appends each plain
+ *   state line as a compact record to `out`, exactly as viz.trace.format._plain_state decides, until the first
+ *   line that is not one (the reference reader takes it).
  * - prefix_extend(...): the running totals per state of a lane's spans, as viz.app.stats.Totals does in Python.
  *
  * A live run and a loaded file both spend most of their time here: a million records is a million trips through
@@ -15,6 +15,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <ctype.h>
+#include <float.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -625,7 +627,7 @@ static PyObject *fast_value(const char **pp, const char *end) {
     }
     Py_ssize_t n = p - s;
     *pp = p;
-    /* the digits as an integer m and a power of ten: exact while m has at most 15 significant digits */
+    /* the digits as an integer m (up to 19 significant ones) and a power of ten */
     const char *q = s;
     int neg = 0, digits = 0, exp10 = 0;
     uint64_t m = 0;
@@ -638,14 +640,14 @@ static PyObject *fast_value(const char **pp, const char *end) {
         if (digits > 18) return NULL;
         return PyLong_FromLongLong(neg ? -(long long)m : (long long)m);
     }
-    if (digits <= 15 && q < p && *q == '.') {
+    if (digits <= 18 && q < p && *q == '.') {
         for (q++; q < p && isdigit((unsigned char)*q); q++) {
             if (m || *q != '0') { m = m * 10 + (uint64_t)(*q - '0'); digits++; }
             exp10--;
-            if (digits > 15) break;
+            if (digits > 18) break;
         }
     }
-    if (digits <= 15 && (q == p || *q == 'e' || *q == 'E')) {
+    if (digits <= 18 && (q == p || *q == 'e' || *q == 'E')) {
         int e = 0, eneg = 0, ok = 1;
         if (q < p) {
             q++;
@@ -658,10 +660,30 @@ static PyObject *fast_value(const char **pp, const char *end) {
         exp10 += eneg ? -e : e;
         static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
                                        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-        if (ok && exp10 >= -22 && exp10 <= 22) {  /* Clinger: both operands exact, so one rounding */
+        if (ok && digits <= 15 && exp10 >= -22 && exp10 <= 22) {  /* Clinger: exact operands, one rounding */
             double d = exp10 < 0 ? (double)m / pow10[-exp10] : (double)m * pow10[exp10];
             return PyFloat_FromDouble(neg ? -d : d);
         }
+#if LDBL_MANT_DIG >= 64
+        /* 16-18 digits (a float's repr has up to 17): m and 10^k (k <= 27) are exact in x87's 64-bit mantissa, so
+         * x = m / 10^k comes out rounded once, to within half a unit of its 64th bit. Rounding that to a double is
+         * x's correct rounding unless it lies next to the midpoint between two doubles (the 11 bits below a
+         * double's 53 near 10000000000b): those few go to the slow path. */
+        if (ok && m != 0 && exp10 >= -27 && exp10 <= 27) {
+            static const long double pow10l[] = {
+                1e0L, 1e1L, 1e2L, 1e3L, 1e4L, 1e5L, 1e6L, 1e7L, 1e8L, 1e9L, 1e10L, 1e11L, 1e12L, 1e13L, 1e14L,
+                1e15L, 1e16L, 1e17L, 1e18L, 1e19L, 1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
+            long double x = exp10 < 0 ? (long double)m / pow10l[-exp10] : (long double)m * pow10l[exp10];
+            int ex;
+            long double frac = frexpl(x, &ex);  /* x = frac * 2^ex, frac in [0.5, 1) */
+            uint64_t bits = (uint64_t)ldexpl(frac, 64);  /* the 64-bit mantissa, exactly */
+            unsigned low = (unsigned)(bits & 0x7FF);
+            if (ex > -1021 && ex < 1024 && (low < 0x3FF || low > 0x401)) {
+                double d = (double)x;
+                return PyFloat_FromDouble(neg ? -d : d);
+            }
+        }
+#endif
     }
     if (n > 40) return NULL;
     char buf[48];
@@ -732,45 +754,57 @@ finish:
     return r;
 }
 
-static PyObject *py_scan(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5 || !PyList_CheckExact(args[0]) || !PyList_CheckExact(args[3])) {
-        PyErr_SetString(PyExc_TypeError, "scan(lines: list, loads, start: int, out: list, state_names: set)");
+/* scan_block(block, pos, loads, out, state_names) -> (pos, lines, end): reads the lines of `block` (bytes of whole
+ * lines) from byte offset pos, appending each plain state line to `out` as a compact record, until a line that is
+ * not one: returns its offset, the number of lines read before it and the offset of its newline (or len(block)
+ * and the lines read, when all were plain). A line the fast parser does not decide goes to `loads` (orjson) and
+ * the checks of _plain_state. */
+static PyObject *py_scan_block(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyBytes_CheckExact(args[0]) || !PyList_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "scan_block(block: bytes, pos: int, loads, out: list, state_names: set)");
         return NULL;
     }
-    PyObject *lines = args[0], *loads = args[1], *out = args[3], *names = args[4];
-    Py_ssize_t i = PyLong_AsSsize_t(args[2]);
-    if (i == -1 && PyErr_Occurred()) return NULL;
-    for (; i < PyList_GET_SIZE(lines); i++) {
-        PyObject *line = PyList_GET_ITEM(lines, i);
-        if (PyBytes_CheckExact(line)) {
-            PyObject *tup = NULL;
-            int fast = fast_state_line(PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line), names, &tup);
-            if (fast < 0) return NULL;
-            if (fast > 0) {
-                int err = PyList_Append(out, tup);
-                Py_DECREF(tup);
-                if (err < 0) return NULL;
-                continue;
-            }
-        }
-        PyObject *rec = PyObject_CallOneArg(loads, line);
-        if (rec == NULL) {
-            if (PyErr_ExceptionMatches(PyExc_ValueError) || PyErr_ExceptionMatches(PyExc_RecursionError)) {
-                PyErr_Clear();
-                break;  /* the reference reader says what is wrong with it */
-            }
-            return NULL;
-        }
+    PyObject *block = args[0], *loads = args[2], *out = args[3], *names = args[4];
+    const char *buf = PyBytes_AS_STRING(block);
+    Py_ssize_t n = PyBytes_GET_SIZE(block), lines = 0, end = n;
+    Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
+    if (pos == -1 && PyErr_Occurred()) return NULL;
+    if (pos < 0 || pos > n) {
+        PyErr_SetString(PyExc_IndexError, "scan_block: pos out of the block");
+        return NULL;
+    }
+    while (pos < n) {
+        const char *nl = memchr(buf + pos, '\n', (size_t)(n - pos));
+        end = nl != NULL ? nl - buf : n;
         PyObject *tup = NULL;
-        int plain = plain_state(rec, names, &tup);
-        Py_DECREF(rec);
+        int plain = fast_state_line(buf + pos, end - pos, names, &tup);
         if (plain < 0) return NULL;
-        if (plain == 0) break;
+        if (plain == 0) {
+            PyObject *line = PyBytes_FromStringAndSize(buf + pos, end - pos);
+            if (line == NULL) return NULL;
+            PyObject *rec = PyObject_CallOneArg(loads, line);
+            Py_DECREF(line);
+            if (rec == NULL) {
+                if (PyErr_ExceptionMatches(PyExc_ValueError) || PyErr_ExceptionMatches(PyExc_RecursionError)) {
+                    PyErr_Clear();
+                    break;  /* the reference reader says what is wrong with it */
+                }
+                return NULL;
+            }
+            plain = plain_state(rec, names, &tup);
+            Py_DECREF(rec);
+            if (plain < 0) return NULL;
+            if (plain == 0) break;
+        }
         int err = PyList_Append(out, tup);
         Py_DECREF(tup);
         if (err < 0) return NULL;
+        lines++;
+        pos = end + 1;
+        end = n;
     }
-    return PyLong_FromSsize_t(i);
+    if (pos > n) pos = n;
+    return Py_BuildValue("(nnn)", pos, lines, end);
 }
 
 /* ---- prefix_extend: the running totals per state of a lane's spans (viz.app.stats) ------------------------- */
@@ -837,8 +871,9 @@ done:
 }
 
 static PyMethodDef methods[] = {
-    {"scan", (PyCFunction)(void (*)(void))py_scan, METH_FASTCALL,
-     "scan(lines, loads, start, out, state_names) -> index of the first line that is not a plain state record"},
+    {"scan_block", (PyCFunction)(void (*)(void))py_scan_block, METH_FASTCALL,
+     "scan_block(block, pos, loads, out, state_names) -> (pos, lines, end) of the first line that is not a plain\n"
+     "state record (see the comment above it)"},
     {"prefix_extend", (PyCFunction)(void (*)(void))py_prefix_extend, METH_FASTCALL,
      "prefix_extend(starts, states, flags, sums, lo, hi): extend each running total in sums (one per state code,\n"
      "then the loop-blocking one) over spans [lo, hi)."},

@@ -18,10 +18,10 @@ try:  # parses the lines of a trace several times faster; without it the json mo
     from orjson import loads as _orjson_loads
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson_loads = None
-_scan = None  # viz/trace/_fold.c: orjson + _plain_state over a block's lines in one C loop (optional)
+_scan = None  # viz/trace/_fold.c: a block's plain state lines read in one C loop (optional)
 if _orjson_loads is not None and not os.environ.get("VIZ_PURE_PYTHON"):
     try:
-        from viz.trace._fold import scan as _scan
+        from viz.trace._fold import scan_block as _scan
     except ImportError:  # pragma: no cover - depends on the build
         pass
 
@@ -219,6 +219,10 @@ def _read_block(block: bytes, path: str, lineno: int, batch: bool = False) -> Ge
     record (`_plain_state`), the bulk of a trace, is yielded as it is; any other line is read again by the
     reference `_decode_line` when orjson parsed it (orjson refuses NaN, a BOM, lone surrogates, which json reads,
     and reads integers beyond 64 bits as floats), or when the fast parser failed, and is checked by `validate`."""
+    if batch and _scan is not None and _orjson_loads is not None and len(block) <= MAX_LINE_BYTES:
+        recs, lineno = _scan_block(block, path, lineno)
+        yield recs
+        return lineno
     exact = False  # does `parse` return what _decode_line would?
     if len(block) > MAX_LINE_BYTES:  # a line here may be too long: the reference checks each
         lines, parse = block.split(b"\n"), _no_fast_parser
@@ -231,9 +235,6 @@ def _read_block(block: bytes, path: str, lineno: int, batch: bool = False) -> Ge
             lines, parse = block.split(b"\n"), _no_fast_parser
     lines.pop()  # the empty string after the last newline
     if batch:
-        if parse is _orjson_loads and _scan is not None:
-            yield _scan_block(lines, path, lineno)
-            return lineno + len(lines)
         recs: list[dict] = []
         lineno = yield from _read_lines(lines, parse, exact, path, lineno, recs)
         yield recs
@@ -263,19 +264,22 @@ def _read_lines(lines: list, parse, exact: bool, path: str, lineno: int, into: l
     return lineno
 
 
-def _scan_block(lines: list[bytes], path: str, lineno: int) -> list[dict | tuple]:
-    """_read_block's loop with the C scan: the records of `lines`, plain state lines as compact tuples, and each
-    other line read by the reference (`_decode_line`, `validate`) as in _read_block."""
+def _scan_block(block: bytes, path: str, lineno: int) -> tuple[list[dict | tuple], int]:
+    """_read_block with the C scan: the records of the block's lines (plain state lines as compact tuples, each
+    other line read by the reference, `_decode_line` then `validate`, as in _read_block) and its last line's
+    number."""
     recs: list[dict | tuple] = []
-    i, n = 0, len(lines)
-    while i < n:
-        i = _scan(lines, _orjson_loads, i, recs, _STATE_NAMES)
-        if i < n:
-            rec = validate(_decode_line(lines[i] + b"\n", path, lineno + i + 1), path, lineno + i + 1)
+    pos, size = 0, len(block)
+    while pos < size:
+        pos, lines, end = _scan(block, pos, _orjson_loads, recs, _STATE_NAMES)
+        lineno += lines
+        if pos < size:
+            lineno += 1
+            rec = validate(_decode_line(block[pos:end + 1], path, lineno), path, lineno)
             if rec is not None:
                 recs.append(rec)
-            i += 1
-    return recs
+            pos = end + 1
+    return recs, lineno
 
 
 def _plain_state(rec: Any) -> bool:
