@@ -50,20 +50,23 @@ class TimedSession(Session):
 
 
 def replay(chunks: list[bytes], stage: str) -> tuple[float, int, int]:
-    """Feed saved pipe bytes through the parent's pipeline up to `stage`; (seconds, raw events, records)."""
+    """Feed saved pipe bytes through the parent's pipeline up to `stage`; (seconds, raw events, records).
+
+    As in Session.poll, the records derived from one chunk read from the pipe go to the model in one add_many."""
     dec, der, trace = wire.FrameDecoder(), Deriver(), Trace()
     events = records = 0
     gc.collect()
     t0 = time.perf_counter()
     for data in chunks:
+        recs: list = []
         for batch in dec.feed(data):
             events += len(batch)
             if stage == "decode":
                 continue
-            recs = der.feed(batch)
-            records += len(recs)
-            if stage == "model":
-                trace.add_many(recs)
+            recs += der.feed(batch)
+        records += len(recs)
+        if stage == "model":
+            trace.add_many(recs)
     return time.perf_counter() - t0, events, records
 
 
