@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from viz.app.app import VizApp
 from viz.app.keep import KeepTraceScreen
 from viz.app.picker import PickerScreen, ScenarioList
-from viz.app.run_screen import RunScreen
+from viz.app.run_screen import LIVE_SWITCH_INTERVAL, RunScreen
 from viz.app import timeline as timeline_module
 from viz.app.timeline import Timeline
 from viz.scenarios import list_scenarios, resolve
@@ -136,12 +137,14 @@ async def test_picker_run_then_play_pause_step_seek_zoom_save_and_quit(in_tmp):
 async def test_a_live_run_keeps_accepting_keys_while_events_stream_in():
     path, name = resolve("sleepers_unpatched")
     app = VizApp(run=(str(path), name, [], 30.0))
+    interval = sys.getswitchinterval()
     async with app.run_test(size=SIZE) as pilot:
         screen = run_screen(app)
         trace = screen.trace
         timeline = screen.query_one(Timeline)
         await wait_for(pilot, lambda: len(timeline.rows) >= 3, what="the first lanes")
         assert not trace.finished
+        assert sys.getswitchinterval() == LIVE_SWITCH_INTERVAL  # the app's thread gets the interpreter back sooner
         changes_then, duration_then = trace.changes, trace.duration
         await pilot.press("down", "down")
         assert timeline.selected == 2
@@ -156,6 +159,8 @@ async def test_a_live_run_keeps_accepting_keys_while_events_stream_in():
         assert screen.playback.t < trace.duration  # the user moved the playhead: it stopped following
         await pilot.press("end")
         assert screen.playback.t == pytest.approx(trace.duration)
+        await wait_for(pilot, lambda: not screen.live, what="the screen to see the end")
+        assert sys.getswitchinterval() == interval
 
 
 @pilot_test
