@@ -11,7 +11,7 @@ from viz.recorder.session import Session
 
 pytest.importorskip("viz.recorder._fasthook")
 
-ECHO = """\
+SERVER = """\
 import gevent
 from gevent import socket
 from gevent.server import StreamServer
@@ -25,6 +25,9 @@ def echo(conn, address):
         conn.sendall(data)
     conn.close()
 
+"""
+
+ECHO = SERVER + """
 
 def client(sock, n):
     for i in range(n):
@@ -64,11 +67,16 @@ def _normal(records: list) -> dict:
     return out
 
 
-def _record(path, monkeypatch, pure: bool) -> dict:
+def _use_hook(monkeypatch, pure: bool) -> None:
+    """Record with the pure-Python hook (the reference) or the C one."""
     if pure:
         monkeypatch.setenv("VIZ_PURE_PYTHON", "1")
     else:
         monkeypatch.delenv("VIZ_PURE_PYTHON", raising=False)
+
+
+def _record(path, monkeypatch, pure: bool) -> dict:
+    _use_hook(monkeypatch, pure)
     records: list = []
     session = Session(path, [], timeout=30)
     session.start()
@@ -81,20 +89,7 @@ def _record(path, monkeypatch, pure: bool) -> dict:
 
 
 
-RECONNECT = """\
-import gevent
-from gevent import socket
-from gevent.server import StreamServer
-
-
-def echo(conn, address):
-    while True:
-        data = conn.recv(1024)
-        if not data:
-            break
-        conn.sendall(data)
-    conn.close()
-
+RECONNECT = SERVER + """
 
 def client(port):
     for _ in range(4):  # the same waits, on new sockets that get the same fds (and maybe addresses)
@@ -115,10 +110,7 @@ server.stop()
 
 @pytest.mark.parametrize("pure", [False, True], ids=["c-hook", "python-hook"])
 def test_a_new_socket_on_a_reused_fd_is_described_by_its_own_peer(script, monkeypatch, pure):
-    if pure:
-        monkeypatch.setenv("VIZ_PURE_PYTHON", "1")
-    else:
-        monkeypatch.delenv("VIZ_PURE_PYTHON", raising=False)
+    _use_hook(monkeypatch, pure)
     _, trace = run_session(script(RECONNECT), timeout=30)
     handlers = [ln for ln in trace.lanes if ln.name.startswith("_handle_and_close_when_done")]
     assert len(handlers) == 4, [ln.name for ln in trace.lanes]

@@ -273,14 +273,11 @@ class LanePainter:
         n = len(lane.starts)
         summary = self._summaries.get(lane.task)
         done = summary.done if summary is not None else 0
-        if done < n - 1:
-            if not now and n - 1 - done > SYNC_SPANS:
-                self._deferred[lane.task] = lane
-                return None
-            if summary is None:
-                summary = self._summaries[lane.task] = _Summary(lane.starts, n)
-            summary.extend(lane.starts, self.codes(lane), n - 1)
-        return summary
+        if not now and n - 1 - done > SYNC_SPANS:
+            self._deferred[lane.task] = lane
+            return None
+        self._build(lane, n)
+        return self._summaries.get(lane.task)
 
     def warm(self, budget: float, lanes: list[Lane] = ()) -> bool:
         """Build summaries for `budget` seconds at most: first the lanes drawing skipped, then `lanes` (say, the

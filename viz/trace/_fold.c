@@ -22,7 +22,7 @@
 
 static PyObject *str_state, *str_k, *str_t, *str_task, *str_reason, *str_file, *str_line, *str_blocks_loop;
 static PyObject *str_lane_of, *str_lanes, *str_string_id, *str_steps, *str_steps_sorted, *str_end_time,
-    *str_changes, *str_new_lane, *str_intern, *str_append, *str_starts, *str_states, *str_flags, *str_reasons,
+    *str_changes, *str_new_lane, *str_intern, *str_starts, *str_states, *str_flags, *str_reasons,
     *str_files, *str_lines, *str_frombytes, *str_typecode;
 
 /* ---- Sink: one lane's columns, and what is folded into them but not yet written --------------------------- */
@@ -889,7 +889,7 @@ PyMODINIT_FUNC PyInit__fold(void) {
     INTERN(str_blocks_loop, "blocks_loop"); INTERN(str_lane_of, "_lane_of"); INTERN(str_lanes, "lanes");
     INTERN(str_string_id, "_string_id"); INTERN(str_steps, "_steps"); INTERN(str_steps_sorted, "_steps_sorted");
     INTERN(str_end_time, "end_time"); INTERN(str_changes, "changes"); INTERN(str_new_lane, "_lane");
-    INTERN(str_intern, "_intern"); INTERN(str_append, "append"); INTERN(str_starts, "starts");
+    INTERN(str_intern, "_intern"); INTERN(str_starts, "starts");
     INTERN(str_states, "states"); INTERN(str_flags, "flags"); INTERN(str_reasons, "reasons");
     INTERN(str_files, "files"); INTERN(str_lines, "lines");
     INTERN(str_frombytes, "frombytes"); INTERN(str_typecode, "typecode");

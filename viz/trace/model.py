@@ -222,7 +222,7 @@ class Trace:
     def add(self, rec: dict | tuple) -> None:
         """Fold one record into the model."""
         if type(rec) is tuple:
-            self._add_many_py((rec,))
+            self.add_many((rec,))
             return
         kind = rec["k"]
         t = rec.get("t")
