@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import random
 import sys
 import time
@@ -14,9 +15,10 @@ import pytest
 from viz.app.app import VizApp
 from viz.app.keep import KeepTraceScreen
 from viz.app.picker import PickerScreen, ScenarioList
-from viz.app.run_screen import LIVE_SWITCH_INTERVAL, RunScreen
+from viz.app.run_screen import RunScreen
 from viz.app import timeline as timeline_module
 from viz.app.timeline import Timeline
+from viz.app.tuning import SWITCH_INTERVAL, YOUNG_THRESHOLD
 from viz.scenarios import list_scenarios, resolve
 from viz.trace.model import Trace
 
@@ -137,14 +139,15 @@ async def test_picker_run_then_play_pause_step_seek_zoom_save_and_quit(in_tmp):
 async def test_a_live_run_keeps_accepting_keys_while_events_stream_in():
     path, name = resolve("sleepers_unpatched")
     app = VizApp(run=(str(path), name, [], 30.0))
-    interval = sys.getswitchinterval()
+    interval, threshold = sys.getswitchinterval(), gc.get_threshold()
     async with app.run_test(size=SIZE) as pilot:
         screen = run_screen(app)
         trace = screen.trace
         timeline = screen.query_one(Timeline)
         await wait_for(pilot, lambda: len(timeline.rows) >= 3, what="the first lanes")
         assert not trace.finished
-        assert sys.getswitchinterval() == LIVE_SWITCH_INTERVAL  # the app's thread gets the interpreter back sooner
+        assert sys.getswitchinterval() == SWITCH_INTERVAL  # the app's thread gets the interpreter back sooner
+        assert gc.get_threshold()[0] >= YOUNG_THRESHOLD  # records are folded before the collector looks at them
         changes_then, duration_then = trace.changes, trace.duration
         await pilot.press("down", "down")
         assert timeline.selected == 2
@@ -160,7 +163,7 @@ async def test_a_live_run_keeps_accepting_keys_while_events_stream_in():
         await pilot.press("end")
         assert screen.playback.t == pytest.approx(trace.duration)
         await wait_for(pilot, lambda: not screen.live, what="the screen to see the end")
-        assert sys.getswitchinterval() == interval
+        assert (sys.getswitchinterval(), gc.get_threshold()) == (interval, threshold)  # put back after the run
 
 
 @pilot_test

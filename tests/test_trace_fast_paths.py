@@ -68,16 +68,18 @@ _other = (st.builds(lambda t, task: {"k": "output", "t": t, "task": task, "strea
 
 
 @settings(max_examples=300, deadline=None)
-@given(batches=st.lists(st.lists(_compact | _other, max_size=30), max_size=5), single=st.booleans())
-def test_fuzzed_records_fold_into_the_same_model_in_c_and_in_python(batches, single):
+@given(batches=st.lists(st.lists(_compact | _other, max_size=30), max_size=5), single=st.booleans(),
+       hold=st.booleans())
+def test_fuzzed_records_fold_into_the_same_model_in_c_and_in_python(batches, single, hold):
     """Out-of-order times, lanes made by a state before their task record, dict and tuple states mixed, batches
-    of any size and single `add` calls in between."""
+    of any size, single `add` calls in between, and batches whose columns are written only at the end (hold)."""
     def build() -> Trace:
         trace = Trace()
         for batch in batches:
-            trace.add_many(batch)
+            trace.add_many(batch, hold=hold)
             if single and batch:
                 trace.add(batch[0])
+        trace.flush()
         return trace
 
     fast = build()

@@ -6,6 +6,7 @@ folds into the Trace on the app thread. Widgets only draw; `_sync` tells each of
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import sys
 import time
@@ -32,16 +33,18 @@ from viz.app.stats import Totals
 from viz.app.status import StatusBar
 from viz.app.summary import SummaryPanel
 from viz.app.timeline import Timeline
+from viz.app.tuning import LiveTuning
 from viz.recorder.session import Session
 from viz.trace.model import Lane, Trace
 
 FRAME = 1 / 30           # playback timer
 LIVE_REFRESH = 0.1       # at most 10 redraws a second while records stream in
 LIVE_SPACING = 4         # ...and at most one per 4x the time the last one took to prepare
-LIVE_SWITCH_INTERVAL = 0.001  # s: sys.setswitchinterval while records stream in
-DRAIN_BUDGET = 0.03      # the longest the screen folds records in one go before it lets keys and redraws through
+DRAIN_BUDGET = 0.015     # the longest the screen folds records in one go before it lets keys and redraws through
+DRAIN_SLICE = 5_000      # records folded between two looks at that budget
 LIVE_PANELS = 0.5        # details / summary / source redraws while records stream in (the timeline: LIVE_REFRESH)
 PANEL_REFRESH = 0.1      # details / summary redraws while playing
+PANEL_SPACING = 10       # ...and with light syncs at most one per 10x the time the last one took
 MARKED_LANES = 200       # other tasks' lines are marked in the source for at most this many lanes
 MIN_SIZE = (60, 16)
 
@@ -82,11 +85,12 @@ class RunScreen(Screen):
         self.playback = Playback(trace, live=self.live)
         self.feed: LiveFeed | None = None
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._part: tuple[list, int, bool] | None = None  # a batch folded in part: (records, next, done)
         self._nudged = False
         self._next_live_draw = 0.0
-        self._switch_interval: float | None = None  # the interpreter's, while a live run lowers it
+        self._tuning = LiveTuning()  # interpreter settings while a live run streams records in
         self._dirty = False
-        self._last_panels = 0.0
+        self._next_panels = 0.0  # with light syncs, the panels wait until then
         self._colors: TaskColors | None = None
 
     def _size_classes(self) -> None:
@@ -135,10 +139,7 @@ class RunScreen(Screen):
         if self.session is None:
             self._tell_notes(self.trace.notes)
         if self.session is not None:
-            # the feed thread derives in Python too: the app's thread, which draws and answers keys, gets the
-            # interpreter back from it within 1 ms rather than 5 (halves the median key-to-screen time in a flood)
-            self._switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(LIVE_SWITCH_INTERVAL)
+            self._tuning.apply()  # the app's thread gets the interpreter back from the feed thread sooner
             self.feed = LiveFeed(self.session, self._deliver, backlog=self._inbox.qsize).start()
             self._live_timer = self.set_interval(LIVE_REFRESH, self._on_live_tick)
         self._sync()
@@ -158,44 +159,66 @@ class RunScreen(Screen):
                 pass
 
     def on_records_waiting(self, message: RecordsWaiting) -> None:
-        self._drain(budget=DRAIN_BUDGET)
+        if self._drain(budget=DRAIN_BUDGET):
+            # more is waiting: ask again through the event loop, not straight into this screen's queue. A screen
+            # repaints only once its queue runs empty (Textual's idle), so the queue must run empty between slices
+            # for the timeline to follow keys while a backlog is folded
+            self._nudged = True
+            asyncio.get_running_loop().call_soon(self._nudge)
 
-    def _drain(self, redraw: bool = True, budget: float | None = None) -> None:
+    def _nudge(self) -> None:
+        try:
+            self.post_message(RecordsWaiting())
+        except RuntimeError:  # the app's loop is gone: nobody to tell
+            pass
+
+    def _drain(self, redraw: bool = True, budget: float | None = None) -> bool:
         """Fold the queued batches into the trace (on the app thread); redraw unless the screen is going away.
 
-        With a budget, it stops after that many seconds and asks to be called again, behind whatever else is
-        waiting (a key press): a flood of records slows the catching up, not the app."""
+        With a budget, it stops after that many seconds and says True: more is waiting, to be folded after
+        whatever else is waiting (a key press, a repaint), so a flood of records slows the catching up, not the app."""
         self._nudged = False
-        finished = False
+        finished = more = False
         deadline = time.perf_counter() + budget if budget is not None else None
         while True:
             if deadline is not None and time.perf_counter() > deadline:
-                self._nudged = True
-                self.post_message(RecordsWaiting())
+                more = True
                 break
-            try:
-                records, done = self._inbox.get_nowait()
-            except queue.Empty:
-                break
+            if self._part is not None:  # the rest of a batch folded in part
+                records, start, done = self._part
+            else:
+                try:
+                    records, done = self._inbox.get_nowait()
+                except queue.Empty:
+                    break
+                start = 0
+            if budget is not None and len(records) - start > DRAIN_SLICE:  # the budget is checked every slice
+                self._part = (records, start + DRAIN_SLICE, done)
+                records, done = records[start:start + DRAIN_SLICE], False
+            else:
+                self._part = None
+                records = records[start:] if start else records
             if records:
                 notes_before = len(self.trace.notes)
-                self.trace.add_many(records)
+                self.trace.add_many(records, hold=True)  # the lanes' columns are written once, below
                 self._dirty = True
                 self._tell_notes(self.trace.notes[notes_before:])
             finished = finished or done
+        self.trace.flush()
         if self.feed is not None:
             self.feed.made_room()
         if finished and self.live:
             self.live = False
-            self._restore_switch_interval()
+            self._tuning.restore()
             self.playback.run_ended()
             self._dirty = True
             if not redraw:
-                return
+                return more
             self._on_live_tick()
             self.refresh_bindings()
             if self.feed is not None and self.feed.error is not None:
                 self.notify(f"The recorder failed: {self.feed.error}", severity="error", timeout=10)
+        return more
 
     def _tell_notes(self, notes: list[dict]) -> None:
         """What the recorder says about the run itself (a flood was cut, a hook failed) is shown, not buried."""
@@ -229,12 +252,7 @@ class RunScreen(Screen):
         if self.feed is not None:
             self.feed.close()
             self._drain(redraw=self.is_mounted and self.is_attached and bool(self.children))
-        self._restore_switch_interval()
-
-    def _restore_switch_interval(self) -> None:
-        if self._switch_interval is not None:
-            sys.setswitchinterval(self._switch_interval)
-            self._switch_interval = None
+        self._tuning.restore()
 
     # ---- playback -------------------------------------------------------------------------------------------
     def _on_play_tick(self) -> None:
@@ -254,13 +272,14 @@ class RunScreen(Screen):
         self.query_one(StatusBar).show(pb, self.live)
         self.query_one(OutputView).show_until(t)
         now = time.monotonic()
-        if light and now - self._last_panels < every:
+        if light and now < self._next_panels:
             return
-        self._last_panels = now
         lane = timeline.selected_lane
         self.query_one(DetailsPanel).show(lane, t, self.live)
         self.query_one(SummaryPanel).show(t)
         self._show_source(lane, t)
+        # panels that take long to update (a thousand tasks' totals) are updated less often, not the keys slowed
+        self._next_panels = now + max(every, PANEL_SPACING * (time.monotonic() - now))
 
     def _show_source(self, lane: Lane | None, t: float) -> None:
         trace = self.trace

@@ -14,12 +14,16 @@ State records, the bulk of a trace, come out in their compact form, the tuple
 
 from __future__ import annotations
 
+import os
+
 from viz.recorder import wire
 
 LATE = 0.005  # a wake-up later than this after its cause shows as a ready span
 
 
-class _Task:
+class _PyTask:
+    """What the deriver knows of one task: its current state and where it last stopped."""
+
     __slots__ = ("state", "reason", "t", "file", "line", "info", "ended")
 
     def __init__(self, file=None, line=None):
@@ -29,6 +33,26 @@ class _Task:
         self.ended = False
 
 
+class _PyHub:
+    """A hub's running record held back until a poll says whether the hub was idle, and its poll bounds."""
+
+    __slots__ = ("held", "idle_from", "poll_end")
+
+    def __init__(self):
+        self.held = self.idle_from = None
+        self.poll_end = 0.0
+
+
+# viz/recorder/_derive.c derives runs of the C hook's switch events (H, Y) as _hub_resumes and _to_hub do, on its
+# own Task and Hub; VIZ_PURE_PYTHON=1 or a build without a compiler uses the Python code alone.
+_Task, _Hub, _switches = _PyTask, _PyHub, None
+if not os.environ.get("VIZ_PURE_PYTHON"):
+    try:
+        from viz.recorder._derive import Hub as _Hub, Task as _Task, switches as _switches  # noqa: F811
+    except ImportError:  # pragma: no cover - depends on the build
+        pass
+
+
 class Deriver:
     def __init__(self) -> None:
         self.tasks: dict[int, _Task] = {}
@@ -36,51 +60,66 @@ class Deriver:
         self.outputs = 0  # output records made so far (the viewer counts them against its limit)
         self.exit: tuple | None = None
         self.end_time = 0.0
-        self._hubs: dict[int, dict] = {}
+        self._hubs: dict[int, _Hub] = {}
         self._polled: float | None = None  # the latest poll_end of any hub (None until there is a hub)
+        self._switched_to: dict[int, str] = {}  # task -> "switched to <its name>", the reason of a hub's ready span
 
-    def feed(self, batch: list) -> list[dict]:
-        out: list[dict] = []
-        state = self._state
-        hub_resumes, to_hub = self._hub_resumes, self._to_hub
-        for ev in batch:
-            kind = ev[0]
-            if kind == "H":
-                hub_resumes(out, ev)
-            elif kind == "Y":
-                to_hub(out, ev)
-            elif kind == wire.STATE:
-                state(out, *ev[1:])
-            elif kind == wire.OUTPUT:
-                self.outputs += 1
-                _, t, tid, stream, text, file, line = ev
-                self._see(t)
-                out.append({"k": "output", "t": t, "task": tid, "stream": stream, "text": text, "file": file,
-                            "line": line})
-            elif kind == wire.TASK:
-                _, t, tid, name, kind_, parent, file, line = ev
-                self._see(t)
-                self.names[tid] = name
-                if tid not in self.tasks:
-                    self.tasks[tid] = _Task(file, line)
-                if kind_ == "loop":
-                    self._hub(tid)
-                out.append({"k": "task", "t": t, "task": tid, "name": name, "kind": kind_, "parent": parent})
-            elif kind == wire.END:
-                self._end(out, ev[1], ev[2])
-            elif kind == wire.PREPARE:
-                self._prepare(out, ev[1], ev[2])
-            elif kind == wire.CHECK:
-                self._check(out, ev[1], ev[2])
-            elif kind == wire.SOURCE:
-                out.append({"k": "source", "file": ev[1], "text": ev[2]})
-            elif kind == wire.NOTE:
-                self._see(ev[1])
-                out.append({"k": "note", "t": ev[1], "level": ev[2], "text": ev[3]})
-            elif kind == wire.EXIT:
-                self._see(ev[1])
-                self.exit = ev
-        return out
+    def feed(self, batch: list) -> list[dict | tuple]:
+        """The records of a batch of raw events, in order."""
+        out: list[dict | tuple] = []
+        one = self._one
+        if _switches is None:
+            for ev in batch:
+                one(out, ev)
+            return out
+        i, n = 0, len(batch)
+        tasks, hubs, reasons = self.tasks, self._hubs, self._switched_to
+        while True:  # C takes the runs of switch events, Python the event each run stops at
+            i, self.end_time = _switches(batch, i, out, tasks, hubs, reasons, self.end_time)
+            if i >= n:
+                return out
+            one(out, batch[i])
+            i += 1
+
+    def _one(self, out: list, ev: tuple) -> None:
+        """Derive one raw event (any kind)."""
+        kind = ev[0]
+        if kind == "H":
+            self._hub_resumes(out, ev)
+        elif kind == "Y":
+            self._to_hub(out, ev)
+        elif kind == wire.STATE:
+            self._state(out, *ev[1:])
+        elif kind == wire.OUTPUT:
+            self.outputs += 1
+            _, t, tid, stream, text, file, line = ev
+            self._see(t)
+            out.append({"k": "output", "t": t, "task": tid, "stream": stream, "text": text, "file": file,
+                        "line": line})
+        elif kind == wire.TASK:
+            _, t, tid, name, kind_, parent, file, line = ev
+            self._see(t)
+            self.names[tid] = name
+            self._switched_to[tid] = "switched to " + name
+            if tid not in self.tasks:
+                self.tasks[tid] = _Task(file, line)
+            if kind_ == "loop":
+                self._hub(tid)
+            out.append({"k": "task", "t": t, "task": tid, "name": name, "kind": kind_, "parent": parent})
+        elif kind == wire.END:
+            self._end(out, ev[1], ev[2])
+        elif kind == wire.PREPARE:
+            self._prepare(out, ev[1], ev[2])
+        elif kind == wire.CHECK:
+            self._check(out, ev[1], ev[2])
+        elif kind == wire.SOURCE:
+            out.append({"k": "source", "file": ev[1], "text": ev[2]})
+        elif kind == wire.NOTE:
+            self._see(ev[1])
+            out.append({"k": "note", "t": ev[1], "level": ev[2], "text": ev[3]})
+        elif kind == wire.EXIT:
+            self._see(ev[1])
+            self.exit = ev
 
     def _see(self, t: float) -> None:
         if t > self.end_time:
@@ -116,10 +155,10 @@ class Deriver:
         if hub is None:
             self._state(out, t, hid, "ready", "switched to " + self.names.get(tid, "?"), None, None, None)
         else:
-            held = hub["held"]
+            held = hub.held
             if held is not None:
                 out.append(held)
-                hub["held"] = None
+                hub.held = None
             task = self.tasks[hid]
             reason = "switched to " + self.names.get(tid, "?")
             out.append(("state", t, hid, "ready", reason, None, None, False))
@@ -154,14 +193,14 @@ class Deriver:
         if hub is None:
             self._state(out, t, hid, "running", None, None, None, None)
             return
-        held = hub["held"]
+        held = hub.held
         if held is not None:
             out.append(held)
-        hub["held"] = ("state", t, hid, "running", None, None, None, False)
+        hub.held = ("state", t, hid, "running", None, None, None, False)
         htask = self.tasks[hid]
         htask.state, htask.reason, htask.t = "running", None, t
-        if hub["idle_from"] is not None:
-            hub["idle_from"] = t
+        if hub.idle_from is not None:
+            hub.idle_from = t
 
     def _emit(self, out, task, t, tid, state, reason, file, line, info) -> None:
         out.append(("state", t, tid, state, reason, file, line, bool(info and info.get("blocks_loop"))))
@@ -190,17 +229,17 @@ class Deriver:
         if task is None or task.ended:
             return
         hub = self._hubs.get(tid)
-        if hub is not None and hub["held"] is not None:
-            out.append(hub["held"])
-            hub["held"] = None
+        if hub is not None and hub.held is not None:
+            out.append(hub.held)
+            hub.held = None
         task.ended = True
         out.append({"k": "end", "t": t, "task": tid})
 
     # ---- the hub: held running spans become idle when a poll closes them ------------------------------------
-    def _hub(self, tid: int) -> dict:
+    def _hub(self, tid: int) -> _Hub:
         hub = self._hubs.get(tid)
         if hub is None:
-            hub = self._hubs[tid] = {"held": None, "idle_from": None, "poll_end": 0.0}
+            hub = self._hubs[tid] = _Hub()
             if self._polled is None:
                 self._polled = 0.0
             self.tasks.setdefault(tid, _Task())
@@ -209,16 +248,16 @@ class Deriver:
     def _prepare(self, out, t, tid) -> None:
         self._see(t)
         hub = self._hub(tid)
-        if hub["idle_from"] is None:
-            hub["idle_from"] = t
+        if hub.idle_from is None:
+            hub.idle_from = t
 
     def _check(self, out, t, tid) -> None:
         self._see(t)
         hub = self._hub(tid)
         task = self.tasks[tid]
-        idle_from = hub["idle_from"]
-        held = hub["held"]
-        hub["held"] = None
+        idle_from = hub.idle_from
+        held = hub.held
+        hub.held = None
         if idle_from is None:
             if held is not None:
                 out.append(held)
@@ -227,8 +266,8 @@ class Deriver:
             out.append(held)
         if t - idle_from > 0.0002:
             self._emit(out, task, idle_from, tid, "idle", self._polling_for(), None, None, None)
-        hub["idle_from"] = None
-        hub["poll_end"] = t
+        hub.idle_from = None
+        hub.poll_end = t
         if t > self._polled:
             self._polled = t
         self._emit(out, task, t, tid, "running", "poll returned", None, None, None)
@@ -236,16 +275,16 @@ class Deriver:
     def _hub_state(self, out, hub, t, tid, state, reason) -> None:
         task = self.tasks[tid]
         if state == "running":
-            if hub["held"] is not None:
-                out.append(hub["held"])
-            hub["held"] = ("state", t, tid, "running", None, None, None, False)
+            if hub.held is not None:
+                out.append(hub.held)
+            hub.held = ("state", t, tid, "running", None, None, None, False)
             task.state, task.reason, task.t = "running", None, t
-            if hub["idle_from"] is not None:
-                hub["idle_from"] = t
+            if hub.idle_from is not None:
+                hub.idle_from = t
         else:
-            if hub["held"] is not None:
-                out.append(hub["held"])
-                hub["held"] = None
+            if hub.held is not None:
+                out.append(hub.held)
+                hub.held = None
             self._emit(out, task, t, tid, state, reason, None, None, None)
 
     def _polling_for(self) -> str:
@@ -270,9 +309,9 @@ class Deriver:
         """End every task still open at time t (the run is over)."""
         out: list[dict] = []
         for hub in self._hubs.values():
-            if hub["held"] is not None:
-                out.append(hub["held"])
-                hub["held"] = None
+            if hub.held is not None:
+                out.append(hub.held)
+                hub.held = None
         for tid, task in self.tasks.items():
             if not task.ended:
                 task.ended = True

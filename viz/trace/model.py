@@ -158,8 +158,11 @@ class Trace:
             self.end_time = float(t)
             self.changes += 1
 
-    def add_many(self, records: Iterable[dict | tuple]) -> None:
-        """Fold records into the model (compact state records, the bulk of a trace, on a fast path)."""
+    def add_many(self, records: Iterable[dict | tuple], hold: bool = False) -> None:
+        """Fold records into the model (compact state records, the bulk of a trace, on a fast path).
+
+        With `hold`, what the C fold buffers may stay pending, to save writing a thousand lanes' columns after
+        every small batch: call flush() before reading the lanes."""
         if self._folder is None:
             self._add_many_py(records)
             return
@@ -176,7 +179,13 @@ class Trace:
                 else:
                     break
         finally:
-            self._folder.flush()  # what the C fold still holds goes into the lanes' columns
+            if not hold:
+                self._folder.flush()  # what the C fold still holds goes into the lanes' columns
+
+    def flush(self) -> None:
+        """Write what add_many(hold=True) left pending into the lanes' columns."""
+        if self._folder is not None:
+            self._folder.flush()
 
     def _add_many_py(self, records: Iterable[dict | tuple]) -> None:
         """add_many in Python: the reference for viz/trace/_fold.c."""

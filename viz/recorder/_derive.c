@@ -1,0 +1,321 @@
+/* _derive: the viewer's deriver (viz/recorder/derive.py) on its hot path, in C.
+ *
+ * Most raw events of a gevent program are the C hook's two compact switch events, again and again:
+ *   ("H", t, hub, task)         the hub resumed a task: the hub is ready, the task runs where it stopped
+ *   ("Y", t, task, hub, item)   a task waits, the hub runs; item = (reason, state, seconds, file, line, info)
+ * `switches` turns a run of those into compact state records exactly as Deriver._hub_resumes and Deriver._to_hub
+ * do, and stops at the first event that needs anything else (another kind of event, a task it does not know yet,
+ * one that ended, a wake-up that may have been late): Deriver.feed handles that one in Python and calls back.
+ * An event is handled here completely or not at all, so Python always sees the state as its own code left it.
+ * `Task` and `Hub` are the deriver's per-task and per-hub state, with the same attributes as the Python classes
+ * they replace when this module is built. The module is optional: VIZ_PURE_PYTHON=1 or a build without a
+ * compiler uses derive.py alone.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+/* ---- Task: what the deriver knows of one task ------------------------------------------------------------ */
+typedef struct {
+    PyObject_HEAD
+    PyObject *state, *reason, *file, *line, *info;
+    double t;
+    char ended;
+} Task;
+
+static int Task_init(Task *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"file", "line", NULL};
+    PyObject *file = Py_None, *line = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OO", kwlist, &file, &line)) return -1;
+    Py_INCREF(Py_None); Py_XSETREF(self->state, Py_None);
+    Py_INCREF(Py_None); Py_XSETREF(self->reason, Py_None);
+    Py_INCREF(Py_None); Py_XSETREF(self->info, Py_None);
+    Py_INCREF(file); Py_XSETREF(self->file, file);
+    Py_INCREF(line); Py_XSETREF(self->line, line);
+    self->t = 0.0;
+    self->ended = 0;
+    return 0;
+}
+
+static void Task_dealloc(Task *self) {
+    Py_XDECREF(self->state); Py_XDECREF(self->reason); Py_XDECREF(self->file);
+    Py_XDECREF(self->line); Py_XDECREF(self->info);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMemberDef Task_members[] = {
+    {"state", T_OBJECT, offsetof(Task, state), 0, "running, ready, blocked, idle or None"},
+    {"reason", T_OBJECT, offsetof(Task, reason), 0, "the reason of the state"},
+    {"file", T_OBJECT, offsetof(Task, file), 0, "source file where the task last stopped"},
+    {"line", T_OBJECT, offsetof(Task, line), 0, "source line where the task last stopped"},
+    {"info", T_OBJECT, offsetof(Task, info), 0, "what a blocked task waits on (dict) or None"},
+    {"t", T_DOUBLE, offsetof(Task, t), 0, "when the state began"},
+    {"ended", T_BOOL, offsetof(Task, ended), 0, "the task has ended"},
+    {NULL}
+};
+
+static PyTypeObject TaskType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "viz.recorder._derive.Task",
+    .tp_basicsize = sizeof(Task),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Task(file=None, line=None): what the deriver knows of one task",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Task_init,
+    .tp_dealloc = (destructor)Task_dealloc,
+    .tp_members = Task_members,
+};
+
+/* ---- Hub: a hub's running span held back until a poll says whether it was idle ---------------------------- */
+typedef struct {
+    PyObject_HEAD
+    PyObject *held, *idle_from;
+    double poll_end;
+} Hub;
+
+static int Hub_init(Hub *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "", kwlist)) return -1;
+    Py_INCREF(Py_None); Py_XSETREF(self->held, Py_None);
+    Py_INCREF(Py_None); Py_XSETREF(self->idle_from, Py_None);
+    self->poll_end = 0.0;
+    return 0;
+}
+
+static void Hub_dealloc(Hub *self) {
+    Py_XDECREF(self->held); Py_XDECREF(self->idle_from);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMemberDef Hub_members[] = {
+    {"held", T_OBJECT, offsetof(Hub, held), 0, "the hub's running record not emitted yet, or None"},
+    {"idle_from", T_OBJECT, offsetof(Hub, idle_from), 0, "when the hub came back to its loop (polling), or None"},
+    {"poll_end", T_DOUBLE, offsetof(Hub, poll_end), 0, "when its last poll returned"},
+    {NULL}
+};
+
+static PyTypeObject HubType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "viz.recorder._derive.Hub",
+    .tp_basicsize = sizeof(Hub),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Hub(): a hub's held running span and poll bounds",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Hub_init,
+    .tp_dealloc = (destructor)Hub_dealloc,
+    .tp_members = Hub_members,
+};
+
+/* ---- switches ------------------------------------------------------------------------------------------- */
+static PyObject *s_state, *s_ready, *s_running, *s_blocked, *s_until, *s_blocks_loop;
+
+/* a == b as Python's == would say for the values found here (strings, ints, None) */
+static int same(PyObject *a, PyObject *b) {
+    if (a == b) return 1;
+    if (a == Py_None || b == Py_None) return 0;
+    return PyObject_RichCompareBool(a, b, Py_EQ);
+}
+
+static inline void set(PyObject **slot, PyObject *v) {
+    Py_INCREF(v);
+    Py_XSETREF(*slot, v);
+}
+
+/* ("state", t, task, state, reason, file, line, blocks_loop), appended to out; -1 on error */
+static int emit(PyObject *out, PyObject *t, PyObject *tid, PyObject *state, PyObject *reason, PyObject *file,
+                PyObject *line, int blocks_loop) {
+    PyObject *rec = PyTuple_New(8);
+    if (rec == NULL) return -1;
+    PyObject *items[8] = {s_state, t, tid, state, reason, file, line, blocks_loop ? Py_True : Py_False};
+    for (int i = 0; i < 8; i++) {
+        Py_INCREF(items[i]);
+        PyTuple_SET_ITEM(rec, i, items[i]);
+    }
+    int r = PyList_Append(out, rec);
+    Py_DECREF(rec);
+    return r;
+}
+
+static int is_tag(PyObject *o, Py_UCS4 c) {
+    return PyUnicode_CheckExact(o) && PyUnicode_GET_LENGTH(o) == 1 && PyUnicode_READ_CHAR(o, 0) == c;
+}
+
+/* dict lookup that tells "missing" (0) from an error (-1); *found is borrowed */
+static int get(PyObject *d, PyObject *k, PyObject **found) {
+    *found = PyDict_GetItemWithError(d, k);
+    if (*found != NULL) return 1;
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* The hub side of ("H", t, hub, task) or ("Y", ...): NULL when the event must go to Python. */
+static Hub *hub_of(PyObject *hubs, PyObject *tasks, PyObject *hid, Task **htask, int *err) {
+    PyObject *hub, *ht;
+    int r = get(hubs, hid, &hub);
+    if (r <= 0) { *err = r < 0; return NULL; }
+    r = get(tasks, hid, &ht);
+    if (r <= 0) { *err = r < 0; return NULL; }
+    if (Py_TYPE(hub) != &HubType || Py_TYPE(ht) != &TaskType) return NULL;
+    *htask = (Task *)ht;
+    return (Hub *)hub;
+}
+
+/* The task side: NULL when Python must handle it (unknown, ended, itself a hub). */
+static Task *task_of(PyObject *tasks, PyObject *hubs, PyObject *tid, int *err) {
+    PyObject *task;
+    int r = get(tasks, tid, &task);
+    if (r <= 0) { *err = r < 0; return NULL; }
+    if (Py_TYPE(task) != &TaskType || ((Task *)task)->ended) return NULL;
+    r = PyDict_Contains(hubs, tid);
+    if (r != 0) { *err = r < 0; return NULL; }
+    return (Task *)task;
+}
+
+static PyObject *switches(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "switches(batch, i, out, tasks, hubs, reasons, end_time)");
+        return NULL;
+    }
+    PyObject *batch = args[0], *out = args[2], *tasks = args[3], *hubs = args[4], *reasons = args[5];
+    if (!PyList_Check(batch) || !PyList_Check(out) || !PyDict_Check(tasks) || !PyDict_Check(hubs)
+            || !PyDict_Check(reasons)) {
+        PyErr_SetString(PyExc_TypeError, "switches: batch and out must be lists, tasks, hubs and reasons dicts");
+        return NULL;
+    }
+    Py_ssize_t i = PyLong_AsSsize_t(args[1]);
+    if (i == -1 && PyErr_Occurred()) return NULL;
+    double end_time = PyFloat_AsDouble(args[6]);
+    if (end_time == -1.0 && PyErr_Occurred()) return NULL;
+    PyObject *end_obj = args[6];
+    Py_INCREF(end_obj);
+    int err = 0;
+    Py_ssize_t n = PyList_GET_SIZE(batch);
+    for (; i < n; i++) {
+        PyObject *ev = PyList_GET_ITEM(batch, i);
+        if (!PyTuple_CheckExact(ev) || PyTuple_GET_SIZE(ev) < 4) break;
+        PyObject *tag = PyTuple_GET_ITEM(ev, 0), *t_obj = PyTuple_GET_ITEM(ev, 1);
+        if (!PyFloat_CheckExact(t_obj)) break;
+        double t = PyFloat_AS_DOUBLE(t_obj);
+        if (PyTuple_GET_SIZE(ev) == 4 && is_tag(tag, 'H')) {
+            /* the hub switched to a task: Deriver._hub_resumes */
+            PyObject *hid = PyTuple_GET_ITEM(ev, 2), *tid = PyTuple_GET_ITEM(ev, 3), *reason;
+            Task *htask;
+            Hub *hub = hub_of(hubs, tasks, hid, &htask, &err);
+            if (hub == NULL) break;
+            int r = get(reasons, tid, &reason);
+            if (r <= 0) { err = r < 0; break; }
+            Task *task = task_of(tasks, hubs, tid, &err);
+            if (task == NULL) break;
+            r = PyObject_RichCompareBool(task->state, s_blocked, Py_EQ);
+            if (r < 0) { err = 1; break; }
+            if (r) {
+                r = PyObject_IsTrue(task->info);
+                if (r < 0) { err = 1; break; }
+                if (r) break; /* it may have woken late: Deriver._woke_late, in Python */
+            }
+            if (t > end_time) { end_time = t; set(&end_obj, t_obj); }
+            if (hub->held != Py_None) {
+                if (PyList_Append(out, hub->held) < 0) { err = 1; break; }
+                set(&hub->held, Py_None);
+            }
+            if (emit(out, t_obj, hid, s_ready, reason, Py_None, Py_None, 0) < 0) { err = 1; break; }
+            set(&htask->state, s_ready); set(&htask->reason, reason); htask->t = t; set(&htask->info, Py_None);
+            if (task->reason == Py_None) {
+                r = PyObject_RichCompareBool(task->state, s_running, Py_EQ);
+                if (r < 0) { err = 1; break; }
+                if (r) continue; /* it was running already: no new span */
+            }
+            if (emit(out, t_obj, tid, s_running, Py_None, task->file, task->line, 0) < 0) { err = 1; break; }
+            set(&task->state, s_running); set(&task->reason, Py_None); task->t = t; set(&task->info, Py_None);
+        } else if (PyTuple_GET_SIZE(ev) == 5 && is_tag(tag, 'Y')) {
+            /* a task switched to the hub: Deriver._to_hub */
+            PyObject *tid = PyTuple_GET_ITEM(ev, 2), *hid = PyTuple_GET_ITEM(ev, 3), *item = PyTuple_GET_ITEM(ev, 4);
+            if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 6) break;
+            PyObject *reason = PyTuple_GET_ITEM(item, 0), *st = PyTuple_GET_ITEM(item, 1);
+            PyObject *secs = PyTuple_GET_ITEM(item, 2), *file = PyTuple_GET_ITEM(item, 3);
+            PyObject *line = PyTuple_GET_ITEM(item, 4), *info = PyTuple_GET_ITEM(item, 5);
+            Task *task = task_of(tasks, hubs, tid, &err);
+            if (task == NULL) break;
+            Task *htask;
+            Hub *hub = hub_of(hubs, tasks, hid, &htask, &err);
+            if (hub == NULL) break;
+            if (info != Py_None && !PyDict_CheckExact(info)) break;
+            int r = PyObject_IsTrue(secs);
+            if (r < 0) { err = 1; break; }
+            PyObject *made = NULL;
+            if (r) {  /* a timed wait: info = {"until": t + secs} */
+                double s = PyFloat_AsDouble(secs);
+                if (s == -1.0 && PyErr_Occurred()) { err = 1; break; }
+                made = PyDict_New();
+                PyObject *until = made ? PyFloat_FromDouble(t + s) : NULL;
+                if (until == NULL || PyDict_SetItem(made, s_until, until) < 0) {
+                    Py_XDECREF(until); Py_XDECREF(made); err = 1; break;
+                }
+                Py_DECREF(until);
+                info = made;
+            }
+            int changed = !(same(st, task->state) && same(reason, task->reason) && same(file, task->file)
+                            && same(line, task->line));
+            if (PyErr_Occurred()) { Py_XDECREF(made); err = 1; break; }
+            if (t > end_time) { end_time = t; set(&end_obj, t_obj); }
+            if (changed) {
+                int blocks = 0;
+                if (info != Py_None && PyDict_GET_SIZE(info)) {
+                    PyObject *b;
+                    r = get(info, s_blocks_loop, &b);
+                    if (r < 0 || (r && (blocks = PyObject_IsTrue(b)) < 0)) { Py_XDECREF(made); err = 1; break; }
+                }
+                if (file != Py_None) { set(&task->file, file); set(&task->line, line); }
+                if (emit(out, t_obj, tid, st, reason, file, line, blocks) < 0) { Py_XDECREF(made); err = 1; break; }
+                set(&task->state, st); set(&task->reason, reason); task->t = t; set(&task->info, info);
+            }
+            Py_XDECREF(made);
+            if (hub->held != Py_None && PyList_Append(out, hub->held) < 0) { err = 1; break; }
+            PyObject *held = PyTuple_New(8);
+            if (held == NULL) { err = 1; break; }
+            PyObject *items[8] = {s_state, t_obj, hid, s_running, Py_None, Py_None, Py_None, Py_False};
+            for (int k = 0; k < 8; k++) { Py_INCREF(items[k]); PyTuple_SET_ITEM(held, k, items[k]); }
+            Py_XSETREF(hub->held, held);
+            set(&htask->state, s_running); set(&htask->reason, Py_None); htask->t = t;
+            if (hub->idle_from != Py_None) set(&hub->idle_from, t_obj);
+        } else {
+            break;
+        }
+    }
+    if (err) {
+        Py_DECREF(end_obj);
+        return NULL;
+    }
+    PyObject *res = Py_BuildValue("(nN)", i, end_obj);
+    return res;
+}
+
+static PyMethodDef methods[] = {
+    {"switches", (PyCFunction)(void (*)(void))switches, METH_FASTCALL,
+     "switches(batch, i, out, tasks, hubs, reasons, end_time) -> (i, end_time): derive the run of H/Y events "
+     "from batch[i], appending records to out; stops at the first event Python must handle"},
+    {NULL, NULL, 0, NULL}
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, "_derive", "The viewer's deriver on its hot path (see viz/recorder/derive.py).", -1, methods
+};
+
+PyMODINIT_FUNC PyInit__derive(void) {
+    if (PyType_Ready(&TaskType) < 0 || PyType_Ready(&HubType) < 0) return NULL;
+    s_state = PyUnicode_InternFromString("state");
+    s_ready = PyUnicode_InternFromString("ready");
+    s_running = PyUnicode_InternFromString("running");
+    s_blocked = PyUnicode_InternFromString("blocked");
+    s_until = PyUnicode_InternFromString("until");
+    s_blocks_loop = PyUnicode_InternFromString("blocks_loop");
+    if (!s_state || !s_ready || !s_running || !s_blocked || !s_until || !s_blocks_loop) return NULL;
+    PyObject *m = PyModule_Create(&moduledef);
+    if (m == NULL) return NULL;
+    Py_INCREF(&TaskType);
+    Py_INCREF(&HubType);
+    if (PyModule_AddObject(m, "Task", (PyObject *)&TaskType) < 0 || PyModule_AddObject(m, "Hub", (PyObject *)&HubType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
