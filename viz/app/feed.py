@@ -24,9 +24,9 @@ class LiveFeed:
     def __init__(self, session: Session, deliver: Callable[[list[dict], bool], None],
                  backlog: Callable[[], int] | None = None):
         """`backlog()`, when given, says how many delivered batches the app has not folded yet: while it is
-        behind, this thread derives one batch per BATCH_SECONDS at most, so the app's thread (which draws and
-        answers keys) is not left fighting it for the interpreter. The program is not slowed: the session's
-        reader thread keeps emptying the pipe."""
+        MAX_BACKLOG or more, this thread waits for the app to fold, so the app's thread (which draws and answers
+        keys) is not left fighting it for the interpreter. The program is not slowed: the session's reader thread
+        keeps emptying the pipe (up to its read-ahead limit)."""
         self.session = session
         self.deliver = deliver
         self.backlog = backlog
@@ -86,9 +86,11 @@ class LiveFeed:
                 if self._stop_reason is not None and not stopping:
                     stopping = True
                     session.stop(self._stop_reason)
-                if self.backlog is not None and self.backlog() >= MAX_BACKLOG:
+                while self.backlog is not None and self.backlog() >= MAX_BACKLOG and self._stop_reason is None:
                     self._room.wait(BATCH_SECONDS)  # the app is behind: it gets the interpreter first
                     self._room.clear()
+                    if session.expired():
+                        break  # the run's time is up: poll below stops the child
                 records = session.poll(BATCH_SECONDS / 2, limit=BATCH_RECORDS)  # a backlog comes in pieces
                 if records:
                     self._calibrate(records)

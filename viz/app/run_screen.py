@@ -39,9 +39,11 @@ from viz.trace.model import Lane, Trace
 
 FRAME = 1 / 30           # playback timer
 LIVE_REFRESH = 0.1       # at most 10 redraws a second while records stream in
-LIVE_SPACING = 4         # ...and at most one per 4x the time the last one took to prepare
+LIVE_SPACING = 4         # ...and at most one per 4x the time the last one took to prepare and paint
+PAINT_FACTOR = 2         # the screen's painting of a redraw, as a multiple of the timeline's own render_line time
 DRAIN_BUDGET = 0.015     # the longest the screen folds records in one go before it lets keys and redraws through
 DRAIN_SLICE = 5_000      # records folded between two looks at that budget
+DRAIN_REST = 1.0         # after a slice, the screen waits this many times as long as it took before the next
 LIVE_PANELS = 0.5        # details / summary / source redraws while records stream in (the timeline: LIVE_REFRESH)
 PANEL_REFRESH = 0.1      # details / summary redraws while playing
 PANEL_SPACING = 10       # ...and with light syncs at most one per 10x the time the last one took
@@ -159,12 +161,14 @@ class RunScreen(Screen):
                 pass
 
     def on_records_waiting(self, message: RecordsWaiting) -> None:
+        started = time.perf_counter()
         if self._drain(budget=DRAIN_BUDGET):
-            # more is waiting: ask again through the event loop, not straight into this screen's queue. A screen
-            # repaints only once its queue runs empty (Textual's idle), so the queue must run empty between slices
-            # for the timeline to follow keys while a backlog is folded
+            # more is waiting: ask again through the event loop, not straight into this screen's queue (a screen
+            # repaints only once its queue runs empty: Textual's idle), and only after resting as long as the slice
+            # took, so the app's thread folds at most about half the time and a key and the redraw after it find
+            # the interpreter free however fast records come (the feed thread waits for the folding meanwhile)
             self._nudged = True
-            asyncio.get_running_loop().call_soon(self._nudge)
+            asyncio.get_running_loop().call_later(DRAIN_REST * (time.perf_counter() - started), self._nudge)
 
     def _nudge(self) -> None:
         try:
@@ -238,14 +242,17 @@ class RunScreen(Screen):
         if not self._dirty:
             return
         self._dirty = False
-        self.query_one(Timeline).sync()
+        timeline = self.query_one(Timeline)
+        painted = timeline.take_paint_time()  # the last redraw's painting, done by the screen after the last tick
+        timeline.sync()
         self.playback.tick(time.monotonic())
         self._sync(light=self.live, every=LIVE_PANELS)
         if not self.live:
             self._live_timer.stop()
-        # a big run makes each redraw dearer (and the screen paints it after this): space them out so redrawing
-        # takes at most about a quarter of the app thread
-        self._next_live_draw = started + max(LIVE_REFRESH, LIVE_SPACING * (time.monotonic() - started))
+        # a big run makes each redraw dearer: space them out so preparing and painting them takes at most about a
+        # quarter of the app thread (Textual's compositing about doubles the timeline's own painting)
+        cost = time.monotonic() - started + PAINT_FACTOR * painted
+        self._next_live_draw = started + max(LIVE_REFRESH, LIVE_SPACING * cost)
 
     def close_run(self) -> None:
         """End the program if it still runs and wait for it (the app must leave no child process behind)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from itertools import accumulate
 from operator import itemgetter
+from time import perf_counter
 
 from rich.segment import Segment
 from rich.style import Style
@@ -65,6 +66,7 @@ class Timeline(ScrollView, can_focus=False):
         self._cache_key: tuple | None = None
         self._axis: list | None = None  # [key, segments, text, (playhead key, strip)]
         self._warming = False
+        self._paint_time = 0.0  # seconds in render_line since take_paint_time last asked
         self._dragging = False
         self._name_width = 6
         self._width = 80
@@ -251,7 +253,19 @@ class Timeline(ScrollView, can_focus=False):
         elif self.view.width != self.cells:
             self.view = View(self.view.t0, self.view.dt, self.cells)
 
+    def take_paint_time(self) -> float:
+        """Seconds spent drawing lines since the last call (the live screen spaces its redraws by it)."""
+        spent, self._paint_time = self._paint_time, 0.0
+        return spent
+
     def render_line(self, y: int) -> Strip:
+        started = perf_counter()
+        try:
+            return self._render_line(y)
+        finally:
+            self._paint_time += perf_counter() - started
+
+    def _render_line(self, y: int) -> Strip:
         width = self._width
         self._ensure_view()
         st = self.styles_table

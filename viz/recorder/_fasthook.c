@@ -178,6 +178,8 @@ static PyObject *tuple4(PyObject *tag, double t, PyObject *a, PyObject *b, PyObj
     PyTuple_SET_ITEM(tup, 2, a);
     PyTuple_SET_ITEM(tup, 3, b);
     if (item) { Py_INCREF(item); PyTuple_SET_ITEM(tup, 4, item); }
+    /* nothing in it can lead back to it: the collector need not look at the thousands waiting to be sent */
+    PyObject_GC_UnTrack(tup);
     return tup;
 }
 

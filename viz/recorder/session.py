@@ -83,7 +83,7 @@ class Session:
         env.pop("PYTHONSTARTUP", None)
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "viz.recorder.child", str(wfd), self.script, *self.args],
+                self.child_command(wfd),
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(wfd,),
                 start_new_session=True, env=env, cwd=os.getcwd())
         finally:
@@ -98,6 +98,10 @@ class Session:
         self._pump = threading.Thread(target=self._pump_pipes, name="viz pipe reader", daemon=True)
         self._pump.start()
         return self
+
+    def child_command(self, wfd: int) -> list[str]:
+        """The child process: the recorder running the script, writing its events to fd `wfd`."""
+        return [sys.executable, "-m", "viz.recorder.child", str(wfd), self.script, *self.args]
 
     def _pump_pipes(self) -> None:
         """Background thread: keep the child's pipes drained, so it never waits on a slow viewer.
@@ -143,12 +147,16 @@ class Session:
     def elapsed(self) -> float:
         return time.monotonic() - self.started if self.started else 0.0
 
+    def expired(self) -> bool:
+        """The run has gone past its timeout (the next poll stops it)."""
+        return self.timeout is not None and self.elapsed > self.timeout
+
     def poll(self, timeout: float = 0.05, limit: int | None = None) -> list[dict]:
         """Read what has arrived (waiting at most `timeout` s) and return the new trace records: all of them, or
         with a `limit`, about that many (whole chunks as they were read; the rest waits for the next poll)."""
         if self.done:
             return []
-        if self.timeout is not None and self.stop_reason is None and self.elapsed > self.timeout:
+        if self.stop_reason is None and self.expired():
             self.stop("timeout")
         records: list[dict] = []
         if not self._chunks and self._pump.is_alive():
