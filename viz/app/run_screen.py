@@ -88,6 +88,8 @@ class RunScreen(Screen):
         self.feed: LiveFeed | None = None
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._part: tuple[list, int, bool] | None = None  # a batch folded in part: (records, next, done)
+        self._rest_until = 0.0  # no folding before then (perf_counter): the app's thread is left to keys and redraws
+        self._nudge_pending = False  # a drain is asked for through the event loop
         self._nudged = False
         self._next_live_draw = 0.0
         self._tuning = LiveTuning()  # interpreter settings while a live run streams records in
@@ -162,15 +164,28 @@ class RunScreen(Screen):
 
     def on_records_waiting(self, message: RecordsWaiting) -> None:
         started = time.perf_counter()
-        if self._drain(budget=DRAIN_BUDGET):
-            # more is waiting: ask again through the event loop, not straight into this screen's queue (a screen
-            # repaints only once its queue runs empty: Textual's idle), and only after resting as long as the slice
-            # took, so the app's thread folds at most about half the time and a key and the redraw after it find
-            # the interpreter free however fast records come (the feed thread waits for the folding meanwhile)
-            self._nudged = True
-            asyncio.get_running_loop().call_later(DRAIN_REST * (time.perf_counter() - started), self._nudge)
+        if started < self._rest_until:  # folded a moment ago: keys and redraws go first
+            self._nudge_later(self._rest_until - started)
+            return
+        more = self._drain(budget=DRAIN_BUDGET)
+        done = time.perf_counter()
+        # rest as long as the folding took, so the app's thread folds at most about half the time and a key and
+        # the redraw after it find the interpreter free however fast records come (the feed thread waits for the
+        # folding meanwhile)
+        self._rest_until = done + DRAIN_REST * (done - started)
+        if more:
+            self._nudge_later(self._rest_until - done)
+
+    def _nudge_later(self, delay: float) -> None:
+        """Ask for a drain after `delay` s through the event loop, not straight into this screen's queue: a screen
+        repaints only once its queue runs empty (Textual's idle)."""
+        self._nudged = True  # the feed thread need not ask meanwhile
+        if not self._nudge_pending:
+            self._nudge_pending = True
+            asyncio.get_running_loop().call_later(delay, self._nudge)
 
     def _nudge(self) -> None:
+        self._nudge_pending = False
         try:
             self.post_message(RecordsWaiting())
         except RuntimeError:  # the app's loop is gone: nobody to tell
