@@ -10,6 +10,8 @@ The child reports only what it sees at the moment: switches, waits, the loop's p
 
 State records, the bulk of a trace, come out in their compact form, the tuple
 `("state", t, task, state, reason, file, line, blocks_loop)` (see viz.trace.model.state_dict); the rest as dicts.
+The C hook's switch events (H, Y), most of a gevent program's events, are derived by viz/recorder/_derive.c when it
+is built, exactly as _hub_resumes and _to_hub do here (tests/test_derive_fast_path.py checks both agree).
 """
 
 from __future__ import annotations
