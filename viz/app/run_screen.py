@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import queue
-import sys
 import time
 from bisect import bisect_right
 

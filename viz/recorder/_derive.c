@@ -313,7 +313,8 @@ PyMODINIT_FUNC PyInit__derive(void) {
     if (m == NULL) return NULL;
     Py_INCREF(&TaskType);
     Py_INCREF(&HubType);
-    if (PyModule_AddObject(m, "Task", (PyObject *)&TaskType) < 0 || PyModule_AddObject(m, "Hub", (PyObject *)&HubType) < 0) {
+    if (PyModule_AddObject(m, "Task", (PyObject *)&TaskType) < 0
+            || PyModule_AddObject(m, "Hub", (PyObject *)&HubType) < 0) {
         Py_DECREF(m);
         return NULL;
     }
