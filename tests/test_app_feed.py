@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from viz.app.feed import LiveFeed
+from viz.app.feed import MAX_BACKLOG, LiveFeed
 from viz.recorder.session import Session
 from viz.scenarios import resolve
 from viz.trace.model import Trace
@@ -63,3 +63,24 @@ def test_the_clock_never_runs_ahead_of_the_program():
     feed.close()
     assert readings and readings == sorted(readings)
     assert max(readings) <= trace.duration + 0.05
+
+
+def test_the_feed_waits_for_an_app_that_does_not_fold_and_the_timeout_still_ends_the_run(script):
+    path = script("import gevent\nwhile True:\n    gevent.sleep(0)\n")  # switches until stopped
+    session = Session(path, timeout=1.5)
+    delivered: list[tuple[float, list, bool]] = []  # (session time, records, last); never folded
+    done = threading.Event()
+
+    def deliver(records: list, last: bool) -> None:
+        delivered.append((session.elapsed, records, last))
+        if last:
+            done.set()
+
+    feed = LiveFeed(session, deliver, backlog=lambda: len(delivered)).start()
+    assert done.wait(30)
+    feed.close()
+    before_timeout = [records for at, records, _ in delivered if at < session.timeout]
+    assert 1 <= len(before_timeout) <= MAX_BACKLOG  # it waited for the app instead of piling batches up
+    exits = [r for _, records, _ in delivered for r in records if type(r) is dict and r["k"] == "exit"]
+    assert [e["outcome"] for e in exits] == ["timeout"]
+    assert session.proc.poll() is not None
