@@ -113,6 +113,8 @@ def test_any_event_sequence_derives_the_same_records_in_c_and_in_python(batches)
     setup += [(wire.TASK, 0.0, tid, f"g{tid}", "greenlet", 1, "a.py", tid) for tid in (2, 3, 4)]
     fast, pure = both([setup, *batches])
     assert fast == pure
+    with mock.patch.object(derive, "SWITCH_RUN", 3):  # a long batch goes to C in several runs
+        assert derived([setup, *batches]) == pure
 
 
 def test_a_hub_resume_and_a_wait_become_ready_running_and_blocked_spans_in_c():

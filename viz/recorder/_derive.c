@@ -4,7 +4,8 @@
  *   ("H", t, hub, task)         the hub resumed a task: the hub is ready, the task runs where it stopped
  *   ("Y", t, task, hub, item)   a task waits, the hub runs; item = (reason, state, seconds, file, line, info)
  * `switches` turns a run of those into compact state records exactly as Deriver._hub_resumes and Deriver._to_hub
- * do, and stops at the first event that needs anything else (another kind of event, a task it does not know yet,
+ * do, at most up to a given index (so a long batch goes in several calls, between which another thread may take the
+ * interpreter), and stops at the first event that needs anything else (another kind of event, a task it does not know yet,
  * one that ended, a wake-up that may have been late): Deriver.feed handles that one in Python and calls back.
  * An event is handled here completely or not at all, so Python always sees the state as its own code left it.
  * `Task` and `Hub` are the deriver's per-task and per-hub state, with the same attributes as the Python classes
@@ -171,8 +172,8 @@ static Task *task_of(PyObject *tasks, PyObject *hubs, PyObject *tid, int *err) {
 }
 
 static PyObject *switches(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "switches(batch, i, out, tasks, hubs, reasons, end_time)");
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "switches(batch, i, out, tasks, hubs, reasons, end_time, stop)");
         return NULL;
     }
     PyObject *batch = args[0], *out = args[2], *tasks = args[3], *hubs = args[4], *reasons = args[5];
@@ -188,7 +189,9 @@ static PyObject *switches(PyObject *module, PyObject *const *args, Py_ssize_t na
     PyObject *end_obj = args[6];
     Py_INCREF(end_obj);
     int err = 0;
-    Py_ssize_t n = PyList_GET_SIZE(batch);
+    Py_ssize_t n = PyList_GET_SIZE(batch), stop = PyLong_AsSsize_t(args[7]);
+    if (stop == -1 && PyErr_Occurred()) { Py_DECREF(end_obj); return NULL; }
+    if (stop < n) n = stop;
     for (; i < n; i++) {
         PyObject *ev = PyList_GET_ITEM(batch, i);
         if (!PyTuple_CheckExact(ev) || PyTuple_GET_SIZE(ev) < 4) break;
@@ -291,8 +294,8 @@ static PyObject *switches(PyObject *module, PyObject *const *args, Py_ssize_t na
 
 static PyMethodDef methods[] = {
     {"switches", (PyCFunction)(void (*)(void))switches, METH_FASTCALL,
-     "switches(batch, i, out, tasks, hubs, reasons, end_time) -> (i, end_time): derive the run of H/Y events "
-     "from batch[i], appending records to out; stops at the first event Python must handle"},
+     "switches(batch, i, out, tasks, hubs, reasons, end_time, stop) -> (i, end_time): derive the run of H/Y "
+     "events from batch[i] up to batch[stop], appending records to out; stops at the first event Python must handle"},
     {NULL, NULL, 0, NULL}
 };
 

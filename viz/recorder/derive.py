@@ -21,6 +21,7 @@ import os
 from viz.recorder import wire
 
 LATE = 0.005  # a wake-up later than this after its cause shows as a ready span
+SWITCH_RUN = 2_000  # events the C fast path derives in one call: a thread drawing the app need not wait long for it
 
 
 class _PyTask:
@@ -77,11 +78,13 @@ class Deriver:
         i, n = 0, len(batch)
         tasks, hubs, reasons = self.tasks, self._hubs, self._switched_to
         while True:  # C takes the runs of switch events, Python the event each run stops at
-            i, self.end_time = _switches(batch, i, out, tasks, hubs, reasons, self.end_time)
+            stop = min(n, i + SWITCH_RUN)
+            i, self.end_time = _switches(batch, i, out, tasks, hubs, reasons, self.end_time, stop)
             if i >= n:
                 return out
-            one(out, batch[i])
-            i += 1
+            if i < stop:
+                one(out, batch[i])
+                i += 1
 
     def _one(self, out: list, ev: tuple) -> None:
         """Derive one raw event (any kind)."""
