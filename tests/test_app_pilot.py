@@ -151,8 +151,10 @@ async def test_a_live_run_keeps_accepting_keys_while_events_stream_in():
         changes_then, duration_then = trace.changes, trace.duration
         await pilot.press("down", "down")
         assert timeline.selected == 2
+        pressed = time.monotonic()
         await pilot.press("plus")
         assert not timeline.fitted
+        assert screen.feed.hold_until > pressed  # the key paused deriving, so its redraw had the interpreter
         await pilot.press("left")
         assert not screen.playback.following
         assert not trace.finished, "the keys should have been handled while the program still ran"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 
@@ -17,6 +18,8 @@ from viz.scenarios import Scenario, list_scenarios
 from viz.trace.model import Trace
 
 PICKER_TIMEOUT = 120.0  # a scenario run from the picker is stopped after this long
+# input a live run pauses for (RunScreen.user_input), so what it asks for is drawn at once
+_USER_INPUT = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
 
 
 class VizApp(App):
@@ -51,6 +54,13 @@ class VizApp(App):
         """Run a script live on a new run screen (from the picker, going back returns there)."""
         self.push_screen(RunScreen.live_run(script, name, args, PICKER_TIMEOUT if from_picker else None,
                                             can_go_back=from_picker))
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, _USER_INPUT) and not event.is_forwarded:
+            screen = self.run_screen
+            if screen is not None:
+                screen.user_input()
+        await super().on_event(event)
 
     @property
     def run_screen(self) -> RunScreen | None:

@@ -31,6 +31,8 @@ class LiveFeed:
         self.deliver = deliver
         self.backlog = backlog
         self._room = threading.Event()
+        self._wake = threading.Event()  # ends a hold early (the run is being stopped)
+        self.hold_until = 0.0  # time.monotonic() before which this thread derives nothing (the user is acting)
         self.error: BaseException | None = None
         self._stop_reason: str | None = None
         self._offset: float | None = None  # parent's elapsed time minus the trace's time, as an upper bound
@@ -48,6 +50,12 @@ class LiveFeed:
         """Ask the thread to end the child (it keeps reading until the exit record, then finishes)."""
         if self._stop_reason is None:
             self._stop_reason = reason
+        self._wake.set()
+
+    def hold(self, seconds: float) -> None:
+        """Derive nothing for the next `seconds` (called from the app's thread when the user presses a key, so the
+        key and the redraw after it have the interpreter to themselves). The pipe keeps being read meanwhile."""
+        self.hold_until = max(self.hold_until, time.monotonic() + seconds)
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the child and wait for the thread; safe to call twice, and before `start`."""
@@ -91,6 +99,9 @@ class LiveFeed:
                     self._room.clear()
                     if session.expired():
                         break  # the run's time is up: poll below stops the child
+                held = self.hold_until - time.monotonic()
+                if held > 0 and self._stop_reason is None:
+                    self._wake.wait(held)
                 records = session.poll(BATCH_SECONDS / 2, limit=BATCH_RECORDS)  # a backlog comes in pieces
                 if records:
                     self._calibrate(records)

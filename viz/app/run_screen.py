@@ -43,6 +43,7 @@ PAINT_FACTOR = 2         # the screen's painting of a redraw, as a multiple of t
 DRAIN_BUDGET = 0.015     # the longest the screen folds records in one go before it lets keys and redraws through
 DRAIN_SLICE = 5_000      # records folded between two looks at that budget
 DRAIN_REST = 1.0         # after a slice, the screen waits this many times as long as it took before the next
+INPUT_HOLD = 0.05        # s: no folding or deriving after a key press or a click while records stream in
 LIVE_PANELS = 0.5        # details / summary / source redraws while records stream in (the timeline: LIVE_REFRESH)
 PANEL_REFRESH = 0.1      # details / summary redraws while playing
 PANEL_SPACING = 10       # ...and with light syncs at most one per 10x the time the last one took
@@ -174,6 +175,13 @@ class RunScreen(Screen):
         self._rest_until = done + DRAIN_REST * (done - started)
         if more:
             self._nudge_later(self._rest_until - done)
+
+    def user_input(self) -> None:
+        """The user pressed a key or used the mouse: while records stream in, folding and deriving pause for a
+        moment, so what the input asks for is drawn at once (called by the app before the input is handled)."""
+        if self.live and self.feed is not None:
+            self.feed.hold(INPUT_HOLD)
+            self._rest_until = max(self._rest_until, time.perf_counter() + INPUT_HOLD)
 
     def _nudge_later(self, delay: float) -> None:
         """Ask for a drain after `delay` s through the event loop, not straight into this screen's queue: a screen
