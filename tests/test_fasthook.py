@@ -129,3 +129,44 @@ def test_socket_waits_record_the_same_with_the_c_hook_as_with_the_python_hook(sc
     assert c == pure
     reasons = [r[1] for task in c.values() for r in task if len(r) == 5 and r[0] == "blocked"]
     assert len([r for r in reasons if re.fullmatch(r"recv\(\) on fd \d+ \(127\.0\.0\.1:PORT\)", r)]) >= 12
+
+
+def _reference_signature(frame) -> int:
+    """The frame signature as documented: code objects and instruction offsets of up to 12 frames, FNV-1a mixed."""
+    h, mask = 1469598103934665603, (1 << 64) - 1
+    for _ in range(12):
+        if frame is None:
+            break
+        h = ((h ^ id(frame.f_code)) * 1099511628211) & mask
+        h = ((h ^ (frame.f_lasti & 0xFFFFFFFF)) * 1099511628211) & mask
+        frame = frame.f_back
+    return h
+
+
+def test_the_c_frame_signature_hashes_each_frames_code_and_instruction_as_documented():
+    """On the frames of suspended greenlets and generators (whose frames stand still, as a waiting task's do)."""
+    import greenlet
+
+    from viz.recorder import _fasthook
+
+    def suspended(n):
+        if n:
+            return suspended(n - 1)
+        greenlet.getcurrent().parent.switch()
+
+    def gen():
+        yield 1
+
+    def outer():
+        yield from gen()
+
+    deep, shallow = greenlet.greenlet(suspended), greenlet.greenlet(suspended)
+    deep.switch(15)  # 16 frames: more than the signature reads
+    shallow.switch(2)
+    it, chained = gen(), outer()
+    next(it)
+    next(chained)
+    for frame in (deep.gr_frame, shallow.gr_frame, it.gi_frame, chained.gi_frame, chained.gi_yieldfrom.gi_frame):
+        assert _fasthook.signature(frame) == _reference_signature(frame)
+    for g in (deep, shallow):
+        g.throw(greenlet.GreenletExit)

@@ -53,6 +53,30 @@ static double now(void) {
 }
 
 /* A hash of the chain of suspended frames: what the greenlet was doing, where. */
+#if defined(FIRST_LOCAL_OF_FRAME)
+/* 3.11: walk the interpreter's frames as PyFrame_GetBack does, but without making a frame object for each (most of
+ * a wait's frames are new at every wait, and materialising them was most of this function's cost). Same hash. */
+static int signature(PyObject *frame_obj, unsigned long long *out) {
+    unsigned long long h = 1469598103934665603ULL;
+    _PyInterpreterFrame *fr = ((PyFrameObject *)frame_obj)->f_frame;
+    for (int depth = 0; fr != NULL && depth < MAX_DEPTH; depth++) {
+        int lasti = _PyInterpreterFrame_LASTI(fr);
+        h = (h ^ (unsigned long long)(uintptr_t)fr->f_code) * 1099511628211ULL;
+        h = (h ^ (unsigned long long)(unsigned int)(lasti < 0 ? -1 : lasti * (int)sizeof(_Py_CODEUNIT)))
+            * 1099511628211ULL;
+        PyFrameObject *fo = fr->frame_obj;
+        if (fo != NULL && fo->f_back != NULL) {
+            fr = fo->f_back->f_frame;
+            continue;
+        }
+        _PyInterpreterFrame *prev = fr->previous;
+        while (prev != NULL && _PyFrame_IsIncomplete(prev)) prev = prev->previous;
+        fr = prev;
+    }
+    *out = h;
+    return 0;
+}
+#else
 static int signature(PyObject *frame_obj, unsigned long long *out) {
     unsigned long long h = 1469598103934665603ULL;
     PyFrameObject *f = (PyFrameObject *)frame_obj;
@@ -71,6 +95,7 @@ static int signature(PyObject *frame_obj, unsigned long long *out) {
     *out = h;
     return 0;
 }
+#endif
 
 /* The key of a socket wait in `socks`: the frames' signature mixed with the socket's address. */
 static unsigned long long socket_key(unsigned long long sig, PyObject *sock) {
