@@ -64,7 +64,7 @@ def raw_batches():
                                       "sleepers_unpatched", "greenlet_switch", "selectors_server"])
 def test_recorded_scenarios_derive_the_same_records_in_c_and_in_python(raw_batches, scenario):
     batches = raw_batches(scenario)
-    kinds = {ev[0] for batch in batches for ev in batch}
+    kinds = {wire.kind_of(ev) for batch in batches for ev in batch}
     fast, pure = both(batches)
     assert fast == pure
     if wire.HUB_RESUMES in kinds:  # the C path had work to do
@@ -79,7 +79,7 @@ def test_a_switch_heavy_program_derives_the_same_records_in_c_and_in_python(raw_
                   "    print('done', n)\n"
                   "gevent.joinall([gevent.spawn(w, n) for n in range(20)])\n")
     batches = raw_batches(str(path))
-    assert sum(ev[0] in (wire.HUB_RESUMES, wire.TO_HUB) for batch in batches for ev in batch) > 1000
+    assert sum(wire.kind_of(ev) in (wire.HUB_RESUMES, wire.TO_HUB) for batch in batches for ev in batch) > 1000
     fast, pure = both(batches)
     assert fast == pure
 
@@ -96,6 +96,7 @@ _item = st.tuples(st.sampled_from(["gevent.sleep(0)", "recv() on fd 7", "waiting
 _hub = st.sampled_from([1, 1, 1, 2])  # mostly the hub the setup makes, sometimes a task that is not one
 _task = st.sampled_from([2, 3, 4, 2, 3, 4, 1, 5])  # mostly tasks the setup names, sometimes the hub or a stranger
 _switch = st.one_of(st.tuples(st.just("H"), _t, _hub, _task), st.tuples(st.just("Y"), _t, _task, _hub, _item))
+_switch = _switch | _switch.map(lambda ev: wire.pack_switch(*ev))  # as tuples, and packed as the C hook sends them
 _event = st.one_of(
     _switch, _switch, _switch, _switch,
     st.tuples(st.just(wire.TASK), _t, _ids, st.sampled_from(["Hub", "g1", "main"]),

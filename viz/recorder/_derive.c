@@ -3,6 +3,7 @@
  * Most raw events of a gevent program are the C hook's two compact switch events, again and again:
  *   ("H", t, hub, task)         the hub resumed a task: the hub is ready, the task runs where it stopped
  *   ("Y", t, task, hub, item)   a task waits, the hub runs; item = (reason, state, seconds, file, line, info)
+ * (either as tuples or packed: see viz.recorder.wire.SWITCH)
  * `switches` turns a run of those into compact state records exactly as Deriver._hub_resumes and Deriver._to_hub
  * do, at most up to a given index (so a long batch goes in several calls, between which another thread may take the
  * interpreter), and stops at the first event that needs anything else (another kind of event, a task it does not know yet,
@@ -15,6 +16,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <stdint.h>
 
 /* ---- Task: what the deriver knows of one task ------------------------------------------------------------ */
 typedef struct {
@@ -109,6 +111,7 @@ static PyTypeObject HubType = {
 
 /* ---- switches ------------------------------------------------------------------------------------------- */
 static PyObject *s_state, *s_ready, *s_running, *s_blocked, *s_until, *s_blocks_loop;
+#define SWITCH_SIZE 25  /* a packed switch: kind (1 byte), t (float64), two task ids (int64), little-endian */
 
 /* a == b as Python's == would say for the values found here (strings, ints, None) */
 static int same(PyObject *a, PyObject *b) {
@@ -171,6 +174,150 @@ static Task *task_of(PyObject *tasks, PyObject *hubs, PyObject *tid, int *err) {
     return (Task *)task;
 }
 
+/* One switch event, handled whole (1) or left to Python (0), or an error (-1). t_obj, a, b (and item for Y) are the
+ * event's values; the records made keep references to them. */
+static int one_switch(Py_UCS4 kind, PyObject *t_obj, PyObject *a, PyObject *b, PyObject *item, PyObject *out,
+                      PyObject *tasks, PyObject *hubs, PyObject *reasons, double *end_time, PyObject **end_obj) {
+    int err = 0, r;
+    double t = PyFloat_AS_DOUBLE(t_obj);
+    if (kind == 'H') {
+        /* the hub switched to a task: Deriver._hub_resumes */
+        PyObject *hid = a, *tid = b, *reason;
+        Task *htask;
+        Hub *hub = hub_of(hubs, tasks, hid, &htask, &err);
+        if (hub == NULL) return err ? -1 : 0;
+        r = get(reasons, tid, &reason);
+        if (r <= 0) return r;
+        Task *task = task_of(tasks, hubs, tid, &err);
+        if (task == NULL) return err ? -1 : 0;
+        r = PyObject_RichCompareBool(task->state, s_blocked, Py_EQ);
+        if (r < 0) return -1;
+        if (r) {
+            r = PyObject_IsTrue(task->info);
+            if (r < 0) return -1;
+            if (r) return 0; /* it may have woken late: Deriver._woke_late, in Python */
+        }
+        if (t > *end_time) { *end_time = t; set(end_obj, t_obj); }
+        if (hub->held != Py_None) {
+            if (PyList_Append(out, hub->held) < 0) return -1;
+            set(&hub->held, Py_None);
+        }
+        if (emit(out, t_obj, hid, s_ready, reason, Py_None, Py_None, 0) < 0) return -1;
+        set(&htask->state, s_ready); set(&htask->reason, reason); htask->t = t; set(&htask->info, Py_None);
+        if (task->reason == Py_None) {
+            r = PyObject_RichCompareBool(task->state, s_running, Py_EQ);
+            if (r < 0) return -1;
+            if (r) return 1; /* it was running already: no new span */
+        }
+        if (emit(out, t_obj, tid, s_running, Py_None, task->file, task->line, 0) < 0) return -1;
+        set(&task->state, s_running); set(&task->reason, Py_None); task->t = t; set(&task->info, Py_None);
+        return 1;
+    }
+    /* Y: a task switched to the hub: Deriver._to_hub */
+    PyObject *tid = a, *hid = b;
+    if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 6) return 0;
+    PyObject *reason = PyTuple_GET_ITEM(item, 0), *st = PyTuple_GET_ITEM(item, 1);
+    PyObject *secs = PyTuple_GET_ITEM(item, 2), *file = PyTuple_GET_ITEM(item, 3);
+    PyObject *line = PyTuple_GET_ITEM(item, 4), *info = PyTuple_GET_ITEM(item, 5);
+    Task *task = task_of(tasks, hubs, tid, &err);
+    if (task == NULL) return err ? -1 : 0;
+    Task *htask;
+    Hub *hub = hub_of(hubs, tasks, hid, &htask, &err);
+    if (hub == NULL) return err ? -1 : 0;
+    if (info != Py_None && !PyDict_CheckExact(info)) return 0;
+    r = PyObject_IsTrue(secs);
+    if (r < 0) return -1;
+    PyObject *made = NULL;
+    if (r) {  /* a timed wait: info = {"until": t + secs} */
+        double sec = PyFloat_AsDouble(secs);
+        if (sec == -1.0 && PyErr_Occurred()) return -1;
+        made = PyDict_New();
+        PyObject *until = made ? PyFloat_FromDouble(t + sec) : NULL;
+        if (until == NULL || PyDict_SetItem(made, s_until, until) < 0) {
+            Py_XDECREF(until); Py_XDECREF(made); return -1;
+        }
+        Py_DECREF(until);
+        info = made;
+    }
+    int changed = !(same(st, task->state) && same(reason, task->reason) && same(file, task->file)
+                    && same(line, task->line));
+    if (PyErr_Occurred()) { Py_XDECREF(made); return -1; }
+    if (t > *end_time) { *end_time = t; set(end_obj, t_obj); }
+    if (changed) {
+        int blocks = 0;
+        if (info != Py_None && PyDict_GET_SIZE(info)) {
+            PyObject *bl;
+            r = get(info, s_blocks_loop, &bl);
+            if (r < 0 || (r && (blocks = PyObject_IsTrue(bl)) < 0)) { Py_XDECREF(made); return -1; }
+        }
+        if (file != Py_None) { set(&task->file, file); set(&task->line, line); }
+        if (emit(out, t_obj, tid, st, reason, file, line, blocks) < 0) { Py_XDECREF(made); return -1; }
+        set(&task->state, st); set(&task->reason, reason); task->t = t; set(&task->info, info);
+    }
+    Py_XDECREF(made);
+    if (hub->held != Py_None && PyList_Append(out, hub->held) < 0) return -1;
+    PyObject *held = PyTuple_New(8);
+    if (held == NULL) return -1;
+    PyObject *items[8] = {s_state, t_obj, hid, s_running, Py_None, Py_None, Py_None, Py_False};
+    for (int k = 0; k < 8; k++) { Py_INCREF(items[k]); PyTuple_SET_ITEM(held, k, items[k]); }
+    Py_XSETREF(hub->held, held);
+    set(&htask->state, s_running); set(&htask->reason, Py_None); htask->t = t;
+    if (hub->idle_from != Py_None) set(&hub->idle_from, t_obj);
+    return 1;
+}
+
+/* A task id of a packed switch: little-endian int64. */
+static PyObject *packed_id(const unsigned char *p) {
+    uint64_t u = 0;
+    for (int k = 7; k >= 0; k--) u = (u << 8) | p[k];
+    return PyLong_FromLongLong((long long)u);
+}
+
+/* The values of a switch event, as new references (item borrowed; NULL for H): from its tuple form
+ * ("H", t, hub, task) / ("Y", t, task, hub, item), or its packed form (see viz.recorder.wire.SWITCH): the bytes
+ * kind + t + two task ids for H, and (those bytes, item) for Y. 0 when the event is neither. */
+static int switch_values(PyObject *ev, Py_UCS4 *kind, PyObject **t_obj, PyObject **a, PyObject **b,
+                         PyObject **item) {
+    PyObject *packed = NULL;
+    *item = NULL;
+    if (PyBytes_CheckExact(ev)) {
+        packed = ev;
+    } else if (PyTuple_CheckExact(ev) && PyTuple_GET_SIZE(ev) == 2 && PyBytes_CheckExact(PyTuple_GET_ITEM(ev, 0))) {
+        packed = PyTuple_GET_ITEM(ev, 0);
+        *item = PyTuple_GET_ITEM(ev, 1);
+    }
+    if (packed != NULL) {
+        if (PyBytes_GET_SIZE(packed) != SWITCH_SIZE) return 0;
+        const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(packed);
+        *kind = p[0];
+        if (!((*kind == 'H' && *item == NULL) || (*kind == 'Y' && *item != NULL))) return 0;
+        double t = PyFloat_Unpack8((const char *)p + 1, 1);
+        if (t == -1.0 && PyErr_Occurred()) return -1;
+        *t_obj = PyFloat_FromDouble(t);
+        *a = packed_id(p + 9);
+        *b = packed_id(p + 17);
+        if (*t_obj == NULL || *a == NULL || *b == NULL) {
+            Py_XDECREF(*t_obj); Py_XDECREF(*a); Py_XDECREF(*b);
+            return -1;
+        }
+        return 1;
+    }
+    if (!PyTuple_CheckExact(ev) || PyTuple_GET_SIZE(ev) < 4) return 0;
+    PyObject *tag = PyTuple_GET_ITEM(ev, 0);
+    if (!PyFloat_CheckExact(PyTuple_GET_ITEM(ev, 1))) return 0;
+    if (PyTuple_GET_SIZE(ev) == 4 && is_tag(tag, 'H')) {
+        *kind = 'H';
+    } else if (PyTuple_GET_SIZE(ev) == 5 && is_tag(tag, 'Y')) {
+        *kind = 'Y';
+        *item = PyTuple_GET_ITEM(ev, 4);
+    } else {
+        return 0;
+    }
+    *t_obj = PyTuple_GET_ITEM(ev, 1); *a = PyTuple_GET_ITEM(ev, 2); *b = PyTuple_GET_ITEM(ev, 3);
+    Py_INCREF(*t_obj); Py_INCREF(*a); Py_INCREF(*b);
+    return 1;
+}
+
 static PyObject *switches(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 8) {
         PyErr_SetString(PyExc_TypeError, "switches(batch, i, out, tasks, hubs, reasons, end_time, stop)");
@@ -186,110 +333,26 @@ static PyObject *switches(PyObject *module, PyObject *const *args, Py_ssize_t na
     if (i == -1 && PyErr_Occurred()) return NULL;
     double end_time = PyFloat_AsDouble(args[6]);
     if (end_time == -1.0 && PyErr_Occurred()) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(batch), stop = PyLong_AsSsize_t(args[7]);
+    if (stop == -1 && PyErr_Occurred()) return NULL;
+    if (stop < n) n = stop;
     PyObject *end_obj = args[6];
     Py_INCREF(end_obj);
-    int err = 0;
-    Py_ssize_t n = PyList_GET_SIZE(batch), stop = PyLong_AsSsize_t(args[7]);
-    if (stop == -1 && PyErr_Occurred()) { Py_DECREF(end_obj); return NULL; }
-    if (stop < n) n = stop;
+    int r = 1;
     for (; i < n; i++) {
-        PyObject *ev = PyList_GET_ITEM(batch, i);
-        if (!PyTuple_CheckExact(ev) || PyTuple_GET_SIZE(ev) < 4) break;
-        PyObject *tag = PyTuple_GET_ITEM(ev, 0), *t_obj = PyTuple_GET_ITEM(ev, 1);
-        if (!PyFloat_CheckExact(t_obj)) break;
-        double t = PyFloat_AS_DOUBLE(t_obj);
-        if (PyTuple_GET_SIZE(ev) == 4 && is_tag(tag, 'H')) {
-            /* the hub switched to a task: Deriver._hub_resumes */
-            PyObject *hid = PyTuple_GET_ITEM(ev, 2), *tid = PyTuple_GET_ITEM(ev, 3), *reason;
-            Task *htask;
-            Hub *hub = hub_of(hubs, tasks, hid, &htask, &err);
-            if (hub == NULL) break;
-            int r = get(reasons, tid, &reason);
-            if (r <= 0) { err = r < 0; break; }
-            Task *task = task_of(tasks, hubs, tid, &err);
-            if (task == NULL) break;
-            r = PyObject_RichCompareBool(task->state, s_blocked, Py_EQ);
-            if (r < 0) { err = 1; break; }
-            if (r) {
-                r = PyObject_IsTrue(task->info);
-                if (r < 0) { err = 1; break; }
-                if (r) break; /* it may have woken late: Deriver._woke_late, in Python */
-            }
-            if (t > end_time) { end_time = t; set(&end_obj, t_obj); }
-            if (hub->held != Py_None) {
-                if (PyList_Append(out, hub->held) < 0) { err = 1; break; }
-                set(&hub->held, Py_None);
-            }
-            if (emit(out, t_obj, hid, s_ready, reason, Py_None, Py_None, 0) < 0) { err = 1; break; }
-            set(&htask->state, s_ready); set(&htask->reason, reason); htask->t = t; set(&htask->info, Py_None);
-            if (task->reason == Py_None) {
-                r = PyObject_RichCompareBool(task->state, s_running, Py_EQ);
-                if (r < 0) { err = 1; break; }
-                if (r) continue; /* it was running already: no new span */
-            }
-            if (emit(out, t_obj, tid, s_running, Py_None, task->file, task->line, 0) < 0) { err = 1; break; }
-            set(&task->state, s_running); set(&task->reason, Py_None); task->t = t; set(&task->info, Py_None);
-        } else if (PyTuple_GET_SIZE(ev) == 5 && is_tag(tag, 'Y')) {
-            /* a task switched to the hub: Deriver._to_hub */
-            PyObject *tid = PyTuple_GET_ITEM(ev, 2), *hid = PyTuple_GET_ITEM(ev, 3), *item = PyTuple_GET_ITEM(ev, 4);
-            if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 6) break;
-            PyObject *reason = PyTuple_GET_ITEM(item, 0), *st = PyTuple_GET_ITEM(item, 1);
-            PyObject *secs = PyTuple_GET_ITEM(item, 2), *file = PyTuple_GET_ITEM(item, 3);
-            PyObject *line = PyTuple_GET_ITEM(item, 4), *info = PyTuple_GET_ITEM(item, 5);
-            Task *task = task_of(tasks, hubs, tid, &err);
-            if (task == NULL) break;
-            Task *htask;
-            Hub *hub = hub_of(hubs, tasks, hid, &htask, &err);
-            if (hub == NULL) break;
-            if (info != Py_None && !PyDict_CheckExact(info)) break;
-            int r = PyObject_IsTrue(secs);
-            if (r < 0) { err = 1; break; }
-            PyObject *made = NULL;
-            if (r) {  /* a timed wait: info = {"until": t + secs} */
-                double s = PyFloat_AsDouble(secs);
-                if (s == -1.0 && PyErr_Occurred()) { err = 1; break; }
-                made = PyDict_New();
-                PyObject *until = made ? PyFloat_FromDouble(t + s) : NULL;
-                if (until == NULL || PyDict_SetItem(made, s_until, until) < 0) {
-                    Py_XDECREF(until); Py_XDECREF(made); err = 1; break;
-                }
-                Py_DECREF(until);
-                info = made;
-            }
-            int changed = !(same(st, task->state) && same(reason, task->reason) && same(file, task->file)
-                            && same(line, task->line));
-            if (PyErr_Occurred()) { Py_XDECREF(made); err = 1; break; }
-            if (t > end_time) { end_time = t; set(&end_obj, t_obj); }
-            if (changed) {
-                int blocks = 0;
-                if (info != Py_None && PyDict_GET_SIZE(info)) {
-                    PyObject *b;
-                    r = get(info, s_blocks_loop, &b);
-                    if (r < 0 || (r && (blocks = PyObject_IsTrue(b)) < 0)) { Py_XDECREF(made); err = 1; break; }
-                }
-                if (file != Py_None) { set(&task->file, file); set(&task->line, line); }
-                if (emit(out, t_obj, tid, st, reason, file, line, blocks) < 0) { Py_XDECREF(made); err = 1; break; }
-                set(&task->state, st); set(&task->reason, reason); task->t = t; set(&task->info, info);
-            }
-            Py_XDECREF(made);
-            if (hub->held != Py_None && PyList_Append(out, hub->held) < 0) { err = 1; break; }
-            PyObject *held = PyTuple_New(8);
-            if (held == NULL) { err = 1; break; }
-            PyObject *items[8] = {s_state, t_obj, hid, s_running, Py_None, Py_None, Py_None, Py_False};
-            for (int k = 0; k < 8; k++) { Py_INCREF(items[k]); PyTuple_SET_ITEM(held, k, items[k]); }
-            Py_XSETREF(hub->held, held);
-            set(&htask->state, s_running); set(&htask->reason, Py_None); htask->t = t;
-            if (hub->idle_from != Py_None) set(&hub->idle_from, t_obj);
-        } else {
-            break;
-        }
+        Py_UCS4 kind;
+        PyObject *t_obj, *a, *b, *item;
+        r = switch_values(PyList_GET_ITEM(batch, i), &kind, &t_obj, &a, &b, &item);
+        if (r <= 0) break;
+        r = one_switch(kind, t_obj, a, b, item, out, tasks, hubs, reasons, &end_time, &end_obj);
+        Py_DECREF(t_obj); Py_DECREF(a); Py_DECREF(b);
+        if (r <= 0) break;
     }
-    if (err) {
+    if (r < 0) {
         Py_DECREF(end_obj);
         return NULL;
     }
-    PyObject *res = Py_BuildValue("(nN)", i, end_obj);
-    return res;
+    return Py_BuildValue("(nN)", i, end_obj);
 }
 
 static PyMethodDef methods[] = {

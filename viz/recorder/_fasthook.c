@@ -2,9 +2,10 @@
  *
  * greenlet.settrace calls a tracer on every switch. Most switches of a gevent program are a greenlet going to the
  * hub and the hub resuming a greenlet, again and again from the same places. This hook handles exactly those with
- * a few dictionary look-ups and one tuple appended to the event buffer:
- *   hub -> greenlet:   ("H", t, hub_task, target_task)
- *   greenlet -> hub:   ("Y", t, origin_task, hub_task, item)   where item = (reason, state, seconds, file, line, info)
+ * a few dictionary look-ups and one packed event appended to the event buffer (viz.recorder.wire.SWITCH):
+ *   hub -> greenlet:   SWITCH.pack("H", t, hub_task, target_task)
+ *   greenlet -> hub:   (SWITCH.pack("Y", t, origin_task, hub_task), item)   item = (reason, state, seconds, file,
+ *                      line, info)
  * `item` comes from a cache keyed by a hash of the origin's suspended frames (code object and instruction of each),
  * filled by the Python hook (viz.recorder.greenlets) the first time it explains a switch whose reason depends on
  * nothing but those frames. A socket wait (`recv() on fd 7 (127.0.0.1:40012)`) also depends on the socket: for
@@ -19,6 +20,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <frameobject.h>
+#include <stdint.h>
 #include <time.h>
 #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
 /* 3.11 has no API to read one local of a frame without building its f_locals dict: read it from the frame. */
@@ -192,6 +194,31 @@ done:
     return item;
 }
 
+/* A switch event packed as viz.recorder.wire.SWITCH ("<cdqq": kind, t, two task ids) for H, and (those bytes,
+ * item) for Y: a bytes object costs far less to make and to marshal than a tuple of a float, ints and a string.
+ * NULL with no error set when an id does not fit (the caller then builds the tuple form). */
+static PyObject *packed(char kind, double t, PyObject *a, PyObject *b, PyObject *item) {
+    long long ids[2] = {PyLong_AsLongLong(a), PyLong_AsLongLong(b)};
+    if ((ids[0] == -1 || ids[1] == -1) && PyErr_Occurred()) { PyErr_Clear(); return NULL; }
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, 25);
+    if (bytes == NULL) return NULL;
+    unsigned char *p = (unsigned char *)PyBytes_AS_STRING(bytes);
+    p[0] = (unsigned char)kind;
+    if (PyFloat_Pack8(t, (char *)p + 1, 1) < 0) { Py_DECREF(bytes); return NULL; }
+    for (int k = 0; k < 2; k++) {
+        uint64_t u = (uint64_t)ids[k];
+        for (int j = 0; j < 8; j++) p[9 + 8 * k + j] = (unsigned char)(u >> (8 * j));
+    }
+    if (item == NULL) return bytes;
+    PyObject *pair = PyTuple_New(2);
+    if (pair == NULL) { Py_DECREF(bytes); return NULL; }
+    Py_INCREF(item);
+    PyTuple_SET_ITEM(pair, 0, bytes);
+    PyTuple_SET_ITEM(pair, 1, item);
+    PyObject_GC_UnTrack(pair);  /* nothing in it can lead back to it */
+    return pair;
+}
+
 /* (tag, t, a, b) or (tag, t, a, b, item), built without format parsing. */
 static PyObject *tuple4(PyObject *tag, double t, PyObject *a, PyObject *b, PyObject *item) {
     PyObject *tup = PyTuple_New(item ? 5 : 4);
@@ -242,7 +269,8 @@ static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
     double t = now() - self->t0;
     PyObject *rec = NULL;
     if (origin_is_hub && !target_is_hub) {
-        rec = tuple4(self->tag_h, t, otid, ttid, NULL);
+        rec = packed('H', t, otid, ttid, NULL);
+        if (rec == NULL && !PyErr_Occurred()) rec = tuple4(self->tag_h, t, otid, ttid, NULL);
     } else if (target_is_hub && !origin_is_hub) {
         if (PySet_GET_SIZE(self->raw) && PySet_Contains(self->raw, origin) != 0) { PyErr_Clear(); goto slow_nosig; }
         PyObject *frame = PyObject_GetAttr(origin, str_gr_frame);
@@ -268,7 +296,8 @@ static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
             return r;   /* the Python hook chains to prev itself */
         }
         Py_DECREF(sig);
-        rec = tuple4(self->tag_y, t, otid, ttid, item);
+        rec = packed('Y', t, otid, ttid, item);
+        if (rec == NULL && !PyErr_Occurred()) rec = tuple4(self->tag_y, t, otid, ttid, item);
         Py_DECREF(item);
     } else {
         goto slow_nosig;

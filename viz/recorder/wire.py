@@ -1,7 +1,8 @@
-"""The pipe between the traced child and the viewer: length-prefixed marshal batches of raw event tuples.
+"""The pipe between the traced child and the viewer: length-prefixed marshal batches of raw events.
 
 Both sides import this module; it imports nothing but the standard library. Raw events are small tuples whose first
-item names their kind (see RAW_KINDS); `viz.recorder.derive` turns them into trace records in the parent.
+item names their kind (see RAW_KINDS), except the C hook's switch events, which come packed (see SWITCH);
+`viz.recorder.derive` turns them into trace records in the parent.
 """
 
 from __future__ import annotations
@@ -24,6 +25,33 @@ EXIT = "X"      # (X, t, status, outcome, detail)                 the script end
 HUB_RESUMES = "H"  # (H, t, hub, task)                            the hub switched to a greenlet
 TO_HUB = "Y"    # (Y, t, task, hub, (reason, state, seconds, file, line, info))  a greenlet switched to the hub
 RAW_KINDS = (TASK, STATE, OUTPUT, END, SOURCE, NOTE, PREPARE, CHECK, EXIT, HUB_RESUMES, TO_HUB)
+
+# The C hook sends its switch events packed, most of a gevent program's events: H as the bytes SWITCH.pack("H", t,
+# hub, task), Y as the pair (SWITCH.pack("Y", t, task, hub), item). A tuple of a float, ints and a string costs the
+# child a dozen times more to make and marshal than these bytes. unpack_switch gives back the tuple form.
+SWITCH = struct.Struct("<cdqq")
+
+
+def pack_switch(kind: str, t: float, a: int, b: int, item: tuple | None = None) -> bytes | tuple:
+    packed = SWITCH.pack(kind.encode(), t, a, b)
+    return packed if item is None else (packed, item)
+
+
+def unpack_switch(ev: bytes | tuple) -> tuple:
+    """The tuple form of a packed switch event."""
+    if type(ev) is bytes:
+        kind, t, a, b = SWITCH.unpack(ev)
+        return (kind.decode(), t, a, b)
+    kind, t, a, b = SWITCH.unpack(ev[0])
+    return (kind.decode(), t, a, b, ev[1])
+
+
+def kind_of(ev: bytes | tuple) -> str:
+    """The kind of a raw event (one of RAW_KINDS), packed or not."""
+    if type(ev) is bytes:
+        return chr(ev[0])
+    first = ev[0]
+    return chr(first[0]) if type(first) is bytes else first
 
 
 def encode(batch: list) -> bytes:
