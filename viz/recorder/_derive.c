@@ -355,7 +355,58 @@ static PyObject *switches(PyObject *module, PyObject *const *args, Py_ssize_t na
     return Py_BuildValue("(nN)", i, end_obj);
 }
 
+/* A run of switches from the C hook: ("R", packed switches back to back, the items of the Y ones). */
+static int is_run(PyObject *ev) {
+    return PyTuple_CheckExact(ev) && PyTuple_GET_SIZE(ev) == 3 && is_tag(PyTuple_GET_ITEM(ev, 0), 'R')
+        && PyBytes_CheckExact(PyTuple_GET_ITEM(ev, 1)) && PyList_CheckExact(PyTuple_GET_ITEM(ev, 2));
+}
+
+static PyObject *expand_runs(PyObject *module, PyObject *batch) {
+    if (!PyList_CheckExact(batch)) {
+        PyErr_SetString(PyExc_TypeError, "expand_runs(batch: list)");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(batch), i;
+    for (i = 0; i < n && !is_run(PyList_GET_ITEM(batch, i)); i++) {}
+    if (i == n) { Py_INCREF(batch); return batch; }
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    for (i = 0; i < n; i++) {
+        PyObject *ev = PyList_GET_ITEM(batch, i);
+        if (!is_run(ev)) {
+            if (PyList_Append(out, ev) < 0) goto fail;
+            continue;
+        }
+        PyObject *data = PyTuple_GET_ITEM(ev, 1), *items = PyTuple_GET_ITEM(ev, 2);
+        const char *p = PyBytes_AS_STRING(data);
+        Py_ssize_t len = PyBytes_GET_SIZE(data), next_item = 0;
+        for (Py_ssize_t pos = 0; pos + SWITCH_SIZE <= len; pos += SWITCH_SIZE) {
+            PyObject *packed = PyBytes_FromStringAndSize(p + pos, SWITCH_SIZE), *one = packed;
+            if (packed == NULL) goto fail;
+            if (p[pos] == 'Y') {
+                if (next_item >= PyList_GET_SIZE(items)) {
+                    Py_DECREF(packed);
+                    PyErr_SetString(PyExc_ValueError, "a run of switches has fewer items than waits");
+                    goto fail;
+                }
+                one = PyTuple_Pack(2, packed, PyList_GET_ITEM(items, next_item++));
+                Py_DECREF(packed);
+                if (one == NULL) goto fail;
+            }
+            int r = PyList_Append(out, one);
+            Py_DECREF(one);
+            if (r < 0) goto fail;
+        }
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"expand_runs", (PyCFunction)expand_runs, METH_O,
+     "expand_runs(batch) -> the batch with each run of switches replaced by its switch events (viz.recorder.wire)"},
     {"switches", (PyCFunction)(void (*)(void))switches, METH_FASTCALL,
      "switches(batch, i, out, tasks, hubs, reasons, end_time, stop) -> (i, end_time): derive the run of H/Y "
      "events from batch[i] up to batch[stop], appending records to out; stops at the first event Python must handle"},

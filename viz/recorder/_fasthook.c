@@ -2,9 +2,10 @@
  *
  * greenlet.settrace calls a tracer on every switch. Most switches of a gevent program are a greenlet going to the
  * hub and the hub resuming a greenlet, again and again from the same places. This hook handles exactly those with
- * a few dictionary look-ups and one packed event appended to the event buffer (viz.recorder.wire.SWITCH):
+ * a few dictionary look-ups and 25 bytes added to the run of switches the event buffer ends with
+ * (viz.recorder.wire.RUN: the packed switches, and the items of the Y ones):
  *   hub -> greenlet:   SWITCH.pack("H", t, hub_task, target_task)
- *   greenlet -> hub:   (SWITCH.pack("Y", t, origin_task, hub_task), item)   item = (reason, state, seconds, file,
+ *   greenlet -> hub:   SWITCH.pack("Y", t, origin_task, hub_task), and its item = (reason, state, seconds, file,
  *                      line, info)
  * `item` comes from a cache keyed by a hash of the origin's suspended frames (code object and instruction of each),
  * filled by the Python hook (viz.recorder.greenlets) the first time it explains a switch whose reason depends on
@@ -41,6 +42,8 @@ typedef struct {
     PyObject *raw;      /* set of greenlets the Python hook still has to name (always its path) */
     PyObject *plain_fileno;  /* gevent's SocketMixin.fileno (`return self._sock.fileno()`), or NULL */
     PyObject *append;   /* bound append of the event buffer */
+    PyObject *queue;    /* the event buffer itself (the deque `append` belongs to) */
+    PyObject *run;      /* the run of switches the buffer ends with: ("R", bytearray, items), or NULL */
     PyObject *slow;     /* Python hook: slow(event, args, signature) */
     PyObject *socket_wait;  /* Python: socket_wait(signature, socket) -> item of a socket's first wait, or None */
     PyObject *prev;     /* the tracer that was installed before us, or None */
@@ -194,31 +197,6 @@ done:
     return item;
 }
 
-/* A switch event packed as viz.recorder.wire.SWITCH ("<cdqq": kind, t, two task ids) for H, and (those bytes,
- * item) for Y: a bytes object costs far less to make and to marshal than a tuple of a float, ints and a string.
- * NULL with no error set when an id does not fit (the caller then builds the tuple form). */
-static PyObject *packed(char kind, double t, PyObject *a, PyObject *b, PyObject *item) {
-    long long ids[2] = {PyLong_AsLongLong(a), PyLong_AsLongLong(b)};
-    if ((ids[0] == -1 || ids[1] == -1) && PyErr_Occurred()) { PyErr_Clear(); return NULL; }
-    PyObject *bytes = PyBytes_FromStringAndSize(NULL, 25);
-    if (bytes == NULL) return NULL;
-    unsigned char *p = (unsigned char *)PyBytes_AS_STRING(bytes);
-    p[0] = (unsigned char)kind;
-    if (PyFloat_Pack8(t, (char *)p + 1, 1) < 0) { Py_DECREF(bytes); return NULL; }
-    for (int k = 0; k < 2; k++) {
-        uint64_t u = (uint64_t)ids[k];
-        for (int j = 0; j < 8; j++) p[9 + 8 * k + j] = (unsigned char)(u >> (8 * j));
-    }
-    if (item == NULL) return bytes;
-    PyObject *pair = PyTuple_New(2);
-    if (pair == NULL) { Py_DECREF(bytes); return NULL; }
-    Py_INCREF(item);
-    PyTuple_SET_ITEM(pair, 0, bytes);
-    PyTuple_SET_ITEM(pair, 1, item);
-    PyObject_GC_UnTrack(pair);  /* nothing in it can lead back to it */
-    return pair;
-}
-
 /* (tag, t, a, b) or (tag, t, a, b, item), built without format parsing. */
 static PyObject *tuple4(PyObject *tag, double t, PyObject *a, PyObject *b, PyObject *item) {
     PyObject *tup = PyTuple_New(item ? 5 : 4);
@@ -246,7 +224,49 @@ static PyObject *chain(Hook *self, PyObject *event, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-static PyObject *str_gr_frame, *str_call, *str_return, *str_c_call, *str_c_return, *str_c_exception;
+static PyObject *str_gr_frame, *str_call, *str_return, *str_c_call, *str_c_return, *str_c_exception, *str_run;
+
+/* Append a switch to the run of switches the event buffer ends with (viz.recorder.wire.RUN): its packed bytes to
+ * the run's bytearray, and a Y's item to the run's item list. A new run is started when anything else was appended
+ * since (a Python hook's event), or the flusher has taken the run away: the buffer's last item is checked. No object
+ * per switch, and the flusher marshals a run as one bytes string. 0, or -1 with an error set; 1: an id does not fit
+ * (the caller sends the tuple form). */
+static int run_add(Hook *self, char kind, double t, PyObject *a, PyObject *b, PyObject *item) {
+    long long ids[2] = {PyLong_AsLongLong(a), PyLong_AsLongLong(b)};
+    if ((ids[0] == -1 || ids[1] == -1) && PyErr_Occurred()) { PyErr_Clear(); return 1; }
+    PyObject *last = NULL;
+    if (self->run != NULL && PyObject_Length(self->queue) > 0) {
+        last = PySequence_GetItem(self->queue, -1);
+        if (last == NULL) PyErr_Clear();
+    }
+    if (last == NULL || last != self->run) {
+        Py_XDECREF(last);
+        PyObject *bytes = PyByteArray_FromStringAndSize(NULL, 0);
+        PyObject *items = bytes ? PyList_New(0) : NULL;
+        PyObject *run = items ? PyTuple_Pack(3, str_run, bytes, items) : NULL;
+        Py_XDECREF(bytes);
+        Py_XDECREF(items);
+        if (run == NULL) return -1;
+        PyObject *r = PyObject_CallOneArg(self->append, run);
+        if (r == NULL) { Py_DECREF(run); return -1; }
+        Py_DECREF(r);
+        Py_XSETREF(self->run, run);
+    } else {
+        Py_DECREF(last);
+    }
+    PyObject *bytes = PyTuple_GET_ITEM(self->run, 1), *items = PyTuple_GET_ITEM(self->run, 2);
+    Py_ssize_t n = PyByteArray_GET_SIZE(bytes);
+    if (PyByteArray_Resize(bytes, n + 25) < 0) return -1;
+    unsigned char *p = (unsigned char *)PyByteArray_AS_STRING(bytes) + n;
+    p[0] = (unsigned char)kind;
+    if (PyFloat_Pack8(t, (char *)p + 1, 1) < 0) return -1;
+    for (int k = 0; k < 2; k++) {
+        uint64_t u = (uint64_t)ids[k];
+        for (int j = 0; j < 8; j++) p[9 + 8 * k + j] = (unsigned char)(u >> (8 * j));
+    }
+    if (item != NULL && PyList_Append(items, item) < 0) return -1;
+    return 0;
+}
 
 static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
     if (!PyTuple_Check(call_args) || PyTuple_GET_SIZE(call_args) != 2) {
@@ -269,8 +289,10 @@ static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
     double t = now() - self->t0;
     PyObject *rec = NULL;
     if (origin_is_hub && !target_is_hub) {
-        rec = packed('H', t, otid, ttid, NULL);
-        if (rec == NULL && !PyErr_Occurred()) rec = tuple4(self->tag_h, t, otid, ttid, NULL);
+        int added = run_add(self, 'H', t, otid, ttid, NULL);
+        if (added < 0) return NULL;
+        if (added == 0) return chain(self, event, args);
+        rec = tuple4(self->tag_h, t, otid, ttid, NULL);
     } else if (target_is_hub && !origin_is_hub) {
         if (PySet_GET_SIZE(self->raw) && PySet_Contains(self->raw, origin) != 0) { PyErr_Clear(); goto slow_nosig; }
         PyObject *frame = PyObject_GetAttr(origin, str_gr_frame);
@@ -296,8 +318,9 @@ static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
             return r;   /* the Python hook chains to prev itself */
         }
         Py_DECREF(sig);
-        rec = packed('Y', t, otid, ttid, item);
-        if (rec == NULL && !PyErr_Occurred()) rec = tuple4(self->tag_y, t, otid, ttid, item);
+        int added = run_add(self, 'Y', t, otid, ttid, item);
+        if (added == 0) { Py_DECREF(item); return chain(self, event, args); }
+        rec = added < 0 ? NULL : tuple4(self->tag_y, t, otid, ttid, item);
         Py_DECREF(item);
     } else {
         goto slow_nosig;
@@ -335,6 +358,9 @@ static int Hook_init(Hook *self, PyObject *args, PyObject *kwds) {
     Py_INCREF(append); Py_INCREF(slow); Py_INCREF(socket_wait); Py_INCREF(prev);
     self->tasks = tasks; self->hubs = hubs; self->cache = cache; self->socks = socks; self->raw = raw;
     self->append = append; self->slow = slow; self->socket_wait = socket_wait; self->prev = prev; self->t0 = t0;
+    self->queue = PyObject_GetAttrString(append, "__self__");
+    self->run = NULL;
+    if (self->queue == NULL) return -1;
     self->tag_h = PyUnicode_InternFromString("H");
     self->tag_y = PyUnicode_InternFromString("Y");
     return 0;
@@ -343,6 +369,7 @@ static int Hook_init(Hook *self, PyObject *args, PyObject *kwds) {
 static void Hook_dealloc(Hook *self) {
     Py_XDECREF(self->tasks); Py_XDECREF(self->hubs); Py_XDECREF(self->cache); Py_XDECREF(self->socks);
     Py_XDECREF(self->raw); Py_XDECREF(self->plain_fileno); Py_XDECREF(self->append);
+    Py_XDECREF(self->queue); Py_XDECREF(self->run);
     Py_XDECREF(self->slow); Py_XDECREF(self->socket_wait); Py_XDECREF(self->prev); Py_XDECREF(self->tag_h); Py_XDECREF(self->tag_y);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -470,6 +497,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fasthook", NULL, -1
 PyMODINIT_FUNC PyInit__fasthook(void) {
     if (PyType_Ready(&HookType) < 0 || PyType_Ready(&ProfilerType) < 0) return NULL;
     str_gr_frame = PyUnicode_InternFromString("gr_frame");
+    str_run = PyUnicode_InternFromString("R");
     str_self = PyUnicode_InternFromString("self");
     str_fileno = PyUnicode_InternFromString("fileno");
     str__sock = PyUnicode_InternFromString("_sock");

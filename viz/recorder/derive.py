@@ -48,10 +48,11 @@ class _PyHub:
 
 # viz/recorder/_derive.c derives runs of the C hook's switch events (H, Y) as _hub_resumes and _to_hub do, on its
 # own Task and Hub; VIZ_PURE_PYTHON=1 or a build without a compiler uses the Python code alone.
-_Task, _Hub, _switches = _PyTask, _PyHub, None
+_Task, _Hub, _switches, _expand_runs = _PyTask, _PyHub, None, wire.expand_runs
 if not os.environ.get("VIZ_PURE_PYTHON"):
     try:
-        from viz.recorder._derive import Hub as _Hub, Task as _Task, switches as _switches  # noqa: F811
+        from viz.recorder._derive import Hub as _Hub, Task as _Task, expand_runs as _expand_runs  # noqa: F811
+        from viz.recorder._derive import switches as _switches
     except ImportError:  # pragma: no cover - depends on the build
         pass
 
@@ -71,6 +72,7 @@ class Deriver:
         """The records of a batch of raw events, in order."""
         out: list[dict | tuple] = []
         one = self._one
+        batch = _expand_runs(batch)
         if _switches is None:
             for ev in batch:
                 one(out, ev)

@@ -280,7 +280,7 @@ class Session:
 
     def _drop(self, batch: list) -> None:
         """Past the record limit: count what arrives, keep only the child's own account of how it ended."""
-        self._note_dropped_records(len(batch), self.deriver.end_time)
+        self._note_dropped_records(wire.count_events(batch), self.deriver.end_time)
         for ev in batch:
             if ev[0] == wire.EXIT:
                 self.deriver.feed([ev])
