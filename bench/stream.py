@@ -60,7 +60,7 @@ def replay(chunks: list[bytes], stage: str) -> tuple[float, int, int]:
     for data in chunks:
         recs: list = []
         for batch in dec.feed(data):
-            events += len(batch)
+            events += wire.count_events(batch)
             if stage == "decode":
                 continue
             recs += der.feed(batch)
