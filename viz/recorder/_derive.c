@@ -3,11 +3,12 @@
  * Most raw events of a gevent program are the C hook's two compact switch events, again and again:
  *   ("H", t, hub, task)         the hub resumed a task: the hub is ready, the task runs where it stopped
  *   ("Y", t, task, hub, item)   a task waits, the hub runs; item = (reason, state, seconds, file, line, info)
- * (either as tuples or packed: see viz.recorder.wire.SWITCH)
+ * The child sends them packed in runs (viz.recorder.wire.RUN); `expand_runs` gives the tuples back.
  * `switches` turns a run of those into compact state records exactly as Deriver._hub_resumes and Deriver._to_hub
  * do, at most up to a given index (so a long batch goes in several calls, between which another thread may take the
- * interpreter), and stops at the first event that needs anything else (another kind of event, a task it does not know yet,
- * one that ended, a wake-up that may have been late): Deriver.feed handles that one in Python and calls back.
+ * interpreter), and stops at the first event that needs anything else (another kind of event, a task it does not
+ * know yet, one that ended, a wake-up that may have been late): Deriver.feed handles that one in Python and calls
+ * back.
  * An event is handled here completely or not at all, so Python always sees the state as its own code left it.
  * `Task` and `Hub` are the deriver's per-task and per-hub state, with the same attributes as the Python classes
  * they replace when this module is built. The module is optional: VIZ_PURE_PYTHON=1 or a build without a
@@ -110,7 +111,7 @@ static PyTypeObject HubType = {
 };
 
 /* ---- switches ------------------------------------------------------------------------------------------- */
-static PyObject *s_state, *s_ready, *s_running, *s_blocked, *s_until, *s_blocks_loop;
+static PyObject *s_state, *s_ready, *s_running, *s_blocked, *s_until, *s_blocks_loop, *s_tag_h, *s_tag_y;
 #define SWITCH_SIZE 25  /* a packed switch: kind (1 byte), t (float64), two task ids (int64), little-endian */
 
 /* a == b as Python's == would say for the values found here (strings, ints, None) */
@@ -273,35 +274,11 @@ static PyObject *packed_id(const unsigned char *p) {
     return PyLong_FromLongLong((long long)u);
 }
 
-/* The values of a switch event, as new references (item borrowed; NULL for H): from its tuple form
- * ("H", t, hub, task) / ("Y", t, task, hub, item), or its packed form (see viz.recorder.wire.SWITCH): the bytes
- * kind + t + two task ids for H, and (those bytes, item) for Y. 0 when the event is neither. */
+/* The values of a switch event ("H", t, hub, task) / ("Y", t, task, hub, item), borrowed (item NULL for H); 0 when
+ * the event is not one. */
 static int switch_values(PyObject *ev, Py_UCS4 *kind, PyObject **t_obj, PyObject **a, PyObject **b,
                          PyObject **item) {
-    PyObject *packed = NULL;
     *item = NULL;
-    if (PyBytes_CheckExact(ev)) {
-        packed = ev;
-    } else if (PyTuple_CheckExact(ev) && PyTuple_GET_SIZE(ev) == 2 && PyBytes_CheckExact(PyTuple_GET_ITEM(ev, 0))) {
-        packed = PyTuple_GET_ITEM(ev, 0);
-        *item = PyTuple_GET_ITEM(ev, 1);
-    }
-    if (packed != NULL) {
-        if (PyBytes_GET_SIZE(packed) != SWITCH_SIZE) return 0;
-        const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(packed);
-        *kind = p[0];
-        if (!((*kind == 'H' && *item == NULL) || (*kind == 'Y' && *item != NULL))) return 0;
-        double t = PyFloat_Unpack8((const char *)p + 1, 1);
-        if (t == -1.0 && PyErr_Occurred()) return -1;
-        *t_obj = PyFloat_FromDouble(t);
-        *a = packed_id(p + 9);
-        *b = packed_id(p + 17);
-        if (*t_obj == NULL || *a == NULL || *b == NULL) {
-            Py_XDECREF(*t_obj); Py_XDECREF(*a); Py_XDECREF(*b);
-            return -1;
-        }
-        return 1;
-    }
     if (!PyTuple_CheckExact(ev) || PyTuple_GET_SIZE(ev) < 4) return 0;
     PyObject *tag = PyTuple_GET_ITEM(ev, 0);
     if (!PyFloat_CheckExact(PyTuple_GET_ITEM(ev, 1))) return 0;
@@ -314,7 +291,6 @@ static int switch_values(PyObject *ev, Py_UCS4 *kind, PyObject **t_obj, PyObject
         return 0;
     }
     *t_obj = PyTuple_GET_ITEM(ev, 1); *a = PyTuple_GET_ITEM(ev, 2); *b = PyTuple_GET_ITEM(ev, 3);
-    Py_INCREF(*t_obj); Py_INCREF(*a); Py_INCREF(*b);
     return 1;
 }
 
@@ -345,7 +321,6 @@ static PyObject *switches(PyObject *module, PyObject *const *args, Py_ssize_t na
         r = switch_values(PyList_GET_ITEM(batch, i), &kind, &t_obj, &a, &b, &item);
         if (r <= 0) break;
         r = one_switch(kind, t_obj, a, b, item, out, tasks, hubs, reasons, &end_time, &end_obj);
-        Py_DECREF(t_obj); Py_DECREF(a); Py_DECREF(b);
         if (r <= 0) break;
     }
     if (r < 0) {
@@ -381,19 +356,29 @@ static PyObject *expand_runs(PyObject *module, PyObject *batch) {
         const char *p = PyBytes_AS_STRING(data);
         Py_ssize_t len = PyBytes_GET_SIZE(data), next_item = 0;
         for (Py_ssize_t pos = 0; pos + SWITCH_SIZE <= len; pos += SWITCH_SIZE) {
-            PyObject *packed = PyBytes_FromStringAndSize(p + pos, SWITCH_SIZE), *one = packed;
-            if (packed == NULL) goto fail;
-            if (p[pos] == 'Y') {
-                if (next_item >= PyList_GET_SIZE(items)) {
-                    Py_DECREF(packed);
-                    PyErr_SetString(PyExc_ValueError, "a run of switches has fewer items than waits");
-                    goto fail;
-                }
-                one = PyTuple_Pack(2, packed, PyList_GET_ITEM(items, next_item++));
-                Py_DECREF(packed);
-                if (one == NULL) goto fail;
+            /* ("H", t, hub, task) or ("Y", t, task, hub, item): kind, t (float64), two ids (int64), little-endian */
+            int y = p[pos] == 'Y';
+            if (y && next_item >= PyList_GET_SIZE(items)) {
+                PyErr_SetString(PyExc_ValueError, "a run of switches has fewer items than waits");
+                goto fail;
             }
-            int r = PyList_Append(out, one);
+            double t = PyFloat_Unpack8(p + pos + 1, 1);
+            if (t == -1.0 && PyErr_Occurred()) goto fail;
+            PyObject *one = PyTuple_New(y ? 5 : 4);
+            if (one == NULL) goto fail;
+            PyObject *tag = y ? s_tag_y : s_tag_h;
+            Py_INCREF(tag);
+            PyTuple_SET_ITEM(one, 0, tag);
+            PyTuple_SET_ITEM(one, 1, PyFloat_FromDouble(t));
+            PyTuple_SET_ITEM(one, 2, packed_id((const unsigned char *)p + pos + 9));
+            PyTuple_SET_ITEM(one, 3, packed_id((const unsigned char *)p + pos + 17));
+            if (y) {
+                PyObject *item = PyList_GET_ITEM(items, next_item++);
+                Py_INCREF(item);
+                PyTuple_SET_ITEM(one, 4, item);
+            }
+            int r = (PyTuple_GET_ITEM(one, 1) && PyTuple_GET_ITEM(one, 2) && PyTuple_GET_ITEM(one, 3))
+                    ? PyList_Append(out, one) : -1;
             Py_DECREF(one);
             if (r < 0) goto fail;
         }
@@ -425,7 +410,10 @@ PyMODINIT_FUNC PyInit__derive(void) {
     s_blocked = PyUnicode_InternFromString("blocked");
     s_until = PyUnicode_InternFromString("until");
     s_blocks_loop = PyUnicode_InternFromString("blocks_loop");
-    if (!s_state || !s_ready || !s_running || !s_blocked || !s_until || !s_blocks_loop) return NULL;
+    s_tag_h = PyUnicode_InternFromString("H");
+    s_tag_y = PyUnicode_InternFromString("Y");
+    if (!s_state || !s_ready || !s_running || !s_blocked || !s_until || !s_blocks_loop || !s_tag_h || !s_tag_y)
+        return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;
     Py_INCREF(&TaskType);

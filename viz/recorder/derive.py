@@ -88,10 +88,8 @@ class Deriver:
                 one(out, batch[i])
                 i += 1
 
-    def _one(self, out: list, ev: tuple | bytes) -> None:
+    def _one(self, out: list, ev: tuple) -> None:
         """Derive one raw event (any kind)."""
-        if type(ev) is bytes or type(ev[0]) is bytes:
-            ev = wire.unpack_switch(ev)  # the C hook's packed switch events
         kind = ev[0]
         if kind == "H":
             self._hub_resumes(out, ev)

@@ -1,7 +1,7 @@
 """The pipe between the traced child and the viewer: length-prefixed marshal batches of raw events.
 
 Both sides import this module; it imports nothing but the standard library. Raw events are small tuples whose first
-item names their kind (see RAW_KINDS), except the C hook's switch events, which come packed (see SWITCH, RUN);
+item names their kind (see RAW_KINDS); the C hook's switch events come packed in runs (see RUN);
 `viz.recorder.derive` turns them into trace records in the parent.
 """
 
@@ -26,64 +26,38 @@ HUB_RESUMES = "H"  # (H, t, hub, task)                            the hub switch
 TO_HUB = "Y"    # (Y, t, task, hub, (reason, state, seconds, file, line, info))  a greenlet switched to the hub
 RAW_KINDS = (TASK, STATE, OUTPUT, END, SOURCE, NOTE, PREPARE, CHECK, EXIT, HUB_RESUMES, TO_HUB)
 
-# The C hook's switch events, most of a gevent program's events, are packed: H as the bytes SWITCH.pack("H", t, hub,
-# task), Y as the pair (SWITCH.pack("Y", t, task, hub), item). A tuple of a float, ints and a string costs the child
-# far more to make and marshal. unpack_switch gives back the tuple form.
+# The C hook's switch events, most of a gevent program's events, travel in runs: a run of consecutive switches is one
+# event (RUN, the switches packed back to back, the items of the Y ones in order), each switch SWITCH.pack(kind, t,
+# first task, second task): ("H", t, hub, task) or ("Y", t, task, hub) with the next item. Making and marshalling a
+# tuple of a float, ints and a string per switch costs the child far more. expand_runs gives the tuples back.
 SWITCH = struct.Struct("<cdqq")
-# In the pipe, a run of consecutive switches travels as one event: (RUN, the packed switches back to back, the items of
-# the Y ones in order). expand_runs gives the single events back.
 RUN = "R"
-
-
-def pack_switch(kind: str, t: float, a: int, b: int, item: tuple | None = None) -> bytes | tuple:
-    packed = SWITCH.pack(kind.encode(), t, a, b)
-    return packed if item is None else (packed, item)
-
-
-def unpack_switch(ev: bytes | tuple) -> tuple:
-    """The tuple form of a packed switch event."""
-    if type(ev) is bytes:
-        kind, t, a, b = SWITCH.unpack(ev)
-        return (kind.decode(), t, a, b)
-    kind, t, a, b = SWITCH.unpack(ev[0])
-    return (kind.decode(), t, a, b, ev[1])
 
 
 def pack_run(switches: list[tuple]) -> tuple:
     """A run of switch events as the C hook sends it (the inverse of expand_runs, for tests and tools)."""
-    packed = [pack_switch(*ev) for ev in switches]
-    return (RUN, b"".join(p if type(p) is bytes else p[0] for p in packed),
-            [p[1] for p in packed if type(p) is tuple])
+    return (RUN, b"".join(SWITCH.pack(ev[0].encode(), *ev[1:4]) for ev in switches),
+            [ev[4] for ev in switches if len(ev) == 5])
 
 
 def expand_runs(batch: list) -> list:
     """The batch with each run of switches replaced by its switch events (the batch itself if it has none)."""
-    if not any(type(ev) is tuple and ev[0] == RUN for ev in batch):
+    if not any(ev[0] == RUN for ev in batch):
         return batch
     out: list = []
     for ev in batch:
-        if type(ev) is tuple and ev[0] == RUN:
-            data, items = ev[1], iter(ev[2])
-            size = SWITCH.size
-            for pos in range(0, len(data) - size + 1, size):
-                packed = bytes(data[pos:pos + size])
-                out.append((packed, next(items)) if packed[:1] == b"Y" else packed)
-        else:
+        if ev[0] != RUN:
             out.append(ev)
+            continue
+        items = iter(ev[2])
+        for kind, t, a, b in SWITCH.iter_unpack(ev[1]):
+            out.append((TO_HUB, t, a, b, next(items)) if kind == b"Y" else (HUB_RESUMES, t, a, b))
     return out
 
 
 def count_events(batch: list) -> int:
     """Raw events in a batch, each switch of a run counted."""
-    return sum(len(ev[1]) // SWITCH.size if type(ev) is tuple and ev[0] == RUN else 1 for ev in batch)
-
-
-def kind_of(ev: bytes | tuple) -> str:
-    """The kind of a raw event (one of RAW_KINDS), packed or not."""
-    if type(ev) is bytes:
-        return chr(ev[0])
-    first = ev[0]
-    return chr(first[0]) if type(first) is bytes else first
+    return sum(len(ev[1]) // SWITCH.size if ev[0] == RUN else 1 for ev in batch)
 
 
 def encode(batch: list) -> bytes:
