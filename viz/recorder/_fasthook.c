@@ -8,11 +8,13 @@
  *   greenlet -> hub:   SWITCH.pack("Y", t, origin_task, hub_task), and its item = (reason, state, seconds, file,
  *                      line, info)
  * `item` comes from a cache keyed by a hash of the origin's suspended frames (code object and instruction of each),
- * filled by the Python hook (viz.recorder.greenlets) the first time it explains a switch whose reason depends on
- * nothing but those frames. A socket wait (`recv() on fd 7 (127.0.0.1:40012)`) also depends on the socket: for
- * those the cache holds the depth of the gevent socket method's frame instead of an item, and the item is looked
- * up per (frames, socket) in a second dict, checked against a weak reference to the socket and its current fileno().
+ * filled by the Python hook (viz.recorder.greenlets, through `remember`) the first time it explains a switch whose
+ * reason depends on nothing but those frames. A socket wait (`recv() on fd 7 (127.0.0.1:40012)`) also depends on
+ * the socket: for those the cache holds the depth of the gevent socket method's frame instead of an item, and the
+ * item is looked up per (frames, socket) in a second table (`remember_socket`), checked against a weak reference
+ * to the socket (an open socket's fd and peer do not change; a closed one cannot wait).
  * A socket's first wait at such a place asks the Python hook for the item of that socket alone (`socket_wait`).
+ * Both caches are C hash tables keyed by the 64-bit hashes themselves: no int object per look-up.
  * Everything else -- new greenlets, finished ones, direct switches, waits whose reason depends on other run-time
  * values -- goes to the Python hook, which stays the reference behaviour.
  * The module also holds `Profiler`, the C filter in front of the generator/coroutine profile hook.
@@ -32,15 +34,72 @@
 #endif
 
 #define MAX_DEPTH 12
+#define MAX_SOCKET_WAITS 4096   /* socket waits kept explained; then the table starts again (closed sockets go) */
+
+/* An open-addressing hash table from a 64-bit hash to an object (owned), with a second 64-bit value checked on
+ * look-up. Keys are hashes already: no hashing of our own. Entries are replaced or cleared, never removed one by
+ * one. Key 0 marks an empty slot, so a key of 0 is stored as 1. */
+typedef struct { unsigned long long key, check; PyObject *value; } Slot;
+typedef struct { Slot *slots; size_t mask, used; } Table;
+
+static Slot *table_find(Table *t, unsigned long long key) {
+    if (t->slots == NULL) return NULL;
+    if (key == 0) key = 1;
+    for (size_t i = (size_t)(key ^ (key >> 32)) & t->mask;; i = (i + 1) & t->mask) {
+        Slot *s = &t->slots[i];
+        if (s->key == key) return s;
+        if (s->key == 0) return NULL;
+    }
+}
+
+static void table_clear(Table *t) {
+    if (t->slots == NULL) return;
+    Slot *slots = t->slots;
+    size_t n = t->mask + 1;
+    t->slots = NULL; t->mask = 0; t->used = 0;
+    for (size_t i = 0; i < n; i++) Py_XDECREF(slots[i].value);
+    PyMem_Free(slots);
+}
+
+/* Store (key, check, value), replacing the entry of the same key. 0, or -1 with MemoryError set. */
+static int table_set(Table *t, unsigned long long key, unsigned long long check, PyObject *value) {
+    if (key == 0) key = 1;
+    if (t->slots == NULL || 2 * (t->used + 1) > t->mask + 1) {
+        size_t n = t->slots == NULL ? 64 : 2 * (t->mask + 1);
+        Slot *slots = PyMem_Calloc(n, sizeof(Slot));
+        if (slots == NULL) { PyErr_NoMemory(); return -1; }
+        Slot *old = t->slots;
+        size_t old_n = old == NULL ? 0 : t->mask + 1;
+        t->slots = slots; t->mask = n - 1; t->used = 0;
+        for (size_t i = 0; i < old_n; i++) {
+            if (old[i].key == 0) continue;
+            size_t j = (size_t)(old[i].key ^ (old[i].key >> 32)) & t->mask;
+            while (slots[j].key != 0) j = (j + 1) & t->mask;
+            slots[j] = old[i];
+            t->used++;
+        }
+        PyMem_Free(old);
+    }
+    size_t i = (size_t)(key ^ (key >> 32)) & t->mask;
+    while (t->slots[i].key != 0 && t->slots[i].key != key) i = (i + 1) & t->mask;
+    Slot *s = &t->slots[i];
+    if (s->key == 0) t->used++;
+    PyObject *old_value = s->value;
+    Py_INCREF(value);
+    s->key = key; s->check = check; s->value = value;
+    Py_XDECREF(old_value);
+    return 0;
+}
 
 typedef struct {
     PyObject_HEAD
     PyObject *tasks;    /* dict greenlet -> task id */
     PyObject *hubs;     /* set of hub greenlets */
-    PyObject *cache;    /* dict signature -> item, or -> depth of the socket method's frame for a socket wait */
-    PyObject *socks;    /* dict socket_key(signature, socket) -> (signature, weakref to socket, fileno, item) */
+    PyObject *hub_one;  /* the hub, while `hubs` holds only it (it only grows), or NULL */
+    Py_ssize_t hubs_seen;  /* the size of `hubs` when hub_one was set */
+    Table cache;        /* signature -> item, or -> depth (an int) of the socket method's frame for a socket wait */
+    Table socks;        /* socket_key(signature, socket) -> (weakref to the socket, item), checked: signature */
     PyObject *raw;      /* set of greenlets the Python hook still has to name (always its path) */
-    PyObject *plain_fileno;  /* gevent's SocketMixin.fileno (`return self._sock.fileno()`), or NULL */
     PyObject *append;   /* bound append of the event buffer */
     PyObject *queue;    /* the event buffer itself (the deque `append` belongs to) */
     PyObject *run;      /* the run of switches the buffer ends with: ("R", bytearray, items), or NULL */
@@ -107,10 +166,10 @@ static unsigned long long socket_key(unsigned long long sig, PyObject *sock) {
     return sig ^ ((unsigned long long)(uintptr_t)sock * 0x9E3779B97F4A7C15ULL);
 }
 
-static PyObject *str_self, *str_fileno, *str__sock;
+static PyObject *str_self;
 
-/* `self` of the frame `depth` levels above `frame`: the socket a gevent socket method waits on (new reference). */
-static PyObject *socket_of(PyObject *frame, long depth) {
+/* The frame `depth` levels above `frame`, walked as PyFrame_GetBack does (new reference), or NULL. */
+static PyFrameObject *frame_above(PyObject *frame, long depth) {
     PyFrameObject *f = (PyFrameObject *)frame;
     Py_INCREF(f);
     for (long i = 0; f != NULL && i < depth; i++) {
@@ -118,24 +177,39 @@ static PyObject *socket_of(PyObject *frame, long depth) {
         Py_DECREF(f);
         f = back;
     }
-    if (f == NULL) return NULL;
+    return f;
+}
+
+/* `self` of the frame `depth` levels above `frame`: the socket a gevent socket method waits on (new reference). */
+static PyObject *socket_of(PyObject *frame, long depth) {
 #if defined(FIRST_LOCAL_OF_FRAME)
-    _PyInterpreterFrame *iframe = f->f_frame;
-    PyObject *sock = NULL;
-    if (iframe != NULL && iframe->f_code->co_nlocalsplus > 0
-            && PyTuple_GET_ITEM(iframe->f_code->co_localsplusnames, 0) == str_self) {
-        sock = iframe->localsplus[0];
+    /* 3.11: walk the interpreter's frames as signature() does, without a frame object for each of the frames
+     * between (they are new at every wait), and read `self` from the method's first local. */
+    _PyInterpreterFrame *fr = ((PyFrameObject *)frame)->f_frame;
+    for (long i = 0; fr != NULL && i < depth; i++) {
+        PyFrameObject *fo = fr->frame_obj;
+        if (fo != NULL && fo->f_back != NULL) { fr = fo->f_back->f_frame; continue; }
+        _PyInterpreterFrame *prev = fr->previous;
+        while (prev != NULL && _PyFrame_IsIncomplete(prev)) prev = prev->previous;
+        fr = prev;
+    }
+    if (fr != NULL && fr->f_code->co_nlocalsplus > 0
+            && PyTuple_GET_ITEM(fr->f_code->co_localsplusnames, 0) == str_self) {
+        PyObject *sock = fr->localsplus[0];
         if (sock != NULL && PyCell_Check(sock)) sock = PyCell_GET(sock);
-        Py_XINCREF(sock);
+        if (sock != NULL) { Py_INCREF(sock); return sock; }
     }
-    if (sock == NULL) {
-        PyObject *locals = PyFrame_GetLocals(f);
-        if (locals != NULL) {
-            sock = PyObject_GetItem(locals, str_self);
-            Py_DECREF(locals);
-        }
+    PyFrameObject *f = frame_above(frame, depth);
+    if (f == NULL) return NULL;
+    PyObject *sock = NULL, *locals = PyFrame_GetLocals(f);
+    if (locals != NULL) {
+        sock = PyObject_GetItem(locals, str_self);
+        Py_DECREF(locals);
     }
-#elif PY_VERSION_HEX >= 0x030C0000
+#else
+    PyFrameObject *f = frame_above(frame, depth);
+    if (f == NULL) return NULL;
+#if PY_VERSION_HEX >= 0x030C0000
     PyObject *sock = PyFrame_GetVarString(f, "self");
 #else
     PyObject *sock = NULL, *locals = PyFrame_GetLocals(f);
@@ -144,49 +218,22 @@ static PyObject *socket_of(PyObject *frame, long depth) {
         Py_DECREF(locals);
     }
 #endif
+#endif
     Py_DECREF(f);
     return sock;
 }
 
-/* sock.fileno(); for a gevent socket, whose fileno() is `return self._sock.fileno()`, that call made from here. */
-static PyObject *fileno_of(Hook *self, PyObject *sock) {
-    PyTypeObject *type = Py_TYPE(sock);
-    if (self->plain_fileno != NULL && type->tp_dictoffset == 0 && _PyType_Lookup(type, str_fileno) == self->plain_fileno) {
-        PyObject *raw = PyObject_GetAttr(sock, str__sock);
-        if (raw == NULL) return NULL;
-        PyObject *fd = PyObject_CallMethodNoArgs(raw, str_fileno);
-        Py_DECREF(raw);
-        return fd;
-    }
-    return PyObject_CallMethodNoArgs(sock, str_fileno);
-}
-
-/* The item of a socket wait (new reference): cached, if the socket is the one cached and its fileno() has not
- * changed; else made by the Python hook's socket_wait(); else NULL with no error set (the Python hook explains
- * the whole switch). */
+/* The item of a socket wait (new reference): cached, if it is the socket cached; else made by the Python hook's
+ * socket_wait(); else NULL with no error set (the Python hook explains the whole switch). */
 static PyObject *socket_item(Hook *self, PyObject *frame, long depth, unsigned long long sig) {
     PyObject *sock = socket_of(frame, depth);
     if (sock == NULL) { PyErr_Clear(); return NULL; }
     PyObject *item = NULL;
-    PyObject *key = PyLong_FromUnsignedLongLong(socket_key(sig, sock));
-    PyObject *entry = key ? PyDict_GetItemWithError(self->socks, key) : NULL;
-    Py_XDECREF(key);
-    if (entry == NULL || !PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 4) goto done;
-    Py_INCREF(entry);   /* fileno() runs Python code: keep the entry alive whatever happens to the dict */
-    if (PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(entry, 0)) == sig && !PyErr_Occurred()
-            && PyWeakref_Check(PyTuple_GET_ITEM(entry, 1))
-            && PyWeakref_GetObject(PyTuple_GET_ITEM(entry, 1)) == sock) {
-        PyObject *fd = fileno_of(self, sock);
-        if (fd != NULL && PyObject_RichCompareBool(fd, PyTuple_GET_ITEM(entry, 2), Py_EQ) == 1) {
-            item = PyTuple_GET_ITEM(entry, 3);
-            Py_INCREF(item);
-        }
-        Py_XDECREF(fd);
-    }
-    Py_DECREF(entry);
-done:
-    if (PyErr_Occurred()) PyErr_Clear();
-    if (item == NULL) {
+    Slot *slot = table_find(&self->socks, socket_key(sig, sock));
+    if (slot != NULL && slot->check == sig && PyWeakref_GetObject(PyTuple_GET_ITEM(slot->value, 0)) == sock) {
+        item = PyTuple_GET_ITEM(slot->value, 1);
+        Py_INCREF(item);
+    } else {
         PyObject *sig_obj = PyLong_FromUnsignedLongLong(sig);
         item = sig_obj ? PyObject_CallFunctionObjArgs(self->socket_wait, sig_obj, sock, NULL) : NULL;
         Py_XDECREF(sig_obj);
@@ -260,10 +307,14 @@ static int run_add(Hook *self, char kind, double t, PyObject *a, PyObject *b, Py
     unsigned char *p = (unsigned char *)PyByteArray_AS_STRING(bytes) + n;
     p[0] = (unsigned char)kind;
     if (PyFloat_Pack8(t, (char *)p + 1, 1) < 0) return -1;
+#if PY_LITTLE_ENDIAN
+    memcpy(p + 9, ids, 16);
+#else
     for (int k = 0; k < 2; k++) {
         uint64_t u = (uint64_t)ids[k];
         for (int j = 0; j < 8; j++) p[9 + 8 * k + j] = (unsigned char)(u >> (8 * j));
     }
+#endif
     if (item != NULL && PyList_Append(items, item) < 0) return -1;
     return 0;
 }
@@ -283,9 +334,26 @@ static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
         if (PyErr_Occurred()) PyErr_Clear();
         goto slow_nosig;
     }
-    int origin_is_hub = PySet_Contains(self->hubs, origin);
-    int target_is_hub = PySet_Contains(self->hubs, target);
-    if (origin_is_hub < 0 || target_is_hub < 0) { PyErr_Clear(); goto slow_nosig; }
+    Py_ssize_t n_hubs = PySet_GET_SIZE(self->hubs);
+    if (n_hubs != self->hubs_seen) {   /* a hub was added: the one-hub shortcut holds while there is one */
+        self->hubs_seen = n_hubs;
+        Py_CLEAR(self->hub_one);
+        if (n_hubs == 1) {
+            Py_ssize_t pos = 0;
+            PyObject *key;
+            Py_hash_t hash;
+            if (_PySet_NextEntry(self->hubs, &pos, &key, &hash)) { Py_INCREF(key); self->hub_one = key; }
+        }
+    }
+    int origin_is_hub, target_is_hub;
+    if (self->hub_one != NULL) {
+        origin_is_hub = origin == self->hub_one;
+        target_is_hub = target == self->hub_one;
+    } else {
+        origin_is_hub = PySet_Contains(self->hubs, origin);
+        target_is_hub = PySet_Contains(self->hubs, target);
+        if (origin_is_hub < 0 || target_is_hub < 0) { PyErr_Clear(); goto slow_nosig; }
+    }
     double t = now() - self->t0;
     PyObject *rec = NULL;
     if (origin_is_hub && !target_is_hub) {
@@ -300,9 +368,8 @@ static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
         if (frame == Py_None) { Py_DECREF(frame); goto slow_nosig; }   /* finished: the Python hook ends it */
         unsigned long long h;
         signature(frame, &h);
-        PyObject *sig = PyLong_FromUnsignedLongLong(h);
-        if (sig == NULL) { Py_DECREF(frame); return NULL; }
-        PyObject *item = PyDict_GetItemWithError(self->cache, sig);
+        Slot *slot = table_find(&self->cache, h);
+        PyObject *item = slot != NULL ? slot->value : NULL;
         if (item != NULL && PyLong_CheckExact(item)) {   /* a socket wait: the item depends on the socket */
             long depth = PyLong_AsLong(item);
             item = depth >= 0 && depth < MAX_DEPTH ? socket_item(self, frame, depth, h) : NULL;
@@ -312,12 +379,12 @@ static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
         }
         Py_DECREF(frame);
         if (item == NULL) {
-            if (PyErr_Occurred()) { Py_DECREF(sig); return NULL; }
+            PyObject *sig = PyLong_FromUnsignedLongLong(h);
+            if (sig == NULL) return NULL;
             PyObject *r = call_slow(self, event, args, sig);
             Py_DECREF(sig);
             return r;   /* the Python hook chains to prev itself */
         }
-        Py_DECREF(sig);
         int added = run_add(self, 'Y', t, otid, ttid, item);
         if (added == 0) { Py_DECREF(item); return chain(self, event, args); }
         rec = added < 0 ? NULL : tuple4(self->tag_y, t, otid, ttid, item);
@@ -336,27 +403,67 @@ slow_nosig:
     return call_slow(self, event, args, NULL);
 }
 
-static PyObject *Hook_gevent_fileno(Hook *self, PyObject *func) {
-    Py_INCREF(func);
-    Py_XSETREF(self->plain_fileno, func);
+/* remember(signature, value): what a wait at these frames is (an item), or the depth of its socket method. */
+static PyObject *Hook_remember(Hook *self, PyObject *args) {
+    unsigned long long sig;
+    PyObject *value;
+    if (!PyArg_ParseTuple(args, "KO", &sig, &value)) return NULL;
+    if (!(PyLong_CheckExact(value) || (PyTuple_Check(value) && PyTuple_GET_SIZE(value) == 6))) {
+        PyErr_SetString(PyExc_TypeError, "expected an item (a 6-tuple) or a depth");
+        return NULL;
+    }
+    if (table_set(&self->cache, sig, 0, value) < 0) return NULL;
     Py_RETURN_NONE;
 }
 
+/* remember_socket(signature, socket, item): the item of a wait at these frames on this socket. False if the
+ * socket takes no weak reference (the Python hook then explains each of its waits). */
+static PyObject *Hook_remember_socket(Hook *self, PyObject *args) {
+    unsigned long long sig;
+    PyObject *sock, *item;
+    if (!PyArg_ParseTuple(args, "KOO!", &sig, &sock, &PyTuple_Type, &item)) return NULL;
+    if (PyTuple_GET_SIZE(item) != 6) { PyErr_SetString(PyExc_TypeError, "expected an item (a 6-tuple)"); return NULL; }
+    PyObject *ref = PyWeakref_NewRef(sock, NULL);
+    if (ref == NULL) { PyErr_Clear(); Py_RETURN_FALSE; }
+    PyObject *entry = PyTuple_Pack(2, ref, item);
+    Py_DECREF(ref);
+    if (entry == NULL) return NULL;
+    if (self->socks.used >= MAX_SOCKET_WAITS) table_clear(&self->socks);
+    int r = table_set(&self->socks, socket_key(sig, sock), sig, entry);
+    Py_DECREF(entry);
+    if (r < 0) return NULL;
+    Py_RETURN_TRUE;
+}
+
+/* remembered(signature): the cached value for these frames, or None. */
+static PyObject *Hook_remembered(Hook *self, PyObject *arg) {
+    unsigned long long sig = PyLong_AsUnsignedLongLong(arg);
+    if (sig == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
+    Slot *slot = table_find(&self->cache, sig);
+    PyObject *value = slot != NULL ? slot->value : Py_None;
+    Py_INCREF(value);
+    return value;
+}
+
 static PyMethodDef Hook_methods[] = {
-    {"gevent_fileno", (PyCFunction)Hook_gevent_fileno, METH_O,
-     "gevent's SocketMixin.fileno: for sockets of classes that keep it, call their _sock.fileno() directly."},
+    {"remember", (PyCFunction)Hook_remember, METH_VARARGS,
+     "remember(signature, item_or_depth): explain the waits at these frames from now on."},
+    {"remember_socket", (PyCFunction)Hook_remember_socket, METH_VARARGS,
+     "remember_socket(signature, socket, item): explain this socket's waits at these frames from now on."},
+    {"remembered", (PyCFunction)Hook_remembered, METH_O, "The value remembered for a signature, or None."},
     {NULL, NULL, 0, NULL},
 };
 
 static int Hook_init(Hook *self, PyObject *args, PyObject *kwds) {
-    PyObject *tasks, *hubs, *cache, *socks, *raw, *append, *slow, *socket_wait, *prev;
+    PyObject *tasks, *hubs, *raw, *append, *slow, *socket_wait, *prev;
     double t0;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!OOOOd", &PyDict_Type, &tasks, &PySet_Type, &hubs, &PyDict_Type, &cache,
-                          &PyDict_Type, &socks, &PySet_Type, &raw, &append, &slow, &socket_wait, &prev, &t0))
+    if (!PyArg_ParseTuple(args, "O!O!O!OOOOd", &PyDict_Type, &tasks, &PySet_Type, &hubs, &PySet_Type, &raw,
+                          &append, &slow, &socket_wait, &prev, &t0))
         return -1;
-    Py_INCREF(tasks); Py_INCREF(hubs); Py_INCREF(cache); Py_INCREF(socks); Py_INCREF(raw);
+    Py_INCREF(tasks); Py_INCREF(hubs); Py_INCREF(raw);
     Py_INCREF(append); Py_INCREF(slow); Py_INCREF(socket_wait); Py_INCREF(prev);
-    self->tasks = tasks; self->hubs = hubs; self->cache = cache; self->socks = socks; self->raw = raw;
+    self->tasks = tasks; self->hubs = hubs; self->raw = raw;
+    self->hub_one = NULL; self->hubs_seen = 0;
     self->append = append; self->slow = slow; self->socket_wait = socket_wait; self->prev = prev; self->t0 = t0;
     self->queue = PyObject_GetAttrString(append, "__self__");
     self->run = NULL;
@@ -367,8 +474,9 @@ static int Hook_init(Hook *self, PyObject *args, PyObject *kwds) {
 }
 
 static void Hook_dealloc(Hook *self) {
-    Py_XDECREF(self->tasks); Py_XDECREF(self->hubs); Py_XDECREF(self->cache); Py_XDECREF(self->socks);
-    Py_XDECREF(self->raw); Py_XDECREF(self->plain_fileno); Py_XDECREF(self->append);
+    Py_XDECREF(self->tasks); Py_XDECREF(self->hubs); Py_XDECREF(self->hub_one);
+    table_clear(&self->cache); table_clear(&self->socks);
+    Py_XDECREF(self->raw); Py_XDECREF(self->append);
     Py_XDECREF(self->queue); Py_XDECREF(self->run);
     Py_XDECREF(self->slow); Py_XDECREF(self->socket_wait); Py_XDECREF(self->prev); Py_XDECREF(self->tag_h); Py_XDECREF(self->tag_y);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -463,13 +571,6 @@ static PyObject *py_signature(PyObject *mod, PyObject *frame) {
     return PyLong_FromUnsignedLongLong(h);
 }
 
-static PyObject *py_socket_key(PyObject *mod, PyObject *args) {
-    unsigned long long sig;
-    PyObject *sock;
-    if (!PyArg_ParseTuple(args, "KO", &sig, &sock)) return NULL;
-    return PyLong_FromUnsignedLongLong(socket_key(sig, sock));
-}
-
 static PyObject *py_clock(PyObject *mod, PyObject *unused) { return PyFloat_FromDouble(now()); }
 
 static PyTypeObject HookType = {
@@ -487,7 +588,6 @@ static PyTypeObject HookType = {
 
 static PyMethodDef methods[] = {
     {"signature", py_signature, METH_O, "The hash of a frame chain, as the hook computes it."},
-    {"socket_key", py_socket_key, METH_VARARGS, "The key of a socket wait in the hook's socket cache."},
     {"clock", py_clock, METH_NOARGS, "The hook's clock (CLOCK_MONOTONIC, the clock of time.perf_counter)."},
     {NULL, NULL, 0, NULL},
 };
@@ -499,8 +599,6 @@ PyMODINIT_FUNC PyInit__fasthook(void) {
     str_gr_frame = PyUnicode_InternFromString("gr_frame");
     str_run = PyUnicode_InternFromString("R");
     str_self = PyUnicode_InternFromString("self");
-    str_fileno = PyUnicode_InternFromString("fileno");
-    str__sock = PyUnicode_InternFromString("_sock");
     str_call = PyUnicode_InternFromString("call");
     str_return = PyUnicode_InternFromString("return");
     str_c_call = PyUnicode_InternFromString("c_call");

@@ -32,10 +32,7 @@ class GreenletHooks:
         self._raw_unnamed: set = set()
         self._prev = None
         self.fast = None
-        self.cache: dict = {}  # frame signature -> (reason, state, seconds, file, line, info), for the C hook
-        self.socks: dict = {}  # socket waits, for the C hook: socket_key -> (signature, weakref, fileno, item)
-        self._socket_places: dict = {}  # signature of a socket wait -> (method name, file, line)
-        self._socket_key = None
+        self._socket_places: dict = {}  # signature of a socket wait -> (depth, method name, file, line)
 
     def install(self) -> None:
         import greenlet
@@ -49,8 +46,7 @@ class GreenletHooks:
         if fast is None:
             greenlet.settrace(self.on_switch)
         else:
-            self._socket_key = fast.socket_key
-            self.fast = fast.Hook(rec.greenlet_task, self.hubs, self.cache, self.socks, self._raw_unnamed,
+            self.fast = fast.Hook(rec.greenlet_task, self.hubs, self._raw_unnamed,
                                   rec.emit_fast, self.on_switch, self.socket_wait, self._prev, rec.t0)
             greenlet.settrace(self.fast)
 
@@ -64,12 +60,6 @@ class GreenletHooks:
         except Exception:
             self.rec.hook_error("gevent spawn callback")
         self._attribute_hub_reports(Hub)
-        if self.fast is not None:
-            try:
-                from gevent._socketcommon import SocketMixin
-                self.fast.gevent_fileno(SocketMixin.__dict__["fileno"])
-            except Exception:
-                pass  # the C hook calls fileno() itself
         try:
             from gevent import _socket3
             from viz.recorder.blocking import _then_remember
@@ -160,7 +150,7 @@ class GreenletHooks:
                 tid = rec.current_task()
         elif self.hub_class is not None and isinstance(g, self.hub_class):
             tid = rec.new_task("hub", "loop")
-            self.hubs.add(g)
+            self.hubs.add(g)  # never removed: the C hook relies on it (its one-hub shortcut)
             self._watch_hub(g, tid)
         else:
             run = getattr(g, "_run", None) or getattr(g, "run", None)
@@ -228,7 +218,7 @@ class GreenletHooks:
             reason, state, info, constant, sock_at = self._why_waiting(frame, user, signature is not None)
             if signature is not None and _depth(frame, user) < _MAX_DEPTH:
                 if constant is not None:
-                    self.cache[signature] = (reason, state, constant or None, file, line, None)
+                    self.fast.remember(signature, (reason, state, constant or None, file, line, None))
                 elif sock_at is not None:
                     self._cache_socket_wait(signature, sock_at, (reason, state, None, file, line, info))
         else:
@@ -261,29 +251,24 @@ class GreenletHooks:
         sys.setprofile(first_call)
 
     def _cache_socket_wait(self, signature: int, sock_at: tuple, item: tuple) -> bool:
-        """Let the C hook explain this wait itself next time, for the same frames and the same socket and fd."""
+        """Let the C hook explain this wait itself next time, for the same frames and the same socket."""
         depth, sock, name = sock_at
-        try:
-            ref = weakref.ref(sock)
-        except TypeError:
+        if not self.fast.remember_socket(signature, sock, item):
             return False
-        if len(self.socks) >= _MAX_SOCKET_WAITS:
-            self.socks.clear()  # entries of closed sockets go; the live ones come back on their next wait
-        self.cache[signature] = depth
-        self._socket_places[signature] = (name, item[3], item[4])
-        self.socks[self._socket_key(signature, sock)] = (signature, ref, item[5]["fd"], item)
+        self.fast.remember(signature, depth)
+        self._socket_places[signature] = (depth, name, item[3], item[4])
         return True
 
     def socket_wait(self, signature: int, sock):
         """For the C hook: the item of another socket's wait at a place already explained (what _suspended would
         say: the place gives the call, file and line, the socket its fd and peer), or None."""
         try:
-            name, file, line = self._socket_places[signature]
+            depth, name, file, line = self._socket_places[signature]
             reason, state, info, stable = _socket_reason(name, sock, None)
             if not stable:
                 return None
             item = (reason, state, None, file, line, info)
-            return item if self._cache_socket_wait(signature, (self.cache[signature], sock, name), item) else None
+            return item if self._cache_socket_wait(signature, (depth, sock, name), item) else None
         except Exception:
             return None  # the Python hook explains the switch (and reports its own errors)
 
@@ -336,7 +321,6 @@ class GreenletHooks:
 
 
 _MAX_DEPTH = 12  # frames the C hook's signature covers (MAX_DEPTH in _fasthook.c)
-_MAX_SOCKET_WAITS = 4096  # socket waits the C hook keeps explained (per frames and socket)
 
 
 def _fast_hook_module():
