@@ -332,3 +332,50 @@ async def test_with_more_lanes_than_fit_the_lanes_end_left_of_the_scrollbar():
         assert timeline.name_width + timeline.cells == timeline.scrollable_content_region.width
         axis = screen_text(app).splitlines()[timeline.region.y]
         assert axis.rstrip().endswith("▼")  # the playhead, at the end of the run, in the last cell shown
+
+
+GROWING = """
+import os, sys, gevent
+go = sys.argv[1]
+def worker():
+    gevent.sleep(0.2)
+def wait_for(path):  # until the test says so (at most 30 s)
+    for _ in range(1500):
+        if os.path.exists(path):
+            break
+        gevent.sleep(0.02)
+tasks = [gevent.spawn(worker) for _ in range(30)]
+wait_for(go)
+tasks += [gevent.spawn(worker) for _ in range(50)]
+wait_for(go + ".end")
+gevent.joinall(tasks)
+"""
+
+
+@pilot_test
+async def test_lanes_that_keep_appearing_past_the_screenful_stay_reachable_with_the_scrollbar(script, tmp_path):
+    go = tmp_path / "go"
+    app = VizApp(run=(str(script(GROWING)), "growing", [str(go)], 30.0))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = run_screen(app)
+        timeline = screen.query_one(Timeline)
+        await wait_for(pilot, lambda: len(timeline.rows) >= 30, what="the first 30 lanes")
+        assert screen.live
+        assert timeline.show_vertical_scrollbar and timeline.virtual_size.height > timeline.size.height
+        tall, rows_then = timeline.size.height, timeline.virtual_size.height
+        go.write_text("")
+        await wait_for(pilot, lambda: len(timeline.rows) >= 80, what="50 more lanes")
+        await wait_for(pilot, lambda: timeline.virtual_size.height > len(timeline.rows), what="the rows to grow")
+        assert screen.live and timeline.virtual_size.height > rows_then and timeline.size.height == tall
+        # grown in place: the scrollbar and the scroll range follow the new rows
+        assert timeline.vertical_scrollbar.window_virtual_size == timeline.virtual_size.height
+        assert timeline.max_scroll_y == timeline.virtual_size.height - timeline.scrollable_content_region.height
+        (tmp_path / "go.end").write_text("")
+        await wait_for(pilot, lambda: not screen.live, what="the run to end")
+        await pilot.pause()
+        assert timeline.virtual_size.height == len(timeline.rows) + 1  # no blank rows once the run is over
+        await pilot.press(*["down"] * len(timeline.rows))
+        last = timeline.rows[-1]
+        assert timeline.selected_lane is last
+        assert timeline.scroll_y <= timeline.selected < timeline.scroll_y + timeline.size.height - 1
+        assert last.name in screen_text(app)

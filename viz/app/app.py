@@ -55,9 +55,22 @@ class VizApp(App):
         self.push_screen(RunScreen.live_run(script, name, args, PICKER_TIMEOUT if from_picker else None,
                                             can_go_back=from_picker))
 
+    def post_message(self, message) -> bool:
+        """A key press or click pauses a live run's folding the moment it is queued (from the terminal's input), not
+        only when the app's queue gets to it: the screen's own queue could fold records meanwhile, and the key would
+        wait behind them."""
+        if isinstance(message, _USER_INPUT) and not message.is_forwarded:
+            try:
+                screen = self.run_screen
+            except Exception:  # no screen yet (the app is starting or closing)
+                screen = None
+            if screen is not None:
+                screen.user_input()
+        return super().post_message(message)
+
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, _USER_INPUT) and not event.is_forwarded:
-            screen = self.run_screen
+            screen = self.run_screen  # and again as it is handled: the pause lasts until its redraw is done
             if screen is not None:
                 screen.user_input()
         await super().on_event(event)

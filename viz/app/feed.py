@@ -33,6 +33,8 @@ class LiveFeed:
         self._room = threading.Event()
         self._wake = threading.Event()  # ends a hold early (the run is being stopped)
         self.hold_until = 0.0  # time.monotonic() before which this thread derives nothing (the user is acting)
+        self._app_free = threading.Event()  # clear while the app's thread lays out and paints the screen
+        self._app_free.set()
         self.error: BaseException | None = None
         self._stop_reason: str | None = None
         self._offset: float | None = None  # parent's elapsed time minus the trace's time, as an upper bound
@@ -56,6 +58,14 @@ class LiveFeed:
         """Derive nothing for the next `seconds` (called from the app's thread when the user presses a key, so the
         key and the redraw after it have the interpreter to themselves). The pipe keeps being read meanwhile."""
         self.hold_until = max(self.hold_until, time.monotonic() + seconds)
+
+    def pause(self) -> None:
+        """The app's thread starts laying out or painting the screen: derive nothing until `resume()`, so that work
+        has the interpreter to itself (two threads that both want it each get it half the time)."""
+        self._app_free.clear()
+
+    def resume(self) -> None:
+        self._app_free.set()
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the child and wait for the thread; safe to call twice, and before `start`."""
@@ -102,6 +112,8 @@ class LiveFeed:
                 held = self.hold_until - time.monotonic()
                 if held > 0 and self._stop_reason is None:
                     self._wake.wait(held)
+                if not self._app_free.is_set():
+                    self._app_free.wait(BATCH_SECONDS)
                 records = session.poll(BATCH_SECONDS / 2, limit=BATCH_RECORDS)  # a backlog comes in pieces
                 if records:
                     self._calibrate(records)

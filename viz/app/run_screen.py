@@ -7,6 +7,7 @@ folds into the Trace on the app thread. Widgets only draw; `_sync` tells each of
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import time
 from bisect import bisect_right
@@ -143,7 +144,7 @@ class RunScreen(Screen):
         if self.session is None:
             self._tell_notes(self.trace.notes)
         if self.session is not None:
-            self._tuning.apply()  # the app's thread gets the interpreter back from the feed thread sooner
+            self._tuning.apply(time.monotonic())  # the app's thread gets the interpreter back from the feed sooner
             self.feed = LiveFeed(self.session, self._deliver, backlog=self._inbox.qsize).start()
             self._live_timer = self.set_interval(LIVE_REFRESH, self._on_live_tick)
         self._sync()
@@ -175,6 +176,24 @@ class RunScreen(Screen):
         self._rest_until = done + DRAIN_REST * (done - started)
         if more:
             self._nudge_later(self._rest_until - done)
+
+    def _on_timer_update(self) -> None:
+        """Textual's screen update (layout, then painting what changed): while records stream in, the feed thread
+        derives nothing meanwhile, so a layout (new lanes, a scroll) or a repaint is not slowed to half speed by it
+        and a key pressed meanwhile waits less."""
+        with self._feed_paused():
+            super()._on_timer_update()
+
+    @contextlib.contextmanager
+    def _feed_paused(self):
+        feed = self.feed if self.live else None
+        if feed is not None:
+            feed.pause()
+        try:
+            yield
+        finally:
+            if feed is not None:
+                feed.resume()
 
     def user_input(self) -> None:
         """The user pressed a key or used the mouse: while records stream in, folding and deriving pause for a
@@ -253,6 +272,10 @@ class RunScreen(Screen):
             self.notify(note["text"], title="recorder", severity=severity, timeout=12)
 
     def _on_live_tick(self) -> None:
+        with self._feed_paused():  # the redraw's preparing (panels, totals) goes at full speed too
+            self._live_tick()
+
+    def _live_tick(self) -> None:
         started = time.monotonic()
         if self.live and started < self._next_live_draw:
             return  # the last redraw was costly: keys and the catching up go first
@@ -275,6 +298,7 @@ class RunScreen(Screen):
         # quarter of the app thread (Textual's compositing about doubles the timeline's own painting)
         cost = time.monotonic() - started + PAINT_FACTOR * painted
         self._next_live_draw = started + max(LIVE_REFRESH, LIVE_SPACING * cost)
+        self._tuning.settle(time.monotonic())
 
     def close_run(self) -> None:
         """End the program if it still runs and wait for it (the app must leave no child process behind)."""

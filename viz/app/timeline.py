@@ -33,6 +33,7 @@ from viz.app.timescale import View, fit, fmt_time, ticks
 from viz.trace.model import Lane, Trace
 
 NAME_MAX = 18
+LIVE_ROW_BY_ROW = 12  # a live run's first lanes make the timeline grow a row at a time; then it grows in big steps
 MIN_DT = 1e-7  # the deepest zoom: 0.1 µs per cell
 WARM_EVERY = 0.02   # background summary building: a slice every 20 ms...
 WARM_BUDGET = 0.004  # ...of at most 4 ms
@@ -95,20 +96,46 @@ class Timeline(ScrollView, can_focus=False):
             self._names = [lane.name for lane in self.rows]
         size = Size(self._width, self._virtual_height())
         if self.virtual_size != size:
-            self.virtual_size = size
+            self._set_virtual_size(size)
         if self.fitted:
             self._fit(exact=self.trace.finished)
         self.refresh()
 
     def _virtual_height(self) -> int:
-        """The axis and a row per lane. While the run is live, room for lanes to come is made a screenful, then
-        twice as much, at a time: each change of the virtual size lays the whole screen out again, too dear to do
-        for every new lane of a program that keeps spawning (rows past the last lane are blank)."""
+        """The axis and a row per lane. While the run is live and has more than LIVE_ROW_BY_ROW lanes, room for
+        lanes to come is made in big steps: at once the tallest the timeline may be, then twice as much as it has.
+        Each change of the virtual size lays the whole screen out again, and while the timeline grows the panels
+        below it shrink and are all painted again (30-120 ms in a busy run, a key pressed meanwhile waits): too dear
+        to do for every new lane of a program that keeps spawning (rows past the last lane are blank). A few lanes
+        still appear one at a time."""
         need = len(self.rows) + 1
         have = self.virtual_size.height
-        if self.trace.finished or need <= 2:
+        if self.trace.finished or need <= LIVE_ROW_BY_ROW + 1:
             return need
-        return have if need <= have else max(need, 2 * have, self.size.height)
+        return have if need <= have else max(need, 2 * have, self._tallest())
+
+    def _set_virtual_size(self, size: Size) -> None:
+        """Setting `virtual_size` lays the whole screen out again and paints all of it. When the timeline already
+        scrolls (it shows fewer rows than it has: its max-height holds it), more rows change nothing but the
+        scrollbar: then only the scrollbar is updated (what Textual's layout would do for this widget) and the
+        timeline painted again."""
+        if (size.height > self.virtual_size.height > self.size.height and size.width == self.virtual_size.width
+                and self.show_vertical_scrollbar):
+            self.set_reactive(Timeline.virtual_size, size)
+            self._scroll_update(size)  # Textual's (pinned) update of the scrollbars for a new virtual size
+            self.refresh()
+        else:
+            self.virtual_size = size
+
+    def _tallest(self) -> int:
+        """The rows the timeline may take on this screen (its max-height), or the screen's height."""
+        parent, scalar = self.parent, self.styles.max_height
+        try:
+            if parent is not None and scalar is not None:
+                return max(1, int(scalar.resolve(parent.size, self.app.size)))
+        except Exception:  # a max-height given in a unit that needs more than sizes: the screen bounds it anyway
+            pass
+        return self.app.size.height
 
     def _names_changed(self) -> bool:
         """A task record can rename a lane after it appeared (e.g. a thread named after it started)."""

@@ -4,7 +4,11 @@ Two threads share the interpreter then: the feed thread decodes and derives, the
 answers keys. A 1 ms switch interval (instead of 5) hands the app's thread the interpreter back sooner. Records are
 short-lived tuples by the million: the collector's youngest generation is made large, so a record is usually folded
 and freed before a collection has to look at it, and what the app built before the run (Textual's widgets and
-styles) is frozen out of the collections altogether. All of it is put back when the run ends. No Textual here.
+styles) is frozen out of the collections altogether. After each live redraw, what survived until then is frozen
+too (`settle`): otherwise the collector's middle generation fills with the strips and caches of the last redraws
+and each of its collections holds the app for 20-50 ms, a key pressed meanwhile waiting. Reference cycles among the
+frozen objects are freed only when they are handed back to the collector: once a minute (`RELEASE_EVERY`, one full
+collection) and when the run ends. All of it is put back when the run ends. No Textual here.
 """
 
 from __future__ import annotations
@@ -14,23 +18,37 @@ import sys
 
 SWITCH_INTERVAL = 0.001  # s: sys.setswitchinterval while records stream in
 YOUNG_THRESHOLD = 50_000  # gc: allocations before a young collection (CPython's default is 700)
+RELEASE_EVERY = 60.0  # s: frozen objects go back to the collector (one full collection) this often
 
 
 class LiveTuning:
     def __init__(self) -> None:
         self._saved: tuple[float, tuple[int, int, int]] | None = None
+        self._released = 0.0
 
     @property
     def active(self) -> bool:
         return self._saved is not None
 
-    def apply(self) -> None:
+    def apply(self, now: float = 0.0) -> None:
         if self._saved is not None:
             return
         self._saved = (sys.getswitchinterval(), gc.get_threshold())
         sys.setswitchinterval(SWITCH_INTERVAL)
         _, *older = self._saved[1]
         gc.set_threshold(max(YOUNG_THRESHOLD, self._saved[1][0]), *older)
+        gc.freeze()
+        self._released = now
+
+    def settle(self, now: float) -> None:
+        """After a live redraw (`now`: time.monotonic()): freeze what survived so far; once a minute, first hand
+        what was frozen back to the collector and collect it all."""
+        if self._saved is None:
+            return
+        if now - self._released >= RELEASE_EVERY:
+            self._released = now
+            gc.unfreeze()
+            gc.collect()
         gc.freeze()
 
     def restore(self) -> None:
