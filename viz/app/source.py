@@ -31,6 +31,7 @@ class SourceView(ScrollView, can_focus=False):
         self._lines: list[Text] = []
         self._segments: dict[int, list[Segment]] = {}
         self._cache: LRUCache[tuple, Strip] = LRUCache(512)
+        self._styles: dict[str, Style] = {}  # component class ("": the widget's own) -> rich style, until restyled
         self.empty_message = "no source recorded"
         self._highlighting: tuple[str, bool] | None = None  # the (text, dark theme) last sent to be highlighted
 
@@ -95,14 +96,14 @@ class SourceView(ScrollView, can_focus=False):
             self.scroll_to(y=max(0, i - height // 3), animate=False, immediate=True)
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, max(1, len(self._lines)))
-        self._cache.clear()
+        self.virtual_size = Size(self.size.width, max(1, len(self._lines)))  # drawn lines are cached per width
         if self.current is not None:
             self._keep_in_view(self.current - 1)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._cache.clear()
+        self._styles.clear()
         if self.text and self.is_attached:
             self._highlight_later(self.text)
 
@@ -124,11 +125,23 @@ class SourceView(ScrollView, can_focus=False):
             strip = self._cache[key] = self._line(i, width)
         return strip
 
+    def _style(self, component: str) -> Style:
+        style = self._styles.get(component)
+        if style is None:
+            style = self._styles[component] = self.get_component_rich_style(component)
+        return style
+
+    def _base_style(self) -> Style:
+        style = self._styles.get("")
+        if style is None:
+            style = self._styles[""] = self.rich_style
+        return style
+
     def _line(self, i: int, width: int) -> Strip:
         number = i + 1
         digits = len(str(len(self._lines)))
         current = number == self.current
-        gutter_style = self.get_component_rich_style("source--current-gutter" if current else "source--gutter")
+        gutter_style = self._style("source--current-gutter" if current else "source--gutter")
         marks = self.marks.get(number)
         if current:
             sign = Segment("▶", gutter_style)
@@ -142,9 +155,9 @@ class SourceView(ScrollView, can_focus=False):
             segments.append(Segment("  ◀ ", marks[0][1]))
             for n, (name, style) in enumerate(marks):
                 segments.append(Segment(("" if n == 0 else ", ") + name, style))
-        base = self.rich_style
+        base = self._base_style()
         if current:
-            base = base + self.get_component_rich_style("source--current")
+            base = base + self._style("source--current")
         return Strip(segments).adjust_cell_length(width, base).apply_style(base)
 
     def _code_segments(self, i: int) -> list[Segment]:
