@@ -32,7 +32,8 @@ def main() -> int:
     ap.add_argument("--clients", "-c", type=int, default=100, help="client greenlets (default 100)")
     ap.add_argument("--messages", "-m", type=int, default=100, help="round trips per client (default 100)")
     ap.add_argument("--size", type=int, default=64, help="bytes per message (default 64)")
-    ap.add_argument("--runs", type=min_runs, default=7, help="alternating rounds, >= 5 (default 7)")
+    ap.add_argument("--runs", type=min_runs, default=15,
+                    help="alternating rounds, >= 5 (default 15: single rounds swing by +-20%% on a shared machine)")
     ap.add_argument("--pure", action="store_true", help="also run the pure-Python hook (VIZ_PURE_PYTHON=1)")
     ap.add_argument("--no-child-only", action="store_true",
                     help="skip the child-only runs (the recorder child with its event pipe discarded: no viewer work)")
