@@ -86,3 +86,45 @@ def test_a_blocking_socket_call_under_a_gevent_hub_is_marked_as_blocking_the_loo
     recv = [s for s in spans(trace, "fetch", "blocked") if s.reason.startswith("recv() on fd")]
     assert recv and recv[0].blocks_loop and "blocks the whole loop" in recv[0].reason
     assert texts(trace, "fetch") == ["b'hi'"] and texts(trace, "tick") == ["tick"]
+
+
+def test_a_hub_in_a_long_poll_is_shown_idle_before_the_poll_returns():
+    """Live, a hub that polls for 0.5 s shows as idle while it polls (not as what it did before), and the whole
+    trace is the same as when the idle span is only known once the poll returns."""
+    from viz.recorder import wire
+    from viz.recorder.derive import Deriver
+    from viz.recorder.session import Session
+    from viz.scenarios import resolve
+
+    path, name = resolve("gevent_sleepers")  # the hub polls for 0.5 s, then 0.5 s, then 1 s
+    session = Session(path, name=name, timeout=30).start()
+    polls: list[list] = []
+    try:
+        while not session.done:
+            polls.append(session.poll(0.05))
+    finally:
+        session.close()
+    hub = next(r["task"] for batch in polls for r in batch if type(r) is dict and r.get("name") == "hub")
+
+    def hub_states(batch):
+        return [r for r in batch if type(r) is tuple and r[0] == "state" and r[2] == hub]
+    early = [(i, r) for i, batch in enumerate(polls) for r in hub_states(batch)
+             if r[3] == "idle" and not any(s[4] == "poll returned" for s in hub_states(batch))]
+    assert early, "no idle span of the hub arrived before its poll returned"
+    for i, idle in early:  # the poll's end comes later, as running "poll returned", with no second idle span
+        later = [s for batch in polls[i + 1:] for s in hub_states(batch)]
+        assert later and later[0][3] == "running" and later[0][4] == "poll returned" and later[0][1] > idle[1] + 0.3
+
+    # the same raw events without the early idle: the same records in the same order
+    setup = [(wire.TASK, 0.0, 1, "hub", "loop", None, None, None), (wire.TASK, 0.0, 2, "g", "greenlet", 1, "a.py", 3),
+             ("H", 0.1, 1, 2), ("Y", 0.2, 2, 1, ("gevent.sleep(1)", "blocked", 1.0, "a.py", 4, {"until": 1.2}))]
+    events = [(wire.PREPARE, 0.21, 1), (wire.CHECK, 1.2, 1), ("H", 1.21, 1, 2)]
+    told, plain = Deriver(), Deriver()
+    told.feed(setup)
+    plain.feed(setup)
+    before = told.feed(events[:1])
+    early_idle = told.quiet()
+    assert [r[1:4] for r in early_idle if r[0] == "state"][-1] == (0.21, 1, "idle")
+    assert told.quiet() == []  # once per poll
+    got = before + early_idle + told.feed(events[1:]) + told.close(2.0)
+    assert got == plain.feed(events) + plain.close(2.0)

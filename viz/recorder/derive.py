@@ -67,6 +67,7 @@ class Deriver:
         self._hubs: dict[int, _Hub] = {}
         self._polled: float | None = None  # the latest poll_end of any hub (None until there is a hub)
         self._switched_to: dict[int, str] = {}  # task -> "switched to <its name>", the reason of a hub's ready span
+        self._idle_told: set[int] = set()  # hubs whose idle span of the current poll went out early (quiet())
 
     def feed(self, batch: list) -> list[dict | tuple]:
         """The records of a batch of raw events, in order."""
@@ -258,6 +259,21 @@ class Deriver:
         if hub.idle_from is None:
             hub.idle_from = t
 
+    def quiet(self) -> list[dict | tuple]:
+        """The program has been silent for a while: a hub that began a poll and has not come back is idle now, so
+        say so without waiting for the poll to return (a live view would otherwise go on showing what the hub did
+        before it polled, for as long as the poll lasts). The poll's end still comes with its check event."""
+        out: list = []
+        for tid, hub in self._hubs.items():
+            if hub.idle_from is None or tid in self._idle_told or self.tasks[tid].ended:
+                continue
+            held, hub.held = hub.held, None
+            if held is not None and held[1] < hub.idle_from:
+                out.append(held)
+            self._emit(out, self.tasks[tid], hub.idle_from, tid, "idle", self._polling_for(), None, None, None)
+            self._idle_told.add(tid)
+        return out
+
     def _check(self, out, t, tid) -> None:
         self._see(t)
         hub = self._hub(tid)
@@ -265,6 +281,15 @@ class Deriver:
         idle_from = hub.idle_from
         held = hub.held
         hub.held = None
+        if tid in self._idle_told:  # its idle span went out already (quiet())
+            self._idle_told.discard(tid)
+            if idle_from is not None:
+                hub.idle_from = None
+                hub.poll_end = t
+                if t > self._polled:
+                    self._polled = t
+                self._emit(out, task, t, tid, "running", "poll returned", None, None, None)
+                return
         if idle_from is None:
             if held is not None:
                 out.append(held)

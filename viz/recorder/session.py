@@ -32,6 +32,7 @@ MAX_RECORDS = 5_000_000  # a flood beyond this is counted and dropped, so memory
 MAX_OUTPUT_LINES = 200_000
 RUN_BATCH = 50_000       # records `run` hands over at a time, at most (about: whole chunks)
 PUMP_LIMIT = 64 << 20    # bytes read ahead of the viewer before the reader thread waits
+QUIET_AFTER = 0.1        # s without events (two of the child's flushes): a hub that began a poll is shown idle
 _PKG_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 
 
@@ -171,6 +172,9 @@ class Session:
             self._pending_bytes -= len(data)
             self._read(what, data, records)
         self._drained.set()
+        if (self._last_event_at and time.monotonic() - self._last_event_at >= QUIET_AFTER and not self._corrupt
+                and self.records_seen + len(records) < self.max_records):
+            records.extend(self.deriver.quiet())  # a long poll shows as idle while it lasts, not only after
         if not self._pump.is_alive() and not chunks:
             try:
                 self.proc.wait(timeout)
