@@ -223,6 +223,19 @@ static PyObject *socket_of(PyObject *frame, long depth) {
     return sock;
 }
 
+/* Whether the weak reference `ref` still refers to `obj`. */
+static int refers_to(PyObject *ref, PyObject *obj) {
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *got = NULL;
+    if (PyWeakref_GetRef(ref, &got) < 0) { PyErr_Clear(); return 0; }
+    int same = got == obj;
+    Py_XDECREF(got);
+    return same;
+#else
+    return PyWeakref_GetObject(ref) == obj;
+#endif
+}
+
 /* The item of a socket wait (new reference): cached, if it is the socket cached; else made by the Python hook's
  * socket_wait(); else NULL with no error set (the Python hook explains the whole switch). */
 static PyObject *socket_item(Hook *self, PyObject *frame, long depth, unsigned long long sig) {
@@ -230,7 +243,7 @@ static PyObject *socket_item(Hook *self, PyObject *frame, long depth, unsigned l
     if (sock == NULL) { PyErr_Clear(); return NULL; }
     PyObject *item = NULL;
     Slot *slot = table_find(&self->socks, socket_key(sig, sock));
-    if (slot != NULL && slot->check == sig && PyWeakref_GetObject(PyTuple_GET_ITEM(slot->value, 0)) == sock) {
+    if (slot != NULL && slot->check == sig && refers_to(PyTuple_GET_ITEM(slot->value, 0), sock)) {
         item = PyTuple_GET_ITEM(slot->value, 1);
         Py_INCREF(item);
     } else {
@@ -339,10 +352,10 @@ static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
         self->hubs_seen = n_hubs;
         Py_CLEAR(self->hub_one);
         if (n_hubs == 1) {
-            Py_ssize_t pos = 0;
-            PyObject *key;
-            Py_hash_t hash;
-            if (_PySet_NextEntry(self->hubs, &pos, &key, &hash)) { Py_INCREF(key); self->hub_one = key; }
+            PyObject *it = PyObject_GetIter(self->hubs);
+            self->hub_one = it != NULL ? PyIter_Next(it) : NULL;   /* a new reference, or NULL */
+            Py_XDECREF(it);
+            if (PyErr_Occurred()) PyErr_Clear();
         }
     }
     int origin_is_hub, target_is_hub;
