@@ -73,6 +73,58 @@ class Probe:
     def __init__(self) -> None:
         self.actions: list[float] = []
         self.draws: list[float] = []
+        self.keys: list[tuple[float, float]] = []  # (sent, drawn) of each timed key
+
+
+class Explainer:
+    """--explain: what the app's thread was doing while a slow key waited (Textual's layouts and paints, the
+    screen's folding and redraw ticks, the collector), printed to stderr after each run."""
+
+    WATCHED = [("textual.screen", "Screen", "_refresh_layout", "layout"),
+               ("textual.screen", "Screen", "_compositor_refresh", "paint"),
+               ("viz.app.run_screen", "RunScreen", "on_records_waiting", "fold records"),
+               ("viz.app.run_screen", "RunScreen", "_on_live_tick", "live redraw tick"),
+               ("viz.app.run_screen", "RunScreen", "user_input", "key seen by the app")]
+
+    def __init__(self, slower_than_ms: float) -> None:
+        import gc
+        import importlib
+
+        self.threshold = slower_than_ms / 1e3
+        self.spans: list[tuple[float, float, str]] = []
+        for module, cls_name, name, label in self.WATCHED:
+            cls = getattr(importlib.import_module(module), cls_name)
+            setattr(cls, name, self._timed(getattr(cls, name), label))
+        started = [0.0]
+
+        def collector(phase, info):
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                self.spans.append((started[0], time.perf_counter(),
+                                   f"gc generation {info['generation']} ({info['collected']} collected)"))
+        gc.callbacks.append(collector)
+
+    def _timed(self, fn, label):
+        spans = self.spans
+
+        def timed(*a, **k):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                spans.append((t, time.perf_counter(), label))
+        return timed
+
+    def report(self, keys: list[tuple[float, float]]) -> None:
+        for sent, drawn in keys:
+            if drawn - sent < self.threshold:
+                continue
+            log(f"    key took {(drawn - sent) * 1e3:.0f} ms; the app's thread meanwhile (ms from the key):")
+            for a, b, label in sorted(self.spans):
+                if b > sent - 0.05 and a < drawn and (b - a > 0.003 or label.startswith(("gc", "key"))):
+                    log(f"      {(a - sent) * 1e3:7.1f} +{(b - a) * 1e3:6.1f}  {label}")
+        self.spans.clear()
 
 
 def install(probe: Probe) -> None:
@@ -120,6 +172,7 @@ async def one_run(script: str, args: list[str], probe: Probe, timeout: float) ->
                     acted = probe.actions[actions]
                     drawn = [t for t in probe.draws if t >= acted]
                     if drawn:
+                        probe.keys.append((sent, drawn[0]))
                         latencies.append(drawn[0] - sent)
                         to_action.append(acted - sent)
                         break
@@ -135,9 +188,11 @@ async def one_run(script: str, args: list[str], probe: Probe, timeout: float) ->
             "latencies": latencies, "to_action": to_action, "outcome": outcome, "work": work}
 
 
-def rounds(a: argparse.Namespace, script, args: list[str], probe: Probe) -> tuple[list, ...]:
+def rounds(a: argparse.Namespace, script, args: list[str], probe: Probe,
+           explainer: Explainer | None = None) -> tuple[list, ...]:
     rates, latencies, to_action, records, ratios = [], [], [], [], []
     for r in range(a.runs):
+        probe.keys.clear()
         plain = run_plain(script, args, timeout=a.timeout).figure() if a.program != "replay" else None
         got = asyncio.run(one_run(str(script), args, probe, a.timeout))
         rates.append(got["rate"])
@@ -149,6 +204,8 @@ def rounds(a: argparse.Namespace, script, args: list[str], probe: Probe) -> tupl
         worst = max(got["latencies"], default=float("nan")) * 1e3
         log(f"  run {r + 1}/{a.runs}: {got['records']:,} records, {got['rate']:,.0f}/s into the model, "
             f"{len(got['latencies'])} key presses, worst {worst:.0f} ms; outcome {got['outcome']}")
+        if explainer is not None:
+            explainer.report(probe.keys)
     return rates, latencies, to_action, records, ratios
 
 
@@ -162,10 +219,14 @@ def main() -> int:
                          "it reads them (the app's own capacity, whatever the program's speed)")
     ap.add_argument("--runs", type=min_runs, default=5, help="live runs, >= 5 (default 5)")
     ap.add_argument("--timeout", type=float, default=120.0, help="per-run timeout in seconds (default 120)")
+    ap.add_argument("--explain", type=float, metavar="MS",
+                    help="for each key slower than MS, print what the app's thread did while it waited (layouts, "
+                         "paints, folding, redraw ticks, the collector)")
     a = ap.parse_args()
     script, args = PROGRAMS_BY_NAME[a.program]
     probe = Probe()
     install(probe)
+    explainer = Explainer(a.explain) if a.explain is not None else None
     label = f"{script.name} {' '.join(args)}"
     with contextlib.ExitStack() as stack:
         if a.program == "replay":
@@ -179,7 +240,7 @@ def main() -> int:
             stack.enter_context(replaying(events_file))
             label += ", replayed by a stand-in child"
         log(f"live: {label} in the app (headless, 200x50), {a.runs} runs")
-        rates, latencies, to_action, records, ratios = rounds(a, script, args, probe)
+        rates, latencies, to_action, records, ratios = rounds(a, script, args, probe, explainer)
     worst_ms = max(latencies, default=float("nan")) * 1e3
     median_ms = median(latencies) * 1e3
     p90_ms = sorted(latencies)[int(0.9 * len(latencies))] * 1e3 if latencies else float("nan")
