@@ -70,7 +70,7 @@ class VizApp(App):
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, _USER_INPUT) and not event.is_forwarded:
-            screen = self.run_screen  # and again as it is handled: the pause lasts until its redraw is done
+            screen = self.run_screen  # and again as it is handled: the pause then covers its action and redraw
             if screen is not None:
                 screen.user_input()
         await super().on_event(event)

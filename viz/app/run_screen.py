@@ -178,9 +178,9 @@ class RunScreen(Screen):
             self._nudge_later(self._rest_until - done)
 
     def _on_timer_update(self) -> None:
-        """Textual's screen update (layout, then painting what changed): while records stream in, the feed thread
-        derives nothing meanwhile, so a layout (new lanes, a scroll) or a repaint is not slowed to half speed by it
-        and a key pressed meanwhile waits less."""
+        """Textual's (pinned) screen update, layout then painting what changed: while records stream in, the feed
+        thread derives nothing meanwhile, so a layout (new lanes, a scroll) or a repaint is not slowed to half speed
+        by it and a key pressed meanwhile waits less."""
         with self._feed_paused():
             super()._on_timer_update()
 
