@@ -379,3 +379,31 @@ async def test_lanes_that_keep_appearing_past_the_screenful_stay_reachable_with_
         assert timeline.selected_lane is last
         assert timeline.scroll_y <= timeline.selected < timeline.scroll_y + timeline.size.height - 1
         assert last.name in screen_text(app)
+
+
+@pilot_test
+async def test_while_the_user_presses_keys_new_lanes_scroll_the_timeline_and_it_grows_once_they_stop(script, tmp_path,
+                                                                                                      monkeypatch):
+    from viz.app import run_screen as run_screen_module
+    monkeypatch.setattr(run_screen_module, "KEEP_HEIGHT", 600.0)  # the user keeps pressing keys until told
+    go = tmp_path / "go"
+    app = VizApp(run=(str(script(GROWING.replace("range(30)", "range(10)"))), "growing", [str(go)], 30.0))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = run_screen(app)
+        timeline = screen.query_one(Timeline)
+        await wait_for(pilot, lambda: len(timeline.rows) >= 12, what="the first 12 lanes")
+        await pilot.pause()
+        await pilot.press("down")
+        height = timeline.size.height
+        assert timeline_module.LIVE_ROW_BY_ROW < height < 20  # past the first lanes, room left to grow
+        go.write_text("")
+        await wait_for(pilot, lambda: len(timeline.rows) >= 62, what="50 more lanes")
+        await wait_for(pilot, lambda: timeline.virtual_size.height > len(timeline.rows), what="the rows to grow")
+        await pilot.pause()
+        assert screen.live and timeline.size.height == height  # the panels did not move under the user's keys
+        assert timeline.show_vertical_scrollbar  # the new lanes are a scroll away
+        timeline._keep_height_until = 0.0  # the user lets go
+        await wait_for(pilot, lambda: timeline.size.height > height, what="the timeline to grow")
+        assert screen.live
+        (tmp_path / "go.end").write_text("")
+        await wait_for(pilot, lambda: not screen.live, what="the run to end")

@@ -45,6 +45,7 @@ DRAIN_BUDGET = 0.015     # the longest the screen folds records in one go before
 DRAIN_SLICE = 5_000      # records folded between two looks at that budget
 DRAIN_REST = 1.0         # after a slice, the screen waits this many times as long as it took before the next
 INPUT_HOLD = 0.05        # s: no folding or deriving after a key press or a click while records stream in
+KEEP_HEIGHT = 1.5        # s: after a key press or a click, new lanes scroll the timeline rather than make it taller
 LIVE_PANELS = 0.5        # details / summary / source redraws while records stream in (the timeline: LIVE_REFRESH)
 PANEL_REFRESH = 0.1      # details / summary redraws while playing
 PANEL_SPACING = 10       # ...and with light syncs at most one per 10x the time the last one took
@@ -201,6 +202,8 @@ class RunScreen(Screen):
         if self.live and self.feed is not None:
             self.feed.hold(INPUT_HOLD)
             self._rest_until = max(self._rest_until, time.perf_counter() + INPUT_HOLD)
+            for timeline in self.query(Timeline):
+                timeline.keep_height(KEEP_HEIGHT)
 
     def _nudge_later(self, delay: float) -> None:
         """Ask for a drain after `delay` s through the event loop, not straight into this screen's queue: a screen
@@ -250,6 +253,8 @@ class RunScreen(Screen):
                 self._tell_notes(self.trace.notes[notes_before:])
             finished = finished or done
         self.trace.flush()
+        if self._dirty and self.live:
+            self.totals.catch_up()  # the summary's running totals grow with the records, not all at once when drawn
         if self.feed is not None:
             self.feed.made_room()
         if finished and self.live:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from itertools import accumulate
 from operator import itemgetter
-from time import perf_counter
+from time import monotonic, perf_counter
 
 from rich.segment import Segment
 from rich.style import Style
@@ -72,6 +72,8 @@ class Timeline(ScrollView, can_focus=False):
         self._name_width = 6
         self._width = 80
         self._names: list[str] = []
+        self._keep_height_until = 0.0  # monotonic(): until then a live timeline grows no taller (keep_height)
+        self._height_kept = False  # its height is pinned (an inline style) for that reason
 
     # ---- data and geometry ----------------------------------------------------------------------------------
     @property
@@ -94,12 +96,27 @@ class Timeline(ScrollView, can_focus=False):
             longest = max((len(lane.name) for lane in self.rows), default=4)
             self._name_width = min(NAME_MAX, max(6, longest + 2))
             self._names = [lane.name for lane in self.rows]
+        keeping = not self.trace.finished and monotonic() < self._keep_height_until
+        if self._height_kept and not keeping:
+            self._height_kept = False
+            self.styles.height = None  # the stylesheet's height again: the lanes that came meanwhile may use it
         size = Size(self._width, self._virtual_height())
         if self.virtual_size != size:
+            kept = max(self.size.height, LIVE_ROW_BY_ROW + 1)  # the first lanes all show, whatever happens
+            if keeping and not self._height_kept and size.height > kept:
+                self._height_kept = True
+                self.styles.height = kept
             self._set_virtual_size(size)
         if self.fitted:
             self._fit(exact=self.trace.finished)
         self.refresh()
+
+    def keep_height(self, seconds: float) -> None:
+        """The user is acting (a key, a click): for `seconds`, new lanes of a live run make the timeline scroll, not
+        grow taller than LIVE_ROW_BY_ROW lanes (or what it has if more), so the panels do not move under the user's
+        hands and no full-screen layout (the panels shrink and are all painted again) holds back what the user
+        asked for. It grows once the user lets go."""
+        self._keep_height_until = max(self._keep_height_until, monotonic() + seconds)
 
     def _virtual_height(self) -> int:
         """The axis and a row per lane. While the run is live and has more than LIVE_ROW_BY_ROW lanes, room for
