@@ -46,6 +46,7 @@ DRAIN_SLICE = 5_000      # records folded between two looks at that budget
 DRAIN_REST = 1.0         # after a slice, the screen waits this many times as long as it took before the next
 INPUT_HOLD = 0.05        # s: no folding or deriving after a key press or a click while records stream in
 KEEP_HEIGHT = 1.5        # s: after a key press or a click, new lanes scroll the timeline rather than make it taller
+CATCH_UP_EVERY = 0.2     # s: while records stream in, the summary's totals are extended at most this often
 LIVE_PANELS = 0.5        # details / summary / source redraws while records stream in (the timeline: LIVE_REFRESH)
 PANEL_REFRESH = 0.1      # details / summary redraws while playing
 PANEL_SPACING = 10       # ...and with light syncs at most one per 10x the time the last one took
@@ -90,6 +91,7 @@ class RunScreen(Screen):
         self.feed: LiveFeed | None = None
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._part: tuple[list, int, bool] | None = None  # a batch folded in part: (records, next, done)
+        self._next_catch_up = 0.0  # the summary's totals are next extended after a drain then (perf_counter)
         self._rest_until = 0.0  # no folding before then (perf_counter): the app's thread is left to keys and redraws
         self._nudge_pending = False  # a drain is asked for through the event loop
         self._nudged = False
@@ -253,8 +255,10 @@ class RunScreen(Screen):
                 self._tell_notes(self.trace.notes[notes_before:])
             finished = finished or done
         self.trace.flush()
-        if self._dirty and self.live:
-            self.totals.catch_up()  # the summary's running totals grow with the records, not all at once when drawn
+        if self._dirty and self.live and time.perf_counter() >= self._next_catch_up:
+            # the summary's running totals grow with the records, not seconds of them at once when it is drawn
+            self.totals.catch_up()
+            self._next_catch_up = time.perf_counter() + CATCH_UP_EVERY
         if self.feed is not None:
             self.feed.made_room()
         if finished and self.live:
