@@ -188,21 +188,26 @@ def test_the_c_scan_reads_every_float_the_writer_writes_back_to_the_same_float(x
 @settings(max_examples=100, deadline=None)
 @given(batches=st.lists(st.lists(_compact, max_size=40), min_size=1, max_size=4),
        at=st.lists(st.floats(0, 60), min_size=1, max_size=4))
-def test_the_running_totals_per_state_are_the_same_in_c_and_in_python(batches, at):
-    """viz.app.stats.Totals over lanes that grow between reads (prefix_extend against its Python loop)."""
+def test_the_running_totals_per_state_are_the_same_in_c_and_in_python_caught_up_or_not(batches, at):
+    """viz.app.stats.Totals over lanes that grow between reads (prefix_extend against its Python loop), with and
+    without catching up after each batch as a live run does."""
     import viz.app.stats as stats
 
-    def totals() -> list:
+    def totals(catch_up: bool = False) -> list:
         trace, out = Trace(), []
         sums = stats.Totals(trace)
         for batch in batches:
             trace.add_many(batch)
+            if catch_up:
+                sums.catch_up()
             out += [sums.until(lane, t) for lane in trace.lanes for t in at]
         return out
 
     fast = totals()
+    assert totals(catch_up=True) == fast
     with mock.patch.object(stats, "prefix_extend", None):
         assert totals() == fast
+        assert totals(catch_up=True) == fast
 
 
 def test_the_c_scan_reads_long_decimals_and_midpoints_exactly_as_python_does():
