@@ -149,6 +149,29 @@ def run_traced(script, args=(), *, timeout: float | None = 300.0, pure: bool = F
     return run
 
 
+NULL_TRACER = """
+import runpy, sys
+import greenlet
+greenlet.settrace({}.get)  # a C function that does nothing with (event, (origin, target))
+sys.argv = sys.argv[1:]
+sys.path[0] = __import__("os").path.dirname(sys.argv[0])
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def run_null_tracer(script, args=(), timeout: float = 300.0) -> PlainRun:
+    """The program with a greenlet tracer that does nothing and no viz at all: what greenlet costs a program just to
+    call a tracer on every switch, the part of the recorder's overhead no hook can avoid."""
+    t0 = time.perf_counter()
+    p = subprocess.run([PY, "-c", NULL_TRACER, str(script), *map(str, args)], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=timeout, env=child_env())
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise RuntimeError(f"{script} with a null tracer exited with {p.returncode}: "
+                           f"{p.stderr.decode(errors='replace')[-2000:]}")
+    return PlainRun(wall, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"), p.returncode)
+
+
 def run_child_only(script, args=(), timeout: float = 300.0, pure: bool = False) -> PlainRun:
     """The recorder's child alone: `python -m viz.recorder.child FD SCRIPT`, its event pipe read and discarded.
 
@@ -283,7 +306,7 @@ class Rounds:
     """Alternating rounds of untraced / traced runs of one program, each printing its own work time.
 
     Modes: `untraced`, `traced` (C hook), `traced-pure` (VIZ_PURE_PYTHON=1), `child-only` (recorder child, pipe
-    discarded). The order rotates every round so slow drift on a shared machine hits every mode alike; each traced
+    discarded), `null-tracer` (no viz, a greenlet tracer that does nothing). The order rotates every round so slow drift on a shared machine hits every mode alike; each traced
     mode's ratio is taken against the untraced run of the same round.
     """
 
@@ -304,6 +327,9 @@ class Rounds:
             w, wall = p.figure(self.pattern), p.wall
         elif m == "child-only":
             p = run_child_only(self.program, self.args, timeout=self.timeout)
+            w, wall = p.figure(self.pattern), p.wall
+        elif m == "null-tracer":
+            p = run_null_tracer(self.program, self.args, timeout=self.timeout)
             w, wall = p.figure(self.pattern), p.wall
         else:
             t = run_traced(self.program, self.args, timeout=self.timeout, pure=(m == "traced-pure"))

@@ -3,10 +3,11 @@
 Runs bench/programs/echo_io.py (a gevent StreamServer on 127.0.0.1, port 0, and C client greenlets x M send/recv
 round trips) untraced and under the recorder (Session + Trace.add_many, as `viz record` does), alternating, and
 compares the work time the program itself prints (`work_s=`). Per round: untraced, traced (C hook) and the recorder
-child alone with its event pipe discarded (the child's share of the overhead); `--pure` adds the pure-Python hook
-(VIZ_PURE_PYTHON=1). The order rotates every round. The headline is the median over rounds of traced / untraced
-within a round. Also: extra microseconds per round trip and per recorded switch, and the end-to-end wall time of
-`viz record` (information).
+child alone with its event pipe discarded (the child's share of the overhead), and a null-tracer run (no viz:
+greenlet.settrace given a C function that does nothing, what greenlet itself adds to every switch once any tracer is
+set); `--pure` adds the pure-Python hook (VIZ_PURE_PYTHON=1). The order rotates every round. The headline is the
+median over rounds of traced / untraced within a round. Also: extra microseconds per round trip and per recorded
+switch, and the end-to-end wall time of `viz record` (information).
 
 Last line of stdout: overhead_ratio=<median traced/untraced>.
 """
@@ -47,7 +48,7 @@ def main() -> int:
     trips = a.clients * a.messages
 
     modes = ["untraced", "traced"] + (["traced-pure"] if a.pure else []) + \
-        ([] if a.no_child_only else ["child-only"])
+        ([] if a.no_child_only else ["child-only"]) + ["null-tracer"]
     log(f"overhead_io: echo server, {a.clients} clients x {a.messages} round trips of {a.size} bytes = {trips:,}, "
         f"{a.runs} rounds of {', '.join(modes)}")
     with tempfile.TemporaryDirectory(prefix="viz-bench-") as tmp:
@@ -80,6 +81,8 @@ def main() -> int:
     print(f"target <= {TARGET}x: {'met' if ratio <= TARGET else f'MISSED by {ratio / TARGET - 1:.0%}'}")
     if "traced-pure" in rounds.ratios:
         print(f"overhead_ratio_pure={rounds.ratio('traced-pure'):.2f}")
+    print(f"overhead_ratio_null_tracer={rounds.ratio('null-tracer'):.2f}  (no viz: greenlet calling a tracer that "
+          "does nothing, the floor under any switch hook)")
     if "child-only" in rounds.ratios:
         print(f"overhead_ratio_child_only={rounds.ratio('child-only'):.2f}")
     print(f"overhead_ratio={ratio:.2f}")
