@@ -407,3 +407,22 @@ async def test_while_the_user_presses_keys_new_lanes_scroll_the_timeline_and_it_
         assert screen.live
         (tmp_path / "go.end").write_text("")
         await wait_for(pilot, lambda: not screen.live, what="the run to end")
+
+
+@pilot_test
+async def test_with_many_tasks_the_summary_gets_room_and_shows_the_busiest_ones():
+    from viz.app.stats import Totals
+    trace = many_lanes(60, 30)
+    app = VizApp(trace=trace, trace_name="many")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = run_screen(app)
+        assert screen.has_class("-many-lanes")
+        summary = screen.query_one("#summary")
+        text = str(summary.render())
+        totals = Totals(trace)
+        busiest = sorted(trace.lanes, key=lambda lane: -totals.until(lane, trace.end_time)[0])
+        shown = [lane.name for lane in trace.lanes if f"\n{lane.name} " in text]
+        assert len(shown) >= 3, text  # room for a few tasks below the timeline
+        assert set(shown) == {lane.name for lane in busiest[:len(shown)]}
+        assert f"and {60 - len(shown)} more tasks, less busy" in text

@@ -46,6 +46,7 @@ DRAIN_SLICE = 5_000      # records folded between two looks at that budget
 DRAIN_REST = 1.0         # after a slice, the screen waits this many times as long as it took before the next
 INPUT_HOLD = 0.05        # s: no folding or deriving after a key press or a click while records stream in
 KEEP_HEIGHT = 1.5        # s: after a key press or a click, new lanes scroll the timeline rather than make it taller
+MANY_LANES = 12          # lanes past which the timeline takes less of the screen and the summary more (app.tcss)
 CATCH_UP_EVERY = 0.2     # s: while records stream in, the summary's totals are extended at most this often
 LIVE_PANELS = 0.5        # details / summary / source redraws while records stream in (the timeline: LIVE_REFRESH)
 PANEL_REFRESH = 0.1      # details / summary redraws while playing
@@ -140,6 +141,7 @@ class RunScreen(Screen):
         self.query_one("#summary").border_title = "summary"
         self._play_timer = self.set_interval(FRAME, self._on_play_tick, pause=True)
         timeline = self.query_one(Timeline)
+        self._many_lanes()
         timeline.sync()
         if self.trace.truncated_at:
             self.notify(f"The trace file ends mid-record at line {self.trace.truncated_at} (the run was cut short); "
@@ -298,6 +300,7 @@ class RunScreen(Screen):
         self._dirty = False
         timeline = self.query_one(Timeline)
         painted = timeline.take_paint_time()  # the last redraw's painting, done by the screen after the last tick
+        self._many_lanes()
         timeline.sync()
         self.playback.tick(time.monotonic())
         self._sync(light=self.live, every=LIVE_PANELS)
@@ -308,6 +311,13 @@ class RunScreen(Screen):
         cost = time.monotonic() - started + PAINT_FACTOR * painted
         self._next_live_draw = started + max(LIVE_REFRESH, LIVE_SPACING * cost)
         self._tuning.settle(time.monotonic())
+
+    def _many_lanes(self) -> None:
+        """Past a screenful of lanes the timeline scrolls anyway: it then leaves more room to the summary, whose
+        busiest tasks say more than a few more lanes would (app.tcss, `-many-lanes`)."""
+        many = len(self.trace.lanes) > MANY_LANES
+        if many != self.has_class("-many-lanes") and not self.query_one(Timeline).keeping_height:
+            self.set_class(many, "-many-lanes")  # the whole screen is laid out again: not while the user acts
 
     def close_run(self) -> None:
         """End the program if it still runs and wait for it (the app must leave no child process behind)."""

@@ -1,5 +1,6 @@
 """The summary panel: wall time so far, each task's running / ready / blocked totals, and all the tasks' work set
-against the wall time (what concurrency bought: "3.50 s of work in 2.05 s")."""
+against the wall time (what concurrency bought: "3.50 s of work in 2.05 s"). When not every task fits, the ones
+that blocked the loop longest, then the busiest, are shown."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from viz.app.stats import LOOP
 from viz.app.timescale import fmt_duration
 
 MAX_ROWS = 60
-NAME_MAX = 9
+NAME_MAX = 16  # the room left by the columns bounds it too
 COLUMN = 8  # a space and seven characters: '1.25 ms'
 
 
@@ -50,7 +51,13 @@ class SummaryPanel(TracePanel):
         lanes = display_order(trace.lanes)
         height = self.content_size.height  # the panel clips: rows past its height would be drawn for nothing
         shown = MAX_ROWS if height <= 0 else max(1, min(MAX_ROWS, height - 4))
-        rows = [(lane, self.totals.until(lane, t)) for lane in lanes[:shown]]
+        if len(lanes) > shown:  # not all fit: the tasks that held the loop, then the busiest, in lane order
+            sums = {lane.task: self.totals.until(lane, t) for lane in lanes}
+            order = {lane.task: i for i, lane in enumerate(lanes)}
+            top = sorted(lanes, key=lambda lane: (-sums[lane.task][LOOP], -sums[lane.task][0]))[:shown]
+            rows = [(lane, sums[lane.task]) for lane in sorted(top, key=lambda lane: order[lane.task])]
+        else:
+            rows = [(lane, self.totals.until(lane, t)) for lane in lanes]
         columns = [(0, "running"), (1, "ready"), (2, "blocked")]
         if any(sums[3] for _, sums in rows):
             columns.append((3, "idle"))
@@ -74,7 +81,7 @@ class SummaryPanel(TracePanel):
             out.append("loop: ", style=loop_style)
             out.append("time in calls that blocked the whole loop\n", style=dim)
         if len(lanes) > shown:
-            out.append(f"… and {len(lanes) - shown} more tasks\n", style=dim)
+            out.append(f"… and {len(lanes) - shown} more tasks, less busy\n", style=dim)
         out.rstrip()
         return out
 

@@ -96,7 +96,7 @@ class Timeline(ScrollView, can_focus=False):
             longest = max((len(lane.name) for lane in self.rows), default=4)
             self._name_width = min(NAME_MAX, max(6, longest + 2))
             self._names = [lane.name for lane in self.rows]
-        keeping = not self.trace.finished and monotonic() < self._keep_height_until
+        keeping = self.keeping_height
         if self._height_kept and not keeping:
             self._height_kept = False
             self.styles.height = None  # the stylesheet's height again: the lanes that came meanwhile may use it
@@ -117,6 +117,11 @@ class Timeline(ScrollView, can_focus=False):
         hands and no full-screen layout (the panels shrink and are all painted again) holds back what the user
         asked for. It grows once the user lets go."""
         self._keep_height_until = max(self._keep_height_until, monotonic() + seconds)
+
+    @property
+    def keeping_height(self) -> bool:
+        """A live run's timeline is not to grow now (the user is acting, see keep_height)."""
+        return not self.trace.finished and monotonic() < self._keep_height_until
 
     def _virtual_height(self) -> int:
         """The axis and a row per lane. While the run is live and has more than LIVE_ROW_BY_ROW lanes, room for
