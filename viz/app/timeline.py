@@ -34,6 +34,7 @@ from viz.trace.model import Lane, Trace
 
 NAME_MAX = 18
 LIVE_ROW_BY_ROW = 12  # a live run's first lanes make the timeline grow a row at a time; then it grows in big steps
+KEEP_AT_LEAST = 8  # rows: while the user acts, a timeline this tall keeps its height (see keep_height)
 MIN_DT = 1e-7  # the deepest zoom: 0.1 µs per cell
 WARM_EVERY = 0.02   # background summary building: a slice every 20 ms...
 WARM_BUDGET = 0.004  # ...of at most 4 ms
@@ -102,7 +103,8 @@ class Timeline(ScrollView, can_focus=False):
             self.styles.height = None  # the stylesheet's height again: the lanes that came meanwhile may use it
         size = Size(self._width, self._virtual_height())
         if self.virtual_size != size:
-            kept = max(self.size.height, LIVE_ROW_BY_ROW + 1)  # the first lanes all show, whatever happens
+            # it keeps the height it has, unless too low to show a few lanes: then that of the first lanes
+            kept = self.size.height if self.size.height >= KEEP_AT_LEAST else LIVE_ROW_BY_ROW + 1
             if keeping and not self._height_kept and size.height > kept:
                 self._height_kept = True
                 self.styles.height = kept
@@ -113,9 +115,9 @@ class Timeline(ScrollView, can_focus=False):
 
     def keep_height(self, seconds: float) -> None:
         """The user is acting (a key, a click): for `seconds`, new lanes of a live run make the timeline scroll, not
-        grow taller than LIVE_ROW_BY_ROW lanes (or what it has if more), so the panels do not move under the user's
-        hands and no full-screen layout (the panels shrink and are all painted again) holds back what the user
-        asked for. It grows once the user lets go."""
+        grow taller than it is (or than LIVE_ROW_BY_ROW lanes, if it is lower than KEEP_AT_LEAST rows), so the
+        panels do not move under the user's hands and no full-screen layout (the panels shrink and are all painted
+        again) holds back what the user asked for. It grows once the user lets go."""
         self._keep_height_until = max(self._keep_height_until, monotonic() + seconds)
 
     @property
