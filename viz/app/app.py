@@ -59,21 +59,21 @@ class VizApp(App):
         """A key press or click pauses a live run's folding the moment it is queued (from the terminal's input), not
         only when the app's queue gets to it: the screen's own queue could fold records meanwhile, and the key would
         wait behind them."""
+        self._user_input(message)
+        return super().post_message(message)
+
+    async def on_event(self, event: events.Event) -> None:
+        self._user_input(event)  # and again as it is handled: the pause then covers its action and redraw
+        await super().on_event(event)
+
+    def _user_input(self, message) -> None:
         if isinstance(message, _USER_INPUT) and not message.is_forwarded:
             try:
                 screen = self.run_screen
             except Exception:  # no screen yet (the app is starting or closing)
-                screen = None
+                return
             if screen is not None:
                 screen.user_input()
-        return super().post_message(message)
-
-    async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, _USER_INPUT) and not event.is_forwarded:
-            screen = self.run_screen  # and again as it is handled: the pause then covers its action and redraw
-            if screen is not None:
-                screen.user_input()
-        await super().on_event(event)
 
     @property
     def run_screen(self) -> RunScreen | None:

@@ -59,12 +59,7 @@ class Totals:
         """Extend every lane's sums over the spans it gained (called as a live run's records are folded in, a
         batch at a time, so that a summary drawn later does not have to do seconds of them at once)."""
         for lane in self.trace.lanes:
-            if len(lane.starts) - 1 > self._done(lane):
-                self._update(lane)
-
-    def _done(self, lane: Lane) -> int:
-        p = self._prefix.get(lane.task)
-        return p.done if p is not None else 0
+            self._update(lane)
 
     def until(self, lane: Lane, t: float) -> list[float]:
         """Seconds per state (in STATES order, then loop-blocking) the task spent before instant t."""

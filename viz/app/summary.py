@@ -51,13 +51,10 @@ class SummaryPanel(TracePanel):
         lanes = display_order(trace.lanes)
         height = self.content_size.height  # the panel clips: rows past its height would be drawn for nothing
         shown = MAX_ROWS if height <= 0 else max(1, min(MAX_ROWS, height - 4))
-        if len(lanes) > shown:  # not all fit: the tasks that held the loop, then the busiest, in lane order
-            sums = {lane.task: self.totals.until(lane, t) for lane in lanes}
-            order = {lane.task: i for i, lane in enumerate(lanes)}
-            top = sorted(lanes, key=lambda lane: (-sums[lane.task][LOOP], -sums[lane.task][0]))[:shown]
-            rows = [(lane, sums[lane.task]) for lane in sorted(top, key=lambda lane: order[lane.task])]
-        else:
-            rows = [(lane, self.totals.until(lane, t)) for lane in lanes]
+        rows = [(lane, self.totals.until(lane, t)) for lane in lanes]
+        if len(rows) > shown:  # not all fit: the tasks that held the loop, then the busiest, in lane order
+            top = sorted(range(len(rows)), key=lambda i: (-rows[i][1][LOOP], -rows[i][1][0]))[:shown]
+            rows = [rows[i] for i in sorted(top)]
         columns = [(0, "running"), (1, "ready"), (2, "blocked")]
         if any(sums[3] for _, sums in rows):
             columns.append((3, "idle"))

@@ -118,24 +118,25 @@ static double now(void) {
 
 /* A hash of the chain of suspended frames: what the greenlet was doing, where. */
 #if defined(FIRST_LOCAL_OF_FRAME)
-/* 3.11: walk the interpreter's frames as PyFrame_GetBack does, but without making a frame object for each (most of
- * a wait's frames are new at every wait, and materialising them was most of this function's cost). Same hash. */
+/* 3.11: the frame below `fr`, as PyFrame_GetBack finds it, but without making a frame object for each (most of a
+ * wait's frames are new at every wait, and materialising them was most of the cost of walking them). */
+static _PyInterpreterFrame *frame_back(_PyInterpreterFrame *fr) {
+    PyFrameObject *fo = fr->frame_obj;
+    if (fo != NULL && fo->f_back != NULL) return fo->f_back->f_frame;
+    _PyInterpreterFrame *prev = fr->previous;
+    while (prev != NULL && _PyFrame_IsIncomplete(prev)) prev = prev->previous;
+    return prev;
+}
+
+/* Same hash as below, over the interpreter's frames. */
 static int signature(PyObject *frame_obj, unsigned long long *out) {
     unsigned long long h = 1469598103934665603ULL;
     _PyInterpreterFrame *fr = ((PyFrameObject *)frame_obj)->f_frame;
-    for (int depth = 0; fr != NULL && depth < MAX_DEPTH; depth++) {
+    for (int depth = 0; fr != NULL && depth < MAX_DEPTH; depth++, fr = frame_back(fr)) {
         int lasti = _PyInterpreterFrame_LASTI(fr);
         h = (h ^ (unsigned long long)(uintptr_t)fr->f_code) * 1099511628211ULL;
         h = (h ^ (unsigned long long)(unsigned int)(lasti < 0 ? -1 : lasti * (int)sizeof(_Py_CODEUNIT)))
             * 1099511628211ULL;
-        PyFrameObject *fo = fr->frame_obj;
-        if (fo != NULL && fo->f_back != NULL) {
-            fr = fo->f_back->f_frame;
-            continue;
-        }
-        _PyInterpreterFrame *prev = fr->previous;
-        while (prev != NULL && _PyFrame_IsIncomplete(prev)) prev = prev->previous;
-        fr = prev;
     }
     *out = h;
     return 0;
@@ -183,16 +184,9 @@ static PyFrameObject *frame_above(PyObject *frame, long depth) {
 /* `self` of the frame `depth` levels above `frame`: the socket a gevent socket method waits on (new reference). */
 static PyObject *socket_of(PyObject *frame, long depth) {
 #if defined(FIRST_LOCAL_OF_FRAME)
-    /* 3.11: walk the interpreter's frames as signature() does, without a frame object for each of the frames
-     * between (they are new at every wait), and read `self` from the method's first local. */
+    /* 3.11: walk the interpreter's frames as signature() does, and read `self` from the method's first local. */
     _PyInterpreterFrame *fr = ((PyFrameObject *)frame)->f_frame;
-    for (long i = 0; fr != NULL && i < depth; i++) {
-        PyFrameObject *fo = fr->frame_obj;
-        if (fo != NULL && fo->f_back != NULL) { fr = fo->f_back->f_frame; continue; }
-        _PyInterpreterFrame *prev = fr->previous;
-        while (prev != NULL && _PyFrame_IsIncomplete(prev)) prev = prev->previous;
-        fr = prev;
-    }
+    for (long i = 0; fr != NULL && i < depth; i++) fr = frame_back(fr);
     if (fr != NULL && fr->f_code->co_nlocalsplus > 0
             && PyTuple_GET_ITEM(fr->f_code->co_localsplusnames, 0) == str_self) {
         PyObject *sock = fr->localsplus[0];

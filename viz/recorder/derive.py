@@ -281,22 +281,15 @@ class Deriver:
         idle_from = hub.idle_from
         held = hub.held
         hub.held = None
-        if tid in self._idle_told:  # its idle span went out already (quiet())
-            self._idle_told.discard(tid)
-            if idle_from is not None:
-                hub.idle_from = None
-                hub.poll_end = t
-                if t > self._polled:
-                    self._polled = t
-                self._emit(out, task, t, tid, "running", "poll returned", None, None, None)
-                return
+        told = tid in self._idle_told  # its idle span went out already (quiet())
+        self._idle_told.discard(tid)
         if idle_from is None:
             if held is not None:
                 out.append(held)
             return
         if held is not None and held[1] < idle_from:
             out.append(held)
-        if t - idle_from > 0.0002:
+        if t - idle_from > 0.0002 and not told:
             self._emit(out, task, idle_from, tid, "idle", self._polling_for(), None, None, None)
         hub.idle_from = None
         hub.poll_end = t
