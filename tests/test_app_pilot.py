@@ -7,10 +7,12 @@ import functools
 import gc
 import random
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from textual import events
 
 from viz.app.app import VizApp
 from viz.app.keep import KeepTraceScreen
@@ -166,6 +168,25 @@ async def test_a_live_run_keeps_accepting_keys_while_events_stream_in():
         assert screen.playback.t == pytest.approx(trace.duration)
         await wait_for(pilot, lambda: not screen.live, what="the screen to see the end")
         assert (sys.getswitchinterval(), gc.get_threshold()) == (interval, threshold)  # put back after the run
+
+
+@pilot_test
+async def test_a_key_read_from_the_terminal_pauses_a_live_run_before_the_app_gets_to_it():
+    """The terminal's input thread hands a key to the app's loop, which may be busy folding records for a while:
+    the live run's deriving and folding stop the moment the key is read, on that thread, and the key still works."""
+    path, name = resolve("sleepers_unpatched")
+    app = VizApp(run=(str(path), name, [], 30.0))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = run_screen(app)
+        timeline = screen.query_one(Timeline)
+        await wait_for(pilot, lambda: len(timeline.rows) >= 3, what="the first lanes")
+        assert screen.live and timeline.fitted
+        read = time.monotonic()
+        reader = threading.Thread(target=app._driver.send_message, args=(events.Key("plus", "+"),))
+        reader.start()  # as the driver's input thread does
+        reader.join()
+        assert screen.feed.hold_until > read  # before the app's loop has run at all
+        await wait_for(pilot, lambda: not timeline.fitted, what="the zoom")
 
 
 @pilot_test

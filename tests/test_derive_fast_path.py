@@ -88,6 +88,35 @@ def test_a_switch_heavy_program_derives_the_same_records_in_c_and_in_python(raw_
     assert fast == pure
 
 
+
+def test_a_long_batch_is_derived_in_pieces_with_the_breather_called_between_them(raw_batches, script):
+    """The viewer's feed thread waits in the breather while the app draws: a batch of thousands of switches must not
+    hold the interpreter in one go, and pausing must not change what comes out (in C and in Python alike)."""
+    path = script("import gevent\n"
+                  "def w():\n"
+                  "    for i in range(3000):\n"
+                  "        gevent.sleep(0)\n"
+                  "gevent.joinall([gevent.spawn(w) for n in range(3)])\n")
+    batches = raw_batches(str(path))
+    events = sum(len(wire.expand_runs(batch)) for batch in batches)
+    assert events > 3 * derive.SWITCH_RUN
+
+    def with_breather() -> tuple[tuple, list[float]]:
+        d = Deriver()
+        seen: list[float] = []
+        d.breather = lambda: seen.append(d.end_time)
+        out = [rec for batch in batches for rec in d.feed(batch)]
+        return (out, d.end_time, d.close(1e9), d.outputs), seen
+
+    for context in (contextlib.nullcontext, pure_python):
+        with context():
+            plain = derived(batches)
+            paused, seen = with_breather()
+        assert paused == plain
+        assert len(seen) >= events // derive.SWITCH_RUN - len(batches)  # at least once per piece
+        assert seen == sorted(seen) and seen[0] < seen[-1]  # between pieces, as the derived time moves on
+
+
 # ---- fuzzed event sequences ------------------------------------------------------------------------------------
 _ids = st.integers(1, 5)
 _t = st.floats(0, 10, allow_nan=False, width=32).map(float)

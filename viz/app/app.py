@@ -39,6 +39,7 @@ class VizApp(App):
         self.saved_on_quit: str | None = None
 
     def on_mount(self) -> None:
+        self._watch_input()
         if self._start_picker:
             from viz.app.picker import PickerScreen  # only `viz` itself opens on the picker
 
@@ -54,6 +55,24 @@ class VizApp(App):
         """Run a script live on a new run screen (from the picker, going back returns there)."""
         self.push_screen(RunScreen.live_run(script, name, args, PICKER_TIMEOUT if from_picker else None,
                                             can_go_back=from_picker))
+
+    def _watch_input(self) -> None:
+        """Tell a live run's screen of a key press or click on the terminal's input thread, the moment it is read:
+        the app's queue may be busy for a while before it gets to it (the driver hands each input to the app's
+        loop with send_message; Textual is pinned)."""
+        driver = self._driver
+        if driver is None:
+            return
+        send = driver.send_message
+
+        def send_message(message) -> None:
+            if isinstance(message, _USER_INPUT):
+                stack = self.screen_stack  # a copy of a list: safe from any thread
+                screen = stack[-1] if stack else None
+                if isinstance(screen, RunScreen):
+                    screen.input_arriving()
+            send(message)
+        driver.send_message = send_message
 
     def post_message(self, message) -> bool:
         """A key press or click pauses a live run's folding the moment it is queued (from the terminal's input), not

@@ -67,6 +67,15 @@ class LiveFeed:
     def resume(self) -> None:
         self._app_free.set()
 
+    def _breathe(self) -> None:
+        """Between pieces of decoding and deriving (on this thread): wait while the app's thread lays out or
+        paints the screen, or the user has just pressed a key."""
+        held = self.hold_until - time.monotonic()
+        if held > 0 and self._stop_reason is None:
+            self._wake.wait(held)
+        if not self._app_free.is_set():
+            self._app_free.wait(BATCH_SECONDS)
+
     def close(self, timeout: float = 5.0) -> None:
         """Stop the child and wait for the thread; safe to call twice, and before `start`."""
         self.stop("stopped")
@@ -100,6 +109,7 @@ class LiveFeed:
         try:
             if session.proc is None:
                 session.start()
+            session.deriver.breather = self._breathe
             while not session.done:
                 if self._stop_reason is not None and not stopping:
                     stopping = True
@@ -109,11 +119,7 @@ class LiveFeed:
                     self._room.clear()
                     if session.expired():
                         break  # the run's time is up: poll below stops the child
-                held = self.hold_until - time.monotonic()
-                if held > 0 and self._stop_reason is None:
-                    self._wake.wait(held)
-                if not self._app_free.is_set():
-                    self._app_free.wait(BATCH_SECONDS)
+                self._breathe()
                 records = session.poll(BATCH_SECONDS / 2, limit=BATCH_RECORDS)  # a backlog comes in pieces
                 if records:
                     self._calibrate(records)

@@ -42,7 +42,7 @@ LIVE_REFRESH = 0.1       # at most 10 redraws a second while records stream in
 LIVE_SPACING = 4         # ...and at most one per 4x the time the last one took to prepare and paint
 PAINT_FACTOR = 2         # the screen's painting of a redraw, as a multiple of the timeline's own render_line time
 DRAIN_BUDGET = 0.015     # the longest the screen folds records in one go before it lets keys and redraws through
-DRAIN_SLICE = 5_000      # records folded between two looks at that budget
+DRAIN_SLICE = 2_000      # records folded between two looks at that budget (and at keys arriving meanwhile)
 DRAIN_REST = 1.0         # after a slice, the screen waits this many times as long as it took before the next
 INPUT_HOLD = 0.05        # s: no folding or deriving after a key press or a click while records stream in
 KEEP_HEIGHT = 1.5        # s: after a key press or a click, new lanes scroll the timeline rather than make it taller
@@ -94,6 +94,7 @@ class RunScreen(Screen):
         self._part: tuple[list, int, bool] | None = None  # a batch folded in part: (records, next, done)
         self._next_catch_up = 0.0  # the summary's totals are next extended after a drain then (perf_counter)
         self._rest_until = 0.0  # no folding before then (perf_counter): the app's thread is left to keys and redraws
+        self._input_until = 0.0  # the same, set by input_arriving (from the terminal's input thread too)
         self._nudge_pending = False  # a drain is asked for through the event loop
         self._nudged = False
         self._next_live_draw = 0.0
@@ -170,10 +171,12 @@ class RunScreen(Screen):
 
     def on_records_waiting(self, message: RecordsWaiting) -> None:
         started = time.perf_counter()
-        if started < self._rest_until:  # folded a moment ago: keys and redraws go first
-            self._nudge_later(self._rest_until - started)
+        rest_until = max(self._rest_until, self._input_until)
+        if started < rest_until:  # folded a moment ago, or a key came: keys and redraws go first
+            self._nudge_later(rest_until - started)
             return
-        more = self._drain(budget=DRAIN_BUDGET)
+        with self._feed_paused():  # the slices then take what the budget says, and a key waits for one at most
+            more = self._drain(budget=DRAIN_BUDGET)
         done = time.perf_counter()
         # rest as long as the folding took, so the app's thread folds at most about half the time and a key and
         # the redraw after it find the interpreter free however fast records come (the feed thread waits for the
@@ -200,12 +203,21 @@ class RunScreen(Screen):
             if feed is not None:
                 feed.resume()
 
+    def input_arriving(self) -> None:
+        """A key press or click has arrived (called on the terminal's input thread as it is read, before the app's
+        queue gets to it): while records stream in, the feed thread derives nothing and the screen's folding stops
+        at its next slice for a moment, so what the input asks for is drawn at once. Only sets two times: safe
+        from any thread."""
+        feed = self.feed
+        if self.live and feed is not None:
+            feed.hold(INPUT_HOLD)
+            self._input_until = time.perf_counter() + INPUT_HOLD
+
     def user_input(self) -> None:
-        """The user pressed a key or used the mouse: while records stream in, folding and deriving pause for a
-        moment, so what the input asks for is drawn at once (called by the app before the input is handled)."""
+        """The app is handling a key press or click (called before it is): the pause of input_arriving is renewed
+        to cover its action and redraw, and the timeline keeps its height for a while."""
         if self.live and self.feed is not None:
-            self.feed.hold(INPUT_HOLD)
-            self._rest_until = max(self._rest_until, time.perf_counter() + INPUT_HOLD)
+            self.input_arriving()
             for timeline in self.query(Timeline):
                 timeline.keep_height(KEEP_HEIGHT)
 
@@ -233,8 +245,8 @@ class RunScreen(Screen):
         finished = more = False
         deadline = time.perf_counter() + budget if budget is not None else None
         while True:
-            if deadline is not None and time.perf_counter() > deadline:
-                more = True
+            if deadline is not None and not self._input_until <= time.perf_counter() <= deadline:
+                more = True  # out of time, or a key arrived: it goes first
                 break
             if self._part is not None:  # the rest of a batch folded in part
                 records, start, done = self._part
@@ -257,7 +269,7 @@ class RunScreen(Screen):
                 self._tell_notes(self.trace.notes[notes_before:])
             finished = finished or done
         self.trace.flush()
-        if self._dirty and self.live and time.perf_counter() >= self._next_catch_up:
+        if self._dirty and self.live and max(self._next_catch_up, self._input_until) <= time.perf_counter():
             # the summary's running totals grow with the records, not seconds of them at once when it is drawn
             self.totals.catch_up()
             self._next_catch_up = time.perf_counter() + CATCH_UP_EVERY
@@ -288,8 +300,8 @@ class RunScreen(Screen):
 
     def _live_tick(self) -> None:
         started = time.monotonic()
-        if self.live and started < self._next_live_draw:
-            return  # the last redraw was costly: keys and the catching up go first
+        if self.live and (started < self._next_live_draw or time.perf_counter() < self._input_until):
+            return  # the last redraw was costly, or a key came: keys and the catching up go first
         if self.live and self.feed is not None:
             now = self.feed.clock()
             if now is not None and now > self.trace.end_time + LIVE_REFRESH / 2:

@@ -17,6 +17,7 @@ is built, exactly as _hub_resumes and _to_hub do here (tests/test_derive_fast_pa
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 from viz.recorder import wire
 
@@ -68,19 +69,27 @@ class Deriver:
         self._polled: float | None = None  # the latest poll_end of any hub (None until there is a hub)
         self._switched_to: dict[int, str] = {}  # task -> "switched to <its name>", the reason of a hub's ready span
         self._idle_told: set[int] = set()  # hubs whose idle span of the current poll went out early (quiet())
+        # called between pieces of a long batch; may block: a viewer's thread that derives waits there while the
+        # thread that draws wants the interpreter (viz.app.feed)
+        self.breather: Callable[[], None] | None = None
 
     def feed(self, batch: list) -> list[dict | tuple]:
         """The records of a batch of raw events, in order."""
         out: list[dict | tuple] = []
         one = self._one
         batch = _expand_runs(batch)
+        breather = self.breather
         if _switches is None:
-            for ev in batch:
+            for i, ev in enumerate(batch):
+                if breather is not None and i and not i % SWITCH_RUN:
+                    breather()
                 one(out, ev)
             return out
         i, n = 0, len(batch)
         tasks, hubs, reasons = self.tasks, self._hubs, self._switched_to
         while True:  # C takes the runs of switch events, Python the event each run stops at
+            if breather is not None and i:
+                breather()
             stop = min(n, i + SWITCH_RUN)
             i, self.end_time = _switches(batch, i, out, tasks, hubs, reasons, self.end_time, stop)
             if i >= n:

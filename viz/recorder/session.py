@@ -168,6 +168,8 @@ class Session:
             if limit is not None and len(records) >= limit:
                 self._arrived.set()  # more is here already: the next poll does not wait
                 break
+            if records and self.deriver.breather is not None:
+                self.deriver.breather()
             what, data = chunks.popleft()
             self._pending_bytes -= len(data)
             self._read(what, data, records)
