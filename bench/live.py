@@ -11,7 +11,8 @@ them as fast as the pipe takes them (programs/replay_events.py): the same record
 program setting the pace, so the figure is the app's own capacity.
 
 Figures: records/s into the model (first record to the last, all of the run's records), key-to-screen latency
-(median, 90th percentile and worst over all presses), the program's work time against an untraced run of it.
+(median, 90th percentile and worst over all presses), the program's work time against an untraced run of it, and
+the app process's peak RSS (the model, the summary's running totals and the screen of the largest run).
 
 Last line of stdout: live_records_per_s=<median records/s>; the lines before: key_ms_worst=, key_ms_p90= (ms).
 """
@@ -29,7 +30,8 @@ from unittest import mock
 
 sys.dont_write_bytecode = True  # leave no __pycache__ behind in bench/
 
-from _common import PROGRAMS, Session, find_figure, log, median, min_runs, run_plain, run_traced, table  # noqa: E402
+from _common import (PROGRAMS, Session, find_figure, log, median, min_runs, peak_rss_mb, rss_mb, run_plain,  # noqa: E402
+                     run_traced, table)
 
 from textual import events  # noqa: E402
 
@@ -244,6 +246,7 @@ def main() -> int:
             stack.enter_context(replaying(events_file))
             label += ", replayed by a stand-in child"
         log(f"live: {label} in the app (headless, 200x50), {a.runs} runs")
+        rss_before = rss_mb()
         rates, latencies, to_action, records, ratios = rounds(a, script, args, probe, explainer)
     worst_ms = max(latencies, default=float("nan")) * 1e3
     median_ms = median(latencies) * 1e3
@@ -262,6 +265,7 @@ def main() -> int:
          "met" if worst_ms <= TARGET_KEY_MS else "MISSED"],
         ["key presses timed", len(latencies), "", ""],
         ["program work traced / untraced", median(ratios) if ratios else "-", "", "information"],
+        ["app's peak RSS over the runs (MiB)", peak_rss_mb(), "", f"information (from {rss_before:.0f} MiB)"],
     ], ["figure", "value", "target", ""]))
     print(f"key_ms_p90={p90_ms:.1f}")
     print(f"key_ms_worst={worst_ms:.1f}")

@@ -9,6 +9,7 @@ import random
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -239,9 +240,13 @@ async def test_going_back_to_the_picker_stops_the_run_and_allows_another():
         await pilot.pause()
         assert isinstance(app.screen, PickerScreen)
         assert screen.session.proc.poll() is not None
+        gone, trace_gone = weakref.ref(screen), weakref.ref(screen.trace)
+        del screen
+        # the run's screen and trace are freed soon after, not at the collector's next full collection
+        await wait_for(pilot, lambda: gone() is None and trace_gone() is None, timeout=10, what="the run to be freed")
         await pilot.press("up", "enter")
         second = run_screen(app)
-        assert second is not screen and second.run_name == "gevent_sleepers"
+        assert second.run_name == "gevent_sleepers"
         await pilot.press("escape")
 
 

@@ -187,10 +187,11 @@ def test_the_c_scan_reads_every_float_the_writer_writes_back_to_the_same_float(x
 
 @settings(max_examples=100, deadline=None)
 @given(batches=st.lists(st.lists(_compact, max_size=40), min_size=1, max_size=4),
-       at=st.lists(st.floats(0, 60), min_size=1, max_size=4))
-def test_the_running_totals_per_state_are_the_same_in_c_and_in_python_caught_up_or_not(batches, at):
-    """viz.app.stats.Totals over lanes that grow between reads (prefix_extend against its Python loop), with and
-    without catching up after each batch as a live run does."""
+       at=st.lists(st.floats(0, 60), min_size=1, max_size=4), stride=st.sampled_from([1, 2, 3, 7, None]))
+def test_the_running_totals_per_state_are_the_same_in_c_and_in_python_caught_up_or_not(batches, at, stride):
+    """viz.app.stats.Totals over lanes that grow between reads (prefix_extend and prefix_at against their Python
+    code), with and without catching up after each batch as a live run does, keeping a total every `stride` spans
+    (None: the app's STRIDE); and the same totals as walking every span."""
     import viz.app.stats as stats
 
     def totals(catch_up: bool = False) -> list:
@@ -203,11 +204,26 @@ def test_the_running_totals_per_state_are_the_same_in_c_and_in_python_caught_up_
             out += [sums.until(lane, t) for lane in trace.lanes for t in at]
         return out
 
-    fast = totals()
-    assert totals(catch_up=True) == fast
-    with mock.patch.object(stats, "prefix_extend", None):
-        assert totals() == fast
+    with mock.patch.object(stats, "STRIDE", stride or stats.STRIDE):
+        fast = totals()
         assert totals(catch_up=True) == fast
+        with mock.patch.multiple(stats, prefix_extend=None, prefix_at=None):
+            assert totals() == fast
+            assert totals(catch_up=True) == fast
+    trace = Trace()
+    for batch in batches:
+        trace.add_many(batch)
+    walked = []
+    for lane in trace.lanes:
+        for t in at:
+            expect = [0.0] * (stats.LOOP + 1)
+            for span in trace.spans(lane):
+                part = max(0.0, min(t, span.end) - span.start)
+                expect[model.STATE_CODE[span.state]] += part
+                if span.blocks_loop:
+                    expect[stats.LOOP] += part
+            walked.append(expect)
+    assert fast[-len(walked):] == [pytest.approx(w, abs=1e-9) for w in walked]
 
 
 def test_the_c_scan_reads_long_decimals_and_midpoints_exactly_as_python_does():

@@ -17,9 +17,11 @@ from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from viz.app.source import SourceView
+from viz.app.tuning import release_memory
 from viz.scenarios import Scenario, TargetError, resolve
 
 NAME_WIDTH = 20
+RELEASE_AFTER = 0.5  # s after coming back from a run before its memory is given back (the run screen is gone by then)
 
 
 class ScenarioList(OptionList):
@@ -61,6 +63,7 @@ class PickerScreen(Screen):
     def __init__(self, scenarios: list[Scenario]):
         super().__init__()
         self.scenarios = scenarios
+        self._left = False
 
     def compose(self) -> ComposeResult:
         head = Text(no_wrap=True, overflow="ellipsis")
@@ -85,6 +88,13 @@ class PickerScreen(Screen):
             options.highlighted = 0
             self._preview(self.scenarios[0])
         options.focus()
+
+    def on_screen_suspend(self) -> None:
+        self._left = True  # a run (or help) screen is on top
+
+    def on_screen_resume(self) -> None:
+        if self._left:  # back from a run: what it held is given back while the user looks at the list
+            self.set_timer(RELEASE_AFTER, release_memory)
 
     @on(OptionList.OptionHighlighted)
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:

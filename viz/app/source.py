@@ -8,6 +8,8 @@ show plain. The scenario picker uses the same widget, without marks, for its pre
 
 from __future__ import annotations
 
+import threading
+
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Span, Text
@@ -79,7 +81,9 @@ class SourceView(ScrollView, can_focus=False):
 
         def start() -> None:
             if self._highlighting == (text, dark) and self.is_attached:
-                self.run_worker(work, thread=True, exclusive=True, group="highlight")
+                # a plain thread, not a Textual thread worker: the pool thread that runs a worker keeps it (and this
+                # view, its screen and a run's trace) in its context until it runs another one
+                threading.Thread(target=work, name="viz highlight", daemon=True).start()
 
         self.call_after_refresh(start)
 

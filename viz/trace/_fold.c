@@ -6,7 +6,8 @@
  * - scan_block(block, pos, loads, out, names): reads the lines of a block of a trace file and appends each plain
  *   state line as a compact record to `out`, exactly as viz.trace.format._plain_state decides, until the first
  *   line that is not one (the reference reader takes it).
- * - prefix_extend(...): the running totals per state of a lane's spans, as viz.app.stats.Totals does in Python.
+ * - prefix_extend(...), prefix_at(...): the running totals per state of a lane's spans, as viz.app.stats.Totals
+ *   does in Python.
  *
  * A live run and a loaded file both spend most of their time here: a million records is a million trips through
  * these loops. The module is optional: without a compiler the Python code does the same, only slower; tests check
@@ -807,53 +808,87 @@ static PyObject *py_scan_block(PyObject *mod, PyObject *const *args, Py_ssize_t 
     return Py_BuildValue("(nnn)", pos, lines, end);
 }
 
-/* ---- prefix_extend: the running totals per state of a lane's spans (viz.app.stats) ------------------------- */
+/* ---- prefix_extend, prefix_at: the running totals per state of a lane's spans (viz.app.stats) -------------- */
+
+/* The buffers of a lane's starts (array('d')), state codes and flags (bytes-like), checked against span range
+ * [lo, hi): 0, or -1 with an error set (the buffers are released either way on error). */
+static int lane_buffers(PyObject *const *args, Py_ssize_t lo, Py_ssize_t hi, Py_buffer *st, Py_buffer *codes,
+                        Py_buffer *flags) {
+    if (PyObject_GetBuffer(args[0], st, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return -1;
+    if (PyObject_GetBuffer(args[1], codes, PyBUF_SIMPLE) < 0) goto fail;
+    if (PyObject_GetBuffer(args[2], flags, PyBUF_SIMPLE) < 0) goto fail;
+    if (st->itemsize != sizeof(double) || st->format == NULL || strcmp(st->format, "d") != 0) {
+        PyErr_SetString(PyExc_TypeError, "starts must be an array('d')");
+        goto fail;
+    }
+    Py_ssize_t n = st->len / (Py_ssize_t)sizeof(double);
+    if (lo < 0 || hi < lo || hi + 1 > n || hi > codes->len || hi > flags->len) {
+        PyErr_SetString(PyExc_IndexError, "span range out of the lane");
+        goto fail;
+    }
+    return 0;
+fail:
+    if (st->obj) PyBuffer_Release(st);
+    if (codes->obj) PyBuffer_Release(codes);
+    if (flags->obj) PyBuffer_Release(flags);
+    return -1;
+}
+
+/* sums[k][index] as a double: 0, or -1 with an error set. */
+static int sum_item(PyObject *sums, Py_ssize_t k, Py_ssize_t index, double *out) {
+    PyObject *v = PySequence_GetItem(PyList_GET_ITEM(sums, k), index);
+    if (v == NULL) return -1;
+    *out = PyFloat_AsDouble(v);
+    Py_DECREF(v);
+    return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
+/* Spans [lo, hi) added to acc in order, those in state k (k == nsums - 1: those that block the loop). The same
+ * additions as the Python code makes (accumulate over duration * 0-or-1), so both give the same bits. */
+static double add_spans(double acc, const double *t, const unsigned char *c, const unsigned char *f,
+                        Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t k, int loop) {
+    for (Py_ssize_t i = lo; i < hi; i++) {
+        double d = t[i + 1] - t[i];
+        acc = acc + ((loop ? f[i] != 0 : c[i] == k) ? d * 1.0 : d * 0.0);
+    }
+    return acc;
+}
 
 static PyObject *py_prefix_extend(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 6 || !PyList_CheckExact(args[3])) {
-        PyErr_SetString(PyExc_TypeError, "prefix_extend(starts, states, flags, sums: list, lo, hi)");
+    if (nargs != 7 || !PyList_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "prefix_extend(starts, states, flags, sums: list, lo, hi, stride)");
         return NULL;
     }
-    Py_ssize_t lo = PyLong_AsSsize_t(args[4]), hi = PyLong_AsSsize_t(args[5]);
-    if ((lo == -1 || hi == -1) && PyErr_Occurred()) return NULL;
+    Py_ssize_t lo = PyLong_AsSsize_t(args[4]), hi = PyLong_AsSsize_t(args[5]), stride = PyLong_AsSsize_t(args[6]);
+    if ((lo == -1 || hi == -1 || stride == -1) && PyErr_Occurred()) return NULL;
+    if (stride < 1 || lo % stride || hi % stride) {
+        PyErr_SetString(PyExc_ValueError, "prefix_extend: lo and hi must be multiples of stride");
+        return NULL;
+    }
     PyObject *sums = args[3];
     Py_ssize_t nsums = PyList_GET_SIZE(sums);
     Py_buffer st = {0}, codes = {0}, flags = {0};
+    if (lane_buffers(args, lo, hi, &st, &codes, &flags) < 0) return NULL;
     PyObject *result = NULL;
     double *out = NULL;
-    if (PyObject_GetBuffer(args[0], &st, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return NULL;
-    if (PyObject_GetBuffer(args[1], &codes, PyBUF_SIMPLE) < 0) goto done;
-    if (PyObject_GetBuffer(args[2], &flags, PyBUF_SIMPLE) < 0) goto done;
-    if (st.itemsize != sizeof(double) || st.format == NULL || strcmp(st.format, "d") != 0) {
-        PyErr_SetString(PyExc_TypeError, "starts must be an array('d')");
-        goto done;
-    }
-    Py_ssize_t n = st.len / (Py_ssize_t)sizeof(double);
-    if (lo < 0 || hi < lo || hi + 1 > n || hi > codes.len || hi > flags.len) {
-        PyErr_SetString(PyExc_IndexError, "prefix_extend: span range out of the lane");
-        goto done;
-    }
     if (hi == lo) { result = Py_None; Py_INCREF(result); goto done; }
     const double *t = (const double *)st.buf;
     const unsigned char *c = (const unsigned char *)codes.buf, *f = (const unsigned char *)flags.buf;
-    out = PyMem_Malloc((hi - lo) * sizeof(double));
+    Py_ssize_t groups = (hi - lo) / stride;
+    out = PyMem_Malloc(groups * sizeof(double));
     if (out == NULL) { PyErr_NoMemory(); goto done; }
     for (Py_ssize_t k = 0; k < nsums; k++) {
         PyObject *arr = PyList_GET_ITEM(sums, k);
         Py_ssize_t len = PyObject_Length(arr);
         if (len < 1) { if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "an empty sum"); goto done; }
-        PyObject *v = PySequence_GetItem(arr, len - 1);
-        if (v == NULL) goto done;
-        double acc = PyFloat_AsDouble(v);
-        Py_DECREF(v);
-        if (acc == -1.0 && PyErr_Occurred()) goto done;
-        int loop = k == nsums - 1;  /* the last sum: spans that block the loop */
-        for (Py_ssize_t i = lo; i < hi; i++) {
-            double d = t[i + 1] - t[i];
-            acc = acc + ((loop ? f[i] != 0 : c[i] == k) ? d * 1.0 : d * 0.0);
-            out[i - lo] = acc;
+        double acc;
+        if (sum_item(sums, k, len - 1, &acc) < 0) goto done;
+        int loop = k == nsums - 1;
+        for (Py_ssize_t g = 0; g < groups; g++) {
+            acc = add_spans(acc, t, c, f, lo + g * stride, lo + (g + 1) * stride, k, loop);
+            out[g] = acc;
         }
-        PyObject *view = PyMemoryView_FromMemory((char *)out, (hi - lo) * (Py_ssize_t)sizeof(double), PyBUF_READ);
+        PyObject *view = PyMemoryView_FromMemory((char *)out, groups * (Py_ssize_t)sizeof(double), PyBUF_READ);
         if (view == NULL) goto done;
         PyObject *r = PyObject_CallMethodOneArg(arr, str_frombytes, view);
         Py_DECREF(view);
@@ -864,9 +899,37 @@ static PyObject *py_prefix_extend(PyObject *mod, PyObject *const *args, Py_ssize
     Py_INCREF(result);
 done:
     PyMem_Free(out);
-    if (st.obj) PyBuffer_Release(&st);
-    if (codes.obj) PyBuffer_Release(&codes);
-    if (flags.obj) PyBuffer_Release(&flags);
+    PyBuffer_Release(&st);
+    PyBuffer_Release(&codes);
+    PyBuffer_Release(&flags);
+    return result;
+}
+
+static PyObject *py_prefix_at(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 7 || !PyList_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "prefix_at(starts, states, flags, sums: list, j, lo, hi)");
+        return NULL;
+    }
+    Py_ssize_t j = PyLong_AsSsize_t(args[4]), lo = PyLong_AsSsize_t(args[5]), hi = PyLong_AsSsize_t(args[6]);
+    if ((j == -1 || lo == -1 || hi == -1) && PyErr_Occurred()) return NULL;
+    PyObject *sums = args[3];
+    Py_ssize_t nsums = PyList_GET_SIZE(sums);
+    Py_buffer st = {0}, codes = {0}, flags = {0};
+    if (lane_buffers(args, lo, hi, &st, &codes, &flags) < 0) return NULL;
+    const double *t = (const double *)st.buf;
+    const unsigned char *c = (const unsigned char *)codes.buf, *f = (const unsigned char *)flags.buf;
+    PyObject *result = PyList_New(nsums);
+    for (Py_ssize_t k = 0; result != NULL && k < nsums; k++) {
+        double acc;
+        PyObject *v = NULL;
+        if (sum_item(sums, k, j, &acc) == 0)
+            v = PyFloat_FromDouble(add_spans(acc, t, c, f, lo, hi, k, k == nsums - 1));
+        if (v == NULL) { Py_CLEAR(result); break; }
+        PyList_SET_ITEM(result, k, v);
+    }
+    PyBuffer_Release(&st);
+    PyBuffer_Release(&codes);
+    PyBuffer_Release(&flags);
     return result;
 }
 
@@ -875,8 +938,10 @@ static PyMethodDef methods[] = {
      "scan_block(block, pos, loads, out, state_names) -> (pos, lines, end) of the first line that is not a plain\n"
      "state record (see the comment above it)"},
     {"prefix_extend", (PyCFunction)(void (*)(void))py_prefix_extend, METH_FASTCALL,
-     "prefix_extend(starts, states, flags, sums, lo, hi): extend each running total in sums (one per state code,\n"
-     "then the loop-blocking one) over spans [lo, hi)."},
+     "prefix_extend(starts, states, flags, sums, lo, hi, stride): extend each running total in sums (one per state\n"
+     "code, then the loop-blocking one) over spans [lo, hi), appending its value after every `stride` spans."},
+    {"prefix_at", (PyCFunction)(void (*)(void))py_prefix_at, METH_FASTCALL,
+     "prefix_at(starts, states, flags, sums, j, lo, hi) -> [each running total's j-th value plus spans [lo, hi)]"},
     {NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fold", NULL, -1, methods};

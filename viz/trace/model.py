@@ -21,12 +21,12 @@ from viz.trace.format import STATES, ReadResult, TraceWriter, header, read_batch
 RUNNING, READY, BLOCKED, IDLE = range(4)
 STATE_CODE = {name: code for code, name in enumerate(STATES)}
 
-# The C fold (viz/trace/_fold.c) does what Trace._add_many_py does, several times faster, and prefix_extend what
-# viz.app.stats does in Python; VIZ_PURE_PYTHON=1 or a build without a compiler uses the Python code.
-_Folder = prefix_extend = None
+# The C fold (viz/trace/_fold.c) does what Trace._add_many_py does, several times faster, and prefix_extend and
+# prefix_at what viz.app.stats does in Python; VIZ_PURE_PYTHON=1 or a build without a compiler uses the Python code.
+_Folder = prefix_extend = prefix_at = None
 if not os.environ.get("VIZ_PURE_PYTHON"):
     try:
-        from viz.trace._fold import Folder as _Folder, prefix_extend
+        from viz.trace._fold import Folder as _Folder, prefix_at, prefix_extend
     except ImportError:  # pragma: no cover - depends on the build
         pass
 
