@@ -5,7 +5,9 @@ Records bench/programs/flood.py (a gevent program producing EVENTS events as fas
 once per size (default 25 M, then 50 M events: both past the session's 5,000,000-record cap), each recording in a
 fresh viewer process so each has its own peak. Reports the viewer's peak RSS (VmHWM), the RSS it started from,
 what the trace kept (spans, output lines) and what the session's flood note says was dropped, how the run ended,
-and the wall time. Memory is bounded when doubling the flood past the cap leaves the peak within 25 %.
+and the wall time. Memory is bounded when doubling the flood past the cap leaves the peak within 25 %. With
+`--app`, the viewer is the real app on a live run instead (headless, 200x50, as `viz run`): its model, the summary's
+running totals, the output panel and the screen.
 
 Last line of stdout: flood_peak_rss_mb=<peak RSS of the viewer at the largest size, MiB>.
 """
@@ -21,25 +23,50 @@ import time
 
 sys.dont_write_bytecode = True  # leave no __pycache__ behind in bench/
 
-from _common import PROGRAMS, PY, log, median, peak_rss_mb, rss_mb, run_traced, table  # noqa: E402
+from _common import PROGRAMS, PY, TracedRun, log, median, peak_rss_mb, rss_mb, run_traced, table  # noqa: E402
 
 PROGRAM = PROGRAMS / "flood.py"
 
 
-def one(events: int, timeout: float) -> dict:
-    """One recording in this process (the viewer); returns the figures as a dict."""
+def in_app(events: int, timeout: float) -> TracedRun:
+    """A live run of the flood in the real app (headless, 200x50), as `viz run` does, until the run ends."""
+    import asyncio
+
+    from viz.app.app import VizApp
+    from viz.app.run_screen import RunScreen
+
+    run = TracedRun()
+
+    async def go() -> None:
+        app = VizApp(run=(str(PROGRAM), "flood", [str(events)], timeout))
+        async with app.run_test(size=(200, 50)) as pilot:
+            while not isinstance(app.screen, RunScreen):
+                await pilot.pause(0.01)
+            screen = app.screen
+            deadline = time.monotonic() + timeout + 60
+            while screen.live and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            run.trace, run.session, run.records = screen.trace, screen.session, screen.trace.changes
+            run.exit = run.trace.exit or {}
+            await pilot.press("q")
+    asyncio.run(go())
+    return run
+
+
+def one(events: int, timeout: float, app: bool = False) -> dict:
+    """One recording in this process (the viewer, or the app); returns the figures as a dict."""
     import gc
     gc.collect()
     start_rss, start_peak = rss_mb(), peak_rss_mb()
     t0 = time.perf_counter()
-    run = run_traced(PROGRAM, [events], timeout=timeout)
+    run = in_app(events, timeout) if app else run_traced(PROGRAM, [events], timeout=timeout)
     wall = time.perf_counter() - t0
     trace = run.trace
     spans = sum(len(lane) for lane in trace.lanes)
     notes = run.notes()
-    flood = next((n for n in notes if n.startswith("flood:")), "")
-    dropped_events = _num(r"([\d,]+) events", flood)
-    dropped_lines = _num(r"([\d,]+) output lines from", flood)
+    flood = " ".join(n for n in notes if n.startswith("flood:"))  # one note for records, one for output lines
+    dropped_events = _num(r"([\d,]+) later events", flood)
+    dropped_lines = _num(r"([\d,]+) later lines", flood)
     s = run.session
     return {
         "events": events, "wall_s": wall, "outcome": run.exit.get("outcome"), "detail": run.exit.get("detail"),
@@ -63,25 +90,29 @@ def main() -> int:
                     help="comma-separated flood sizes in events, one recording each (default 25e6,50e6)")
     ap.add_argument("--timeout", type=float, default=150.0,
                     help="stop a recording after this many seconds (default 150); the trace then says timeout")
+    ap.add_argument("--app", action="store_true",
+                    help="the viewer is the real app (headless, 200x50) on a live run, as `viz run` (its model, "
+                         "summary totals, output panel and screen), instead of Session + Trace as `viz record`")
     ap.add_argument("--one", type=float, default=None, help=argparse.SUPPRESS)  # internal: one recording, JSON out
     a = ap.parse_args()
     if a.one is not None:
-        print(json.dumps(one(int(a.one), a.timeout)))
+        print(json.dumps(one(int(a.one), a.timeout, a.app)))
         return 0
+    viewer = "app" if a.app else "viewer"
 
     results = []
     for n in a.events:
-        log(f"flood: recording {n:,} events in a fresh viewer process (timeout {a.timeout:g} s)...")
-        p = subprocess.run([PY, __file__, "--one", str(n), "--timeout", str(a.timeout)], capture_output=True,
-                           timeout=a.timeout + 120)
+        log(f"flood: recording {n:,} events in a fresh {viewer} process (timeout {a.timeout:g} s)...")
+        p = subprocess.run([PY, __file__, "--one", str(n), "--timeout", str(a.timeout)] + (["--app"] if a.app else []),
+                           capture_output=True, timeout=a.timeout + 120)
         if p.returncode != 0:
             raise SystemExit(f"flood recording of {n:,} events failed: {p.stderr.decode(errors='replace')[-2000:]}")
         r = json.loads(p.stdout.decode().strip().splitlines()[-1])
         results.append(r)
-        log(f"  {r['outcome']} after {r['wall_s']:.1f} s; viewer peak RSS {r['peak_rss_mb']:.0f} MiB "
+        log(f"  {r['outcome']} after {r['wall_s']:.1f} s; {viewer} peak RSS {r['peak_rss_mb']:.0f} MiB "
             f"(started at {r['start_rss_mb']:.0f}); {r['flood_note'] or 'no flood note'}")
 
-    print("flood: one recording per size, each in a fresh viewer process")
+    print(f"flood: one recording per size, each in a fresh {viewer} process")
     print(table([[f"{r['events']:,}", r["outcome"], r["wall_s"], r["start_rss_mb"], r["peak_rss_mb"], r["end_rss_mb"],
                   r["records"], r["spans"], r["outputs"], r["dropped_events"], r["dropped_lines"]] for r in results],
                 ["events", "outcome", "wall s", "start MiB", "peak MiB", "end MiB", "records kept", "spans",
@@ -91,13 +122,13 @@ def main() -> int:
         if r["outcome"] != "finished":
             print(f"{r['events']:,}: the run ended as {r['outcome']}: {r['detail']}")
         seen = r["records"] + r["dropped_events"] + r["dropped_lines"]
-        print(f"{r['events']:,}: the viewer accounted for {seen:,} items (records kept + events and lines dropped)")
+        print(f"{r['events']:,}: the {viewer} accounted for {seen:,} items (records kept + events and lines dropped)")
     peaks = [r["peak_rss_mb"] for r in results]
     bounded = len(peaks) < 2 or peaks[-1] <= peaks[0] * 1.25
     print(f"bounded: {'yes' if bounded else 'NO'} (peak {peaks[0]:.0f} MiB at {results[0]['events']:,} events, "
           f"{peaks[-1]:.0f} MiB at {results[-1]['events']:,})")
     for r in results:
-        print(f"{r['events']:,}: viewer RSS at the end, over the start, per record kept: "
+        print(f"{r['events']:,}: {viewer} RSS at the end, over the start, per record kept: "
               f"{(r['end_rss_mb'] - r['start_rss_mb']) * 2**20 / max(r['records'], 1):.0f} bytes")
     print(f"flood_peak_rss_mb={peaks[-1]:.0f}")
     return 0
