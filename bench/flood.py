@@ -40,10 +40,12 @@ def in_app(events: int, timeout: float) -> TracedRun:
     async def go() -> None:
         app = VizApp(run=(str(PROGRAM), "flood", [str(events)], timeout))
         async with app.run_test(size=(200, 50)) as pilot:
+            deadline = time.monotonic() + timeout + 60
             while not isinstance(app.screen, RunScreen):
+                if time.monotonic() > deadline:
+                    raise SystemExit("the app never showed the run screen")
                 await pilot.pause(0.01)
             screen = app.screen
-            deadline = time.monotonic() + timeout + 60
             while screen.live and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
             run.trace, run.session, run.records = screen.trace, screen.session, screen.trace.changes

@@ -18,6 +18,7 @@ from textual import events
 from viz.app.app import VizApp
 from viz.app.keep import KeepTraceScreen
 from viz.app.picker import PickerScreen, ScenarioList
+from viz.app import run_screen as run_screen_module
 from viz.app.run_screen import RunScreen
 from viz.app import timeline as timeline_module
 from viz.app.timeline import Timeline
@@ -188,6 +189,29 @@ async def test_a_key_read_from_the_terminal_pauses_a_live_run_before_the_app_get
         reader.join()
         assert screen.feed.hold_until > read  # before the app's loop has run at all
         await wait_for(pilot, lambda: not timeline.fitted, what="the zoom")
+
+
+@pilot_test
+async def test_input_that_keeps_coming_pauses_a_live_run_only_at_first():
+    """A held key repeats every 30 ms: pausing the run for each repeat would stop the records (and, the pipe full,
+    the program) for as long as the key is held; only the streak's first INPUT_STREAK seconds pause it."""
+    path, name = resolve("sleepers_unpatched")
+    app = VizApp(run=(str(path), name, [], 30.0))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = run_screen(app)
+        await wait_for(pilot, lambda: len(screen.trace.lanes) >= 2, what="the first lanes")
+        assert screen.live
+
+        def held_by(at: float) -> bool:
+            before = screen.feed.hold_until
+            screen.input_arriving(at)
+            return screen.feed.hold_until != before
+
+        start = time.perf_counter()
+        repeats = [held_by(start + 0.03 * k) for k in range(40)]  # 1.2 s of a repeating key
+        streak = int(run_screen_module.INPUT_STREAK / 0.03)
+        assert all(repeats[:streak]) and not any(repeats[streak + 1:])
+        assert held_by(start + 0.03 * 40 + 0.2)  # after a pause, the next key is a new streak: it holds again
 
 
 @pilot_test

@@ -66,12 +66,16 @@ class VizApp(App):
         send = driver.send_message
 
         def send_message(message) -> None:
-            if isinstance(message, _USER_INPUT):
-                stack = self.screen_stack  # a copy of a list: safe from any thread
-                screen = stack[-1] if stack else None
-                if isinstance(screen, RunScreen):
-                    screen.input_arriving()
-            send(message)
+            try:
+                if isinstance(message, _USER_INPUT):
+                    stack = self.screen_stack  # a copy of a list: safe from any thread
+                    screen = stack[-1] if stack else None
+                    if isinstance(screen, RunScreen):
+                        screen.input_arriving()
+            except Exception:  # noqa: BLE001 - an error here would end the input thread: no more keys, not even q
+                pass
+            finally:
+                send(message)
         driver.send_message = send_message
 
     def post_message(self, message) -> bool:

@@ -63,7 +63,7 @@ class PickerScreen(Screen):
     def __init__(self, scenarios: list[Scenario]):
         super().__init__()
         self.scenarios = scenarios
-        self._left = False
+        self._ran = False  # a run screen was opened from here
 
     def compose(self) -> ComposeResult:
         head = Text(no_wrap=True, overflow="ellipsis")
@@ -89,12 +89,18 @@ class PickerScreen(Screen):
             self._preview(self.scenarios[0])
         options.focus()
 
-    def on_screen_suspend(self) -> None:
-        self._left = True  # a run (or help) screen is on top
+    def _open_run(self, path: str, name: str) -> None:
+        self._ran = True
+        self.app.open_run(path, name, [], from_picker=True)
 
     def on_screen_resume(self) -> None:
-        if self._left:  # back from a run: what it held is given back while the user looks at the list
-            self.set_timer(RELEASE_AFTER, release_memory)
+        if self._ran:  # back from a run: what it held is given back while the user looks at the list
+            self._ran = False
+            self.set_timer(RELEASE_AFTER, self._release)
+
+    def _release(self) -> None:
+        if self.is_current:  # not if another run has started meanwhile
+            release_memory()
 
     @on(OptionList.OptionHighlighted)
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -106,7 +112,7 @@ class PickerScreen(Screen):
     def _selected(self, event: OptionList.OptionSelected) -> None:
         scenario = self._scenario(event.option.id)
         if scenario is not None:
-            self.app.open_run(str(scenario.path), scenario.name, [], from_picker=True)
+            self._open_run(str(scenario.path), scenario.name)
 
     def _scenario(self, name: str | None) -> Scenario | None:
         return next((s for s in self.scenarios if s.name == name), None)
@@ -142,7 +148,7 @@ class PickerScreen(Screen):
             except TargetError as e:
                 self.notify(str(e), severity="error")
                 return
-            self.app.open_run(str(path), name, [], from_picker=True)
+            self._open_run(str(path), name)
 
         self.app.push_screen(OpenScriptScreen(), opened)
 

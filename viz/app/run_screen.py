@@ -45,6 +45,7 @@ DRAIN_BUDGET = 0.015     # the longest the screen folds records in one go before
 DRAIN_SLICE = 2_000      # records folded between two looks at that budget (and at keys arriving meanwhile)
 DRAIN_REST = 1.0         # after a slice, the screen waits this many times as long as it took before the next
 INPUT_HOLD = 0.05        # s: no folding or deriving after a key press or a click while records stream in
+INPUT_STREAK = 0.5       # s: input that keeps coming (no gap of INPUT_HOLD) holds them this long at most
 KEEP_HEIGHT = 1.5        # s: after a key press or a click, new lanes scroll the timeline rather than make it taller
 MANY_LANES = 12          # lanes past which the timeline takes less of the screen and the summary more (app.tcss)
 CATCH_UP_EVERY = 0.2     # s: while records stream in, the summary's totals are extended at most this often
@@ -95,6 +96,7 @@ class RunScreen(Screen):
         self._next_catch_up = 0.0  # the summary's totals are next extended after a drain then (perf_counter)
         self._rest_until = 0.0  # no folding before then (perf_counter): the app's thread is left to keys and redraws
         self._input_until = 0.0  # the same, set by input_arriving (from the terminal's input thread too)
+        self._input_since = self._last_input = 0.0  # when the current streak of input began; the latest input
         self._nudge_pending = False  # a drain is asked for through the event loop
         self._nudged = False
         self._next_live_draw = 0.0
@@ -203,15 +205,22 @@ class RunScreen(Screen):
             if feed is not None:
                 feed.resume()
 
-    def input_arriving(self) -> None:
+    def input_arriving(self, now: float | None = None) -> None:
         """A key press or click has arrived (called on the terminal's input thread as it is read, before the app's
         queue gets to it): while records stream in, the feed thread derives nothing and the screen's folding stops
-        at its next slice for a moment, so what the input asks for is drawn at once. Only sets two times: safe
-        from any thread."""
+        at its next slice for a moment, so what the input asks for is drawn at once. Input that keeps coming (a
+        held key repeating, a scroll wheel) pauses them for its first INPUT_STREAK seconds only: the records must
+        keep flowing, or the program would soon wait on a full pipe. Only reads and sets times: safe from any
+        thread. `now`: time.perf_counter() of the input."""
         feed = self.feed
         if self.live and feed is not None:
-            feed.hold(INPUT_HOLD)
-            self._input_until = time.perf_counter() + INPUT_HOLD
+            now = time.perf_counter() if now is None else now
+            if now - self._last_input > INPUT_HOLD:
+                self._input_since = now  # a new streak of input
+            self._last_input = now
+            if now - self._input_since <= INPUT_STREAK:
+                feed.hold(INPUT_HOLD)
+                self._input_until = now + INPUT_HOLD
 
     def user_input(self) -> None:
         """The app is handling a key press or click (called before it is): the pause of input_arriving is renewed

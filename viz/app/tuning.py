@@ -8,8 +8,8 @@ styles) is frozen out of the collections altogether. After each live redraw, wha
 too (`settle`): otherwise the collector's middle generation fills with the strips and caches of the last redraws
 and each of its collections holds the app for 20-50 ms, a key pressed meanwhile waiting. Reference cycles among the
 frozen objects are freed only when they are handed back to the collector: once a minute (`RELEASE_EVERY`, one full
-collection) and when the run ends. All of it is put back when the run ends. `release_memory` gives back what a run screen held once it is gone.
-No Textual here.
+collection) and when the run ends. All of it is put back when the run ends. `release_memory` gives back what a
+run screen held once it is gone. No Textual here.
 """
 
 from __future__ import annotations

@@ -70,6 +70,7 @@ class Session:
         self._open = 0
         self._chunks: deque = deque()
         self._pending_bytes = 0
+        self._pending_lock = threading.Lock()  # the reader thread adds, poll subtracts: `+=` is not atomic
         self._arrived = threading.Event()
         self._drained = threading.Event()
         self._pump: threading.Thread | None = None
@@ -128,7 +129,8 @@ class Session:
                         if what == "events":
                             os.close(fd)
                         self._open -= 1
-                    self._pending_bytes += len(data)
+                    with self._pending_lock:
+                        self._pending_bytes += len(data)
                     self._chunks.append((what, data))
                     self._arrived.set()
         finally:
@@ -171,7 +173,8 @@ class Session:
             if records and self.deriver.breather is not None:
                 self.deriver.breather()
             what, data = chunks.popleft()
-            self._pending_bytes -= len(data)
+            with self._pending_lock:
+                self._pending_bytes -= len(data)
             self._read(what, data, records)
         self._drained.set()
         if (self._last_event_at and time.monotonic() - self._last_event_at >= QUIET_AFTER and not self._corrupt
