@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import lane, record, spans, texts
 
 
@@ -33,6 +35,26 @@ def test_gevent_events_queues_and_pools_block_on_the_call_as_written(script):
     assert reasons == ["evt.wait()", "q.get()"]
     assert any(s.reason == "pool.join()" for s in spans(trace, "main", "blocked"))
     assert texts(trace, "waiter") == ["got item"]
+
+
+def test_a_greenlet_spawned_later_waits_on_its_timer_and_is_ready_only_once_it_is_due(script):
+    """spawn_later: blocked on its delay (not `ready`, which would say the loop keeps it waiting), then `ready` from
+    the deadline while an unpatched time.sleep holds the loop, then running."""
+    path = script("import time\nimport gevent\n"
+                  "def job(n):\n    print('job', n)\n"
+                  "def hog():\n    time.sleep(0.4)\n"
+                  "delay = 0.1\n"
+                  "late = gevent.spawn_later(delay, job, 1)\n"
+                  "g = gevent.Greenlet(job, 2)\ng.start_later(0.05)\n"
+                  "gevent.joinall([late, g, gevent.spawn(hog)])\n")
+    trace = record(str(path))
+    first, second = spans(trace, "job(1)"), spans(trace, "job(2)")
+    assert [(s.state, s.reason) for s in first[:2]] == [("blocked", "gevent.spawn_later(delay, job, 1)"),
+                                                        ("ready", "timer fired")]
+    assert first[1].start - first[0].start == pytest.approx(0.1, abs=0.02)  # ready from its deadline on
+    assert first[2].state == "running" and first[2].start >= spans(trace, "hog", "blocked")[0].end - 0.01
+    assert [(s.state, s.reason) for s in second[:2]] == [("blocked", "g.start_later(0.05)"), ("ready", "timer fired")]
+    assert not [s for s in first + second if s.state == "ready" and s.reason == "spawned"]
 
 
 def test_a_greenlets_uncaught_exception_is_output_of_that_greenlet(script):

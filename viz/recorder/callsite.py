@@ -82,7 +82,12 @@ class CallSites:
         return lasti >= 0 and frame.f_code.co_code[lasti] == _YIELD_VALUE
 
 
-def _call_text(code, lasti: int) -> str | None:
+def call_source(frame) -> str | None:
+    """The whole source text of the call `frame` is making (not shortened), e.g. `gevent.spawn_later(delay, job, 3)`."""
+    return _call_text(frame.f_code, frame.f_lasti, shorten=False)
+
+
+def _call_text(code, lasti: int, shorten: bool = True) -> str | None:
     if lasti < 0:
         return None
     try:
@@ -102,7 +107,7 @@ def _call_text(code, lasti: int) -> str | None:
     text = " ".join(text.split())
     if code.co_code[lasti] == _FOR_ITER:
         text = f"for … in {text}"
-    return shorten_call(text)
+    return shorten_call(text) if shorten else text
 
 
 def shorten_call(text: str) -> str:

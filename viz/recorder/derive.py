@@ -87,12 +87,13 @@ class Deriver:
             return out
         i, n = 0, len(batch)
         tasks, hubs, reasons = self.tasks, self._hubs, self._switched_to
-        breathe_at = SWITCH_RUN
+        breathe_at = SWITCH_RUN  # a piece ends here: C stops there, and the breather is called
         while True:  # C takes the runs of switch events, Python the event each run stops at
-            if breather is not None and i >= breathe_at:
-                breather()
+            if i >= breathe_at:
+                if breather is not None:
+                    breather()
                 breathe_at = i + SWITCH_RUN
-            stop = min(n, i + SWITCH_RUN)
+            stop = min(n, breathe_at)
             i, self.end_time = _switches(batch, i, out, tasks, hubs, reasons, self.end_time, stop)
             if i >= n:
                 return out

@@ -3,7 +3,8 @@
 `greenlet.settrace` calls us after each switch, in the target. The origin's suspended frames tell why it left:
 inside gevent's `sleep` (a timer), a socket method (an fd), `select`; else the user's own call (`evt.wait()`,
 `gevent.joinall(…)`), or a plain `switch()` to another greenlet. gevent is hooked lazily, when the script imports
-it: a spawn callback names greenlets as they start (they are `ready` until first run), and prepare/check watchers
+it: a spawn callback names greenlets as they start (they are `ready` until first run, or `blocked` on their timer if
+spawned with a delay), and prepare/check watchers
 on the hub's loop bracket each poll, from which the parent derives the hub's `idle` spans.
 """
 
@@ -15,7 +16,7 @@ import sys
 import weakref
 
 from viz.recorder import wire
-from viz.recorder.callsite import call_name, format_seconds
+from viz.recorder.callsite import call_name, call_source, format_seconds, shorten_call
 from viz.recorder.core import _get_ident
 
 _SOCKET_CALLS = {"recv", "recv_into", "recvfrom", "recvfrom_into", "send", "sendall", "sendto", "accept",
@@ -105,9 +106,35 @@ class GreenletHooks:
             peer = _socket_peer(args[0]) if args else None
             if peer:
                 rec.named_by_peer(tid, peer)
-            rec.state(tid, "ready", "spawned", t=rec.now())
+            t = rec.now()
+            later = self._started_later(sys._getframe(1))
+            if later is None:
+                rec.state(tid, "ready", "spawned", t=t)
+            else:  # waits for its timer, not for the loop: it is not ready before the delay is up
+                reason, seconds = later
+                rec.state(tid, "blocked", reason, info=None if seconds is None else {"until": t + seconds}, t=t)
         except Exception:
             rec.hook_error("gevent spawn callback")
+
+    def _started_later(self, frame) -> tuple[str, float | None] | None:
+        """(reason, delay in seconds or None) when the greenlet being spawned was given a delay
+        (`gevent.spawn_later(2, job)`, `g.start_later(delay)`): read off the caller's call, whose delay argument is
+        a number or a plain name (nothing is evaluated). None for a greenlet that starts at once."""
+        text = call_source(frame) if frame is not None else None
+        if not text or not text.split("(", 1)[0].endswith(("spawn_later", "start_later")):
+            return None
+        seconds = None
+        try:
+            call = ast.parse(text, mode="eval").body
+            arg = call.args[0] if call.args else next(k.value for k in call.keywords if k.arg == "seconds")
+            if isinstance(arg, ast.Constant):
+                seconds = arg.value
+            elif isinstance(arg, ast.Name):
+                seconds = frame.f_locals.get(arg.id, frame.f_globals.get(arg.id))
+            seconds = float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else None
+        except (SyntaxError, StopIteration, AttributeError, ValueError):
+            seconds = None
+        return shorten_call(text), seconds
 
     def greenlet_name(self, g, run) -> str:
         name = getattr(g, "name", None)
