@@ -63,6 +63,9 @@ def test_sleepers_unpatched_run_one_after_another_while_the_others_sit_ready():
     assert inner_ready and inner_ready[0].end >= sleep.end - 0.01, "inner is ready all through fun's sleep"
     main_wait = sum(s.duration for s in spans(trace, "main", "blocked"))
     assert main_wait > 3.3, "serial: about 3.5 s"
+    # the hub is not polling meanwhile: it handed the loop to fun and waits for it back, like every other task
+    hub_during = [s for s in spans(trace, "hub") if s.start < sleep.end - 0.01 and s.end > sleep.start + 0.01]
+    assert [(s.state, s.reason) for s in hub_during] == [("ready", "switched to fun")]
 
 
 def test_crawler_gevent_fetches_overlap_and_finish_well_before_crawler_serial():

@@ -158,7 +158,10 @@ class GreenletHooks:
         def check():
             emit((wire.CHECK, now(), tid))
         try:
-            p, c = hub.loop.prepare(ref=False), hub.loop.check(ref=False)
+            # libev runs watchers of a higher priority first: the prepare watcher goes last, after gevent's own
+            # (which runs the loop's callbacks, switching to greenlets), so it marks the poll's start and not the
+            # callbacks before it; the check watcher goes first, before the callbacks of what the poll returned
+            p, c = hub.loop.prepare(ref=False, priority=-2), hub.loop.check(ref=False, priority=2)
             p.start(prepare)
             c.start(check)
             hub._viz_watchers = (p, c)
