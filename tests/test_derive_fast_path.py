@@ -123,6 +123,31 @@ def test_a_long_batch_is_derived_in_pieces_with_the_breather_called_between_them
         assert seen == sorted(seen) and seen[0] < seen[-1]  # between pieces, as the derived time moves on
 
 
+@pytest.mark.parametrize("late", [True, False])
+def test_a_wake_up_later_than_its_timer_or_its_poll_is_ready_from_then_in_c_as_in_python(late):
+    """A task resumed noticeably after its timer fired or after the poll that returned its fd was ready meanwhile:
+    the C path finds those spans itself, the same as Python (in order, with the same reasons)."""
+    d = 0.2 if late else 0.001  # between the resumes: all after LATE (5 ms) of their cause, or all within it
+    setup = [(wire.TASK, 0.0, 1, "Hub", "loop", None, None, None), (wire.PREPARE, 0.0, 1)]
+    setup += [(wire.TASK, 0.0, tid, f"g{tid}", "greenlet", 1, "a.py", tid) for tid in (2, 3, 4, 5)]
+    waits = [(2, ("gevent.sleep(0.1)", "blocked", 0.1, "a.py", 3, None)),
+             (3, ("recv() on fd 7", "blocked", None, "a.py", 4, {"fd": 7})),
+             (4, ("send() on fd 8", "blocked", None, "a.py", 5, {"fd": 8, "io": "write"})),
+             (5, ("select() on fds [3, 5]", "blocked", None, "a.py", 6, {"fds": [3, 5]}))]
+    events = [("Y", 1.0, tid, 1, item) for tid, item in waits]
+    events += [(wire.PREPARE, 1.05, 1), (wire.CHECK, 1.1, 1)]  # the poll returns at 1.1, the timer is due at 1.1
+    events += [("H", 1.1 + d * k, 1, tid) for k, (tid, _) in enumerate(waits, 1)]
+    fast, pure = both([setup, events])
+    assert fast == pure
+    ready = [(r[2], r[4]) for r in fast[0] if type(r) is tuple and r[3] == "ready" and r[2] != 1]
+    expected = [(2, "timer fired"), (3, "fd 7 readable"), (4, "fd 8 writable"), (5, "select() returned")]
+    assert ready == (expected if late else [])
+    deriver = Deriver()
+    with mock.patch.object(Deriver, "_hub_resumes", side_effect=AssertionError("left to Python")):
+        deriver.feed(setup)
+        deriver.feed(events)  # the C path took every switch
+
+
 # ---- fuzzed event sequences ------------------------------------------------------------------------------------
 _ids = st.integers(1, 5)
 _t = st.floats(0, 10, allow_nan=False, width=32).map(float)

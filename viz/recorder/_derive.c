@@ -7,8 +7,8 @@
  * `switches` turns a run of those into compact state records exactly as Deriver._hub_resumes and Deriver._to_hub
  * do, at most up to a given index (so a long batch goes in several calls, between which another thread may take the
  * interpreter), and stops at the first event that needs anything else (another kind of event, a task it does not
- * know yet, one that ended, a wake-up that may have been late): Deriver.feed handles that one in Python and calls
- * back.
+ * know yet, one that ended, a wait whose info it does not know): Deriver.feed handles that one in Python and calls
+ * back. A wake-up later than its timer or its poll is found here as in Deriver._woke_late.
  * An event is handled here completely or not at all, so Python always sees the state as its own code left it.
  * `Task` and `Hub` are the deriver's per-task and per-hub state, with the same attributes as the Python classes
  * they replace when this module is built. The module is optional: VIZ_PURE_PYTHON=1 or a build without a
@@ -112,7 +112,9 @@ static PyTypeObject HubType = {
 
 /* ---- switches ------------------------------------------------------------------------------------------- */
 static PyObject *s_state, *s_ready, *s_running, *s_blocked, *s_until, *s_blocks_loop, *s_tag_h, *s_tag_y;
+static PyObject *s_fd, *s_fds, *s_io, *s_write, *s_timer_fired, *s_select_returned;
 #define SWITCH_SIZE 25  /* a packed switch: kind (1 byte), t (float64), two task ids (int64), little-endian */
+#define LATE 0.005  /* viz.recorder.derive.LATE: a wake-up later than this after its cause shows as a ready span */
 
 /* a == b as Python's == would say for the values found here (strings, ints, None) */
 static int same(PyObject *a, PyObject *b) {
@@ -184,10 +186,52 @@ static Task *task_of(PyObject *tasks, PyObject *hubs, PyObject *tid, int *err) {
     return (Task *)task;
 }
 
+/* Deriver._woke_late for a blocked task the hub resumes at t: whether it was ready before, and from when and why.
+ * 1: *late_t and *late_reason are set (new references) when it was, left NULL when not; 0: left to Python (info
+ * of a shape not seen here); -1: an error. polled: the latest poll end of any hub, or a negative number for none. */
+static int woke_late(Task *task, double t, double polled, PyObject **late_t, PyObject **late_reason) {
+    PyObject *info = task->info, *until, *fd, *fds, *io;
+    if (!PyDict_CheckExact(info)) return 0;
+    int r = get(info, s_until, &until);
+    if (r < 0) return -1;
+    if (r && until != Py_None) {  /* a timed wait: ready from the deadline, if it ran noticeably after it */
+        if (!PyFloat_CheckExact(until)) return 0;
+        double u = PyFloat_AS_DOUBLE(until);
+        if (t - u > LATE && u > task->t) {
+            Py_INCREF(until); *late_t = until;
+            Py_INCREF(s_timer_fired); *late_reason = s_timer_fired;
+        }
+        return 1;
+    }
+    if ((r = get(info, s_fd, &fd)) < 0) return -1;
+    if (!r) fd = Py_None;
+    int waits_fds = 0;
+    if (fd == Py_None) {
+        if ((r = get(info, s_fds, &fds)) < 0) return -1;
+        if (r && (waits_fds = PyObject_IsTrue(fds)) < 0) return -1;
+    }
+    if (fd == Py_None && !waits_fds) return 1;  /* nothing it waited on says when it was ready */
+    if (polled < 0 || !(polled > task->t && t - polled > LATE)) return 1;
+    if (fd != Py_None) {  /* "fd 7 readable" / "fd 7 writable", as the f-string in Python */
+        if (!PyLong_CheckExact(fd)) return 0;
+        if ((r = get(info, s_io, &io)) < 0) return -1;
+        int writable = r && same(io, s_write);
+        if (writable < 0) return -1;
+        *late_reason = PyUnicode_FromFormat("fd %S %s", fd, writable ? "writable" : "readable");
+    } else {
+        Py_INCREF(s_select_returned);
+        *late_reason = s_select_returned;
+    }
+    *late_t = *late_reason ? PyFloat_FromDouble(polled) : NULL;
+    if (*late_t == NULL) { Py_CLEAR(*late_reason); return -1; }
+    return 1;
+}
+
 /* One switch event, handled whole (1) or left to Python (0), or an error (-1). t_obj, a, b (and item for Y) are the
  * event's values; the records made keep references to them. */
 static int one_switch(Py_UCS4 kind, PyObject *t_obj, PyObject *a, PyObject *b, PyObject *item, PyObject *out,
-                      PyObject *tasks, PyObject *hubs, PyObject *reasons, double *end_time, PyObject **end_obj) {
+                      PyObject *tasks, PyObject *hubs, PyObject *reasons, double *end_time, PyObject **end_obj,
+                      double polled) {
     int err = 0, r;
     double t = PyFloat_AS_DOUBLE(t_obj);
     if (kind == 'H') {
@@ -202,19 +246,31 @@ static int one_switch(Py_UCS4 kind, PyObject *t_obj, PyObject *a, PyObject *b, P
         if (task == NULL) return err ? -1 : 0;
         r = PyObject_RichCompareBool(task->state, s_blocked, Py_EQ);
         if (r < 0) return -1;
+        PyObject *late_t = NULL, *late_reason = NULL;
+        int blocked_on_something = 0;
         if (r) {
             r = PyObject_IsTrue(task->info);
             if (r < 0) return -1;
-            if (r) return 0; /* it may have woken late: Deriver._woke_late, in Python */
+            if (r) {  /* it may have woken late: Deriver._woke_late */
+                r = woke_late(task, t, polled, &late_t, &late_reason);
+                if (r <= 0) return r;
+                blocked_on_something = 1;
+            }
         }
         if (t > *end_time) { *end_time = t; set(end_obj, t_obj); }
         if (hub->held != Py_None) {
-            if (PyList_Append(out, hub->held) < 0) return -1;
+            if (PyList_Append(out, hub->held) < 0) goto late_fail;
             set(&hub->held, Py_None);
         }
-        if (emit(out, t_obj, hid, s_ready, reason, Py_None, Py_None, 0) < 0) return -1;
+        if (emit(out, t_obj, hid, s_ready, reason, Py_None, Py_None, 0) < 0) goto late_fail;
         set(&htask->state, s_ready); set(&htask->reason, reason); htask->t = t; set(&htask->info, Py_None);
-        if (task->reason == Py_None) {
+        if (late_t != NULL) {  /* ready from when its timer fired or its poll returned, until now */
+            if (emit(out, late_t, tid, s_ready, late_reason, task->file, task->line, 0) < 0) goto late_fail;
+            set(&task->state, s_ready); set(&task->reason, late_reason);
+            task->t = PyFloat_AS_DOUBLE(late_t); set(&task->info, Py_None);
+            Py_CLEAR(late_t); Py_CLEAR(late_reason);
+        }
+        if (task->reason == Py_None && !blocked_on_something) {
             r = PyObject_RichCompareBool(task->state, s_running, Py_EQ);
             if (r < 0) return -1;
             if (r) return 1; /* it was running already: no new span */
@@ -222,6 +278,9 @@ static int one_switch(Py_UCS4 kind, PyObject *t_obj, PyObject *a, PyObject *b, P
         if (emit(out, t_obj, tid, s_running, Py_None, task->file, task->line, 0) < 0) return -1;
         set(&task->state, s_running); set(&task->reason, Py_None); task->t = t; set(&task->info, Py_None);
         return 1;
+    late_fail:
+        Py_XDECREF(late_t); Py_XDECREF(late_reason);
+        return -1;
     }
     /* Y: a task switched to the hub: Deriver._to_hub */
     PyObject *tid = a, *hid = b;
@@ -305,8 +364,8 @@ static int switch_values(PyObject *ev, Py_UCS4 *kind, PyObject **t_obj, PyObject
 }
 
 static PyObject *switches(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 8) {
-        PyErr_SetString(PyExc_TypeError, "switches(batch, i, out, tasks, hubs, reasons, end_time, stop)");
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "switches(batch, i, out, tasks, hubs, reasons, end_time, stop, polled)");
         return NULL;
     }
     PyObject *batch = args[0], *out = args[2], *tasks = args[3], *hubs = args[4], *reasons = args[5];
@@ -322,6 +381,12 @@ static PyObject *switches(PyObject *module, PyObject *const *args, Py_ssize_t na
     Py_ssize_t n = PyList_GET_SIZE(batch), stop = PyLong_AsSsize_t(args[7]);
     if (stop == -1 && PyErr_Occurred()) return NULL;
     if (stop < n) n = stop;
+    double polled = -1.0;  /* no hub has polled yet */
+    if (args[8] != Py_None) {
+        polled = PyFloat_AsDouble(args[8]);
+        if (polled == -1.0 && PyErr_Occurred()) return NULL;
+        if (polled < 0) polled = 0.0;
+    }
     PyObject *end_obj = args[6];
     Py_INCREF(end_obj);
     int r = 1;
@@ -330,7 +395,7 @@ static PyObject *switches(PyObject *module, PyObject *const *args, Py_ssize_t na
         PyObject *t_obj, *a, *b, *item;
         r = switch_values(PyList_GET_ITEM(batch, i), &kind, &t_obj, &a, &b, &item);
         if (r <= 0) break;
-        r = one_switch(kind, t_obj, a, b, item, out, tasks, hubs, reasons, &end_time, &end_obj);
+        r = one_switch(kind, t_obj, a, b, item, out, tasks, hubs, reasons, &end_time, &end_obj, polled);
         if (r <= 0) break;
     }
     if (r < 0) {
@@ -404,7 +469,7 @@ static PyMethodDef methods[] = {
     {"expand_runs", (PyCFunction)expand_runs, METH_O,
      "expand_runs(batch) -> the batch with each run of switches replaced by its switch events (viz.recorder.wire)"},
     {"switches", (PyCFunction)(void (*)(void))switches, METH_FASTCALL,
-     "switches(batch, i, out, tasks, hubs, reasons, end_time, stop) -> (i, end_time): derive the run of H/Y "
+     "switches(batch, i, out, tasks, hubs, reasons, end_time, stop, polled) -> (i, end_time): derive the run of H/Y "
      "events from batch[i] up to batch[stop], appending records to out; stops at the first event Python must handle"},
     {NULL, NULL, 0, NULL}
 };
@@ -420,6 +485,13 @@ PyMODINIT_FUNC PyInit__derive(void) {
     s_running = PyUnicode_InternFromString("running");
     s_blocked = PyUnicode_InternFromString("blocked");
     s_until = PyUnicode_InternFromString("until");
+    s_fd = PyUnicode_InternFromString("fd");
+    s_fds = PyUnicode_InternFromString("fds");
+    s_io = PyUnicode_InternFromString("io");
+    s_write = PyUnicode_InternFromString("write");
+    s_timer_fired = PyUnicode_InternFromString("timer fired");
+    s_select_returned = PyUnicode_InternFromString("select() returned");
+    if (!s_fd || !s_fds || !s_io || !s_write || !s_timer_fired || !s_select_returned) return NULL;
     s_blocks_loop = PyUnicode_InternFromString("blocks_loop");
     s_tag_h = PyUnicode_InternFromString("H");
     s_tag_y = PyUnicode_InternFromString("Y");

@@ -94,7 +94,7 @@ class Deriver:
                     breather()
                 breathe_at = i + SWITCH_RUN
             stop = min(n, breathe_at)
-            i, self.end_time = _switches(batch, i, out, tasks, hubs, reasons, self.end_time, stop)
+            i, self.end_time = _switches(batch, i, out, tasks, hubs, reasons, self.end_time, stop, self._polled)
             if i >= n:
                 return out
             if i < stop:
