@@ -78,15 +78,8 @@ class VizApp(App):
                 send(message)
         driver.send_message = send_message
 
-    def post_message(self, message) -> bool:
-        """A key press or click pauses a live run's folding the moment it is queued (from the terminal's input), not
-        only when the app's queue gets to it: the screen's own queue could fold records meanwhile, and the key would
-        wait behind them."""
-        self._user_input(message)
-        return super().post_message(message)
-
     async def on_event(self, event: events.Event) -> None:
-        self._user_input(event)  # and again as it is handled: the pause then covers its action and redraw
+        self._user_input(event)  # as it is handled: the pause _watch_input began then covers its action and redraw
         await super().on_event(event)
 
     def _user_input(self, message) -> None:
