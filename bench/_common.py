@@ -2,7 +2,7 @@
 
 Not a benchmark itself. Every benchmark imports it as `_common` (the script's own folder is on sys.path).
 
-Traced runs go through `viz.recorder.session.Session` with `Trace.add_many` as the records callback, exactly as
+Traced runs go through `viz.ingest.session.Session` with `Trace.add_many` as the records callback, exactly as
 `viz record` does without `-o`: the benchmark process is the viewer. Untraced runs are a plain `python SCRIPT`.
 """
 
@@ -25,7 +25,7 @@ PY = sys.executable
 if str(REPO) not in sys.path:  # run from a checkout without the package installed
     sys.path.insert(0, str(REPO))
 
-from viz.recorder.session import Session  # noqa: E402
+from viz.ingest.session import Session  # noqa: E402
 from viz.trace.model import Trace  # noqa: E402
 
 

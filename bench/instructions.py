@@ -39,7 +39,7 @@ WORKLOADS = {  # name: (script, args at the small size, args at the large size, 
 VIEWER = """
 import sys
 sys.path.insert(0, {repo!r})
-from viz.recorder.session import Session
+from viz.ingest.session import Session
 from viz.trace.model import Trace
 session = Session({script!r}, {args!r}, timeout=600)
 trace = Trace(session.header)

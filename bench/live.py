@@ -88,8 +88,8 @@ class Explainer:
                ("viz.app.run_screen", "RunScreen", "on_records_waiting", "fold records"),
                ("viz.trace.model", "Trace", "flush", "  of which: lanes' columns written"),
                ("viz.app.stats", "Totals", "catch_up", "  of which: summary totals caught up"),
-               ("viz.recorder.wire", "FrameDecoder", "feed", "(feed thread) decode"),
-               ("viz.recorder.derive", "Deriver", "feed", "(feed thread) derive"),
+               ("viz.protocol", "FrameDecoder", "feed", "(feed thread) decode"),
+               ("viz.ingest.derive", "Deriver", "feed", "(feed thread) derive"),
                ("viz.app.run_screen", "RunScreen", "_on_live_tick", "live redraw tick"),
                ("viz.app.run_screen", "RunScreen", "user_input", "key seen by the app")]
 

@@ -21,8 +21,8 @@ sys.dont_write_bytecode = True  # leave no __pycache__ behind in bench/
 
 from _common import PROGRAMS, Session, Trace, log, median, min_runs, run_plain, run_traced, table  # noqa: E402
 
-from viz.recorder import wire  # noqa: E402
-from viz.recorder.derive import Deriver  # noqa: E402
+from viz import protocol  # noqa: E402
+from viz.ingest.derive import Deriver  # noqa: E402
 
 PROGRAM = PROGRAMS / "switch_heavy.py"
 TARGET = 500_000
@@ -53,14 +53,14 @@ def replay(chunks: list[bytes], stage: str) -> tuple[float, int, int]:
     """Feed saved pipe bytes through the parent's pipeline up to `stage`; (seconds, raw events, records).
 
     As in Session.poll, the records derived from one chunk read from the pipe go to the model in one add_many."""
-    dec, der, trace = wire.FrameDecoder(), Deriver(), Trace()
+    dec, der, trace = protocol.FrameDecoder(), Deriver(), Trace()
     events = records = 0
     gc.collect()
     t0 = time.perf_counter()
     for data in chunks:
         recs: list = []
         for batch in dec.feed(data):
-            events += wire.count_events(batch)
+            events += protocol.count_events(batch)
             if stage == "decode":
                 continue
             recs += der.feed(batch)

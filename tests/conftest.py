@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from viz.recorder.session import Session
+from viz.ingest.session import Session
 from viz.scenarios import resolve
 from viz.trace.model import Trace
 

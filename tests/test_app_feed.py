@@ -6,7 +6,7 @@ import threading
 import time
 
 from viz.app.feed import MAX_BACKLOG, LiveFeed
-from viz.recorder.session import Session
+from viz.ingest.session import Session
 from viz.scenarios import resolve
 from viz.trace.model import Trace
 

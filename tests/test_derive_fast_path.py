@@ -1,4 +1,4 @@
-"""The C deriver (viz/recorder/_derive.c) makes exactly the records the Python deriver makes.
+"""The C deriver (viz/ingest/_derive.c) makes exactly the records the Python deriver makes.
 
 The raw events of recorded scenarios, and fuzzed sequences of switch, task, poll and end events, go through a
 Deriver with the C fast path and through one in pure Python: same records, same end time, same tasks closed at exit.
@@ -13,12 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import viz.recorder.derive as derive
+import viz.ingest.derive as derive
 from conftest import record
-from viz.recorder import wire
-from viz.recorder.derive import Deriver
+from viz import protocol
+from viz.ingest.derive import Deriver
 
-pytest.importorskip("viz.recorder._derive", reason="the C fast paths are not built here")
+pytest.importorskip("viz.ingest._derive", reason="the C fast paths are not built here")
 if derive._switches is None:  # VIZ_PURE_PYTHON=1: the Python code alone is under test
     pytest.skip("the C fast paths are turned off (VIZ_PURE_PYTHON)", allow_module_level=True)
 
@@ -27,7 +27,7 @@ if derive._switches is None:  # VIZ_PURE_PYTHON=1: the Python code alone is unde
 def pure_python():
     """The deriver as it is without the C module."""
     with mock.patch.multiple(derive, _switches=None, _Task=derive._PyTask, _Hub=derive._PyHub,
-                             _expand_runs=wire.expand_runs):
+                             _expand_runs=protocol.expand_runs):
         yield
 
 
@@ -65,10 +65,10 @@ def raw_batches():
                                       "sleepers_unpatched", "greenlet_switch", "selectors_server"])
 def test_recorded_scenarios_derive_the_same_records_in_c_and_in_python(raw_batches, scenario):
     batches = raw_batches(scenario)
-    kinds = {ev[0] for batch in batches for ev in wire.expand_runs(batch)}
+    kinds = {ev[0] for batch in batches for ev in protocol.expand_runs(batch)}
     fast, pure = both(batches)
     assert fast == pure
-    if wire.HUB_RESUMES in kinds:  # the C path had work to do
+    if protocol.HUB_TO_TASK in kinds:  # the C path had work to do
         assert any(type(r) is tuple for r in fast[0])
 
 
@@ -80,10 +80,10 @@ def test_a_switch_heavy_program_derives_the_same_records_in_c_and_in_python(raw_
                   "    print('done', n)\n"
                   "gevent.joinall([gevent.spawn(w, n) for n in range(20)])\n")
     batches = raw_batches(str(path))
-    switches = [ev for batch in batches for ev in wire.expand_runs(batch)
-                if ev[0] in (wire.HUB_RESUMES, wire.TO_HUB)]
+    switches = [ev for batch in batches for ev in protocol.expand_runs(batch)
+                if ev[0] in (protocol.HUB_TO_TASK, protocol.TASK_TO_HUB)]
     assert len(switches) > 1000
-    assert any(ev[0] == wire.RUN for batch in batches for ev in batch)  # the C hook sent runs of them
+    assert any(ev[0] == protocol.SWITCH_RUN for batch in batches for ev in batch)  # the C hook sent runs of them
     fast, pure = both(batches)
     assert fast == pure
 
@@ -98,7 +98,7 @@ def test_a_long_batch_is_derived_in_pieces_with_the_breather_called_between_them
                   "        gevent.sleep(0)\n"
                   "gevent.joinall([gevent.spawn(w) for n in range(3)])\n")
     batches = raw_batches(str(path))
-    events = sum(len(wire.expand_runs(batch)) for batch in batches)
+    events = sum(len(protocol.expand_runs(batch)) for batch in batches)
     assert events > 3 * derive.SWITCH_RUN
 
     def with_breather(batches) -> tuple[tuple, list[float]]:
@@ -109,7 +109,7 @@ def test_a_long_batch_is_derived_in_pieces_with_the_breather_called_between_them
         return (out, d.end_time, d.close(1e9), d.outputs), seen
 
     mixed = raw_batches("gevent_echo_server")  # switches, states, output, polls: the C path stops at each non-switch
-    mixed_events = sum(len(wire.expand_runs(batch)) for batch in mixed)
+    mixed_events = sum(len(protocol.expand_runs(batch)) for batch in mixed)
     for context in (contextlib.nullcontext, pure_python):
         with context():
             plain = derived(batches)
@@ -128,14 +128,14 @@ def test_a_wake_up_later_than_its_timer_or_its_poll_is_ready_from_then_in_c_as_i
     """A task resumed noticeably after its timer fired or after the poll that returned its fd was ready meanwhile:
     the C path finds those spans itself, the same as Python (in order, with the same reasons)."""
     d = 0.2 if late else 0.001  # between the resumes: all after LATE (5 ms) of their cause, or all within it
-    setup = [(wire.TASK, 0.0, 1, "Hub", "loop", None, None, None), (wire.PREPARE, 0.0, 1)]
-    setup += [(wire.TASK, 0.0, tid, f"g{tid}", "greenlet", 1, "a.py", tid) for tid in (2, 3, 4, 5)]
+    setup = [(protocol.TASK_SPAWNED, 0.0, 1, "Hub", "loop", None, None, None), (protocol.LOOP_BEFORE_POLL, 0.0, 1)]
+    setup += [(protocol.TASK_SPAWNED, 0.0, tid, f"g{tid}", "greenlet", 1, "a.py", tid) for tid in (2, 3, 4, 5)]
     waits = [(2, ("gevent.sleep(0.1)", "blocked", 0.1, "a.py", 3, None)),
              (3, ("recv() on fd 7", "blocked", None, "a.py", 4, {"fd": 7})),
              (4, ("send() on fd 8", "blocked", None, "a.py", 5, {"fd": 8, "io": "write"})),
              (5, ("select() on fds [3, 5]", "blocked", None, "a.py", 6, {"fds": [3, 5]}))]
     events = [("Y", 1.0, tid, 1, item) for tid, item in waits]
-    events += [(wire.PREPARE, 1.05, 1), (wire.CHECK, 1.1, 1)]  # the poll returns at 1.1, the timer is due at 1.1
+    events += [(protocol.LOOP_BEFORE_POLL, 1.05, 1), (protocol.LOOP_AFTER_POLL, 1.1, 1)]  # the poll returns at 1.1, the timer is due at 1.1
     events += [("H", 1.1 + d * k, 1, tid) for k, (tid, _) in enumerate(waits, 1)]
     fast, pure = both([setup, events])
     assert fast == pure
@@ -160,14 +160,14 @@ _item = st.tuples(st.sampled_from(["gevent.sleep(0)", "recv() on fd 7", "waiting
 _hub = st.sampled_from([1, 1, 1, 2])  # mostly the hub the setup makes, sometimes a task that is not one
 _task = st.sampled_from([2, 3, 4, 2, 3, 4, 1, 5])  # mostly tasks the setup names, sometimes the hub or a stranger
 _switch = st.one_of(st.tuples(st.just("H"), _t, _hub, _task), st.tuples(st.just("Y"), _t, _task, _hub, _item))
-_run = st.lists(_switch, min_size=1, max_size=6).map(wire.pack_run)  # switches as the C hook sends them
+_run = st.lists(_switch, min_size=1, max_size=6).map(protocol.pack_run)  # switches as the C hook sends them
 _switch = _switch | _run  # as tuples, and in runs as the C hook sends them
 _event = st.one_of(
     _switch, _switch, _switch, _switch,
-    st.tuples(st.just(wire.TASK), _t, _ids, st.sampled_from(["Hub", "g1", "main"]),
+    st.tuples(st.just(protocol.TASK_SPAWNED), _t, _ids, st.sampled_from(["Hub", "g1", "main"]),
               st.sampled_from(["loop", "greenlet", "main"]), st.none() | _ids, st.none(), st.none()),
-    st.tuples(st.sampled_from([wire.PREPARE, wire.CHECK, wire.END]), _t, _ids),
-    st.tuples(st.just(wire.STATE), _t, _ids, st.sampled_from(["running", "blocked", "ready"]),
+    st.tuples(st.sampled_from([protocol.LOOP_BEFORE_POLL, protocol.LOOP_AFTER_POLL, protocol.TASK_EXITED]), _t, _ids),
+    st.tuples(st.just(protocol.TASK_STATE), _t, _ids, st.sampled_from(["running", "blocked", "ready"]),
               st.sampled_from([None, "x"]), st.none(), st.none(), st.none() | st.just({"until": 2.0})),
 )
 
@@ -175,8 +175,8 @@ _event = st.one_of(
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(_event, max_size=40), max_size=5))
 def test_any_event_sequence_derives_the_same_records_in_c_and_in_python(batches):
-    setup = [(wire.TASK, 0.0, 1, "Hub", "loop", None, None, None), (wire.PREPARE, 0.0, 1)]
-    setup += [(wire.TASK, 0.0, tid, f"g{tid}", "greenlet", 1, "a.py", tid) for tid in (2, 3, 4)]
+    setup = [(protocol.TASK_SPAWNED, 0.0, 1, "Hub", "loop", None, None, None), (protocol.LOOP_BEFORE_POLL, 0.0, 1)]
+    setup += [(protocol.TASK_SPAWNED, 0.0, tid, f"g{tid}", "greenlet", 1, "a.py", tid) for tid in (2, 3, 4)]
     fast, pure = both([setup, *batches])
     assert fast == pure
     with mock.patch.object(derive, "SWITCH_RUN", 3):  # a long batch goes to C in several runs
@@ -185,8 +185,8 @@ def test_any_event_sequence_derives_the_same_records_in_c_and_in_python(batches)
 
 def test_a_hub_resume_and_a_wait_become_ready_running_and_blocked_spans_in_c():
     d = Deriver()
-    setup = [(wire.TASK, 0.0, 1, "Hub", "loop", None, None, None),
-             (wire.TASK, 0.0, 2, "g1", "greenlet", None, "a.py", 5)]
+    setup = [(protocol.TASK_SPAWNED, 0.0, 1, "Hub", "loop", None, None, None),
+             (protocol.TASK_SPAWNED, 0.0, 2, "g1", "greenlet", None, "a.py", 5)]
     d.feed(setup)
     got = d.feed([("H", 1.0, 1, 2), ("Y", 2.0, 2, 1, ("gevent.sleep(0)", "blocked", 0, "a.py", 7, None))])
     assert got == [("state", 1.0, 1, "ready", "switched to g1", None, None, False),

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from conftest import run_session
-from viz.recorder.session import Session
+from viz.ingest.session import Session
 
 pytest.importorskip("viz.recorder._fasthook")
 

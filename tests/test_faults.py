@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, record, run_session, viz
-from viz.recorder.session import Session
+from viz.ingest.session import Session
 from viz.trace.model import Trace
 
 
@@ -172,7 +172,7 @@ def test_scenario_servers_bind_only_to_loopback_on_a_port_the_system_picks(name)
 
 
 def test_the_viewer_process_never_imports_gevent_or_the_script(tmp_path):
-    code = ("import sys\nfrom viz.recorder.session import Session\nfrom viz.trace.model import Trace\n"
+    code = ("import sys\nfrom viz.ingest.session import Session\nfrom viz.trace.model import Trace\n"
             "from viz.scenarios import resolve\n"
             "s = Session(resolve('sleepers_patched')[0]); t = Trace(s.header); s.start(); s.run(t.add_many)\n"
             "assert t.exit['outcome'] == 'finished', t.exit\n"

@@ -113,9 +113,9 @@ def test_a_blocking_socket_call_under_a_gevent_hub_is_marked_as_blocking_the_loo
 def test_a_hub_in_a_long_poll_is_shown_idle_before_the_poll_returns():
     """Live, a hub that polls for 0.5 s shows as idle while it polls (not as what it did before), and the whole
     trace is the same as when the idle span is only known once the poll returns."""
-    from viz.recorder import wire
-    from viz.recorder.derive import Deriver
-    from viz.recorder.session import Session
+    from viz import protocol
+    from viz.ingest.derive import Deriver
+    from viz.ingest.session import Session
     from viz.scenarios import resolve
 
     path, name = resolve("gevent_sleepers")  # the hub polls for 0.5 s, then 0.5 s, then 1 s
@@ -138,9 +138,9 @@ def test_a_hub_in_a_long_poll_is_shown_idle_before_the_poll_returns():
         assert later and later[0][3] == "running" and later[0][4] == "poll returned" and later[0][1] > idle[1] + 0.3
 
     # the same raw events without the early idle: the same records in the same order
-    setup = [(wire.TASK, 0.0, 1, "hub", "loop", None, None, None), (wire.TASK, 0.0, 2, "g", "greenlet", 1, "a.py", 3),
+    setup = [(protocol.TASK_SPAWNED, 0.0, 1, "hub", "loop", None, None, None), (protocol.TASK_SPAWNED, 0.0, 2, "g", "greenlet", 1, "a.py", 3),
              ("H", 0.1, 1, 2), ("Y", 0.2, 2, 1, ("gevent.sleep(1)", "blocked", 1.0, "a.py", 4, {"until": 1.2}))]
-    events = [(wire.PREPARE, 0.21, 1), (wire.CHECK, 1.2, 1), ("H", 1.21, 1, 2)]
+    events = [(protocol.LOOP_BEFORE_POLL, 0.21, 1), (protocol.LOOP_AFTER_POLL, 1.2, 1), ("H", 1.21, 1, 2)]
     told, plain = Deriver(), Deriver()
     told.feed(setup)
     plain.feed(setup)

@@ -136,7 +136,7 @@ def _list() -> int:
 def _record(args: argparse.Namespace, script_args: list[str]) -> int:
     from rich.console import Console
 
-    from viz.recorder.session import Session, failed
+    from viz.ingest.session import Session, failed
     from viz.scenarios import resolve
     from viz.trace.model import Trace
     from viz.views.text import outcome_line, print_report

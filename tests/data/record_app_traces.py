@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from viz.recorder.session import Session
+from viz.ingest.session import Session
 from viz.scenarios import resolve
 from viz.trace.model import Trace
 

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Callable
 
-from viz.recorder.session import Session
+from viz.ingest.session import Session
 
 BATCH_SECONDS = 0.05
 BATCH_RECORDS = 20_000

@@ -34,7 +34,7 @@ from viz.app.status import StatusBar
 from viz.app.summary import SummaryPanel
 from viz.app.timeline import Timeline
 from viz.app.tuning import LiveTuning
-from viz.recorder.session import Session
+from viz.ingest.session import Session
 from viz.trace.model import Lane, Trace
 
 FRAME = 1 / 30           # playback timer

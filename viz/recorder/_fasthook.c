@@ -3,7 +3,7 @@
  * greenlet.settrace calls a tracer on every switch. Most switches of a gevent program are a greenlet going to the
  * hub and the hub resuming a greenlet, again and again from the same places. This hook handles exactly those with
  * a few dictionary look-ups and 25 bytes added to the run of switches the event buffer ends with
- * (viz.recorder.wire.RUN: the packed switches, and the items of the Y ones):
+ * (viz.protocol.SWITCH_RUN: the packed switches, and the items of the Y ones):
  *   hub -> greenlet:   SWITCH.pack("H", t, hub_task, target_task)
  *   greenlet -> hub:   SWITCH.pack("Y", t, origin_task, hub_task), and its item = (reason, state, seconds, file,
  *                      line, info)
@@ -280,7 +280,7 @@ static PyObject *chain(Hook *self, PyObject *event, PyObject *args) {
 
 static PyObject *str_gr_frame, *str_call, *str_return, *str_c_call, *str_c_return, *str_c_exception, *str_run;
 
-/* Append a switch to the run of switches the event buffer ends with (viz.recorder.wire.RUN): its packed bytes to
+/* Append a switch to the run of switches the event buffer ends with (viz.protocol.SWITCH_RUN): its packed bytes to
  * the run's bytearray, and a Y's item to the run's item list. A new run is started when anything else was appended
  * since (a Python hook's event), or the flusher has taken the run away: the buffer's last item is checked. No object
  * per switch, and the flusher marshals a run as one bytes string. 0, or -1 with an error set; 1: an id does not fit

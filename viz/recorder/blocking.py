@@ -18,10 +18,10 @@ import sys
 import threading
 import time
 
-from viz.recorder import wire
+from viz import protocol
 from viz.recorder.callsite import call_name, caller, format_seconds
-from viz.recorder.core import _get_ident
-from viz.recorder.greenlets import _fds, _socket_peer
+from viz.recorder.core import get_ident
+from viz.recorder.sockets import fds_of, remember_connects, socket_peer
 
 _DEFAULT_THREAD_NAME = "Thread-"
 
@@ -41,7 +41,7 @@ class BlockingHooks:
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            ident = _get_ident()
+            ident = get_ident()
             if ident in busy or rec._closed:
                 return fn(*args, **kwargs)
             try:
@@ -101,7 +101,7 @@ class BlockingHooks:
                 if name == "connect":
                     addr = args[1] if len(args) > 1 else kwargs.get("address")
                     return f"connect() to {addr[0]}:{addr[1]}" if isinstance(addr, tuple) else f"connect() to {addr}"
-                peer = _socket_peer(sock)
+                peer = socket_peer(sock)
                 return f"{name}() on fd {fd}" + (f" ({peer})" if peer else "")
             return describe
 
@@ -110,8 +110,8 @@ class BlockingHooks:
                 setattr(cls, name, self.blocking(getattr(cls, name), sock_call(name)))
         accept = self.blocking(cls.accept, sock_call("accept"))
         close = cls.close
-        cls.connect = _then_remember(cls.connect, self.rec)
-        cls.connect_ex = _then_remember(cls.connect_ex, self.rec)
+        cls.connect = remember_connects(cls.connect, self.rec)
+        cls.connect_ex = remember_connects(cls.connect_ex, self.rec)
 
         def accept_wrapper(sock, *a, **k):
             conn, addr = accept(sock, *a, **k)
@@ -136,11 +136,11 @@ class BlockingHooks:
         @functools.wraps(real_select)
         def select_wrapper(rlist, wlist, xlist, *timeout):
             rec = self.rec
-            if rec._closed or _get_ident() in self._busy:
+            if rec._closed or get_ident() in self._busy:
                 return real_select(rlist, wlist, xlist, *timeout)
-            fds = _fds(rlist, wlist, xlist)
+            fds = fds_of(rlist, wlist, xlist)
             ready = self._around_wait(fds, lambda: real_select(rlist, wlist, xlist, *timeout),
-                                      lambda res: (_fds(res[0]), _fds(res[1])))
+                                      lambda res: (fds_of(res[0]), fds_of(res[1])))
             return ready
         select.select = select_wrapper
 
@@ -152,7 +152,7 @@ class BlockingHooks:
     def _selector_select(self, real):
         @functools.wraps(real)
         def wrapper(sel, timeout=None):
-            if self.rec._closed or _get_ident() in self._busy:
+            if self.rec._closed or get_ident() in self._busy:
                 return real(sel, timeout)
             fds = sorted(key.fd for key in sel.get_map().values())
 
@@ -166,7 +166,7 @@ class BlockingHooks:
     def _around_wait(self, fds, call, returned):
         """A select-style wait: the loop is blocked on `fds`; its connections wait; those returned become ready."""
         rec = self.rec
-        ident = _get_ident()
+        ident = get_ident()
         tid = rec.current_task()
         frame = caller(2)
         self._serving.pop(ident, None)
@@ -223,7 +223,7 @@ class BlockingHooks:
         ctid = self.conn_task.get(fd)
         if ctid is None:
             return
-        ident = _get_ident()
+        ident = get_ident()
         serving = self._serving.get(ident)
         if serving == fd:
             return
@@ -271,7 +271,7 @@ class BlockingHooks:
             try:
                 if tid is None:
                     tid = th._viz_task = rec.new_task(thread_name(th), "thread", None)
-                rec.thread_task[_get_ident()] = tid
+                rec.thread_task[get_ident()] = tid
                 for hook in rec.thread_start_hooks:
                     hook()
                 getcurrent = rec.current_greenlet
@@ -284,7 +284,7 @@ class BlockingHooks:
                 target = getattr(th, "_target", None)
                 code = getattr(target, "__code__", None)
                 where = (rec.sites.file_name(code), code.co_firstlineno) if code and rec.sites.is_user(code) else (None, None)
-                rec.emit((wire.STATE, rec.now(), tid, "running", None, where[0], where[1], None))
+                rec.emit((protocol.TASK_STATE, rec.now(), tid, "running", None, where[0], where[1], None))
             except Exception:
                 rec.hook_error("thread start hook")
             try:
@@ -299,17 +299,6 @@ class BlockingHooks:
         import queue
         queue.Queue.get = self.blocking(queue.Queue.get, lambda a, k: "Queue.get()" if (a[1] if len(a) > 1 else k.get("block", True)) else None)
         queue.Queue.put = self.blocking(queue.Queue.put, lambda a, k: "Queue.put()" if a[0].maxsize > 0 and a[0].full() else None)
-
-
-def _then_remember(connect, rec):
-    """Wrap a socket's connect so the connecting task is known by its local address (see Recorder.peer_name)."""
-    @functools.wraps(connect)
-    def wrapper(sock, *args, **kwargs):
-        try:
-            return connect(sock, *args, **kwargs)
-        finally:
-            rec.remember_client(sock)
-    return wrapper
 
 
 def install(rec) -> BlockingHooks:

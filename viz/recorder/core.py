@@ -2,7 +2,7 @@
 
 Every hook (greenlets, gevent, generators, blocking calls, output) reports through one `Recorder`. It captures the
 real `_thread` / `os.write` / `time.sleep` before the script runs, because `gevent.monkey.patch_all()` replaces them
-later and the recorder must keep using the real ones. Events are raw tuples (see viz.recorder.wire) buffered in a
+later and the recorder must keep using the real ones. Events are raw tuples (see viz.protocol) buffered in a
 deque and written to the pipe in batches: by size, by a background flusher every 50 ms, and at exit.
 """
 
@@ -14,12 +14,12 @@ import time
 import traceback
 from collections import deque
 
-from viz.recorder import wire
+from viz import protocol
 from viz.recorder.callsite import CallSites
 
 _real_sleep = time.sleep
 _real_write = os.write
-_get_ident = _thread.get_ident
+get_ident = _thread.get_ident
 clock = time.perf_counter
 BATCH = 4096
 FLUSH_EVERY = 0.05
@@ -36,7 +36,7 @@ class Recorder:
         self._write_lock = _thread.allocate_lock()
         self._closed = False
         self._next_task = 1
-        self.main_ident = _get_ident()
+        self.main_ident = get_ident()
         self.thread_task: dict[int, int] = {}
         self.names: dict[int, str] = {}
         self.kinds: dict[int, str] = {}
@@ -76,7 +76,7 @@ class Recorder:
             while q and not self._closed:
                 n = min(len(q), BATCH)
                 batch = [q.popleft() for _ in range(n)]
-                data = memoryview(wire.encode(batch))
+                data = memoryview(protocol.encode(batch))
                 while data:
                     written = _real_write(self.fd, data)
                     data = data[written:]
@@ -107,7 +107,7 @@ class Recorder:
     def note(self, text: str, level: str = "error") -> None:
         if self._notes < MAX_NOTES:
             self._notes += 1
-            self.emit((wire.NOTE, self.now(), level, text))
+            self.emit((protocol.RECORDER_NOTE, self.now(), level, text))
 
     def hook_error(self, where: str) -> None:
         """A hook of ours failed: record it and let the program run on unchanged."""
@@ -119,7 +119,7 @@ class Recorder:
                 text = f.read(1 << 20)
         except OSError:
             return
-        self.emit((wire.SOURCE, name, text))
+        self.emit((protocol.SOURCE_TEXT, name, text))
 
     # ---- tasks ----------------------------------------------------------------------------------------------
     def new_task(self, name: str, kind: str, parent: int | None = None, file: str | None = None,
@@ -128,7 +128,7 @@ class Recorder:
         self._next_task += 1
         name = self._unique(name)
         self.names[tid], self.kinds[tid] = name, kind
-        self.emit((wire.TASK, self.now(), tid, name, kind, parent, file, line))
+        self.emit((protocol.TASK_SPAWNED, self.now(), tid, name, kind, parent, file, line))
         return tid
 
     def _unique(self, name: str) -> str:
@@ -142,17 +142,17 @@ class Recorder:
         self.names[tid] = name
         if kind:
             self.kinds[tid] = kind
-        self.emit((wire.TASK, self.now(), tid, name, self.kinds[tid], None, None, None))
+        self.emit((protocol.TASK_SPAWNED, self.now(), tid, name, self.kinds[tid], None, None, None))
 
     def state(self, tid: int, state: str, reason: str | None = None, frame=None, info: dict | None = None,
               t: float | None = None) -> None:
         file = line = None
         if frame is not None:
             file, line = self.sites.where(frame)
-        self.emit((wire.STATE, self.now() if t is None else t, tid, state, reason, file, line, info))
+        self.emit((protocol.TASK_STATE, self.now() if t is None else t, tid, state, reason, file, line, info))
 
     def end(self, tid: int) -> None:
-        self.emit((wire.END, self.now(), tid))
+        self.emit((protocol.TASK_EXITED, self.now(), tid))
 
     def remember_client(self, sock) -> None:
         """After a connect: the task that owns this local address, so the server side can name its peer."""
@@ -186,17 +186,17 @@ class Recorder:
                 return tid
             if g.parent is not None:
                 return self.task_of_greenlet(g)
-        ident = _get_ident()
+        ident = get_ident()
         tid = self.thread_task.get(ident)
         if tid is None:
             tid = self.thread_task[ident] = self.new_task(f"thread {ident}", "thread")
         return tid
 
     def task_of_greenlet(self, g) -> int:  # replaced by viz.recorder.greenlets when greenlet is in use
-        return self.thread_task.get(_get_ident(), self.main_task)
+        return self.thread_task.get(get_ident(), self.main_task)
 
     # ---- the end --------------------------------------------------------------------------------------------
     def close(self, status: int, outcome: str, detail: str | None) -> None:
-        self.emit((wire.EXIT, self.now(), status, outcome, detail))
+        self.emit((protocol.PROGRAM_EXITED, self.now(), status, outcome, detail))
         self.flush()
         self._closed = True

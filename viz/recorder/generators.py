@@ -19,7 +19,7 @@ import sys
 import threading
 
 from viz.recorder.callsite import short_repr
-from viz.recorder.core import _get_ident
+from viz.recorder.core import get_ident
 
 _GEN_FLAGS = inspect.CO_GENERATOR | inspect.CO_COROUTINE
 _CORO = inspect.CO_COROUTINE
@@ -61,7 +61,7 @@ class GeneratorHooks:
         stacks = self.stacks
 
         def current_task() -> int:  # inside a generator, the generator is the running task
-            stack = stacks.get(_get_ident())
+            stack = stacks.get(get_ident())
             return stack[-1] if stack else base()
         self.rec.current_task = current_task
         profiler = _c_profiler(self.codes, self.profile)
@@ -117,7 +117,7 @@ class GeneratorHooks:
         if self._awaited_by_user_coroutine(frame):
             return  # part of the task of the coroutine that awaits it
         rec = self.rec
-        ident = _get_ident()
+        ident = get_ident()
         stack = self.stacks.setdefault(ident, [])
         loop = stack[-1] if stack else self.base_task()
         tid = self.task_of_frame.get(frame)
@@ -132,7 +132,7 @@ class GeneratorHooks:
 
     def coroutine_suspended(self, frame) -> None:
         rec = self.rec
-        ident = _get_ident()
+        ident = get_ident()
         if self._awaited_by_user_coroutine(frame):
             if rec.sites.is_yield(frame) and ident not in self.awaiting:
                 self.awaiting[ident] = (rec.sites.call_text(frame), frame)  # the innermost await is the reason
@@ -163,7 +163,7 @@ class GeneratorHooks:
     # ---- generators ------------------------------------------------------------------------------------------
     def resumed(self, frame) -> None:
         rec = self.rec
-        stack = self.stacks.setdefault(_get_ident(), [])
+        stack = self.stacks.setdefault(get_ident(), [])
         caller = stack[-1] if stack else self.base_task()
         tid = self.task_of_frame.get(frame)
         code = frame.f_code
@@ -180,7 +180,7 @@ class GeneratorHooks:
 
     def suspended(self, frame) -> None:
         rec = self.rec
-        stack = self.stacks.get(_get_ident())
+        stack = self.stacks.get(get_ident())
         tid = self.task_of_frame.get(frame)
         if tid is None:
             return

@@ -13,11 +13,11 @@ from __future__ import annotations
 import ast
 import os
 import sys
-import weakref
 
-from viz.recorder import wire
+from viz import protocol
 from viz.recorder.callsite import call_name, call_source, format_seconds, shorten_call
-from viz.recorder.core import _get_ident
+from viz.recorder.sockets import fds_of, remember_connects, socket_peer
+from viz.recorder.core import get_ident
 
 _SOCKET_CALLS = {"recv", "recv_into", "recvfrom", "recvfrom_into", "send", "sendall", "sendto", "accept",
                  "connect", "_internal_connect", "connect_ex", "sendfile", "read", "write"}
@@ -63,9 +63,8 @@ class GreenletHooks:
         self._attribute_hub_reports(Hub)
         try:
             from gevent import _socket3
-            from viz.recorder.blocking import _then_remember
             for name in ("connect", "connect_ex"):
-                setattr(_socket3.socket, name, _then_remember(getattr(_socket3.socket, name), self.rec))
+                setattr(_socket3.socket, name, remember_connects(getattr(_socket3.socket, name), self.rec))
         except Exception:
             self.rec.hook_error("gevent socket hook")
 
@@ -103,7 +102,7 @@ class GreenletHooks:
             name = self.greenlet_name(g, run)
             tid = rec.greenlet_task[g] = rec.new_task(name, "greenlet", rec.current_task(), file, line)
             args = getattr(g, "args", None)
-            peer = _socket_peer(args[0]) if args else None
+            peer = socket_peer(args[0]) if args else None
             if peer:
                 rec.named_by_peer(tid, peer)
             t = rec.now()
@@ -143,7 +142,7 @@ class GreenletHooks:
         if run is None:
             return name or "greenlet"
         args = getattr(g, "args", ()) or ()
-        peer = _socket_peer(args[0]) if args else None
+        peer = socket_peer(args[0]) if args else None
         if peer:
             return self.rec.peer_name(peer)
         return call_name(run, args, getattr(g, "kwargs", None))
@@ -153,10 +152,10 @@ class GreenletHooks:
         emit, now = rec.emit, rec.now
 
         def prepare():
-            emit((wire.PREPARE, now(), tid))
+            emit((protocol.LOOP_BEFORE_POLL, now(), tid))
 
         def check():
-            emit((wire.CHECK, now(), tid))
+            emit((protocol.LOOP_AFTER_POLL, now(), tid))
         try:
             # libev runs watchers of a higher priority first: the prepare watcher goes last, after gevent's own
             # (which runs the loop's callbacks, switching to greenlets), so it marks the poll's start and not the
@@ -175,7 +174,7 @@ class GreenletHooks:
         if tid is not None:
             return tid
         if g.parent is None:  # a thread's main greenlet: the thread's task
-            tid = rec.thread_task.get(_get_ident(), None)
+            tid = rec.thread_task.get(get_ident(), None)
             if tid is None:
                 tid = rec.current_task()
         elif self.hub_class is not None and isinstance(g, self.hub_class):
@@ -219,15 +218,15 @@ class GreenletHooks:
             if otid is None:
                 otid = self.task_of_greenlet(origin)
             if origin.dead:
-                rec.emit((wire.END, t, otid))
+                rec.emit((protocol.TASK_EXITED, t, otid))
                 rec.greenlet_task.pop(origin, None)
             elif origin in self.hubs:
-                rec.emit((wire.STATE, t, otid, "ready", "switched to " + rec.names.get(ttid, "?"), None, None, None))
+                rec.emit((protocol.TASK_STATE, t, otid, "ready", "switched to " + rec.names.get(ttid, "?"), None, None, None))
             else:
                 if origin in self._raw_unnamed:
                     self._name_from_frames(origin, otid)
                 self._suspended(t, origin, otid, target, signature)
-            rec.emit((wire.STATE, t, ttid, "running", None, None, None, None))
+            rec.emit((protocol.TASK_STATE, t, ttid, "running", None, None, None, None))
         except Exception:
             rec.hook_error("greenlet switch hook")
         if self._prev is not None:
@@ -254,10 +253,10 @@ class GreenletHooks:
         else:
             ttid = rec.greenlet_task.get(target) or self.task_of_greenlet(target)
             if target in self._raw_unnamed:  # named by its first call, then this state is sent
-                self._name_on_first_call(target, ttid, (wire.STATE, t, otid, state, None, file, line, info))
+                self._name_on_first_call(target, ttid, (protocol.TASK_STATE, t, otid, state, None, file, line, info))
                 return
             reason = "switched to " + rec.names.get(ttid, "?")
-        rec.emit((wire.STATE, t, otid, state, reason, file, line, info))
+        rec.emit((protocol.TASK_STATE, t, otid, state, reason, file, line, info))
 
     def _name_on_first_call(self, g, tid: int, pending: tuple) -> None:
         """A raw greenlet's `run` is gone by its first switch: learn its name from the first frame it calls."""
@@ -337,7 +336,7 @@ class GreenletHooks:
                 reason, state, info, stable = _socket_reason(name, sock, loc)
                 return reason, state, info, None, ((outer_depth, sock, name) if stable and want_constant else None)
             if name == "select" and "rlist" in loc:
-                fds = _fds(loc.get("rlist"), loc.get("wlist"), loc.get("xlist"))
+                fds = fds_of(loc.get("rlist"), loc.get("wlist"), loc.get("xlist"))
                 return f"select() on fds {fds}", "blocked", {"fds": fds}, None, None
         if text:
             return text, "blocked", None, 0, None
@@ -386,30 +385,6 @@ def _literal_seconds(text: str | None, secs):
         return None
 
 
-_peers: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # socket -> (fd, "host:port"): one syscall each
-
-
-def _socket_peer(sock) -> str | None:
-    """`host:port` of a connected socket's peer (cached per socket and fd), or None."""
-    try:
-        fd = sock.fileno()
-        cached = _peers.get(sock)
-    except (AttributeError, TypeError, OSError, ValueError):
-        return None
-    if cached is not None and cached[0] == fd:
-        return cached[1]
-    try:
-        host, port = sock.getpeername()[:2]
-        peer = f"{host}:{port}"
-    except (AttributeError, OSError, ValueError, TypeError):
-        return None
-    try:
-        _peers[sock] = (fd, peer)
-    except TypeError:
-        pass
-    return peer
-
-
 def _socket_reason(name: str, sock, loc) -> tuple:
     """(reason, state, info, stable): stable when the reason depends on nothing but the socket and its fd."""
     try:
@@ -422,21 +397,10 @@ def _socket_reason(name: str, sock, loc) -> tuple:
         return f"connect() to {where}", "blocked", {"fd": fd, "io": "write"}, False
     if name == "accept":
         return f"accept() on fd {fd}", "blocked", {"fd": fd, "io": "read"}, type(fd) is int and fd >= 0
-    peer = _socket_peer(sock)  # cached per socket and fd once known
+    peer = socket_peer(sock)  # cached per socket and fd once known
     io = "write" if name.startswith("send") or name == "write" else "read"
     return (f"{name}() on fd {fd}" + (f" ({peer})" if peer else ""), "blocked", {"fd": fd, "io": io},
             peer is not None and type(fd) is int and fd >= 0)
-
-
-def _fds(*lists) -> list[int]:
-    out = set()
-    for lst in lists:
-        for obj in lst or ():
-            try:
-                out.add(obj if isinstance(obj, int) else obj.fileno())
-            except Exception:
-                pass
-    return sorted(out)
 
 
 def install(rec) -> GreenletHooks:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import io
 import sys
 
-from viz.recorder import wire
+from viz import protocol
 from viz.recorder.callsite import caller
-from viz.trace.format import MAX_TEXT_CHARS
+from viz.protocol import MAX_TEXT_CHARS
 
 
 class TaskWriter(io.TextIOBase):
@@ -54,7 +54,7 @@ class TaskWriter(io.TextIOBase):
                 t = rec.now()
                 for ln in lines:
                     for i in range(0, max(len(ln), 1), MAX_TEXT_CHARS):
-                        rec.emit((wire.OUTPUT, t, tid, self.stream, ln[i:i + MAX_TEXT_CHARS], file, line))
+                        rec.emit((protocol.TASK_OUTPUT, t, tid, self.stream, ln[i:i + MAX_TEXT_CHARS], file, line))
                 text = rest
             if text:
                 if len(text) > MAX_TEXT_CHARS:
@@ -69,7 +69,7 @@ class TaskWriter(io.TextIOBase):
         rec = self.rec
         t = rec.now()
         for i in range(0, len(text), MAX_TEXT_CHARS):
-            rec.emit((wire.OUTPUT, t, tid, self.stream, text[i:i + MAX_TEXT_CHARS], None, None))
+            rec.emit((protocol.TASK_OUTPUT, t, tid, self.stream, text[i:i + MAX_TEXT_CHARS], None, None))
 
     def flush(self) -> None:
         pass

@@ -29,7 +29,7 @@ VERSION = 1
 STATES = ("running", "ready", "blocked", "idle")
 KINDS = ("source", "task", "state", "output", "end", "note", "exit")
 MAX_LINE_BYTES = 4 * 1024 * 1024
-MAX_TEXT_CHARS = 64 * 1024
+
 
 _NUM = (int, float)
 _OPT_STR = (str, type(None))

@@ -10,7 +10,7 @@ The child reports only what it sees at the moment: switches, waits, the loop's p
 
 State records, the bulk of a trace, come out in their compact form, the tuple
 `("state", t, task, state, reason, file, line, blocks_loop)` (see viz.trace.model.state_dict); the rest as dicts.
-The C hook's switch events (H, Y), most of a gevent program's events, are derived by viz/recorder/_derive.c when it
+The C hook's switch events (H, Y), most of a gevent program's events, are derived by viz/ingest/_derive.c when it
 is built, exactly as _hub_resumes and _to_hub do here (tests/test_derive_fast_path.py checks both agree).
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from viz.recorder import wire
+from viz import protocol
 
 LATE = 0.005  # a wake-up later than this after its cause shows as a ready span
 SWITCH_RUN = 2_000  # events the C fast path derives in one call: a thread drawing the app need not wait long for it
@@ -47,13 +47,13 @@ class _PyHub:
         self.poll_end = 0.0
 
 
-# viz/recorder/_derive.c derives runs of the C hook's switch events (H, Y) as _hub_resumes and _to_hub do, on its
+# viz/ingest/_derive.c derives runs of the C hook's switch events (H, Y) as _hub_resumes and _to_hub do, on its
 # own Task and Hub; VIZ_PURE_PYTHON=1 or a build without a compiler uses the Python code alone.
-_Task, _Hub, _switches, _expand_runs = _PyTask, _PyHub, None, wire.expand_runs
+_Task, _Hub, _switches, _expand_runs = _PyTask, _PyHub, None, protocol.expand_runs
 if not os.environ.get("VIZ_PURE_PYTHON"):
     try:
-        from viz.recorder._derive import Hub as _Hub, Task as _Task, expand_runs as _expand_runs  # noqa: F811
-        from viz.recorder._derive import switches as _switches
+        from viz.ingest._derive import Hub as _Hub, Task as _Task, expand_runs as _expand_runs  # noqa: F811
+        from viz.ingest._derive import switches as _switches
     except ImportError:  # pragma: no cover - depends on the build
         pass
 
@@ -104,19 +104,19 @@ class Deriver:
     def _one(self, out: list, ev: tuple) -> None:
         """Derive one raw event (any kind)."""
         kind = ev[0]
-        if kind == "H":
+        if kind == protocol.HUB_TO_TASK:
             self._hub_resumes(out, ev)
-        elif kind == "Y":
+        elif kind == protocol.TASK_TO_HUB:
             self._to_hub(out, ev)
-        elif kind == wire.STATE:
+        elif kind == protocol.TASK_STATE:
             self._state(out, *ev[1:])
-        elif kind == wire.OUTPUT:
+        elif kind == protocol.TASK_OUTPUT:
             self.outputs += 1
             _, t, tid, stream, text, file, line = ev
             self._see(t)
             out.append({"k": "output", "t": t, "task": tid, "stream": stream, "text": text, "file": file,
                         "line": line})
-        elif kind == wire.TASK:
+        elif kind == protocol.TASK_SPAWNED:
             _, t, tid, name, kind_, parent, file, line = ev
             self._see(t)
             self.names[tid] = name
@@ -126,18 +126,18 @@ class Deriver:
             if kind_ == "loop":
                 self._hub(tid)
             out.append({"k": "task", "t": t, "task": tid, "name": name, "kind": kind_, "parent": parent})
-        elif kind == wire.END:
+        elif kind == protocol.TASK_EXITED:
             self._end(out, ev[1], ev[2])
-        elif kind == wire.PREPARE:
+        elif kind == protocol.LOOP_BEFORE_POLL:
             self._prepare(out, ev[1], ev[2])
-        elif kind == wire.CHECK:
+        elif kind == protocol.LOOP_AFTER_POLL:
             self._check(out, ev[1], ev[2])
-        elif kind == wire.SOURCE:
+        elif kind == protocol.SOURCE_TEXT:
             out.append({"k": "source", "file": ev[1], "text": ev[2]})
-        elif kind == wire.NOTE:
+        elif kind == protocol.RECORDER_NOTE:
             self._see(ev[1])
             out.append({"k": "note", "t": ev[1], "level": ev[2], "text": ev[3]})
-        elif kind == wire.EXIT:
+        elif kind == protocol.PROGRAM_EXITED:
             self._see(ev[1])
             self.exit = ev
 

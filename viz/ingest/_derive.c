@@ -1,9 +1,9 @@
-/* _derive: the viewer's deriver (viz/recorder/derive.py) on its hot path, in C.
+/* _derive: the viewer's deriver (viz/ingest/derive.py) on its hot path, in C.
  *
  * Most raw events of a gevent program are the C hook's two compact switch events, again and again:
  *   ("H", t, hub, task)         the hub resumed a task: the hub is ready, the task runs where it stopped
  *   ("Y", t, task, hub, item)   a task waits, the hub runs; item = (reason, state, seconds, file, line, info)
- * The child sends them packed in runs (viz.recorder.wire.RUN); `expand_runs` gives the tuples back.
+ * The child sends them packed in runs (viz.protocol.SWITCH_RUN); `expand_runs` gives the tuples back.
  * `switches` turns a run of those into compact state records exactly as Deriver._hub_resumes and Deriver._to_hub
  * do, at most up to a given index (so a long batch goes in several calls, between which another thread may take the
  * interpreter), and stops at the first event that needs anything else (another kind of event, a task it does not
@@ -60,7 +60,7 @@ static PyMemberDef Task_members[] = {
 
 static PyTypeObject TaskType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "viz.recorder._derive.Task",
+    .tp_name = "viz.ingest._derive.Task",
     .tp_basicsize = sizeof(Task),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Task(file=None, line=None): what the deriver knows of one task",
@@ -100,7 +100,7 @@ static PyMemberDef Hub_members[] = {
 
 static PyTypeObject HubType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "viz.recorder._derive.Hub",
+    .tp_name = "viz.ingest._derive.Hub",
     .tp_basicsize = sizeof(Hub),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Hub(): a hub's held running span and poll bounds",
@@ -114,7 +114,7 @@ static PyTypeObject HubType = {
 static PyObject *s_state, *s_ready, *s_running, *s_blocked, *s_until, *s_blocks_loop, *s_tag_h, *s_tag_y;
 static PyObject *s_fd, *s_fds, *s_io, *s_write, *s_timer_fired, *s_select_returned;
 #define SWITCH_SIZE 25  /* a packed switch: kind (1 byte), t (float64), two task ids (int64), little-endian */
-#define LATE 0.005  /* viz.recorder.derive.LATE: a wake-up later than this after its cause shows as a ready span */
+#define LATE 0.005  /* viz.ingest.derive.LATE: a wake-up later than this after its cause shows as a ready span */
 
 /* a == b as Python's == would say for the values found here (strings, ints, None) */
 static int same(PyObject *a, PyObject *b) {
@@ -467,7 +467,7 @@ fail:
 
 static PyMethodDef methods[] = {
     {"expand_runs", (PyCFunction)expand_runs, METH_O,
-     "expand_runs(batch) -> the batch with each run of switches replaced by its switch events (viz.recorder.wire)"},
+     "expand_runs(batch) -> the batch with each run of switches replaced by its switch events (viz.protocol)"},
     {"switches", (PyCFunction)(void (*)(void))switches, METH_FASTCALL,
      "switches(batch, i, out, tasks, hubs, reasons, end_time, stop, polled) -> (i, end_time): derive the run of H/Y "
      "events from batch[i] up to batch[stop], appending records to out; stops at the first event Python must handle"},
@@ -475,7 +475,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef moduledef = {
-    PyModuleDef_HEAD_INIT, "_derive", "The viewer's deriver on its hot path (see viz/recorder/derive.py).", -1, methods
+    PyModuleDef_HEAD_INIT, "_derive", "The viewer's deriver on its hot path (see viz/ingest/derive.py).", -1, methods
 };
 
 PyMODINIT_FUNC PyInit__derive(void) {

@@ -21,9 +21,10 @@ from collections import deque
 from pathlib import Path
 
 from viz import __version__
-from viz.recorder import wire
-from viz.recorder.derive import Deriver
-from viz.trace.format import MAX_TEXT_CHARS, TraceWriter, header
+from viz import protocol
+from viz.ingest.derive import Deriver
+from viz.protocol import MAX_TEXT_CHARS
+from viz.trace.format import TraceWriter, header
 from viz.trace.model import record_time, state_dict
 
 GRACE = 0.4          # seconds between SIGTERM and SIGKILL
@@ -49,7 +50,7 @@ class Session:
                              created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         self.writer = TraceWriter(out, self.header) if out is not None else None
         self.deriver = Deriver()
-        self.decoder = wire.FrameDecoder()
+        self.decoder = protocol.FrameDecoder()
         self.proc: subprocess.Popen | None = None
         self.started = 0.0
         self.stop_reason: str | None = None
@@ -245,7 +246,7 @@ class Session:
                 return
             try:
                 batches = self.decoder.feed(data)
-            except wire.CorruptStream as e:
+            except protocol.CorruptStream as e:
                 self._corrupt = True
                 records.append({"k": "note", "t": self.deriver.end_time, "level": "error",
                                 "text": f"recorder error: {e}; events after this point were ignored"})
@@ -289,9 +290,9 @@ class Session:
 
     def _drop(self, batch: list) -> None:
         """Past the record limit: count what arrives, keep only the child's own account of how it ended."""
-        self._note_dropped_records(wire.count_events(batch), self.deriver.end_time)
+        self._note_dropped_records(protocol.count_events(batch), self.deriver.end_time)
         for ev in batch:
-            if ev[0] == wire.EXIT:
+            if ev[0] == protocol.PROGRAM_EXITED:
                 self.deriver.feed([ev])
 
     def _raw_output(self, fd: int, data: bytes, records: list[dict], final: bool = False) -> None:
