@@ -10,16 +10,7 @@ from viz.app.palette import BAR_CLASSES, GLYPH, LEGEND
 
 
 class Legend(Widget):
-    COMPONENT_CLASSES = BAR_CLASSES | {"legend--playhead", "legend--hint"}
-
-    def __init__(self, hint: str = "", *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.hint = hint
-
-    def set_hint(self, hint: str) -> None:
-        if hint != self.hint:
-            self.hint = hint
-            self.refresh()
+    COMPONENT_CLASSES = BAR_CLASSES | {"legend--playhead"}
 
     def render(self) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -28,6 +19,4 @@ class Legend(Widget):
             text.append(f" {words}   ")
         text.append("┃", style=self.get_component_rich_style("legend--playhead"))
         text.append(" playhead")
-        if self.hint:
-            text.append(f"   {self.hint}", style=self.get_component_rich_style("legend--hint"))
         return text

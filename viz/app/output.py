@@ -34,7 +34,6 @@ class OutputView(Widget):
         self.back = 0        # how many lines the user scrolled back from the newest
         self._colors: TaskColors | None = None
         self._cache: LRUCache[tuple, Strip] = LRUCache(1024)
-        self._tag_width = 0
 
     def show_until(self, t: float) -> None:
         """Show the lines printed at or before instant t, newest at the bottom."""
