@@ -17,6 +17,7 @@ import viz.ingest.derive as derive
 from conftest import record
 from viz import protocol
 from viz.ingest.derive import Deriver
+from viz.trace.record import StateRecord
 
 pytest.importorskip("viz.ingest._derive", reason="the C fast paths are not built here")
 if derive._switches is None:  # VIZ_PURE_PYTHON=1: the Python code alone is under test
@@ -69,7 +70,7 @@ def test_recorded_scenarios_derive_the_same_records_in_c_and_in_python(raw_batch
     fast, pure = both(batches)
     assert fast == pure
     if protocol.HUB_TO_TASK in kinds:  # the C path had work to do
-        assert any(type(r) is tuple for r in fast[0])
+        assert any(type(r) is StateRecord for r in fast[0])
 
 
 def test_a_switch_heavy_program_derives_the_same_records_in_c_and_in_python(raw_batches, script):
@@ -139,7 +140,7 @@ def test_a_wake_up_later_than_its_timer_or_its_poll_is_ready_from_then_in_c_as_i
     events += [("H", 1.1 + d * k, 1, tid) for k, (tid, _) in enumerate(waits, 1)]
     fast, pure = both([setup, events])
     assert fast == pure
-    ready = [(r[2], r[4]) for r in fast[0] if type(r) is tuple and r[3] == "ready" and r[2] != 1]
+    ready = [(r[2], r[4]) for r in fast[0] if type(r) is StateRecord and r[3] == "ready" and r[2] != 1]
     expected = [(2, "timer fired"), (3, "fd 7 readable"), (4, "fd 8 writable"), (5, "select() returned")]
     assert ready == (expected if late else [])
     deriver = Deriver()

@@ -8,6 +8,7 @@ import pytest
 
 from conftest import run_session
 from viz.ingest.session import Session
+from viz.trace.record import StateRecord
 
 pytest.importorskip("viz.recorder._fasthook")
 
@@ -56,7 +57,7 @@ def _normal(records: list) -> dict:
     hubs = {r["task"] for r in records if isinstance(r, dict) and r.get("k") == "task" and r.get("kind") == "loop"}
     out: dict = {}
     for r in records:
-        if isinstance(r, tuple):  # ("state", t, task, state, reason, file, line, blocks_loop)
+        if isinstance(r, StateRecord):
             _, _, task, state, reason, file, line, loop = r
             if task in hubs or (state == "ready" and reason and re.search(r"(readable|writable|timer fired)$", reason)):
                 continue

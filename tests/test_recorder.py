@@ -117,6 +117,7 @@ def test_a_hub_in_a_long_poll_is_shown_idle_before_the_poll_returns():
     from viz.ingest.derive import Deriver
     from viz.ingest.session import Session
     from viz.scenarios import resolve
+    from viz.trace.record import StateRecord
 
     path, name = resolve("gevent_sleepers")  # the hub polls for 0.5 s, then 0.5 s, then 1 s
     session = Session(path, name=name, timeout=30).start()
@@ -129,7 +130,7 @@ def test_a_hub_in_a_long_poll_is_shown_idle_before_the_poll_returns():
     hub = next(r["task"] for batch in polls for r in batch if type(r) is dict and r.get("name") == "hub")
 
     def hub_states(batch):
-        return [r for r in batch if type(r) is tuple and r[0] == "state" and r[2] == hub]
+        return [r for r in batch if type(r) is StateRecord and r[0] == "state" and r[2] == hub]
     early = [(i, r) for i, batch in enumerate(polls) for r in hub_states(batch)
              if r[3] == "idle" and not any(s[4] == "poll returned" for s in hub_states(batch))]
     assert early, "no idle span of the hub arrived before its poll returned"

@@ -20,7 +20,8 @@ import viz.trace.model as model
 from conftest import record
 from test_trace_format import HEADER, _good_states, _lines, _near_states, _odd_lines, outcome, reference_read, write
 from viz.trace.format import ReadResult, TraceFileError
-from viz.trace.model import Trace, state_dict
+from viz.trace.model import Trace
+from viz.trace.record import StateRecord
 
 fold = pytest.importorskip("viz.trace._fold", reason="the C fast paths are not built here")
 if model._Folder is None:  # VIZ_PURE_PYTHON=1: the Python code alone is under test
@@ -55,16 +56,15 @@ def test_a_recorded_scenario_folds_into_the_same_model_in_c_and_in_python(tmp_pa
 
 
 _times = st.floats(0, 50, allow_nan=False) | st.integers(0, 50)
-_compact = st.tuples(st.just("state"), _times, st.integers(1, 6), st.sampled_from(model.STATES),
-                     st.none() | st.sampled_from(["r", "spawned", "fd 7 readable", "é…"]),
-                     st.none() | st.sampled_from(["a.py", "b.py"]), st.none() | st.integers(0, 500),
-                     st.none() | st.booleans())
+_compact = st.builds(StateRecord, st.just("state"), _times, st.integers(1, 6), st.sampled_from(model.STATES),
+                      st.none() | st.sampled_from(["r", "spawned", "fd 7 readable", "é…"]),
+                      st.none() | st.sampled_from(["a.py", "b.py"]), st.none() | st.integers(0, 500), st.booleans())
 _other = (st.builds(lambda t, task: {"k": "output", "t": t, "task": task, "stream": "stdout", "text": "x"},
                     _times, st.integers(1, 6))
           | st.builds(lambda t, task: {"k": "task", "t": t, "task": task, "name": f"n{task}", "kind": "greenlet"},
                       _times, st.integers(1, 6))
           | st.builds(lambda t, task: {"k": "end", "t": t, "task": task}, _times, st.integers(1, 6))
-          | _compact.map(state_dict))
+          | _compact.map(StateRecord.to_json))
 
 
 @settings(max_examples=300, deadline=None)
@@ -90,7 +90,7 @@ def test_fuzzed_records_fold_into_the_same_model_in_c_and_in_python(batches, sin
 
 def test_a_long_run_of_one_lane_is_written_through_between_batches():
     """More records than the C fold holds back per lane, read by a view between two batches."""
-    recs = [("state", i * 1e-3, 1, model.STATES[i % 3], f"r{i % 7}", "a.py", i % 50, i % 5 == 0) for i in range(5000)]
+    recs = [StateRecord("state", i * 1e-3, 1, model.STATES[i % 3], f"r{i % 7}", "a.py", i % 50, i % 5 == 0) for i in range(5000)]
     fast = Trace()
     fast.add_many(recs[:2600])
     assert len(fast.lanes[0].starts) == len(fast.lanes[0].states) == 2600
@@ -105,8 +105,8 @@ def canonical(records: list) -> str:
     """Records as the model reads them: a state record in either form as one tuple (the type of `t` kept)."""
     out = []
     for rec in records:
-        if type(rec) is tuple or rec.get("k") == "state":
-            d = state_dict(rec) if type(rec) is tuple else rec
+        if type(rec) is StateRecord or rec.get("k") == "state":
+            d = rec.to_json() if type(rec) is StateRecord else rec
             t = d["t"]
             out.append(["state", type(t).__name__, repr(t), d["task"], d["state"], d.get("reason"), d.get("file"),
                         d.get("line"), bool(d.get("blocks_loop"))])

@@ -4,7 +4,7 @@
  *   ("H", t, hub, task)         the hub resumed a task: the hub is ready, the task runs where it stopped
  *   ("Y", t, task, hub, item)   a task waits, the hub runs; item = (reason, state, seconds, file, line, info)
  * The child sends them packed in runs (viz.protocol.SWITCH_RUN); `expand_runs` gives the tuples back.
- * `switches` turns a run of those into compact state records exactly as Deriver._hub_resumes and Deriver._to_hub
+ * `switches` turns a run of those into state records (viz.trace.record.StateRecord) exactly as Deriver._hub_resumes and Deriver._to_hub
  * do, at most up to a given index (so a long batch goes in several calls, between which another thread may take the
  * interpreter), and stops at the first event that needs anything else (another kind of event, a task it does not
  * know yet, one that ended, a wait whose info it does not know): Deriver.feed handles that one in Python and calls
@@ -16,6 +16,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "../trace/record.h"
 #include <structmember.h>
 #include <stdint.h>
 
@@ -136,16 +137,12 @@ static inline void untrack(PyObject *tuple) {
     if (PyObject_GC_IsTracked(tuple)) PyObject_GC_UnTrack(tuple);
 }
 
-/* ("state", t, task, state, reason, file, line, blocks_loop), appended to out; -1 on error */
+/* A StateRecord("state", t, task, state, reason, file, line, blocks_loop) appended to out; -1 on error */
 static int emit(PyObject *out, PyObject *t, PyObject *tid, PyObject *state, PyObject *reason, PyObject *file,
                 PyObject *line, int blocks_loop) {
-    PyObject *rec = PyTuple_New(8);
-    if (rec == NULL) return -1;
     PyObject *items[8] = {s_state, t, tid, state, reason, file, line, blocks_loop ? Py_True : Py_False};
-    for (int i = 0; i < 8; i++) {
-        Py_INCREF(items[i]);
-        PyTuple_SET_ITEM(rec, i, items[i]);
-    }
+    PyObject *rec = new_state_record(items);
+    if (rec == NULL) return -1;
     untrack(rec);
     int r = PyList_Append(out, rec);
     Py_DECREF(rec);
@@ -325,10 +322,9 @@ static int one_switch(Py_UCS4 kind, PyObject *t_obj, PyObject *a, PyObject *b, P
     }
     Py_XDECREF(made);
     if (hub->held != Py_None && PyList_Append(out, hub->held) < 0) return -1;
-    PyObject *held = PyTuple_New(8);
-    if (held == NULL) return -1;
     PyObject *items[8] = {s_state, t_obj, hid, s_running, Py_None, Py_None, Py_None, Py_False};
-    for (int k = 0; k < 8; k++) { Py_INCREF(items[k]); PyTuple_SET_ITEM(held, k, items[k]); }
+    PyObject *held = new_state_record(items);
+    if (held == NULL) return -1;
     untrack(held);
     Py_XSETREF(hub->held, held);
     set(&htask->state, s_running); set(&htask->reason, Py_None); htask->t = t;
@@ -479,7 +475,7 @@ static struct PyModuleDef moduledef = {
 };
 
 PyMODINIT_FUNC PyInit__derive(void) {
-    if (PyType_Ready(&TaskType) < 0 || PyType_Ready(&HubType) < 0) return NULL;
+    if (PyType_Ready(&TaskType) < 0 || PyType_Ready(&HubType) < 0 || load_state_record() < 0) return NULL;
     s_state = PyUnicode_InternFromString("state");
     s_ready = PyUnicode_InternFromString("ready");
     s_running = PyUnicode_InternFromString("running");

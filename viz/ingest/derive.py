@@ -8,8 +8,7 @@ The child reports only what it sees at the moment: switches, waits, the loop's p
   what it was polling for (the fds and timers its blocked tasks wait on);
 - repeated identical states are folded, and at exit every task still open is ended.
 
-State records, the bulk of a trace, come out in their compact form, the tuple
-`("state", t, task, state, reason, file, line, blocks_loop)` (see viz.trace.model.state_dict); the rest as dicts.
+State records, the bulk of a trace, come out as viz.trace.record.StateRecord; the rest as dicts.
 The C hook's switch events (H, Y), most of a gevent program's events, are derived by viz/ingest/_derive.c when it
 is built, exactly as _hub_resumes and _to_hub do here (tests/test_derive_fast_path.py checks both agree).
 """
@@ -20,6 +19,7 @@ import os
 from typing import Callable
 
 from viz import protocol
+from viz.trace.record import StateRecord
 
 LATE = 0.005  # a wake-up later than this after its cause shows as a ready span
 SWITCH_RUN = 2_000  # events the C fast path derives in one call: a thread drawing the app need not wait long for it
@@ -73,9 +73,9 @@ class Deriver:
         # thread that draws wants the interpreter (viz.app.feed)
         self.breather: Callable[[], None] | None = None
 
-    def feed(self, batch: list) -> list[dict | tuple]:
+    def feed(self, batch: list) -> list[StateRecord | dict]:
         """The records of a batch of raw events, in order."""
-        out: list[dict | tuple] = []
+        out: list[StateRecord | dict] = []
         one = self._one
         batch = _expand_runs(batch)
         breather = self.breather
@@ -181,7 +181,7 @@ class Deriver:
                 hub.held = None
             task = self.tasks[hid]
             reason = "switched to " + self.names.get(tid, "?")
-            out.append(("state", t, hid, "ready", reason, None, None, False))
+            out.append(StateRecord("state", t, hid, "ready", reason, None, None, False))
             task.state, task.reason, task.t, task.info = "ready", reason, t, None
         task = self.tasks.get(tid)
         if task is None or task.ended or tid in self._hubs:
@@ -191,7 +191,7 @@ class Deriver:
             self._woke_late(out, task, t, tid)  # what _state does here, then the same running span
         elif task.state == "running" and task.reason is None:
             return
-        out.append(("state", t, tid, "running", None, task.file, task.line, False))
+        out.append(StateRecord("state", t, tid, "running", None, task.file, task.line, False))
         task.state, task.reason, task.t, task.info = "running", None, t, None
 
     def _to_hub(self, out, ev) -> None:
@@ -207,7 +207,7 @@ class Deriver:
         elif not (st == task.state and reason == task.reason and file == task.file and line == task.line):
             if file is not None:
                 task.file, task.line = file, line
-            out.append(("state", t, tid, st, reason, file, line, bool(info and info.get("blocks_loop"))))
+            out.append(StateRecord("state", t, tid, st, reason, file, line, bool(info and info.get("blocks_loop"))))
             task.state, task.reason, task.t, task.info = st, reason, t, info
         hub = self._hubs.get(hid)
         if hub is None:
@@ -216,14 +216,14 @@ class Deriver:
         held = hub.held
         if held is not None:
             out.append(held)
-        hub.held = ("state", t, hid, "running", None, None, None, False)
+        hub.held = StateRecord("state", t, hid, "running", None, None, None, False)
         htask = self.tasks[hid]
         htask.state, htask.reason, htask.t = "running", None, t
         if hub.idle_from is not None:
             hub.idle_from = t
 
     def _emit(self, out, task, t, tid, state, reason, file, line, info) -> None:
-        out.append(("state", t, tid, state, reason, file, line, bool(info and info.get("blocks_loop"))))
+        out.append(StateRecord("state", t, tid, state, reason, file, line, bool(info and info.get("blocks_loop"))))
         task.state, task.reason, task.t, task.info = state, reason, t, info
         if file is not None:
             task.file, task.line = file, line
@@ -271,7 +271,7 @@ class Deriver:
         if hub.idle_from is None:
             hub.idle_from = t
 
-    def quiet(self) -> list[dict | tuple]:
+    def quiet(self) -> list[StateRecord | dict]:
         """The program has been silent for a while: a hub that began a poll and has not come back is idle now, so
         say so without waiting for the poll to return (a live view would otherwise go on showing what the hub did
         before it polled, for as long as the poll lasts). The poll's end still comes with its check event."""
@@ -314,7 +314,7 @@ class Deriver:
         if state == "running":
             if hub.held is not None:
                 out.append(hub.held)
-            hub.held = ("state", t, tid, "running", None, None, None, False)
+            hub.held = StateRecord("state", t, tid, "running", None, None, None, False)
             task.state, task.reason, task.t = "running", None, t
             if hub.idle_from is not None:
                 hub.idle_from = t

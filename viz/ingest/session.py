@@ -2,7 +2,7 @@
 
 `Session` starts `python -m viz.recorder.child` in its own process group with an inherited pipe for events, and the
 script's stdin closed. `poll()` reads whatever arrived (events, plus anything written straight to fd 1 / fd 2) and
-returns new trace records (state records in their compact tuple form, see viz.trace.model.state_dict); it also
+returns new trace records (viz.trace.record.StateRecord for states, dicts for the rest); it also
 enforces the timeout. `stop()` ends the child's whole process group (SIGTERM,
 then SIGKILL after a grace period). Whatever happens, the trace file gets every record received and an `exit`
 record saying how the run ended. This module never imports gevent or the script.
@@ -25,7 +25,7 @@ from viz import protocol
 from viz.ingest.derive import Deriver
 from viz.protocol import MAX_TEXT_CHARS
 from viz.trace.format import TraceWriter, header
-from viz.trace.model import record_time, state_dict
+from viz.trace.record import record_time
 
 GRACE = 0.4          # seconds between SIGTERM and SIGKILL
 READ_CHUNK = 1 << 20
@@ -355,7 +355,7 @@ class Session:
     def _write(self, records: list[dict]) -> None:
         self.records_seen += len(records)
         if self.writer is not None and records:
-            self.writer.write_many([state_dict(r) if type(r) is tuple else r for r in records])
+            self.writer.write_many(records)
             self.writer.flush()
 
 

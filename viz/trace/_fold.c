@@ -1,10 +1,10 @@
 /* _fold: the trace model's hot loops, in C.
  *
- * - Folder.fold(trace, iterator): folds compact state records `("state", t, task, state, reason, file, line,
- *   blocks_loop)` into the lanes' columns, exactly as viz.trace.model.Trace._add_many_py does, until the iterator
- *   ends (returns None) or gives any other record (returned, for Trace.add to fold).
+ * - Folder.fold(trace, iterator): folds state records (viz.trace.record.StateRecord, see record.h) into the
+ *   lanes' columns, exactly as viz.trace.model.Trace._add_many_py does, until the iterator ends (returns None)
+ *   or gives any other record (returned, for Trace.add to fold).
  * - scan_block(block, pos, loads, out, names): reads the lines of a block of a trace file and appends each plain
- *   state line as a compact record to `out`, exactly as viz.trace.format._plain_state decides, until the first
+ *   state line as a StateRecord to `out`, exactly as viz.trace.format._plain_state decides, until the first
  *   line that is not one (the reference reader takes it).
  * - prefix_extend(...), prefix_at(...): the running totals per state of a lane's spans, as viz.app.stats.Totals
  *   does in Python.
@@ -15,6 +15,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "record.h"
 #include <ctype.h>
 #include <float.h>
 #include <math.h>
@@ -365,9 +366,7 @@ static PyObject *Folder_fold(Folder *self, PyObject *const *args, Py_ssize_t nar
     }
 
     while ((rec = PyIter_Next(it)) != NULL) {
-        if (!PyTuple_CheckExact(rec) || PyTuple_GET_SIZE(rec) != 8) break;
-        PyObject *k = PyTuple_GET_ITEM(rec, 0);
-        if (k != str_state && !(PyUnicode_Check(k) && PyUnicode_Compare(k, str_state) == 0)) break;
+        if (!is_state_record(rec)) break;
         PyObject *tobj = PyTuple_GET_ITEM(rec, 1), *task = PyTuple_GET_ITEM(rec, 2);
         PyObject *state = PyTuple_GET_ITEM(rec, 3), *line = PyTuple_GET_ITEM(rec, 6);
         double t = PyFloat_AsDouble(tobj);
@@ -453,7 +452,7 @@ done:
 
 static PyMethodDef Folder_methods[] = {
     {"fold", (PyCFunction)(void (*)(void))Folder_fold, METH_FASTCALL,
-     "fold(trace, iterator): fold compact state records into trace; return the first other record, or None.\n"
+     "fold(trace, iterator): fold state records into trace; return the first other record, or None.\n"
      "Some columns may stay pending until flush()."},
     {"flush", (PyCFunction)Folder_flush, METH_NOARGS, "flush(): write every pending record into its lane."},
     {NULL}};
@@ -464,15 +463,15 @@ static PyTypeObject FolderType = {
     .tp_basicsize = sizeof(Folder),
     .tp_dealloc = (destructor)Folder_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Folder(state_codes): folds compact state records into a Trace's lanes.",
+    .tp_doc = "Folder(state_codes): folds state records into a Trace's lanes.",
     .tp_methods = Folder_methods,
     .tp_init = (initproc)Folder_init,
     .tp_new = PyType_GenericNew,
 };
 
-/* ---- scan: plain state lines of a trace file -> compact records ------------------------------------------ */
+/* ---- scan: plain state lines of a trace file -> StateRecords ------------------------------------------ */
 
-/* -1 error, 0 not a plain state, 1 plain: *out gets the compact record. Mirrors format._plain_state. */
+/* -1 error, 0 not a plain state, 1 plain: *out gets its StateRecord. Mirrors format._plain_state. */
 static int plain_state(PyObject *rec, PyObject *state_names, PyObject **out) {
     if (!PyDict_CheckExact(rec)) return 0;
     PyObject *k = PyDict_GetItemWithError(rec, str_k);
@@ -526,15 +525,11 @@ static int plain_state(PyObject *rec, PyObject *state_names, PyObject **out) {
         if (blocks != Py_None && !PyBool_Check(blocks)) return 0;
     } else if (PyErr_Occurred()) return -1;
     if (PyDict_GET_SIZE(rec) != fields) return 0;
-    PyObject *tup = PyTuple_New(8);
-    if (tup == NULL) return -1;
     PyObject *items[8] = {str_state, t, task, state, reason ? reason : Py_None, file ? file : Py_None,
-                          line ? line : Py_None, blocks ? blocks : Py_None};
-    for (int i = 0; i < 8; i++) {
-        Py_INCREF(items[i]);
-        PyTuple_SET_ITEM(tup, i, items[i]);
-    }
-    *out = tup;
+                          line ? line : Py_None, blocks == Py_True ? Py_True : Py_False};
+    PyObject *made = new_state_record(items);
+    if (made == NULL) return -1;
+    *out = made;
     return 1;
 }
 
@@ -697,7 +692,7 @@ static PyObject *fast_value(const char **pp, const char *end) {
     return PyFloat_FromDouble(d);
 }
 
-/* -1 error, 0 not decided here, 1 a plain state record: *out gets its compact form. */
+/* -1 error, 0 not decided here, 1 a plain state record: *out gets its StateRecord. */
 static int fast_state_line(const char *p, Py_ssize_t len, PyObject *names, PyObject **out) {
     const char *end = p + len;
     PyObject *v[F_COUNT] = {NULL};
@@ -739,16 +734,12 @@ static int fast_state_line(const char *p, Py_ssize_t len, PyObject *names, PyObj
         if (x < 0 || x >= 2147483648LL) goto finish;
     }
     if (v[F_BLOCKS] && v[F_BLOCKS] != Py_None && !PyBool_Check(v[F_BLOCKS])) goto finish;
-    PyObject *tup = PyTuple_New(8);
-    if (tup == NULL) { r = -1; goto finish; }
-    Py_INCREF(str_state);
-    PyTuple_SET_ITEM(tup, 0, str_state);
-    for (int i = F_T; i < F_COUNT; i++) {
-        PyObject *x = v[i] ? v[i] : Py_None;
-        Py_INCREF(x);
-        PyTuple_SET_ITEM(tup, i, x);
-    }
-    *out = tup;
+    PyObject *items[8] = {str_state};
+    for (int i = F_T; i < F_COUNT; i++) items[i] = v[i] ? v[i] : Py_None;
+    if (items[F_BLOCKS] != Py_True) items[F_BLOCKS] = Py_False;
+    PyObject *rec = new_state_record(items);
+    if (rec == NULL) { r = -1; goto finish; }
+    *out = rec;
     r = 1;
 finish:
     for (int i = 0; i < F_COUNT; i++) Py_XDECREF(v[i]);
@@ -756,7 +747,7 @@ finish:
 }
 
 /* scan_block(block, pos, loads, out, state_names) -> (pos, lines, end): reads the lines of `block` (bytes of whole
- * lines) from byte offset pos, appending each plain state line to `out` as a compact record, until a line that is
+ * lines) from byte offset pos, appending each plain state line to `out` as a StateRecord, until a line that is
  * not one: returns its offset, the number of lines read before it and the offset of its newline (or len(block)
  * and the lines read, when all were plain). A line the fast parser does not decide goes to `loads` (orjson) and
  * the checks of _plain_state. */
@@ -958,7 +949,7 @@ PyMODINIT_FUNC PyInit__fold(void) {
     INTERN(str_states, "states"); INTERN(str_flags, "flags"); INTERN(str_reasons, "reasons");
     INTERN(str_files, "files"); INTERN(str_lines, "lines");
     INTERN(str_frombytes, "frombytes"); INTERN(str_typecode, "typecode");
-    if (PyType_Ready(&SinkType) < 0 || PyType_Ready(&FolderType) < 0) return NULL;
+    if (PyType_Ready(&SinkType) < 0 || PyType_Ready(&FolderType) < 0 || load_state_record() < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     Py_INCREF(&FolderType);

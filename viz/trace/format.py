@@ -14,6 +14,8 @@ import math
 import os
 from typing import IO, Any, Generator, Iterator
 
+from viz.trace.record import StateRecord
+
 try:  # parses the lines of a trace several times faster; without it the json module reads every trace the same
     from orjson import loads as _orjson_loads
 except ImportError:  # pragma: no cover - depends on the environment
@@ -27,7 +29,6 @@ if _orjson_loads is not None and not os.environ.get("VIZ_PURE_PYTHON"):
 
 VERSION = 1
 STATES = ("running", "ready", "blocked", "idle")
-KINDS = ("source", "task", "state", "output", "end", "note", "exit")
 MAX_LINE_BYTES = 4 * 1024 * 1024
 
 
@@ -126,9 +127,9 @@ def read_records(path: str | os.PathLike, result: ReadResult | None = None) -> I
     return _read(path, result, False)
 
 
-def read_batches(path: str | os.PathLike, result: ReadResult | None = None) -> Iterator[list[dict | tuple]]:
-    """read_records for Trace.load: the same records in lists (one per block), plain state records in the
-    model's compact form (viz.trace.model.state_dict), which with the C scan saves building a dict per line.
+def read_batches(path: str | os.PathLike, result: ReadResult | None = None) -> Iterator[list[StateRecord | dict]]:
+    """read_records for Trace.load: the same records in lists (one per block), state records as StateRecord
+    (viz.trace.record), which with the C scan saves building a dict per line.
     A bad line raises before any record of its block is yielded."""
     return _read(path, result, True)
 
@@ -260,15 +261,15 @@ def _read_lines(lines: list, parse, exact: bool, path: str, lineno: int, into: l
         if into is None:
             yield rec
         else:
-            into.append(rec)
+            into.append(StateRecord.from_json(rec) if rec.__class__ is dict and rec["k"] == "state" else rec)
     return lineno
 
 
-def _scan_block(block: bytes, path: str, lineno: int) -> tuple[list[dict | tuple], int]:
-    """_read_block with the C scan: the records of the block's lines (plain state lines as compact tuples, each
+def _scan_block(block: bytes, path: str, lineno: int) -> tuple[list[StateRecord | dict], int]:
+    """_read_block with the C scan: the records of the block's lines (plain state lines as StateRecord, each
     other line read by the reference, `_decode_line` then `validate`, as in _read_block) and its last line's
     number."""
-    recs: list[dict | tuple] = []
+    recs: list[StateRecord | dict] = []
     pos, size = 0, len(block)
     while pos < size:
         pos, lines, end = _scan(block, pos, _orjson_loads, recs, _STATE_NAMES)
@@ -346,9 +347,9 @@ class TraceWriter:
         self._f.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":")))
         self._f.write("\n")
 
-    def write_many(self, recs: list[dict]) -> None:
+    def write_many(self, recs: list[StateRecord | dict]) -> None:
         dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        self._f.write("".join(dumps(r) + "\n" for r in recs))
+        self._f.write("".join(dumps(r.to_json() if r.__class__ is StateRecord else r) + "\n" for r in recs))
 
     def flush(self) -> None:
         self._f.flush()

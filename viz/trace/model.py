@@ -17,6 +17,7 @@ from itertools import chain
 from typing import Iterable, Iterator, NamedTuple
 
 from viz.trace.format import STATES, ReadResult, TraceWriter, header, read_batches
+from viz.trace.record import StateRecord
 
 RUNNING, READY, BLOCKED, IDLE = range(4)
 STATE_CODE = {name: code for code, name in enumerate(STATES)}
@@ -29,27 +30,6 @@ if not os.environ.get("VIZ_PURE_PYTHON"):
         from viz.trace._fold import Folder as _Folder, prefix_at, prefix_extend
     except ImportError:  # pragma: no cover - depends on the build
         pass
-
-
-def state_dict(rec: tuple) -> dict:
-    """A state record's compact form `("state", t, task, state, reason, file, line, blocks_loop)` -- what the
-    recorder hands the model, to keep the hot path free of dicts -- as the file format's dict."""
-    _, t, task, state, reason, file, line, blocks_loop = rec
-    d = {"k": "state", "t": t, "task": task, "state": state}
-    if reason is not None:
-        d["reason"] = reason
-    if file is not None:
-        d["file"] = file
-    if line is not None:
-        d["line"] = line
-    if blocks_loop:
-        d["blocks_loop"] = True
-    return d
-
-
-def record_time(rec) -> float | None:
-    """The time of a record in either form."""
-    return rec[1] if type(rec) is tuple else rec.get("t")
 
 
 @dataclass(frozen=True)
@@ -158,8 +138,8 @@ class Trace:
             self.end_time = float(t)
             self.changes += 1
 
-    def add_many(self, records: Iterable[dict | tuple], hold: bool = False) -> None:
-        """Fold records into the model (compact state records, the bulk of a trace, on a fast path).
+    def add_many(self, records: Iterable[StateRecord | dict], hold: bool = False) -> None:
+        """Fold records into the model (state records, the bulk of a trace, on a fast path).
 
         With `hold`, what the C fold buffers may stay pending, to save writing a thousand lanes' columns after
         every small batch: call flush() before reading the lanes."""
@@ -168,11 +148,11 @@ class Trace:
             return
         fold, add, it = self._folder.fold, self.add, iter(records)
         try:
-            rec = fold(self, it)  # C folds compact state records, hands back the first other one
+            rec = fold(self, it)  # C folds state records, hands back the first other one
             while rec is not None:
                 add(rec)
                 for rec in it:  # a run of other records (output lines, say) stays here
-                    if type(rec) is tuple:
+                    if type(rec) is StateRecord:
                         rec = fold(self, chain((rec,), it))
                         break
                     add(rec)
@@ -187,7 +167,7 @@ class Trace:
         if self._folder is not None:
             self._folder.flush()
 
-    def _add_many_py(self, records: Iterable[dict | tuple]) -> None:
+    def _add_many_py(self, records: Iterable[StateRecord | dict]) -> None:
         """add_many in Python: the reference for viz/trace/_fold.c."""
         add = self.add
         lane_of, lanes, string_id, intern = self._lane_of, self.lanes, self._string_id, self._intern
@@ -196,11 +176,10 @@ class Trace:
         n = 0
         state_code = STATE_CODE
         for rec in records:
-            if type(rec) is tuple:  # the compact form of a state record
+            if type(rec) is StateRecord:
                 _, t, task, state, r, f, line, blocks_loop = rec
             elif rec["k"] == "state":
-                t, task, state = rec["t"], rec["task"], rec["state"]
-                r, f, line, blocks_loop = rec.get("reason"), rec.get("file"), rec.get("line"), rec.get("blocks_loop")
+                _, t, task, state, r, f, line, blocks_loop = StateRecord.from_json(rec)
             else:
                 self.end_time = end_time
                 add(rec)
@@ -228,29 +207,20 @@ class Trace:
         self.end_time = float(end_time)
         self.changes += n
 
-    def add(self, rec: dict | tuple) -> None:
-        """Fold one record into the model."""
-        if type(rec) is tuple:
+    def add(self, rec: StateRecord | dict) -> None:
+        """Fold one record into the model (a state record may also come as the file's dict form)."""
+        if type(rec) is StateRecord:
             self.add_many((rec,))
             return
         kind = rec["k"]
+        if kind == "state":
+            self.add_many((StateRecord.from_json(rec),))
+            return
         t = rec.get("t")
         if t is not None and t > self.end_time:
             self.end_time = float(t)
         self.changes += 1
-        if kind == "state":
-            if self._folder is not None:
-                self._folder.flush()  # the C fold's pending records come first
-            lane = self._lane(rec["task"], t)
-            start = max(float(t), lane.starts[-1]) if lane.starts else float(t)
-            lane.starts.append(start)
-            lane.states.append(STATE_CODE[rec["state"]])
-            lane.flags.append(1 if rec.get("blocks_loop") else 0)
-            lane.reasons.append(self._intern(rec.get("reason")))
-            lane.files.append(self._intern(rec.get("file")))
-            lane.lines.append(rec.get("line") or 0)
-            self._step(start)
-        elif kind == "output":
+        if kind == "output":
             t = float(t)
             out = Output(t, rec["task"], rec.get("stream") or "stdout", rec["text"], rec.get("file"), rec.get("line"))
             times = self._output_times
@@ -405,25 +375,19 @@ class Trace:
         return self.header.get("file")
 
     # ---- writing back ---------------------------------------------------------------------------------------
-    def records(self) -> Iterator[dict]:
+    def records(self) -> Iterator[StateRecord | dict]:
         """The model as trace records again (what `save` writes)."""
         for file, text in self.sources.items():
             yield {"k": "source", "file": file, "text": text}
         for lane in self.lanes:
             yield {"k": "task", "t": lane.created, "task": lane.task, "name": lane.name, "kind": lane.kind,
                    "parent": lane.parent}
-        timed: list[tuple[float, int, dict]] = []  # every timed record, written back in time order
+        timed: list[tuple[float, int, StateRecord | dict]] = []  # every timed record, written back in time order
         for lane in self.lanes:
             for i in range(len(lane.starts)):
-                rec = {"k": "state", "t": lane.starts[i], "task": lane.task, "state": STATES[lane.states[i]]}
-                if lane.reasons[i]:
-                    rec["reason"] = self._strings[lane.reasons[i]]
-                if lane.files[i]:
-                    rec["file"] = self._strings[lane.files[i]]
-                if lane.lines[i]:
-                    rec["line"] = lane.lines[i]
-                if lane.flags[i]:
-                    rec["blocks_loop"] = True
+                rec = StateRecord("state", lane.starts[i], lane.task, STATES[lane.states[i]],
+                                  self._strings[lane.reasons[i]], self._strings[lane.files[i]], lane.lines[i] or None,
+                                  bool(lane.flags[i]))
                 timed.append((lane.starts[i], len(timed), rec))
             if lane.ended is not None:
                 timed.append((lane.ended, len(timed), {"k": "end", "t": lane.ended, "task": lane.task}))
