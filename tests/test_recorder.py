@@ -106,7 +106,7 @@ def test_a_blocking_socket_call_under_a_gevent_hub_is_marked_as_blocking_the_loo
         "gevent.joinall([gevent.spawn(fetch), gevent.spawn(tick)])\n")
     trace = record(str(path))
     recv = [s for s in spans(trace, "fetch", "blocked") if s.reason.startswith("recv() on fd")]
-    assert recv and recv[0].blocks_loop and "blocks the whole loop" in recv[0].reason
+    assert recv and recv[0].blocks_loop and "blocks the whole loop" not in recv[0].reason  # words are the views'
     assert texts(trace, "fetch") == ["b'hi'"] and texts(trace, "tick") == ["tick"]
 
 

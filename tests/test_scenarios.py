@@ -56,8 +56,7 @@ def test_gevent_sleepers_overlap_so_the_run_takes_the_longest_sleep_not_the_sum(
 def test_sleepers_unpatched_run_one_after_another_while_the_others_sit_ready():
     trace = record("sleepers_unpatched")
     fun_sleep = [s for s in spans(trace, "fun", "blocked") if s.blocks_loop]
-    assert len(fun_sleep) == 1 and "time.sleep(2)" in fun_sleep[0].reason
-    assert "blocks the whole loop" in fun_sleep[0].reason
+    assert len(fun_sleep) == 1 and fun_sleep[0].reason == "time.sleep(2)"  # the flag says it blocks the loop
     sleep = fun_sleep[0]
     inner_ready = [s for s in spans(trace, "inner", "ready") if s.start <= sleep.start + 0.01]
     assert inner_ready and inner_ready[0].end >= sleep.end - 0.01, "inner is ready all through fun's sleep"

@@ -376,3 +376,23 @@ def test_fuzzed_files_read_exactly_as_the_line_by_line_reference_reads_them(tmp_
         for parser in installed_parsers():
             with reader(parser, block, max_line):
                 assert outcome(fmt.read_records, p) == expected, parser
+
+
+def test_a_trace_saved_with_the_loop_words_in_its_reasons_opens_with_the_call_alone(tmp_path):
+    """Version 1 traces saved before the views phrased `blocks_loop` carry the words in the reason as well."""
+    import json
+
+    from viz.trace.model import Trace
+
+    path = tmp_path / "old.jsonl"
+    lines = [{"viz_trace": 1, "target": "old"},
+             {"k": "task", "t": 0.0, "task": 2, "name": "fun", "kind": "greenlet", "parent": 1},
+             {"k": "state", "t": 0.1, "task": 2, "state": "blocked", "reason": "time.sleep(2) — blocks the whole loop",
+              "file": "a.py", "line": 13, "blocks_loop": True},
+             {"k": "state", "t": 2.1, "task": 2, "state": "blocked", "reason": "time.sleep(2)", "file": "a.py",
+              "line": 14},
+             {"k": "end", "t": 2.2, "task": 2}]
+    path.write_text("".join(json.dumps(rec, ensure_ascii=False) + "\n" for rec in lines), encoding="utf-8")
+    trace = Trace.load(path)
+    spans = list(trace.spans(trace.lanes[0]))
+    assert [(s.reason, s.blocks_loop) for s in spans] == [("time.sleep(2)", True), ("time.sleep(2)", False)]

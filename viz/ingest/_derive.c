@@ -75,7 +75,6 @@ static PyTypeObject TaskType = {
 typedef struct {
     PyObject_HEAD
     PyObject *held, *idle_from;
-    double poll_end;
 } Hub;
 
 static int Hub_init(Hub *self, PyObject *args, PyObject *kwds) {
@@ -83,7 +82,6 @@ static int Hub_init(Hub *self, PyObject *args, PyObject *kwds) {
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "", kwlist)) return -1;
     Py_INCREF(Py_None); Py_XSETREF(self->held, Py_None);
     Py_INCREF(Py_None); Py_XSETREF(self->idle_from, Py_None);
-    self->poll_end = 0.0;
     return 0;
 }
 
@@ -95,7 +93,6 @@ static void Hub_dealloc(Hub *self) {
 static PyMemberDef Hub_members[] = {
     {"held", T_OBJECT, offsetof(Hub, held), 0, "the hub's running record not emitted yet, or None"},
     {"idle_from", T_OBJECT, offsetof(Hub, idle_from), 0, "when the hub came back to its loop (polling), or None"},
-    {"poll_end", T_DOUBLE, offsetof(Hub, poll_end), 0, "when its last poll returned"},
     {NULL}
 };
 

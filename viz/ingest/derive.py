@@ -38,13 +38,12 @@ class _PyTask:
 
 
 class _PyHub:
-    """A hub's running record held back until a poll says whether the hub was idle, and its poll bounds."""
+    """A hub's running record held back until a poll says whether the hub was idle, and when it began to poll."""
 
-    __slots__ = ("held", "idle_from", "poll_end")
+    __slots__ = ("held", "idle_from")
 
     def __init__(self):
         self.held = self.idle_from = None
-        self.poll_end = 0.0
 
 
 # viz/ingest/_derive.c derives runs of the C hook's switch events (H, Y) as _hub_resumes and _to_hub do, on its
@@ -66,7 +65,7 @@ class Deriver:
         self.exit: tuple | None = None
         self.end_time = 0.0
         self._hubs: dict[int, _Hub] = {}
-        self._polled: float | None = None  # the latest poll_end of any hub (None until there is a hub)
+        self._polled: float | None = None  # when the latest poll of any hub returned (None until there is a hub)
         self._switched_to: dict[int, str] = {}  # task -> "switched to <its name>", the reason of a hub's ready span
         self._idle_told: set[int] = set()  # hubs whose idle span of the current poll went out early (quiet())
         # called between pieces of a long batch; may block: a viewer's thread that derives waits there while the
@@ -304,7 +303,6 @@ class Deriver:
         if t - idle_from > 0.0002 and not told:
             self._emit(out, task, idle_from, tid, "idle", self._polling_for(), None, None, None)
         hub.idle_from = None
-        hub.poll_end = t
         if t > self._polled:
             self._polled = t
         self._emit(out, task, t, tid, "running", "poll returned", None, None, None)

@@ -96,7 +96,6 @@ class Session:
         for fd, what in ((rfd, "events"), (self.proc.stdout.fileno(), 1), (self.proc.stderr.fileno(), 2)):
             os.set_blocking(fd, False)
             self._sel.register(fd, selectors.EVENT_READ, what)
-        self._rfd = rfd
         self._open = 3
         self._pump = threading.Thread(target=self._pump_pipes, name="viz pipe reader", daemon=True)
         self._pump.start()

@@ -442,22 +442,11 @@ static PyObject *Hook_remember_socket(Hook *self, PyObject *args) {
     Py_RETURN_TRUE;
 }
 
-/* remembered(signature): the cached value for these frames, or None. */
-static PyObject *Hook_remembered(Hook *self, PyObject *arg) {
-    unsigned long long sig = PyLong_AsUnsignedLongLong(arg);
-    if (sig == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
-    Slot *slot = table_find(&self->cache, sig);
-    PyObject *value = slot != NULL ? slot->value : Py_None;
-    Py_INCREF(value);
-    return value;
-}
-
 static PyMethodDef Hook_methods[] = {
     {"remember", (PyCFunction)Hook_remember, METH_VARARGS,
      "remember(signature, item_or_depth): explain the waits at these frames from now on."},
     {"remember_socket", (PyCFunction)Hook_remember_socket, METH_VARARGS,
      "remember_socket(signature, socket, item): explain this socket's waits at these frames from now on."},
-    {"remembered", (PyCFunction)Hook_remembered, METH_O, "The value remembered for a signature, or None."},
     {NULL, NULL, 0, NULL},
 };
 

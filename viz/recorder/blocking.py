@@ -54,7 +54,7 @@ class BlockingHooks:
             tid = rec.current_task()
             frame = caller(1)
             loop = self.loop_blocked()
-            rec.state(tid, "blocked", reason + (" — blocks the whole loop" if loop else ""), frame,
+            rec.state(tid, "blocked", reason, frame,
                       {"blocks_loop": True} if loop else None)
             busy.add(ident)
             try:

@@ -20,6 +20,7 @@ from viz.trace.format import STATES, ReadResult, TraceWriter, header, read_batch
 from viz.trace.record import StateRecord
 
 RUNNING, READY, BLOCKED, IDLE = range(4)
+_OLD_LOOP_WORDS = " — blocks the whole loop"  # what reasons ended with before the flag alone said it
 STATE_CODE = {name: code for code, name in enumerate(STATES)}
 
 # The C fold (viz/trace/_fold.c) does what Trace._add_many_py does, several times faster, and prefix_extend and
@@ -127,7 +128,18 @@ class Trace:
             if collecting:
                 gc.enable()
         trace.truncated_at = result.truncated_at
+        trace._drop_old_wording()
         return trace
+
+    def _drop_old_wording(self) -> None:
+        """Traces saved before the views phrased `blocks_loop` themselves have the words in the reason too
+        ("time.sleep(2) — blocks the whole loop"): the reason is the call alone, the flag says the rest."""
+        strings, ids = self._strings, self._string_id
+        for i, s in enumerate(strings):
+            if s is not None and s.endswith(_OLD_LOOP_WORDS):
+                del ids[s]
+                strings[i] = s[:-len(_OLD_LOOP_WORDS)]
+                ids.setdefault(strings[i], i)
 
     def advance(self, t: float) -> None:
         """While live: the run has reached time t though no record says so yet (open spans grow to it).
@@ -364,11 +376,6 @@ class Trace:
     def outputs_until(self, t: float) -> list[Output]:
         """The lines printed up to and including time t."""
         return self.outputs[: bisect_right(self._output_times, t)]
-
-    def source_of(self, file: str | None) -> str | None:
-        if file is None:
-            return None
-        return self.sources.get(file)
 
     @property
     def main_file(self) -> str | None:
