@@ -87,7 +87,7 @@ class Explainer:
                ("textual.screen", "Screen", "_compositor_refresh", "paint"),
                ("viz.app.run_screen", "RunScreen", "on_records_waiting", "fold records"),
                ("viz.trace.model", "Trace", "flush", "  of which: lanes' columns written"),
-               ("viz.app.stats", "Totals", "catch_up", "  of which: summary totals caught up"),
+               ("viz.trace.totals", "Totals", "catch_up", "  of which: summary totals caught up"),
                ("viz.protocol", "FrameDecoder", "feed", "(feed thread) decode"),
                ("viz.ingest.derive", "Deriver", "feed", "(feed thread) derive"),
                ("viz.app.run_screen", "RunScreen", "_on_live_tick", "live redraw tick"),

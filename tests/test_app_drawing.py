@@ -11,14 +11,14 @@ from hypothesis import strategies as st
 
 import viz.app.lanes as lanes_module
 
-from viz.app.lanes import (BLOCKED_V, IDLE_V, LOOP_V, NONE, READY_V, RUNNING_V, SYNC_SPANS, LanePainter,
-                           _exact_row, display_order)
+from viz.app.lanes import SYNC_SPANS, LanePainter, display_order
 from viz.app.playback import SPEEDS, Playback, activity_start, comfortable_speed, speed_label
 from viz.app.saving import default_path
-from viz.app.stats import LOOP, Totals
+from viz.trace.totals import LOOP, Totals
 from viz.app.timescale import View, fit, fmt_duration, fmt_time, nice_step, ticks
 from viz.trace.format import header
 from viz.trace.model import Trace
+from viz.views.cells import BLOCKED_V, IDLE_V, LOOP_V, NONE, READY_V, RUNNING_V, exact_row
 
 CODE = {"running": RUNNING_V, "ready": READY_V, "blocked": BLOCKED_V, "idle": IDLE_V}
 
@@ -230,8 +230,8 @@ def test_a_dense_view_from_the_summary_shows_the_most_important_state_of_every_c
     for t0, dt in dense_views(rnd, painter.lane_end(lane), grid, width):
         want = reference_row(trace, lane, t0, dt, width)
         assert cell_codes(painter.runs(lane, t0, dt, width, labels=False)) == want, (t0, dt)
-        assert list(_exact_row(lane.starts, painter.codes(lane), painter.lane_end(lane),
-                               [t0 + c * dt for c in range(width + 1)])) == want
+        assert list(exact_row(lane.starts, painter.codes(lane), painter.lane_end(lane),
+                              [t0 + c * dt for c in range(width + 1)])) == want
 
 
 def test_a_lane_drawn_before_its_summary_is_built_looks_the_same_after():

@@ -461,7 +461,7 @@ async def test_while_the_user_presses_keys_new_lanes_scroll_the_timeline_and_it_
 
 @pilot_test
 async def test_with_many_tasks_the_summary_gets_room_and_shows_the_busiest_ones():
-    from viz.app.stats import Totals
+    from viz.trace.totals import Totals
     trace = many_lanes(60, 30)
     app = VizApp(trace=trace, trace_name="many")
     async with app.run_test(size=SIZE) as pilot:

@@ -189,10 +189,10 @@ def test_the_c_scan_reads_every_float_the_writer_writes_back_to_the_same_float(x
 @given(batches=st.lists(st.lists(_compact, max_size=40), min_size=1, max_size=4),
        at=st.lists(st.floats(0, 60), min_size=1, max_size=4), stride=st.sampled_from([1, 2, 3, 7, None]))
 def test_the_running_totals_per_state_are_the_same_in_c_and_in_python_caught_up_or_not(batches, at, stride):
-    """viz.app.stats.Totals over lanes that grow between reads (prefix_extend and prefix_at against their Python
+    """viz.trace.totals.Totals over lanes that grow between reads (prefix_extend and prefix_at against their Python
     code), with and without catching up after each batch as a live run does, keeping a total every `stride` spans
     (None: the app's STRIDE); and the same totals as walking every span."""
-    import viz.app.stats as stats
+    import viz.trace.totals as stats
 
     def totals(catch_up: bool = False) -> list:
         trace, out = Trace(), []

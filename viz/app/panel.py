@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual.widgets import Static
 
 from viz.app.palette import TaskColors
-from viz.app.stats import Totals
+from viz.trace.totals import Totals
 from viz.trace.model import Trace
 
 

@@ -29,7 +29,7 @@ from viz.app.palette import TaskColors
 from viz.app.playback import Playback
 from viz.app.saving import save_trace
 from viz.app.source import Marks, SourceView
-from viz.app.stats import Totals
+from viz.trace.totals import Totals
 from viz.app.status import StatusBar
 from viz.app.summary import SummaryPanel
 from viz.app.timeline import Timeline

@@ -9,8 +9,9 @@ from rich.text import Text
 from viz.app.lanes import display_order
 from viz.app.palette import TaskColors
 from viz.app.panel import TracePanel
-from viz.app.stats import LOOP
+from viz.trace.totals import LOOP
 from viz.app.timescale import fmt_duration
+from viz.views.cells import LOOP_WORDS
 
 MAX_ROWS = 60
 NAME_MAX = 16  # the room left by the columns bounds it too
@@ -76,7 +77,7 @@ class SummaryPanel(TracePanel):
             out.append("\n")
         if any(k == LOOP for k, _ in columns):
             out.append("loop: ", style=loop_style)
-            out.append("time in calls that blocked the whole loop\n", style=dim)
+            out.append(f"time the task {LOOP_WORDS}\n", style=dim)
         if len(lanes) > shown:
             out.append(f"… and {len(lanes) - shown} more tasks, less busy\n", style=dim)
         out.rstrip()

@@ -6,7 +6,7 @@
  * - scan_block(block, pos, loads, out, names): reads the lines of a block of a trace file and appends each plain
  *   state line as a StateRecord to `out`, exactly as viz.trace.format._plain_state decides, until the first
  *   line that is not one (the reference reader takes it).
- * - prefix_extend(...), prefix_at(...): the running totals per state of a lane's spans, as viz.app.stats.Totals
+ * - prefix_extend(...), prefix_at(...): the running totals per state of a lane's spans, as viz.trace.totals.Totals
  *   does in Python.
  *
  * A live run and a loaded file both spend most of their time here: a million records is a million trips through
@@ -799,7 +799,7 @@ static PyObject *py_scan_block(PyObject *mod, PyObject *const *args, Py_ssize_t 
     return Py_BuildValue("(nnn)", pos, lines, end);
 }
 
-/* ---- prefix_extend, prefix_at: the running totals per state of a lane's spans (viz.app.stats) -------------- */
+/* ---- prefix_extend, prefix_at: the running totals per state of a lane's spans (viz.trace.totals) -------------- */
 
 /* The buffers of a lane's starts (array('d')), state codes and flags (bytes-like), checked against span range
  * [lo, hi): 0, or -1 with an error set (the buffers are released either way on error). */

@@ -23,12 +23,12 @@ RUNNING, READY, BLOCKED, IDLE = range(4)
 _OLD_LOOP_WORDS = " — blocks the whole loop"  # what reasons ended with before the flag alone said it
 STATE_CODE = {name: code for code, name in enumerate(STATES)}
 
-# The C fold (viz/trace/_fold.c) does what Trace._add_many_py does, several times faster, and prefix_extend and
-# prefix_at what viz.app.stats does in Python; VIZ_PURE_PYTHON=1 or a build without a compiler uses the Python code.
-_Folder = prefix_extend = prefix_at = None
+# The C fold (viz/trace/_fold.c) does what Trace._add_many_py does, several times faster; VIZ_PURE_PYTHON=1 or a
+# build without a compiler uses the Python code.
+_Folder = None
 if not os.environ.get("VIZ_PURE_PYTHON"):
     try:
-        from viz.trace._fold import Folder as _Folder, prefix_at, prefix_extend
+        from viz.trace._fold import Folder as _Folder
     except ImportError:  # pragma: no cover - depends on the build
         pass
 

@@ -1,4 +1,4 @@
-"""Each task's time per state up to any instant, for the summary that keeps step with the playhead.
+"""Each task's time per state up to any instant (the app's summary reads it as the playhead moves).
 
 Running totals per lane (seconds in each state, and in calls that block the loop) are kept after every STRIDE
 spans and extended as lanes grow, so the totals at any time cost a bisect and at most STRIDE spans per lane instead
@@ -8,6 +8,7 @@ themselves). No Textual here.
 
 from __future__ import annotations
 
+import os
 from array import array
 from bisect import bisect_right
 from itertools import accumulate, islice
@@ -15,7 +16,15 @@ from operator import mul, sub
 from typing import Iterator
 
 from viz.trace.format import STATES
-from viz.trace.model import Lane, Trace, prefix_at, prefix_extend
+from viz.trace.model import Lane, Trace
+
+# viz/trace/_fold.c: _update's and _before's loops in C (VIZ_PURE_PYTHON=1 or a build without a compiler: Python)
+prefix_extend = prefix_at = None
+if not os.environ.get("VIZ_PURE_PYTHON"):
+    try:
+        from viz.trace._fold import prefix_at, prefix_extend
+    except ImportError:  # pragma: no cover - depends on the build
+        pass
 
 LOOP = len(STATES)  # index of "time in calls that block the whole loop" in a totals list
 STRIDE = 32  # spans between two kept running totals
