@@ -1,0 +1,74 @@
+"""The package's layering (tests/layers.ini, explained in docs/architecture.md), checked with import-linter."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTRACTS = Path(__file__).resolve().parent / "layers.ini"
+LINT = [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; "
+        "sys.exit(lint_imports_command())"]
+
+
+def lint(package_root: Path) -> subprocess.CompletedProcess:
+    """lint-imports over the `viz` package found in package_root (not whatever viz is installed)."""
+    env = {**os.environ, "PYTHONPATH": str(package_root)}
+    return subprocess.run([*LINT, str(CONTRACTS), "--no-cache"], cwd=package_root, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def copy_of_viz(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "viz", tmp_path / "viz", ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.c",
+                                                                                   "*.h"))
+    return tmp_path
+
+
+def test_the_package_keeps_its_layering():
+    done = lint(ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
+
+
+def test_the_recorder_importing_the_trace_model_breaks_the_layering(tmp_path):
+    root = copy_of_viz(tmp_path)
+    with open(root / "viz" / "recorder" / "output.py", "a", encoding="utf-8") as f:
+        f.write("\nfrom viz.trace.format import STATES  # a forbidden import\n")
+    done = lint(root)
+    assert done.returncode != 0
+    assert "imports nothing of viz but the protocol BROKEN" in " ".join(done.stdout.split())
+    assert "viz.recorder.output -> viz.trace.format" in done.stdout
+
+
+def test_the_app_importing_the_recorder_or_gevent_breaks_the_layering(tmp_path):
+    root = copy_of_viz(tmp_path)
+    with open(root / "viz" / "app" / "help.py", "a", encoding="utf-8") as f:
+        f.write("\nimport gevent  # a forbidden import\nfrom viz.recorder import core  # another\n")
+    done = lint(root)
+    out = " ".join(done.stdout.split())
+    assert done.returncode != 0
+    assert "never import the recorder BROKEN" in out and "never imports gevent or greenlet" in out
+    assert "2 broken" in out
+
+
+def test_an_import_cycle_between_packages_breaks_the_layering(tmp_path):
+    root = copy_of_viz(tmp_path)
+    with open(root / "viz" / "trace" / "record.py", "a", encoding="utf-8") as f:
+        f.write("\nimport viz.trace.model  # model imports record: a cycle\n")
+    done = lint(root)
+    assert done.returncode != 0
+    assert "No import cycles between sibling packages or modules BROKEN" in " ".join(done.stdout.split())
+
+
+def test_every_part_of_viz_but_the_protocol_is_forbidden_to_the_recorder():
+    """A new package or module under viz/ must be named in the recorder's contract (or be the protocol)."""
+    contracts = configparser.ConfigParser()
+    contracts.read(CONTRACTS)
+    forbidden = set(contracts["importlinter:contract:recorder"]["forbidden_modules"].split())
+    parts = {f"viz.{p.stem}" for p in (ROOT / "viz").iterdir()
+             if p.name != "__init__.py" and (p.suffix == ".py" or (p / "__init__.py").exists())}
+    assert parts - {"viz.recorder", "viz.protocol", "viz.__main__"} <= forbidden
