@@ -72,3 +72,14 @@ def test_every_part_of_viz_but_the_protocol_is_forbidden_to_the_recorder():
     parts = {f"viz.{p.stem}" for p in (ROOT / "viz").iterdir()
              if p.name != "__init__.py" and (p.suffix == ".py" or (p / "__init__.py").exists())}
     assert parts - {"viz.recorder", "viz.protocol", "viz.__main__"} <= forbidden
+
+
+def test_a_traced_program_loads_nothing_of_the_viewer(script):
+    """At run time too: the traced child has the recorder and the protocol, not the trace model, orjson or Textual."""
+    from conftest import record, texts
+
+    path = script("import sys\n"
+                  "print(sorted(m for m in sys.modules if m.split('.')[0] in ('viz', 'orjson', 'textual', 'rich')))\n")
+    loaded = eval(texts(record(str(path)))[0])
+    assert "viz.protocol" in loaded and "viz.recorder.core" in loaded
+    assert not [m for m in loaded if not (m == "viz" or m == "viz.protocol" or m.startswith("viz.recorder"))]
