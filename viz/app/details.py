@@ -8,11 +8,11 @@ from operator import attrgetter
 
 from rich.text import Text
 
-from viz.app.lanes import VISUALS
 from viz.app.palette import LABEL_CLASSES, TaskColors
 from viz.app.panel import TracePanel
 from viz.app.timescale import fmt_duration, fmt_instant
 from viz.trace.model import Lane
+from viz.views.cells import LOOP_V, LOOP_WORDS, NAMES, with_loop_words
 
 MAX_CHANGES = 4
 _T = attrgetter("t")
@@ -32,7 +32,7 @@ class DetailsPanel(TracePanel):
         self.update(self._text(lane, t, live), layout=False)
 
     def _state_word(self, vis: int, word: str | None = None) -> Text:
-        return Text(f" {word or VISUALS[vis]} ", style=self.get_component_rich_style(f"label--{VISUALS[vis]}"))
+        return Text(f" {word or NAMES[vis]} ", style=self.get_component_rich_style(f"label--{NAMES[vis]}"))
 
     def _text(self, lane: Lane | None, t: float, live: bool) -> Text:
         dim = self.get_component_rich_style("details--dim")
@@ -56,7 +56,7 @@ class DetailsPanel(TracePanel):
             span = trace.span(lane, i)
             out.append_text(self._state_word(_visual(span.state, span.blocks_loop), span.state))
             if span.blocks_loop:
-                out.append_text(self._state_word(VISUALS.index("loop"), "blocks the whole loop"))
+                out.append_text(self._state_word(LOOP_V, LOOP_WORDS))
             out.append(" " + (span.reason or _plain_reason(span.state)) + "\n")
             still = live and i == len(lane.starts) - 1 and lane.ended is None
             where = ""
@@ -71,7 +71,7 @@ class DetailsPanel(TracePanel):
                 out.append_text(line)
                 out.append("\n")
         sums = self.totals.until(lane, t)
-        names = ("running", "ready", "blocked", "idle", "blocking the loop")
+        names = ("running", "ready", "blocked", "idle", LOOP_WORDS)
         parts = [f"{name} {fmt_duration(v)}" for name, v in zip(names, sums) if v > 0]
         if parts:
             out.append("totals: " + " · ".join(parts) + "\n", style=dim)
@@ -93,8 +93,9 @@ class DetailsPanel(TracePanel):
                     line.append(lane.name, style=self._colors.style(lane.task))
                     line.append(" → ")
                     line.append_text(self._state_word(_visual(span.state, span.blocks_loop), span.state))
-                    if span.reason:
-                        line.append(f" {span.reason}")
+                    reason = with_loop_words(span.reason, span.blocks_loop)
+                    if reason:
+                        line.append(f" {reason}")
                     found.append(line)
                 else:
                     more += 1
@@ -117,7 +118,7 @@ class DetailsPanel(TracePanel):
 
 
 def _visual(state: str, blocks_loop: bool) -> int:
-    return VISUALS.index("loop") if blocks_loop else VISUALS.index(state)
+    return LOOP_V if blocks_loop else NAMES.index(state)
 
 
 def _plain_reason(state: str) -> str:

@@ -3,11 +3,12 @@
 For a lane and a view (t0, seconds per cell, width) `LanePainter.runs` returns runs of cells:
 `(left, right, eighths, width, label)`. A plain bar has left == right and eighths == 8; an edge cell shows a state
 change inside one cell as a left eighth block (`eighths`/8 of the cell in `left`, the rest in `right`); a run with a
-label writes the span's reason inside the bar.
+label writes the span's reason inside the bar (with "blocks the whole loop" after it when the span has that flag).
 
-Every cell shows the most important state (running > blocks the loop > blocked > ready > idle) among the spans that
-overlap it, exactly: tests/test_app_drawing.py checks every path against a brute-force definition. How a lane is
-drawn depends on how many of its changes the view holds:
+Every cell follows the rule of viz.views.cells, which the text view follows too: the most important state (blocks the
+whole loop > running > ready > blocked > idle) among the spans that overlap it, exactly (or, in a sparse view, both
+states of a cell with one change, as an edge); tests/test_app_drawing.py checks every path against a brute-force
+definition. How a lane is drawn depends on how many of its changes the view holds:
 
 - few (at most one per DENSE cells): `_sparse_runs` walks the spans in view, with sub-cell edges and labels;
 - many: `row` gives one code per cell, from the lane's summary (`_Summary`: the most important state in each time
@@ -19,9 +20,10 @@ drawn depends on how many of its changes the view holds:
   "thermometer", so the more important of two codes is their bitwise OR), and `operator.itemgetter` picks built
   once per view and shared by all its lanes. A frame costs O(cells) and no Python step per cell or per span;
 - many, but no summary yet (a lane seen for the first time with more than SYNC_SPANS spans, or one that grew that
-  much since the last frame), or one too coarse for the view: `_exact_row`, one bisect per cell edge. The lane is
-  queued and `warm` builds its summary between frames (the timeline calls it from a timer), so building a summary
-  (about a microsecond per span) never lands in a frame; both ways give the same cells, so nothing is redrawn.
+  much since the last frame), or one too coarse for the view: `exact_row` (viz.views.cells), one bisect per cell
+  edge. The lane is queued and `warm` builds its summary between frames (the timeline calls it from a timer), so
+  building a summary (about a microsecond per span) never lands in a frame; both ways give the same cells, so
+  nothing is redrawn.
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ import time
 from array import array
 from bisect import bisect_left, bisect_right
 from itertools import compress, repeat
-from operator import eq, itemgetter, le, sub
+from operator import itemgetter, le
 
-from viz.trace.model import BLOCKED, IDLE, READY, RUNNING, Lane, Trace
+from viz.trace.model import Lane, Trace
+from viz.views.cells import (LOOP_V, NONE, SCAN, exact_cell, exact_row, extend_codes, lane_end, most_important,
+                             with_loop_words)
 
 _c_bounds = None  # viz/app/_paint.c: _Grid.bounds cell by cell in C (optional; VIZ_PURE_PYTHON=1 turns it off)
 if not os.environ.get("VIZ_PURE_PYTHON"):
@@ -44,16 +48,9 @@ if not os.environ.get("VIZ_PURE_PYTHON"):
     except ImportError:  # pragma: no cover - depends on the build
         pass
 
-# What a cell shows, in rising importance. NONE: the task does not exist at that time.
-NONE, IDLE_V, READY_V, BLOCKED_V, LOOP_V, RUNNING_V = range(6)
-VISUALS = ("none", "idle", "ready", "blocked", "loop", "running")
-_BY_IMPORTANCE = (RUNNING_V, LOOP_V, BLOCKED_V, READY_V, IDLE_V)
-_FROM_STATE = {RUNNING: RUNNING_V, READY: READY_V, BLOCKED: BLOCKED_V, IDLE: IDLE_V}
-_STATE_TABLE = bytes(_FROM_STATE.get(i, IDLE_V) for i in range(256))
 
 Run = tuple  # (left, right, eighths, width, label | None)
 DENSE = 4      # more than width / DENSE changes in view: draw cell by cell
-_SCAN = 12     # above this many spans in one cell, find the most important code with memchr, not max()
 F = 16         # a dense frame reads summary buckets at least 1/F of a cell wide (or a lane's finest, if wider)
 BUCKETS_PER_SPAN = 8   # a lane's finest summary level has about 8-16 buckets per span...
 SUMMARY_SLACK = 4096   # ...and is made coarser when it outgrows 16 per span + this (a lane that went quiet)
@@ -86,20 +83,10 @@ class LanePainter:
         codes = self._codes.get(lane.task)
         if codes is None:
             codes = self._codes[lane.task] = bytearray()
-        n = len(lane.starts)
-        if len(codes) < n:
-            old = len(codes)
-            codes += lane.states[old:n].translate(_STATE_TABLE)
-            flags = lane.flags
-            i = flags.find(1, old, n)
-            while i >= 0:  # spans that block the whole loop are rare: visit only those
-                codes[i] = LOOP_V
-                i = flags.find(1, i + 1, n)
-        return codes
+        return extend_codes(lane, codes)
 
     def lane_end(self, lane: Lane) -> float:
-        end = lane.ended if lane.ended is not None else self.trace.end_time
-        return max(end, lane.starts[-1]) if lane.starts else end
+        return lane_end(self.trace, lane)
 
     def runs(self, lane: Lane, t0: float, dt: float, width: int, labels: bool = True) -> list[Run]:
         """The lane drawn across `width` cells starting at time t0, `dt` seconds per cell."""
@@ -145,9 +132,8 @@ class LanePainter:
                 cend = min(width, int((nxt - t0) * inv + 1e-9)) if nxt < t_right else width
                 if cend <= c:
                     cend = c + 1
-                label = reasons[k] if reasons is not None and 0 <= k < n else 0
-                if label:
-                    _put_bar(out, code, cend - c, string(label))
+                if reasons is not None and 0 <= k < n and (reasons[k] or code == LOOP_V):
+                    _put_bar(out, code, cend - c, with_loop_words(string(reasons[k]), code == LOOP_V))
                 elif out and out[-1][0] == code and out[-1][1] == code and out[-1][4] is None:
                     out[-1] = (code, code, 8, out[-1][3] + cend - c, None)
                 else:
@@ -172,7 +158,7 @@ class LanePainter:
                 out.append((code, code_b, 7 if eighths > 7 else 1 if eighths < 1 else eighths, 1, None))
             else:
                 if kb > k + 1:
-                    code = _most_important(codes, k if k > 0 else 0, (kb if kb < n - 1 else n - 1) + 1)
+                    code = most_important(codes, k if k > 0 else 0, (kb if kb < n - 1 else n - 1) + 1)
                 if out and out[-1][0] == code and out[-1][1] == code and out[-1][4] is None:
                     out[-1] = (code, code, 8, out[-1][3] + 1, None)
                 else:
@@ -200,7 +186,8 @@ class LanePainter:
     def row_labels(self, lane: Lane, pieces: list[bytes], widths: list[int], t0: float,
                    dt: float) -> list[tuple[int, list[Run]]]:
         """Where a row's runs of equal cells (`pieces`, `widths` cells each) carry a reason: (piece index, the runs
-        that replace it) for each run of at least LABEL_MIN cells that is a single span with a reason.
+        that replace it) for each run of at least LABEL_MIN cells that is a single span with a reason (or that blocks
+        the whole loop).
 
         A run is one span when none starts inside its cells but the first (the first may hold the change into it).
         """
@@ -214,9 +201,9 @@ class LanePainter:
             pos = sum(widths[:i])
             stop = pos + widths[i]
             j = bisect_right(starts, t0 + (pos + 1) * dt)
-            if j and (j == n or starts[j] > t0 + stop * dt) and reasons[j - 1]:
+            if j and (j == n or starts[j] > t0 + stop * dt) and (reasons[j - 1] or code == LOOP_V):
                 runs: list[Run] = []
-                _put_bar(runs, code, widths[i], self.trace.string(reasons[j - 1]))
+                _put_bar(runs, code, widths[i], with_loop_words(self.trace.string(reasons[j - 1]), code == LOOP_V))
                 out.append((i, runs))
         return out
 
@@ -237,10 +224,10 @@ class LanePainter:
         if view is None or view.key != (t0, dt, width):
             view = self._last_view = _View(t0, dt, width)
         if summary is None:
-            return _exact_row(starts, codes, end, view.edges)
+            return exact_row(starts, codes, end, view.edges)
         k = max(view.k, summary.k0)
         if 2.0 ** (k + 1) > dt:  # under two buckets per cell: none need lie wholly inside a cell
-            return _exact_row(starts, codes, end, view.edges)
+            return exact_row(starts, codes, end, view.edges)
         grid = view.grids.get(k)
         if grid is None:
             grid = view.grids[k] = _Grid(k, view.edges)
@@ -258,8 +245,8 @@ class LanePainter:
             a = edges[c]
             hi = bisect_left(starts, edges[c + 1])
             lo = bisect_right(starts, a) - 1
-            if hi == n or lo < 0 or starts[lo] == a or hi - lo >= _SCAN:  # a lane's ends, spans of no length
-                row[c] = _exact_cell(starts, codes, end, a, edges[c + 1])
+            if hi == n or lo < 0 or starts[lo] == a or hi - lo >= SCAN:  # a lane's ends, spans of no length
+                row[c] = exact_cell(starts, codes, end, a, edges[c + 1])
             else:
                 row[c] = max(codes[lo:hi])
         return row
@@ -309,13 +296,6 @@ class LanePainter:
         return bool(self._deferred)
 
 
-def _most_important(codes: bytearray, lo: int, hi: int) -> int:
-    for v in _BY_IMPORTANCE:
-        if codes.find(v, lo, hi) >= 0:
-            return v
-    return NONE
-
-
 def _put_bar(out: list[Run], code: int, width: int, label: str | None) -> None:
     """Append `width` cells of `code`, writing `label` inside when it fits; merges with a bar just before."""
     room = width - 4  # a bar cell either side of " label "
@@ -341,67 +321,6 @@ def display_order(lanes: list[Lane]) -> list[Lane]:
     """Lanes top to bottom: the main program, then the loop (gevent's hub), then the other tasks as they appeared."""
     rank = {"main": 0, "loop": 1}
     return sorted(lanes, key=lambda lane: rank.get(lane.kind, 2))
-
-
-# ---- exact cells ---------------------------------------------------------------------------------------------
-def _exact_cell(starts, codes: bytearray, end: float, a: float, b: float) -> int:
-    """The most important code among the spans overlapping [a, b) (a span lasts until the next one starts, the last
-    one until `end`; a span of no length counts at its instant)."""
-    n = len(starts)
-    hi = bisect_left(starts, b)  # spans starting before b
-    if hi == 0:
-        return NONE
-    i = bisect_right(starts, a) - 1  # the span covering instant a...
-    lo = i if i < 0 or starts[i] != a else bisect_left(starts, a, 0, i)  # ...and any of no length at a
-    if hi == n:
-        last = starts[n - 1]
-        if not (end > a or end == last >= a):
-            hi -= 1  # the lane ended before a
-    lo = max(lo, 0)
-    if lo >= hi:
-        return NONE
-    if hi - lo < _SCAN:
-        return max(codes[lo:hi])
-    return _most_important(codes, lo, hi)
-
-
-def _exact_row(starts, codes: bytearray, end: float, edges: list[float]) -> bytearray:
-    """Every cell with `_exact_cell`, with one bisect per cell edge (and a second only where a span starts exactly on
-    an edge)."""
-    width = len(edges) - 1
-    right = list(map(bisect_right, repeat(starts, width + 1), edges))
-    if not any(map(eq, itemgetter(*map(sub, right, repeat(1)))(starts), edges)):
-        # no span starts on an edge: cell c holds spans right[c] - 1 .. right[c + 1] - 1, all in C
-        before = bisect_right(right, 0, 1) - 1  # cells before the lane's first span
-        lo = list(map(sub, right[before:width], repeat(1)))
-        if lo and lo[0] < 0:
-            lo[0] = 0
-        row = bytearray(before)
-        row += bytes(map(max, map(codes.__getitem__, map(slice, lo, right[before + 1:]))))
-        gone = bisect_left(edges, end, 0, width)  # cells from here on start after the lane ended
-        row[gone:] = bytes(width - gone)
-        return row
-    left = list(map(bisect_left, repeat(starts, width + 1), edges))
-    n = len(starts)
-    big = _SCAN
-    row = bytearray(width)
-    for c in range(width):
-        hi = left[c + 1]
-        if hi == 0:
-            continue
-        lo = right[c] - 1
-        if left[c] < right[c]:
-            lo = left[c]  # spans of no length exactly at the cell's start count too
-        if hi == n:
-            a = edges[c]
-            if not (end > a or end == starts[n - 1] >= a):
-                hi -= 1
-        if lo < 0:
-            lo = 0
-        if lo < hi:
-            row[c] = codes[lo] if hi - lo == 1 else max(codes[lo:hi]) if hi - lo < big else \
-                _most_important(codes, lo, hi)
-    return row
 
 
 def _paint_span(r: bytearray, j_lo: int, inv: float, start: float, end: float, code: int) -> None:

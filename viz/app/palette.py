@@ -10,23 +10,17 @@ from __future__ import annotations
 from rich.style import Style
 from textual.color import Color, ColorParseError
 
-from viz.app.lanes import BLOCKED_V, IDLE_V, LOOP_V, NONE, READY_V, RUNNING_V, VISUALS
+from viz.views.cells import BLOCKED_V, IDLE_V, LOOP_V, NAMES, NONE, READY_V, RUNNING_V, WORDS
 
 GLYPH = {NONE: " ", IDLE_V: "─", READY_V: "▒", BLOCKED_V: "░", LOOP_V: "▓", RUNNING_V: "█"}
 EIGHTHS = " ▏▎▍▌▋▊▉█"  # EIGHTHS[k]: the left k/8 of a cell
 
 # Component classes: bar colours ("lane--blocked") and labels written inside bars ("label--blocked").
-BAR_CLASSES = {f"lane--{name}" for name in VISUALS}
-LABEL_CLASSES = {f"label--{name}" for name in VISUALS}
+BAR_CLASSES = {f"lane--{name}" for name in NAMES}
+LABEL_CLASSES = {f"label--{name}" for name in NAMES}
 
 # What the legend says for each state, in the order it lists them.
-LEGEND = (
-    (RUNNING_V, "running"),
-    (READY_V, "ready"),
-    (BLOCKED_V, "blocked"),
-    (LOOP_V, "blocks the whole loop"),
-    (IDLE_V, "idle"),
-)
+LEGEND = tuple((code, WORDS[code]) for code in (RUNNING_V, READY_V, BLOCKED_V, LOOP_V, IDLE_V))
 
 # Theme variables that tell tasks apart in lane names, output tags and source marks.
 _TASK_COLOR_VARS = ("text-primary", "text-accent", "text-success", "text-error", "primary-lighten-3",

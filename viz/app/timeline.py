@@ -26,11 +26,12 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from viz.app.lanes import NONE, SAME_CELLS, VISUALS, LanePainter, display_order
+from viz.app.lanes import SAME_CELLS, LanePainter, display_order
 from viz.app.playback import window
 from viz.app.palette import BAR_CLASSES, EIGHTHS, GLYPH, LABEL_CLASSES, TaskColors
 from viz.app.timescale import View, fit, fmt_time, ticks
 from viz.trace.model import Lane, Trace
+from viz.views.cells import NAMES, NONE
 
 NAME_MAX = 18
 LIVE_ROW_BY_ROW = 12  # a live run's first lanes make the timeline grow a row at a time; then it grows in big steps
@@ -108,7 +109,7 @@ class Timeline(ScrollView, can_focus=False):
             if keeping and not self._height_kept and size.height > kept:
                 self._height_kept = True
                 self.styles.height = kept
-            self._set_virtual_size(size)
+            self._resize_virtual(size)
         if self.fitted:
             self._fit(exact=self.trace.finished)
         self.refresh()
@@ -138,15 +139,15 @@ class Timeline(ScrollView, can_focus=False):
             return need
         return have if need <= have else max(need, 2 * have, self._tallest())
 
-    def _set_virtual_size(self, size: Size) -> None:
+    def _resize_virtual(self, size: Size) -> None:
         """Setting `virtual_size` lays the whole screen out again and paints all of it. When the timeline already
         scrolls (it shows fewer rows than it has: its max-height holds it), more rows change nothing but the
-        scrollbar: then only the scrollbar is updated (what Textual's layout would do for this widget) and the
-        timeline painted again."""
+        scrollbar: then the size is set without a layout, the vertical scrollbar is told the new height (what the
+        layout would have told it) and the timeline painted again."""
         if (size.height > self.virtual_size.height > self.size.height and size.width == self.virtual_size.width
                 and self.show_vertical_scrollbar):
             self.set_reactive(Timeline.virtual_size, size)
-            self._scroll_update(size)  # Textual's (pinned) update of the scrollbars for a new virtual size
+            self.vertical_scrollbar.window_virtual_size = size.height
             self.refresh()
         else:
             self.virtual_size = size
@@ -446,8 +447,8 @@ class _Styles:
         get = widget.get_component_rich_style
         self.base = widget.rich_style
         background = self.base.bgcolor
-        self.bar = [get(f"lane--{name}") for name in VISUALS]
-        self.label = [get(f"label--{name}") for name in VISUALS]
+        self.bar = [get(f"lane--{name}") for name in NAMES]
+        self.label = [get(f"label--{name}") for name in NAMES]
         self.main = [style.color for style in self.bar]
         self.main[NONE] = background
         self.axis = get("timeline--axis")
@@ -492,7 +493,7 @@ class _Styles:
         return head
 
 
-_CELL_BYTES = [bytes([code]) for code in range(len(VISUALS))]
+_CELL_BYTES = [bytes([code]) for code in range(len(NAMES))]
 
 
 def _truecolor(style: Style) -> bool:

@@ -3,6 +3,9 @@
 One `thread_name` metadata event per task (tid = task id, in lane order), one complete `ph:"X"` slice per span named
 after its state with the reason and source line in `args`, one instant `ph:"i"` per output line, all times in
 microseconds from the start of the run. Slices of one task never overlap, as the format requires.
+
+A span that blocks the whole loop is named so ("blocks the whole loop", its own colour in Perfetto), has the category
+`blocks_loop` besides the task's kind (to filter on), and `state: "blocked"` and `blocks_loop: true` in its args.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import json
 import os
 
 from viz.trace.model import Trace
+from viz.views.cells import LOOP_WORDS
 
 PID = 1
 
@@ -26,9 +30,11 @@ def to_chrome(trace: Trace) -> dict:
         for i in range(len(lane)):
             span = trace.span(lane, i)
             args = {"reason": span.reason, "line": span.where or None}
+            name, cat = span.state, lane.kind
             if span.blocks_loop:
-                args["blocks_loop"] = True
-            events.append({"ph": "X", "name": span.state, "cat": lane.kind, "pid": PID, "tid": lane.task,
+                name, cat = LOOP_WORDS, f"{lane.kind},blocks_loop"
+                args.update(state=span.state, blocks_loop=True)
+            events.append({"ph": "X", "name": name, "cat": cat, "pid": PID, "tid": lane.task,
                            "ts": _us(span.start), "dur": max(_us(span.end) - _us(span.start), 0), "args": args})
     for out in trace.outputs:
         events.append({"ph": "i", "s": "t", "name": "output", "pid": PID, "tid": out.task, "ts": _us(out.t),

@@ -1,7 +1,8 @@
 """Text swimlanes for the terminal without the TUI: a row per task, a legend, a time axis and a totals table.
 
-Drawn with rich from the trace model only. Each cell shows the state that covered most of its slice of time (a call
-that blocked the whole loop wins, so it is never hidden); with colour off, states are letters.
+Drawn with rich from the trace model only. A cell where the task was in several states shows the most important of
+them, by the rule of viz.views.cells that the app's timeline follows too (a call that blocks the whole loop first,
+so it is never hidden); with colour off, states are letters.
 """
 
 from __future__ import annotations
@@ -10,50 +11,29 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from viz.trace.model import BLOCKED, IDLE, READY, RUNNING, Lane, Trace
+from viz.trace.model import RUNNING, Lane, Trace
+from viz.views.cells import BLOCKED_V, IDLE_V, LOOP_V, LOOP_WORDS, READY_V, RUNNING_V, WORDS, lane_cells, \
+    with_loop_words
 
-LOOP = 4  # blocked in a call that holds the whole loop
-CELL = {RUNNING: ("█", "green", "R"), READY: ("▒", "yellow", "r"), BLOCKED: ("░", "red", "b"),
-        IDLE: ("·", "blue", "i"), LOOP: ("▓", "bold magenta", "L")}
-LEGEND = [(RUNNING, "running"), (READY, "ready"), (BLOCKED, "blocked"), (IDLE, "idle"),
-          (LOOP, "blocks the whole loop")]
-
-
-# When several states share one cell, the one a reader must not miss wins.
-PRIORITY = {RUNNING: 4, LOOP: 3, READY: 2, BLOCKED: 1, IDLE: 0}
-
-
-def lane_cells(trace: Trace, lane: Lane, width: int, t_end: float) -> list[int | None]:
-    """The state to draw in each of `width` cells spanning [0, t_end] (see PRIORITY)."""
-    cells: list[int | None] = [None] * width
-    if not len(lane) or t_end <= 0:
-        return cells
-    scale = width / t_end
-    starts, states, flags = lane.starts, lane.states, lane.flags
-    for i in range(len(starts)):
-        a, b = starts[i], trace.span_end(lane, i)
-        state = LOOP if flags[i] else states[i]
-        c0, c1 = int(a * scale), min(int(b * scale - 1e-9), width - 1)
-        for c in range(max(c0, 0), max(c1, c0) + 1):
-            if c < width and (cells[c] is None or PRIORITY[state] > PRIORITY[cells[c]]):
-                cells[c] = state
-    return cells
+CELL = {RUNNING_V: ("█", "green", "R"), READY_V: ("▒", "yellow", "r"), BLOCKED_V: ("░", "red", "b"),
+        IDLE_V: ("·", "blue", "i"), LOOP_V: ("▓", "bold magenta", "L")}
+LEGEND = [(code, WORDS[code]) for code in (RUNNING_V, READY_V, BLOCKED_V, IDLE_V, LOOP_V)]
 
 
 def swimlanes(trace: Trace, width: int = 80, color: bool = True) -> Group:
     name_w = min(max((len(lane.name) for lane in trace.lanes), default=4), 24)
     labels = {lane.task: _main_reason(trace, lane) for lane in trace.lanes}
-    label_w = min(max((len(v) for v in labels.values()), default=0), 28, max(width // 4, 0))
+    label_w = min(max((len(v) for v in labels.values()), default=0), 40, max(width // 4, 0))
     bar_w = max(width - name_w - 2 - (label_w + 2 if label_w else 0), 10)
     t_end = trace.duration or 1e-9
     rows = [_axis(name_w, bar_w, t_end)]
     for lane in trace.lanes:
         row = Text(lane.name[:name_w].ljust(name_w) + " ", style="bold")
-        for state in lane_cells(trace, lane, bar_w, t_end):
-            if state is None:
+        for code in lane_cells(trace, lane, 0.0, t_end / bar_w, bar_w):
+            if not code:
                 row.append(" ")
             else:
-                ch, style, letter = CELL[state]
+                ch, style, letter = CELL[code]
                 row.append(ch if color else letter, style=style if color else "")
         if label_w and labels[lane.task]:
             row.append("  " + _clip(labels[lane.task], label_w), style="dim")
@@ -68,14 +48,17 @@ def swimlanes(trace: Trace, width: int = 80, color: bool = True) -> Group:
 
 
 def _main_reason(trace: Trace, lane: Lane) -> str:
-    """The reason of the task's longest wait: what its lane mostly shows."""
-    best, best_d = "", 0.0
+    """The reason of the task's longest wait (what its lane mostly shows), with the words for a call that blocks the
+    whole loop."""
+    best, best_d = None, 0.0
     for i in range(len(lane)):
-        if lane.states[i] != RUNNING and lane.reasons[i]:
+        if lane.states[i] != RUNNING and (lane.reasons[i] or lane.flags[i]):
             d = trace.span_end(lane, i) - lane.starts[i]
             if d > best_d:
-                best, best_d = trace.string(lane.reasons[i]) or "", d
-    return best
+                best, best_d = i, d
+    if best is None:
+        return ""
+    return with_loop_words(trace.string(lane.reasons[best]), bool(lane.flags[best])) or ""
 
 
 def _clip(text: str, width: int) -> str:
@@ -112,7 +95,7 @@ def totals_table(trace: Trace) -> Table:
     table.add_column("task", style="bold")
     for col in ("running", "ready", "blocked", "idle"):
         table.add_column(col, justify="right")
-    table.add_column("blocked the loop", justify="right")
+    table.add_column(LOOP_WORDS, justify="right")
     for lane in trace.lanes:
         tot = trace.totals(lane)
         loop = trace.loop_blocked_time(lane)
