@@ -2,9 +2,9 @@
 
     .venv/bin/python tests/data/record_app_traces.py
 
-Each scenario runs once under the recorder and is written to tests/data/NAME.jsonl. Snapshots drawn from these files
-are deterministic; after re-recording, review and update them with `pytest tests/test_app_snapshots.py
---snapshot-update`.
+Each scenario (the real one, scenarios/NAME.py) runs once under the recorder and is written to tests/data/NAME.jsonl.
+Snapshots drawn from these files are deterministic; after re-recording, review and update them with
+`pytest tests/test_app_snapshots.py --snapshot-update`.
 """
 
 from __future__ import annotations
@@ -13,16 +13,15 @@ import sys
 from pathlib import Path
 
 from viz.ingest.session import Session
-from viz.scenarios import resolve
 from viz.trace.model import Trace
 
 HERE = Path(__file__).resolve().parent
+SCENARIOS_DIR = HERE.parent.parent / "scenarios"
 SCENARIOS = ("gevent_sleepers", "sleepers_unpatched", "baozi", "select_server")
 
 
 def record(name: str) -> Path:
-    path, display = resolve(name)
-    session = Session(path, name=display, timeout=30).start()
+    session = Session(SCENARIOS_DIR / f"{name}.py", name=name, timeout=30).start()
     records: list[dict] = []
     while not session.done:
         records += session.poll(0.05)
