@@ -1,16 +1,23 @@
 """Build the optional C hot paths: the recorder's switch hook (viz/recorder/_fasthook.c), the viewer's deriver on
 switch events (viz/ingest/_derive.c), the trace model's record folding and trace-file scanning (viz/trace/_fold.c)
-and the timeline's cell bounds (viz/app/_paint.c).
+and the timeline's cell bounds (viz/app/_paint.c); and ship the top-level scenarios/ folder, the scenarios' one
+source, inside the package as viz/_scenarios (viz.scenarios finds it there in an installed copy).
 
 Everything else about the package is in pyproject.toml. If an extension cannot be compiled (no C compiler or no
-Python headers), installation goes on and viz uses the same code in pure Python instead.
+Python headers), installation goes on and viz uses the same code in pure Python instead (viz.native says which).
 """
 
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 
-setup(ext_modules=[
-    Extension("viz.recorder._fasthook", ["viz/recorder/_fasthook.c"], optional=True),
-    Extension("viz.ingest._derive", ["viz/ingest/_derive.c"], optional=True),
-    Extension("viz.trace._fold", ["viz/trace/_fold.c"], optional=True),
-    Extension("viz.app._paint", ["viz/app/_paint.c"], optional=True),
-])
+RECORD_H = "viz/trace/record.h"  # the record layout _derive.c and _fold.c share (listed so an sdist carries it)
+
+setup(
+    packages=find_packages(include=["viz", "viz.*"]) + ["viz._scenarios"],
+    package_dir={"viz._scenarios": "scenarios"},
+    ext_modules=[
+        Extension("viz.recorder._fasthook", ["viz/recorder/_fasthook.c"], optional=True),
+        Extension("viz.ingest._derive", ["viz/ingest/_derive.c"], depends=[RECORD_H], optional=True),
+        Extension("viz.trace._fold", ["viz/trace/_fold.c"], depends=[RECORD_H], optional=True),
+        Extension("viz.app._paint", ["viz/app/_paint.c"], optional=True),
+    ],
+)

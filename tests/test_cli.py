@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from conftest import viz
+from viz import __version__, native
 from viz.scenarios import list_scenarios
 from viz.trace.model import Trace
 
@@ -128,3 +131,47 @@ def test_export_writes_the_trace_event_format_perfetto_opens(tmp_path):
     for tid in names:  # slices of one task never overlap
         mine = sorted((e["ts"], e["ts"] + e["dur"]) for e in slices if e["tid"] == tid)
         assert all(a[1] <= b[0] + 0.001 for a, b in zip(mine, mine[1:]))
+
+
+def test_the_scenarios_are_found_from_any_folder_without_viz_scenarios(tmp_path, monkeypatch):
+    monkeypatch.delenv("VIZ_SCENARIOS", raising=False)
+    listed = viz("list", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert {"baozi", "gevent_sleepers"} <= {line.split()[0] for line in listed.stdout.splitlines()}
+    recorded = viz("record", "gevent_sleepers", "--quiet", "-o", "t.jsonl", cwd=tmp_path)
+    assert recorded.returncode == 0, recorded.stderr
+    assert (tmp_path / "t.jsonl").stat().st_size > 0
+
+
+def test_version_says_the_c_hot_paths_are_in_use_or_names_each_one_missing(monkeypatch):
+    monkeypatch.delenv("VIZ_PURE_PYTHON", raising=False)
+    result = viz("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"viz {__version__} (Python ")
+    gone = native.missing()
+    if gone:  # a build without a C compiler
+        assert "not built" in result.stdout
+    else:
+        assert "C hot paths in use: switch hook, deriver" in result.stdout
+    for e in native.EXTENSIONS:
+        assert (e.cost in result.stdout) == (e in gone)
+
+
+def test_version_under_viz_pure_python_names_every_fallback_and_what_it_costs(monkeypatch):
+    monkeypatch.setenv("VIZ_PURE_PYTHON", "1")
+    result = viz("--version")
+    assert result.returncode == 0, result.stderr
+    n = len(native.EXTENSIONS)
+    assert f"pure-Python fallback for {n} of {n} C hot paths (turned off by VIZ_PURE_PYTHON)" in result.stdout
+    assert "4.6x slower, not 1.46x" in result.stdout and "1,911 vs 438 ns a record" in result.stdout
+    assert all(f"{e.what} ({e.module.rpartition('.')[2]}): {e.cost}" in result.stdout for e in native.EXTENSIONS)
+
+
+def test_version_names_an_extension_that_does_not_import_and_its_cost(monkeypatch):
+    monkeypatch.delenv("VIZ_PURE_PYTHON", raising=False)
+    blocked = "import sys; sys.modules['viz.ingest._derive'] = None; from viz.cli import main; main(['--version'])"
+    result = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    gone = {e.module for e in native.missing()} | {"viz.ingest._derive"}
+    assert f"pure-Python fallback for {len(gone)} of {len(native.EXTENSIONS)} C hot paths" in result.stdout
+    assert "deriver (_derive): the viewer derives about 4x slower" in result.stdout

@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="viz", description="Watch Python concurrency take turns: record a program's "
                                 "tasks (generators, greenlets, gevent, threads, select loops) and play them back "
                                 "as swimlanes. With no command, opens the scenario picker.")
-    p.add_argument("--version", action="version", version=f"viz {__version__}")
+    p.add_argument("--version", action=_Version, nargs=0, help="show the version and whether the C hot paths are "
+                   "in use, then exit")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     sub.add_parser("list", help="list the scenarios", description="List every scenario with its title.")
@@ -61,6 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", choices=["chrome"], default="chrome", help="the output format (default: chrome)")
     exp.add_argument("-o", "--output", metavar="OUT", required=True, help="where to write the export")
     return p
+
+
+class _Version(argparse.Action):
+    """--version: the version, then viz.native's report on the build (argparse's own action would re-wrap it)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from viz import native
+        print(f"viz {__version__} (Python {sys.version.split()[0]})\n{native.report()}")
+        parser.exit()
 
 
 def _seconds(text: str) -> float:

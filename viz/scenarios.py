@@ -1,6 +1,9 @@
 """The scenarios shipped with viz (scenarios/NAME.py) and how a TARGET names a scenario or a script.
 
 Scenarios are read as text (their docstring gives a title and what to watch for); they are never imported here.
+The repository's top-level scenarios/ folder is their one source: an installed copy of viz carries it as
+viz/_scenarios (setup.py), a source checkout or an editable install reads it in place, and VIZ_SCENARIOS names
+another folder.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-SCENARIOS_DIR = Path(os.environ.get("VIZ_SCENARIOS") or Path(__file__).resolve().parent.parent / "scenarios")
+_INSTALLED = Path(__file__).resolve().parent / "_scenarios"
+_CHECKOUT = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIOS_DIR = Path(os.environ.get("VIZ_SCENARIOS") or (_INSTALLED if _INSTALLED.is_dir() else _CHECKOUT))
 
 # The order a course walks through them; scenarios not listed here follow, by name.
 ORDER = ["baozi", "greenlet_switch", "gevent_sleepers", "sleepers_unpatched", "sleepers_patched", "crawler_serial",

@@ -10,6 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from viz import native
+
 KEYS = (
     ("space", "play / pause (at the end: play again from the start)"),
     ("→ / ←", "step to the next / previous event: any task's state change or printed line"),
@@ -61,6 +63,7 @@ class HelpScreen(ModalScreen):
                 "[b]work[/] is the time every task (but the main program and the loop) spent running or blocked. "
                 "Set against the wall time it shows what concurrency bought: 3.5 s of sleeping done in 2.0 s "
                 "means the waits overlapped; work equal to the wall time means they took turns."))
+            yield Static(Text.assemble(("\nBuild\n", "bold underline"), native.report()))
 
     def action_dismiss(self) -> None:
         self.dismiss()
