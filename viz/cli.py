@@ -104,10 +104,14 @@ class _Failure(Exception):
 
 
 def _dispatch(args: argparse.Namespace, script_args: list[str]) -> int:
+    from viz.protocol import UnsupportedPython
     from viz.scenarios import TargetError
     from viz.trace.format import TraceFileError
 
     try:
+        if args.command in (None, "run", "record"):  # they record: refuse an untested interpreter before anything
+            from viz.protocol import check_python
+            check_python()
         if args.command is None:
             from viz.app import run_picker
             return run_picker()
@@ -127,7 +131,7 @@ def _dispatch(args: argparse.Namespace, script_args: list[str]) -> int:
             return show_trace(args.file)
         if args.command == "export":
             return _export(args)
-    except (TargetError, TraceFileError) as e:
+    except (TargetError, TraceFileError, UnsupportedPython) as e:
         raise _Failure(str(e)) from None
     except OSError as e:
         raise _Failure(f"{e.filename or ''}: {e.strerror}" if e.strerror else str(e)) from None

@@ -13,9 +13,26 @@ from __future__ import annotations
 
 import marshal
 import struct
+import sys
 from typing import Any, NamedTuple
 
 MAX_TEXT_CHARS = 64 * 1024  # an output line longer than this travels (and is kept) in pieces of this size
+
+# The interpreters the recorder is tested on. It reads frames (f_lasti, the instruction there, the interpreter's
+# frames from C) in ways that change between versions: on any other it refuses rather than record wrongly.
+PYTHONS = ((3, 11), (3, 12), (3, 13))
+
+
+class UnsupportedPython(RuntimeError):
+    """Recording was asked of an interpreter the recorder has not been tested on."""
+
+
+def check_python(version: tuple = tuple(sys.version_info[:2])) -> None:
+    """Raise UnsupportedPython (with a message for the user) unless `version` is one of PYTHONS."""
+    if tuple(version[:2]) not in PYTHONS:
+        tested = ", ".join(f"{a}.{b}" for a, b in PYTHONS)
+        raise UnsupportedPython(f"viz records programs on Python {tested}; this is Python {version[0]}.{version[1]}, "
+                                f"which it has not been tested on (saved traces still open: viz show FILE)")
 
 _LEN = struct.Struct("<I")
 

@@ -78,6 +78,7 @@ class Session:
 
     # ---- life -----------------------------------------------------------------------------------------------
     def start(self) -> "Session":
+        protocol.check_python()  # the child runs on this interpreter too
         rfd, wfd = os.pipe()
         _grow_pipe(wfd)
         env = dict(os.environ)

@@ -18,6 +18,7 @@ _LIBS = tuple({os.path.realpath(p) + os.sep for p in (sysconfig.get_paths()["std
                                                       sysconfig.get_paths()["platlib"])})
 _FOR_ITER = dis.opmap.get("FOR_ITER")
 _YIELD_VALUE = dis.opmap.get("YIELD_VALUE")
+_RESUME = dis.opmap.get("RESUME")
 MAX_CALL_TEXT = 48
 
 
@@ -78,8 +79,16 @@ class CallSites:
         return text
 
     def is_yield(self, frame) -> bool:
+        """At a profile 'return' of a generator or coroutine frame: did it suspend (rather than finish)?
+
+        3.11 and 3.12 leave f_lasti at the YIELD_VALUE; 3.13 at the RESUME after it, whose argument says it resumes
+        after a yield, a yield from or an await (low two bits 1, 2 or 3; 0 is the start of the function)."""
         lasti = frame.f_lasti
-        return lasti >= 0 and frame.f_code.co_code[lasti] == _YIELD_VALUE
+        if lasti < 0:
+            return False
+        code = frame.f_code.co_code
+        op = code[lasti]
+        return op == _YIELD_VALUE or (op == _RESUME and code[lasti + 1] & 3 != 0)
 
 
 def call_source(frame) -> str | None:

@@ -21,6 +21,13 @@ import warnings
 
 
 def main(argv: list[str]) -> None:
+    from viz.protocol import UnsupportedPython, check_python
+
+    try:
+        check_python()
+    except UnsupportedPython as e:
+        print(f"viz: {e}", file=sys.stderr)
+        os._exit(2)
     fd, script, args = int(argv[0]), os.path.abspath(argv[1]), argv[2:]
     from viz.recorder import blocking, generators, greenlets, output
     from viz.recorder.core import Recorder
