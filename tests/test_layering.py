@@ -22,10 +22,14 @@ def lint(package_root: Path) -> subprocess.CompletedProcess:
                           text=True, timeout=120)
 
 
-def copy_of_viz(tmp_path: Path) -> Path:
+def lint_with(tmp_path: Path, module: str, line: str) -> tuple[int, str]:
+    """lint-imports over a copy of viz whose `module` (a path under viz/) ends with `line`: exit status, report."""
     shutil.copytree(ROOT / "viz", tmp_path / "viz", ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.c",
                                                                                    "*.h"))
-    return tmp_path
+    with open(tmp_path / "viz" / module, "a", encoding="utf-8") as f:
+        f.write(f"\n{line}\n")
+    done = lint(tmp_path)
+    return done.returncode, " ".join(done.stdout.split())
 
 
 def test_the_package_keeps_its_layering():
@@ -35,33 +39,20 @@ def test_the_package_keeps_its_layering():
 
 
 def test_the_recorder_importing_the_trace_model_breaks_the_layering(tmp_path):
-    root = copy_of_viz(tmp_path)
-    with open(root / "viz" / "recorder" / "output.py", "a", encoding="utf-8") as f:
-        f.write("\nfrom viz.trace.format import STATES  # a forbidden import\n")
-    done = lint(root)
-    assert done.returncode != 0
-    assert "imports nothing of viz but the protocol BROKEN" in " ".join(done.stdout.split())
-    assert "viz.recorder.output -> viz.trace.format" in done.stdout
+    status, out = lint_with(tmp_path, "recorder/output.py", "from viz.trace.format import STATES")
+    assert status != 0 and "imports nothing of viz but the protocol BROKEN" in out
+    assert "viz.recorder.output -> viz.trace.format" in out
 
 
 def test_the_app_importing_the_recorder_or_gevent_breaks_the_layering(tmp_path):
-    root = copy_of_viz(tmp_path)
-    with open(root / "viz" / "app" / "help.py", "a", encoding="utf-8") as f:
-        f.write("\nimport gevent  # a forbidden import\nfrom viz.recorder import core  # another\n")
-    done = lint(root)
-    out = " ".join(done.stdout.split())
-    assert done.returncode != 0
+    status, out = lint_with(tmp_path, "app/help.py", "import gevent\nfrom viz.recorder import core")
+    assert status != 0 and "2 broken" in out
     assert "never import the recorder BROKEN" in out and "never imports gevent or greenlet" in out
-    assert "2 broken" in out
 
 
 def test_an_import_cycle_between_packages_breaks_the_layering(tmp_path):
-    root = copy_of_viz(tmp_path)
-    with open(root / "viz" / "trace" / "record.py", "a", encoding="utf-8") as f:
-        f.write("\nimport viz.trace.model  # model imports record: a cycle\n")
-    done = lint(root)
-    assert done.returncode != 0
-    assert "No import cycles between sibling packages or modules BROKEN" in " ".join(done.stdout.split())
+    status, out = lint_with(tmp_path, "trace/record.py", "import viz.trace.model  # model imports record: a cycle")
+    assert status != 0 and "No import cycles between sibling packages or modules BROKEN" in out
 
 
 def test_every_part_of_viz_but_the_protocol_is_forbidden_to_the_recorder():
