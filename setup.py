@@ -1,7 +1,7 @@
 """Build the optional C hot paths: the recorder's switch hook (viz/recorder/_fasthook.c), the viewer's deriver on
-switch events (viz/ingest/_derive.c), the trace model's record folding and trace-file scanning (viz/trace/_fold.c)
-and the timeline's cell bounds (viz/app/_paint.c); and ship the top-level scenarios/ folder, the scenarios' one
-source, inside the package as viz/_scenarios (viz.scenarios finds it there in an installed copy).
+switch events (viz/ingest/_derive.c) and the trace model's record folding and trace-file scanning (viz/trace/_fold.c);
+and ship the top-level scenarios/ folder, the scenarios' one source, inside the package as viz/_scenarios
+(viz.scenarios finds it there in an installed copy).
 
 Everything else about the package is in pyproject.toml. If an extension cannot be compiled (no C compiler or no
 Python headers), installation goes on and viz uses the same code in pure Python instead (viz.native says which).
@@ -18,6 +18,5 @@ setup(
         Extension("viz.recorder._fasthook", ["viz/recorder/_fasthook.c"], optional=True),
         Extension("viz.ingest._derive", ["viz/ingest/_derive.c"], depends=[RECORD_H], optional=True),
         Extension("viz.trace._fold", ["viz/trace/_fold.c"], depends=[RECORD_H], optional=True),
-        Extension("viz.app._paint", ["viz/app/_paint.c"], optional=True),
     ],
 )

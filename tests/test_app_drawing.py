@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import random
-from unittest import mock
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-import viz.app.lanes as lanes_module
 
 from viz.app.lanes import SYNC_SPANS, LanePainter, display_order
 from viz.app.playback import SPEEDS, Playback, activity_start, comfortable_speed, speed_label
@@ -390,22 +385,3 @@ def test_advancing_a_live_trace_grows_its_open_spans():
     assert trace.span_at(lane, 1.2).duration == pytest.approx(1.0)
     trace.advance(1.0)  # never backwards
     assert trace.duration == pytest.approx(1.5)
-
-
-@settings(max_examples=300, deadline=None)
-@given(width=st.integers(1, 60), k=st.integers(-12, 3), t0=st.floats(0, 100), per=st.floats(2.01, 40),
-       seed=st.integers(0, 10**6))
-def test_the_c_cell_bounds_are_the_python_ones(width, k, t0, per, seed):
-    """viz/app/_paint.c against _Grid.bounds in Python, on any view over a lane's bucket row."""
-    pytest.importorskip("viz.app._paint", reason="the C cell bounds are not built here")
-    if lanes_module._c_bounds is None:
-        pytest.skip("the C cell bounds are turned off (VIZ_PURE_PYTHON)")
-    edges = [t0 + i * 2.0 ** k * per for i in range(width + 1)]
-    with mock.patch.object(lanes_module, "_c_bounds", None):
-        python_grid = lanes_module._Grid(k, edges)
-    c_grid = lanes_module._Grid(k, edges)
-    assert c_grid._c is not None and python_grid._c is None
-    rnd = random.Random(seed)
-    row = bytes(rnd.choice(lanes_module._THERM) if rnd.random() < 0.6 else 0
-                for _ in range(python_grid.j_hi - python_grid.j_lo))
-    assert c_grid.bounds(row) == python_grid.bounds(row)

@@ -15,14 +15,13 @@ from typing import NamedTuple
 class Extension(NamedTuple):
     module: str
     what: str
-    cost: str  # of its pure-Python fallback, as measured with bench/ (overhead_switch, instructions, load, render)
+    cost: str  # of its pure-Python fallback, as measured with bench/ (overhead_switch, instructions, load)
 
 
 EXTENSIONS = (
     Extension("viz.recorder._fasthook", "switch hook", "tracing makes switch-heavy gevent code 4.6x slower, not 1.46x"),
     Extension("viz.ingest._derive", "deriver", "the viewer derives about 4x slower (1,911 vs 438 ns a record)"),
     Extension("viz.trace._fold", "record folding", "a 1 M-line trace loads 5.7x slower (4.9 vs 0.86 s)"),
-    Extension("viz.app._paint", "timeline cells", "a timeline frame takes 1.3x as long (6.3 vs 4.7 ms)"),
 )
 
 

@@ -29,10 +29,8 @@ definition. How a lane is drawn depends on how many of its changes the view hold
 from __future__ import annotations
 
 import math
-import os
 import re
 import time
-from array import array
 from bisect import bisect_left, bisect_right
 from itertools import compress, repeat
 from operator import itemgetter, le
@@ -40,13 +38,6 @@ from operator import itemgetter, le
 from viz.trace.model import Lane, Trace
 from viz.views.cells import (LOOP_V, NONE, SCAN, exact_cell, exact_row, extend_codes, lane_end, most_important,
                              with_loop_words)
-
-_c_bounds = None  # viz/app/_paint.c: _Grid.bounds cell by cell in C (optional; VIZ_PURE_PYTHON=1 turns it off)
-if not os.environ.get("VIZ_PURE_PYTHON"):
-    try:
-        from viz.app._paint import bounds as _c_bounds
-    except ImportError:  # pragma: no cover - depends on the build
-        pass
 
 
 Run = tuple  # (left, right, eighths, width, label | None)
@@ -476,11 +467,6 @@ class _Grid:
         self.j_lo = j_lo = at[0]
         self.j_hi = max(at[-1] + 1, ihi[-1])
         self.width = width = len(ilo)
-        self._c: tuple | None = None
-        if _c_bounds is not None:  # the C bounds read the cells' buckets relative to j_lo
-            self._c = (array("i", [x - j_lo for x in ilo]), array("i", [x - j_lo for x in ihi]),
-                       array("i", [x - j_lo for x in at]))
-            return
         self.p, starts = _windows(ilo, ihi)
         self._edges = itemgetter(*[x - j_lo for x in at])
         self._inside = itemgetter(*[x - j_lo for column in starts for x in column])
@@ -490,10 +476,8 @@ class _Grid:
         """Each cell's lower and upper bound (codes), from a lane's buckets r = [j_lo, j_hi) in thermometer codes.
 
         Read as one little-endian integer M, byte x of M >> 8i is r[x + i], so OR-ing shifted copies gives the max
-        over every window at once (windows of 2p from two of p). viz/app/_paint.c does the same cell by cell.
+        over every window at once (windows of 2p from two of p).
         """
-        if self._c is not None:
-            return _c_bounds(r, *self._c, _FROM_THERM)
         n = len(r)
         m = int.from_bytes(r, "little")
         p = 1
