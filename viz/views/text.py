@@ -38,7 +38,8 @@ def swimlanes(trace: Trace, width: int = 80, color: bool = True) -> Group:
         if label_w and labels[lane.task]:
             row.append("  " + _clip(labels[lane.task], label_w), style="dim")
         rows.append(row)
-    legend = Text(" " * (name_w + 1))
+    keys = sum(len(words) + 6 for _, words in LEGEND)  # "██ words   " per state
+    legend = Text(" " * (name_w + 1) if name_w + 1 + keys <= width else "")  # under the bars, if it fits there
     for state, words in LEGEND:
         ch, style, letter = CELL[state]
         legend.append((ch * 2) if color else letter, style=style if color else "")
