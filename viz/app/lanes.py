@@ -49,7 +49,7 @@ SYNC_SPANS = 200       # a frame brings a summary up to date itself when at most
 WARM_STEP = 2000       # spans a background build step adds to one lane's summary at most
 LABEL_MIN = 10         # a dense run this many cells long that is one span carries the span's reason
 
-SAME_CELLS = _RUNS = re.compile(rb"\x00+|\x01+|\x02+|\x03+|\x04+|\x05+")  # findall(row): its runs of equal cells
+SAME_CELLS = re.compile(rb"\x00+|\x01+|\x02+|\x03+|\x04+|\x05+")  # findall(row): its runs of equal cells
 _NONZERO = re.compile(rb"[^\x00]")
 # Summaries hold each code as a "thermometer": code v -> the lowest v bits set. Then the most important of some codes
 # is their bitwise OR, which Python does for a whole row at once on the row read as one big integer.
@@ -200,7 +200,7 @@ class LanePainter:
 
     def row_runs(self, lane: Lane, row: bytes, t0: float, dt: float, labels: bool = True) -> list[Run]:
         """A row as runs of equal cells, long single-span runs labelled (no sub-cell edges at this density)."""
-        pieces = _RUNS.findall(row)
+        pieces = SAME_CELLS.findall(row)
         out: list[Run] = [(g[0], g[0], 8, len(g), None) for g in pieces]
         if labels:
             for i, runs in reversed(self.row_labels(lane, pieces, list(map(len, pieces)), t0, dt)):

@@ -7,6 +7,8 @@ so it is never hidden); with colour off, states are letters.
 
 from __future__ import annotations
 
+import math
+
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
@@ -81,7 +83,6 @@ def _axis(name_w: int, bar_w: int, t_end: float) -> Text:
 
 
 def _nice_step(raw: float) -> float:
-    import math
     if raw <= 0:
         return 1.0
     mag = 10 ** math.floor(math.log10(raw))
