@@ -9,7 +9,7 @@ Python headers), installation goes on and viz uses the same code in pure Python 
 
 from setuptools import Extension, find_packages, setup
 
-RECORD_H = "viz/trace/record.h"  # the record layout _derive.c and _fold.c share (listed so an sdist carries it)
+RECORD_H = "viz/trace/record.h"  # the record layout _derive.c and _fold.c share: a change rebuilds both
 
 setup(
     packages=find_packages(include=["viz", "viz.*"]) + ["viz._scenarios"],

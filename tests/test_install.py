@@ -2,16 +2,19 @@
 compiler, and the installed `viz` finds its scenarios and records from any folder.
 
 The wheel is built offline (--no-build-isolation, from a copy of the sources so no build/ folder lands in the
-checkout) with CC=/bin/false, which also proves that a machine without a compiler still gets a working install.
+checkout) with CC=/bin/false, which also proves that a machine without a compiler still gets a working install. The
+sdist must carry every header the C sources include, or an install from it quietly falls back to pure Python.
 """
 
 from __future__ import annotations
 
 import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -24,21 +27,26 @@ SOURCES = ("pyproject.toml", "setup.py", "README.md", "viz", "scenarios")
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """A wheel built from a copy of the sources with no C compiler."""
-    tmp = tmp_path_factory.mktemp("wheel")
-    src = tmp / "src"
-    src.mkdir()
+def sources(tmp_path_factory) -> Path:
+    """A copy of what a build reads, without compiled extensions or caches."""
+    src = tmp_path_factory.mktemp("src")
     for name in SOURCES:
         if (ROOT / name).is_dir():
             shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
         else:
             shutil.copy2(ROOT / name, src / name)
+    return src
+
+
+@pytest.fixture(scope="module")
+def wheel(sources, tmp_path_factory) -> Path:
+    """A wheel built from the copy with no C compiler."""
+    dist = tmp_path_factory.mktemp("dist")
     result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-                             "-w", str(tmp / "dist"), str(src)], capture_output=True, text=True, timeout=300,
+                             "-w", str(dist), str(sources)], capture_output=True, text=True, timeout=300,
                             env={**os.environ, "CC": "/bin/false"})
     assert result.returncode == 0, result.stdout + result.stderr
-    return next((tmp / "dist").glob("viz_swimlanes-*.whl"))
+    return next(dist.glob("viz_swimlanes-*.whl"))
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +94,20 @@ def test_the_installed_copy_lists_and_records_its_scenarios_from_any_folder(inst
                                 "-o", "t.jsonl")
     assert recorded.returncode == 0, recorded.stderr
     assert "finished" in recorded.stdout and (tmp_path / "t.jsonl").stat().st_size > 0
+
+
+def test_the_sdist_carries_every_file_the_c_extensions_include(sources, tmp_path):
+    build = "import sys; from setuptools import build_meta; print(build_meta.build_sdist(sys.argv[1]))"
+    result = subprocess.run([sys.executable, "-c", build, str(tmp_path)], capture_output=True, text=True,
+                            timeout=120, cwd=sources)
+    assert result.returncode == 0, result.stdout + result.stderr
+    with tarfile.open(tmp_path / result.stdout.split()[-1]) as sdist:
+        names = {name.partition("/")[2] for name in sdist.getnames()}
+    for c in sorted((ROOT / "viz").rglob("*.c")):
+        assert c.relative_to(ROOT).as_posix() in names
+        ours = [h for h in re.findall(r'#include "([^"]+)"', c.read_text(encoding="utf-8")) if (c.parent / h).is_file()]
+        for header in ours:  # Python's own headers (internal/pycore_frame.h) come with the interpreter
+            assert os.path.normpath(c.parent.relative_to(ROOT) / header) in names, f"{c.name} includes {header}"
 
 
 def test_setup_py_builds_the_extensions_viz_native_reports_on():
