@@ -1,86 +1,123 @@
-"""The live feed against a real child process, without Textual: batches arrive, the run ends, stopping works."""
+"""The live feed against a real ingest process and child, without Textual: frames arrive, the run ends, stopping
+works, a feed that is not read holds the program back, and no process is left behind."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
-from viz.app.feed import MAX_BACKLOG, LiveFeed
+from viz.app import ingest
+from viz.app.feed import MAX_FRAMES, LiveFeed
 from viz.ingest.session import Session
 from viz.scenarios import resolve
 from viz.trace.model import Trace
 
 
-def start(name: str) -> tuple[LiveFeed, Trace, list, threading.Event]:
+def gone(pid: int | None) -> bool:
+    """No process has that pid any more (a zombie still counts as there)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+class Reader:
+    """What the app does with a feed, on a thread: take every frame as it comes and fold it into a trace."""
+
+    def __init__(self, session: Session) -> None:
+        self.trace = Trace(session.header)
+        self.frames: list[tuple[int, bool]] = []
+        self.done = threading.Event()
+        self._arrived = threading.Event()
+        self.feed = LiveFeed(session, self._arrived.set).start()
+        threading.Thread(target=self._fold, daemon=True).start()
+
+    def _fold(self) -> None:
+        while not self.done.is_set():
+            self._arrived.wait(1)
+            self._arrived.clear()
+            while (got := self.feed.take()) is not None:
+                records, last = got
+                self.trace.add_many(records)
+                self.frames.append((len(records), last))
+                if last:
+                    self.done.set()
+
+
+def start(name: str, timeout: float = 30) -> Reader:
     path, display = resolve(name)
-    session = Session(path, name=display, timeout=30)
-    trace = Trace(session.header)
-    batches: list[tuple[int, bool]] = []
-    done = threading.Event()
-    lock = threading.Lock()
-
-    def deliver(records: list[dict], last: bool) -> None:
-        with lock:
-            trace.add_many(records)
-            batches.append((len(records), last))
-        if last:
-            done.set()
-
-    return LiveFeed(session, deliver).start(), trace, batches, done
+    return Reader(Session(path, name=display, timeout=timeout))
 
 
-def test_a_whole_run_arrives_in_batches_ending_with_the_exit_record():
-    feed, trace, batches, done = start("greenlet_switch")
-    assert done.wait(30)
-    feed.close()
+def test_a_whole_run_arrives_in_frames_ending_with_the_exit_record_and_both_processes_end():
+    reader = start("greenlet_switch")
+    assert reader.done.wait(30)
+    reader.feed.close()
+    trace = reader.trace
     assert trace.finished and trace.exit["outcome"] == "finished"
-    assert [last for _, last in batches].count(True) == 1 and batches[-1][1]
+    assert [last for _, last in reader.frames].count(True) == 1 and reader.frames[-1][1]
+    assert all(n <= ingest.FRAME_RECORDS for n, _ in reader.frames)
     assert {lane.name for lane in trace.lanes} >= {"test1", "test2"}
-    assert feed.session.proc.poll() is not None
+    assert reader.feed.proc.returncode == 0 and gone(reader.feed.child_pid)
 
 
 def test_stopping_midway_ends_the_child_and_still_delivers_how_it_ended():
-    feed, trace, batches, done = start("sleepers_unpatched")
+    reader = start("sleepers_unpatched")
     deadline = time.monotonic() + 20
-    while not trace.lanes and time.monotonic() < deadline:
+    while not reader.trace.lanes and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert feed.clock() is not None
-    feed.stop()
-    assert done.wait(10)
+    assert reader.feed.clock() is not None
+    reader.feed.stop()
+    assert reader.done.wait(10)
+    reader.feed.close()
+    assert reader.trace.exit["outcome"] == "stopped"
+    assert gone(reader.feed.child_pid)
+
+
+def test_closing_without_reading_ends_the_ingest_process_and_the_child():
+    path, display = resolve("sleepers_unpatched")
+    feed = LiveFeed(Session(path, name=display, timeout=30), lambda: None).start()
+    deadline = time.monotonic() + 20
+    while feed.child_pid is None and time.monotonic() < deadline:
+        feed.take()
+        time.sleep(0.02)
     feed.close()
-    assert trace.exit["outcome"] == "stopped"
-    assert feed.session.proc.poll() is not None
+    assert feed.proc.returncode is not None and gone(feed.child_pid)
 
 
 def test_the_clock_never_runs_ahead_of_the_program():
-    feed, trace, batches, done = start("gevent_sleepers")
+    reader = start("gevent_sleepers")
     readings = []
-    while not done.is_set():
-        now = feed.clock()
+    while not reader.done.is_set():
+        now = reader.feed.clock()
         if now is not None:
             readings.append(now)
         time.sleep(0.05)
-    feed.close()
+    reader.feed.close()
     assert readings and readings == sorted(readings)
-    assert max(readings) <= trace.duration + 0.05
+    assert max(readings) <= reader.trace.duration + 0.05
 
 
-def test_the_feed_waits_for_an_app_that_does_not_fold_and_the_timeout_still_ends_the_run(script):
+def test_a_feed_nobody_reads_holds_the_program_back_and_the_timeout_still_ends_the_run(script):
     path = script("import gevent\nwhile True:\n    gevent.sleep(0)\n")  # switches until stopped
-    session = Session(path, timeout=1.5)
-    delivered: list[tuple[float, list, bool]] = []  # (session time, records, last); never folded
-    done = threading.Event()
-
-    def deliver(records: list, last: bool) -> None:
-        delivered.append((session.elapsed, records, last))
-        if last:
-            done.set()
-
-    feed = LiveFeed(session, deliver, backlog=lambda: len(delivered)).start()
-    assert done.wait(30)
+    arrivals = threading.Event()
+    feed = LiveFeed(Session(path, timeout=1.5), arrivals.set).start()
+    started = time.monotonic()
+    while time.monotonic() - started < 3:  # past the timeout, reading nothing
+        arrivals.wait(0.1)
+    assert MAX_FRAMES <= len(feed._frames) < 2 * MAX_FRAMES  # it filled up, then waited for the app to take some
+    records, last = [], False
+    while not last:
+        got = feed.take()
+        if got is None:
+            arrivals.wait(1)
+            arrivals.clear()
+            continue
+        records += got[0]
+        last = got[1]
     feed.close()
-    before_timeout = [records for at, records, _ in delivered if at < session.timeout]
-    assert 1 <= len(before_timeout) <= MAX_BACKLOG  # it waited for the app instead of piling batches up
-    exits = [r for _, records, _ in delivered for r in records if type(r) is dict and r["k"] == "exit"]
+    exits = [r for r in records if type(r) is dict and r["k"] == "exit"]
     assert [e["outcome"] for e in exits] == ["timeout"]
-    assert session.proc.poll() is not None
+    assert gone(feed.child_pid)

@@ -90,40 +90,6 @@ def test_a_switch_heavy_program_derives_the_same_records_in_c_and_in_python(raw_
 
 
 
-def test_a_long_batch_is_derived_in_pieces_with_the_breather_called_between_them(raw_batches, script):
-    """The viewer's feed thread waits in the breather while the app draws: a batch of thousands of switches must not
-    hold the interpreter in one go, and pausing must not change what comes out (in C and in Python alike)."""
-    path = script("import gevent\n"
-                  "def w():\n"
-                  "    for i in range(3000):\n"
-                  "        gevent.sleep(0)\n"
-                  "gevent.joinall([gevent.spawn(w) for n in range(3)])\n")
-    batches = raw_batches(str(path))
-    events = sum(len(protocol.expand_runs(batch)) for batch in batches)
-    assert events > 3 * derive.SWITCH_RUN
-
-    def with_breather(batches) -> tuple[tuple, list[float]]:
-        d = Deriver()
-        seen: list[float] = []
-        d.breather = lambda: seen.append(d.end_time)
-        out = [rec for batch in batches for rec in d.feed(batch)]
-        return (out, d.end_time, d.close(1e9), d.outputs), seen
-
-    mixed = raw_batches("gevent_echo_server")  # switches, states, output, polls: the C path stops at each non-switch
-    mixed_events = sum(len(protocol.expand_runs(batch)) for batch in mixed)
-    for context in (contextlib.nullcontext, pure_python):
-        with context():
-            plain = derived(batches)
-            paused, seen = with_breather(batches)
-            mixed_paused, mixed_seen = with_breather(mixed)
-            mixed_plain = derived(mixed)
-        assert paused == plain and mixed_paused == mixed_plain
-        # once per piece of SWITCH_RUN events: not fewer (the interpreter would be held long), nor at every event
-        assert events // derive.SWITCH_RUN - len(batches) <= len(seen) <= events // derive.SWITCH_RUN
-        assert len(mixed_seen) <= mixed_events // derive.SWITCH_RUN
-        assert seen == sorted(seen) and seen[0] < seen[-1]  # between pieces, as the derived time moves on
-
-
 @pytest.mark.parametrize("late", [True, False])
 def test_a_wake_up_later_than_its_timer_or_its_poll_is_ready_from_then_in_c_as_in_python(late):
     """A task resumed noticeably after its timer fired or after the poll that returned its fd was ready meanwhile:
@@ -180,8 +146,6 @@ def test_any_event_sequence_derives_the_same_records_in_c_and_in_python(batches)
     setup += [(protocol.TASK_SPAWNED, 0.0, tid, f"g{tid}", "greenlet", 1, "a.py", tid) for tid in (2, 3, 4)]
     fast, pure = both([setup, *batches])
     assert fast == pure
-    with mock.patch.object(derive, "SWITCH_RUN", 3):  # a long batch goes to C in several runs
-        assert derived([setup, *batches]) == pure
 
 
 def test_a_hub_resume_and_a_wait_become_ready_running_and_blocked_spans_in_c():

@@ -1,9 +1,14 @@
-"""LiveTuning: the interpreter settings of a live run, the periodic freezing of what survived, and putting it back."""
+"""A live run's pace and tuning: when folding and redrawing make way for the user, and the interpreter settings of
+a live run (the periodic freezing of what survived, and putting it all back)."""
 
 import gc
 import sys
 import weakref
 
+import pytest
+
+from viz.app.live import (FOLD_BUDGET, FOLD_REST, INPUT_HOLD, INPUT_STREAK, LIVE_REFRESH, LIVE_SPACING,
+                          LivePace)
 from viz.app.tuning import RELEASE_EVERY, SWITCH_INTERVAL, YOUNG_THRESHOLD, LiveTuning
 
 
@@ -39,3 +44,33 @@ def test_settle_does_nothing_when_no_live_run_is_tuned():
     tuning = LiveTuning()
     tuning.settle(now=1e9)
     assert gc.get_freeze_count() == 0
+
+
+def test_input_that_keeps_coming_holds_folding_only_at_first():
+    """A held key repeats every 30 ms: holding the folding for each repeat would stop the records (and, the pipe
+    full, the program) for as long as the key is held; only the streak's first INPUT_STREAK seconds hold it."""
+    pace = LivePace()
+
+    def held_by(at: float) -> bool:
+        before = pace.input_until
+        pace.user_input(at)
+        return pace.input_until != before
+
+    start = 1000.0
+    repeats = [held_by(start + 0.03 * k) for k in range(40)]  # 1.2 s of a repeating key
+    streak = int(INPUT_STREAK / 0.03)
+    assert all(repeats[:streak]) and not any(repeats[streak + 1:])
+    later = start + 0.03 * 40 + 0.2
+    assert held_by(later)  # after a pause, the next key is a new streak: it holds again
+    assert pace.fold_wait(later) == pytest.approx(INPUT_HOLD) and not pace.redraw_due(later)
+
+
+def test_folding_rests_as_long_as_it_took_and_redraws_space_out_as_they_get_dearer():
+    pace = LivePace()
+    assert pace.fold_wait(10.0) == 0 and pace.redraw_due(10.0)
+    rest = pace.folded(10.0, 10.0 + FOLD_BUDGET)
+    assert rest == pytest.approx(FOLD_BUDGET * FOLD_REST) and pace.fold_wait(10.0 + FOLD_BUDGET) == rest
+    pace.redrew(20.0, 20.01, painted=0.0)  # a cheap redraw: the next at LIVE_REFRESH
+    assert not pace.redraw_due(20.0 + LIVE_REFRESH - 0.001) and pace.redraw_due(20.0 + LIVE_REFRESH)
+    pace.redrew(30.0, 30.05, painted=0.05)  # a dear one: spaced out by LIVE_SPACING times its cost
+    assert not pace.redraw_due(30.0 + 0.5) and pace.redraw_due(30.0 + LIVE_SPACING * 0.15)

@@ -18,8 +18,8 @@ from viz.scenarios import Scenario, list_scenarios
 from viz.trace.model import Trace
 
 PICKER_TIMEOUT = 120.0  # a scenario run from the picker is stopped after this long
-# input a live run pauses for (RunScreen.user_input), so what it asks for is drawn at once
-_USER_INPUT = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
+# input a live run makes way for (RunScreen.user_input), so what it asks for is drawn at once
+USER_INPUT = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
 
 
 class VizApp(App):
@@ -33,20 +33,19 @@ class VizApp(App):
         super().__init__()
         self._start_picker = picker
         self._scenarios = scenarios
-        self._run = run
+        self._live_run = run
         self._trace = trace
         self._trace_name = trace_name
         self.saved_on_quit: str | None = None
 
     def on_mount(self) -> None:
-        self._watch_input()
         if self._start_picker:
             from viz.app.picker import PickerScreen  # only `viz` itself opens on the picker
 
             scenarios = self._scenarios if self._scenarios is not None else list_scenarios()
             self.push_screen(PickerScreen(scenarios))
-        elif self._run is not None:
-            script, name, args, timeout = self._run
+        elif self._live_run is not None:
+            script, name, args, timeout = self._live_run
             self.push_screen(RunScreen.live_run(script, name, args, timeout))
         elif self._trace is not None:
             self.push_screen(RunScreen(self._trace, self._trace_name or "trace"))
@@ -56,40 +55,15 @@ class VizApp(App):
         self.push_screen(RunScreen.live_run(script, name, args, PICKER_TIMEOUT if from_picker else None,
                                             can_go_back=from_picker))
 
-    def _watch_input(self) -> None:
-        """Tell a live run's screen of a key press or click on the terminal's input thread, the moment it is read:
-        the app's queue may be busy for a while before it gets to it (the driver hands each input to the app's
-        loop with send_message; Textual is pinned)."""
-        driver = self._driver
-        if driver is None:
-            return
-        send = driver.send_message
-
-        def send_message(message) -> None:
-            try:
-                if isinstance(message, _USER_INPUT):
-                    stack = self.screen_stack  # a copy of a list: safe from any thread
-                    screen = stack[-1] if stack else None
-                    if isinstance(screen, RunScreen):
-                        screen.input_arriving()
-            except Exception:  # noqa: BLE001 - an error here would end the input thread: no more keys, not even q
-                pass
-            finally:
-                send(message)
-        driver.send_message = send_message
-
     async def on_event(self, event: events.Event) -> None:
-        self._user_input(event)  # as it is handled: the pause _watch_input began then covers its action and redraw
-        await super().on_event(event)
-
-    def _user_input(self, message) -> None:
-        if isinstance(message, _USER_INPUT) and not message.is_forwarded:
-            try:
-                screen = self.run_screen
-            except Exception:  # no screen yet (the app is starting or closing)
-                return
+        """Every event passes here before the app handles it: a key press or click tells a live run's screen first,
+        so the run makes way for what it asks (bindings with priority, most of the run screen's keys, never reach
+        the screen itself)."""
+        if isinstance(event, USER_INPUT) and not event.is_forwarded and self.screen_stack:
+            screen = self.run_screen
             if screen is not None:
                 screen.user_input()
+        await super().on_event(event)
 
     @property
     def run_screen(self) -> RunScreen | None:

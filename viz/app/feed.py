@@ -1,138 +1,172 @@
-"""The live feed: runs a recorder Session on a background thread and hands its records over in batches.
+"""The live feed: the app's end of a live run, whose records come ready-made from an ingest process.
 
-The thread polls the session (which enforces the timeout) and calls `deliver(records, done)` at most every
-BATCH_SECONDS, so the app folds records into its Trace on its own thread about 20 times a second. `clock()` tells
-the program's current time even while it is silent (in a blocking call), so open spans keep growing on screen.
-Only this thread touches the session: `stop()` asks it to end the child; `close()` asks and then waits for it, so a
-screen that goes away leaves no child process behind. No Textual here.
+`LiveFeed` starts `python -m viz.app.ingest` (viz.app.ingest: it runs the recorder Session, decodes and derives in
+its own interpreter) and a reader thread here that only moves the frames' bytes from its pipe into an inbox:
+os.read lets go of the interpreter, so the app's thread, which draws and answers keys, has it to itself. The app's
+thread takes a frame when it chooses to fold one (`take`: unpickling at most FRAME_RECORDS records). While
+MAX_FRAMES wait unread, the reader stops reading, so the ingest process, then the program, wait: memory stays
+bounded. `arrived()` (called on the reader thread) says frames came, or the run ended.
+
+`clock()` tells the program's time now even while it is silent (in a blocking call), so open spans keep growing on
+screen. `stop()` asks the ingest process to end the program (how it ended still arrives); `close()` also waits for
+it, and makes sure the program is gone, so a screen that goes away leaves no process behind. No Textual here.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+from collections import deque
+from functools import partial
 from typing import Callable
 
+from viz.app.ingest import HEADER
 from viz.ingest.session import Session
+from viz.trace.record import StateRecord
 
-BATCH_SECONDS = 0.05
-BATCH_RECORDS = 20_000
-MAX_BACKLOG = 2  # batches delivered and not yet folded by the app before this thread slows down
+MAX_FRAMES = 50  # frames read and not yet taken by the app before the reader waits (about 100,000 records)
+READ_SIZE = 1 << 20
+_state_record = partial(tuple.__new__, StateRecord)
 
 
 class LiveFeed:
-    def __init__(self, session: Session, deliver: Callable[[list[dict], bool], None],
-                 backlog: Callable[[], int] | None = None):
-        """`backlog()`, when given, says how many delivered batches the app has not folded yet: while it is
-        MAX_BACKLOG or more, this thread waits for the app to fold, so the app's thread (which draws and answers
-        keys) is not left fighting it for the interpreter. The program is not slowed: the session's reader thread
-        keeps emptying the pipe (up to its read-ahead limit)."""
+    child: list[str] | None = None  # the traced child's command instead of the recorder's (see viz.app.ingest)
+
+    def __init__(self, session: Session, arrived: Callable[[], None]):
+        """`session` describes the run (script, arguments, name, timeout); it is started in the ingest process,
+        never here."""
         self.session = session
-        self.deliver = deliver
-        self.backlog = backlog
+        self.arrived = arrived
+        self.error: str | None = None
+        self.child_pid: int | None = None
+        self.proc: subprocess.Popen | None = None
+        self._frames: deque[bytes] = deque()
         self._room = threading.Event()
-        self._wake = threading.Event()  # ends a hold early (the run is being stopped)
-        self.hold_until = 0.0  # time.monotonic() before which this thread derives nothing (the user is acting)
-        self._app_free = threading.Event()  # clear while the app's thread lays out and paints the screen
-        self._app_free.set()
-        self.error: BaseException | None = None
-        self._stop_reason: str | None = None
-        self._offset: float | None = None  # parent's elapsed time minus the trace's time, as an upper bound
-        self._thread = threading.Thread(target=self._run, name="viz live feed", daemon=True)
+        self._ended = False  # the last frame is in the inbox (or the ingest process ended without one)
+        self._done = False  # the app took the last frame
+        self._started: float | None = None
+        self._offset: float | None = None
+        self._stderr = tempfile.TemporaryFile()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._read, name="viz live feed", daemon=True)
 
     def start(self) -> "LiveFeed":
+        s = self.session
+        spec = {"script": s.script, "args": s.args, "name": s.name, "timeout": s.timeout, "child": self.child}
+        self.proc = subprocess.Popen([sys.executable, "-m", "viz.app.ingest", json.dumps(spec)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+                                     start_new_session=True)  # not in the terminal's process group
         self._thread.start()
         return self
 
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
+    # ---- the reader thread ----------------------------------------------------------------------------------
+    def _read(self) -> None:
+        fd, buf = self.proc.stdout.fileno(), bytearray()
+        size = HEADER.size
+        try:
+            while True:
+                while len(self._frames) >= MAX_FRAMES and not self._stopped:
+                    self._room.wait(0.1)  # the app is behind: let it catch up
+                    self._room.clear()
+                data = os.read(fd, READ_SIZE)
+                if not data:
+                    break
+                buf += data
+                start = 0
+                while len(buf) - start >= size:
+                    (n,) = HEADER.unpack_from(buf, start)
+                    if len(buf) - start - size < n:
+                        break
+                    self._frames.append(bytes(buf[start + size:start + size + n]))
+                    start += size + n
+                del buf[:start]
+                if start:
+                    self.arrived()
+        finally:
+            self._ended = True
+            self.arrived()
 
-    def stop(self, reason: str = "stopped") -> None:
-        """Ask the thread to end the child (it keeps reading until the exit record, then finishes)."""
-        if self._stop_reason is None:
-            self._stop_reason = reason
-        self._wake.set()
-
-    def hold(self, seconds: float) -> None:
-        """Derive nothing for the next `seconds` (called from the app's thread when the user presses a key, so the
-        key and the redraw after it have the interpreter to themselves). The pipe keeps being read meanwhile."""
-        self.hold_until = max(self.hold_until, time.monotonic() + seconds)
-
-    def pause(self) -> None:
-        """The app's thread starts laying out or painting the screen: derive nothing until `resume()`, so that work
-        has the interpreter to itself (two threads that both want it each get it half the time)."""
-        self._app_free.clear()
-
-    def resume(self) -> None:
-        self._app_free.set()
-
-    def _breathe(self) -> None:
-        """Between pieces of decoding and deriving (on this thread): wait while the app's thread lays out or
-        paints the screen, or the user has just pressed a key."""
-        held = self.hold_until - time.monotonic()
-        if held > 0 and self._stop_reason is None:
-            self._wake.wait(held)
-        if not self._app_free.is_set():
-            self._app_free.wait(BATCH_SECONDS)
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Stop the child and wait for the thread; safe to call twice, and before `start`."""
-        self.stop("stopped")
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-        if not self._thread.is_alive() and self._thread.ident is None:
-            self.session.close()
-
-    def made_room(self) -> None:
-        """The app folded what was delivered (called from the app's thread)."""
+    # ---- the app's thread -----------------------------------------------------------------------------------
+    def take(self) -> tuple[list, bool] | None:
+        """The next frame's records and whether the run ended with them; None while nothing waits."""
+        if self._done:
+            return None
+        try:
+            blob = self._frames.popleft()
+        except IndexError:
+            if not self._ended or self._frames:
+                return None
+            self._done = True  # the ingest process ended without its last frame: it failed
+            self.proc.wait()
+            self._stderr.seek(0)
+            said = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
+            self.error = self.error or (said[-1] if said else f"the ingest process ended ({self.proc.returncode})")
+            return [], True
         self._room.set()
+        info, runs = pickle.loads(blob)
+        self._see(info)
+        if info["done"]:
+            self._done = True
+            self.error = info.get("error")
+        records: list = []
+        for run in runs:  # dicts as they are; state records from their columns (viz.app.ingest.encode)
+            records += run if type(run) is list else map(_state_record, zip(*run))
+        return records, info["done"]
+
+    def _see(self, info: dict) -> None:
+        self.child_pid = info["pid"]
+        self._started = info["started"]
+        self._offset = info["offset"]
 
     def clock(self) -> float | None:
-        """The program's time now (in trace time), never ahead of it; None before the first record."""
-        if self._offset is None or self.session.done:
+        """The program's time now (in trace time), never ahead of it; None before the first record and after the
+        last. Each record arrives after it happened, so the session's elapsed time minus a record's time bounds
+        the child's clock offset from above (the ingest process keeps the least); monotonic time is the same in
+        both processes."""
+        if self._offset is None or self._done or not self._started:
             return None
-        return self.session.elapsed - self._offset
+        return time.monotonic() - self._started - self._offset
 
-    def _calibrate(self, records: list[dict]) -> None:
-        """Each record arrives after it happened, so elapsed - t bounds the child's clock offset from above."""
-        latest = self.session.latest_time
-        if records:
-            bound = self.session.elapsed - latest
-            self._offset = bound if self._offset is None else min(self._offset, bound)
-
-    def _run(self) -> None:
-        session = self.session
-        batch: list[dict] = []
-        sent = time.monotonic()
-        stopping = False
+    def stop(self, reason: str = "stopped") -> None:
+        """Ask the ingest process to end the program (it sends how it ended, then finishes)."""
+        if self.proc is None or self._stopped:
+            return
+        self._stopped = True
         try:
-            if session.proc is None:
-                session.start()
-            session.deriver.breather = self._breathe
-            while not session.done:
-                if self._stop_reason is not None and not stopping:
-                    stopping = True
-                    session.stop(self._stop_reason)
-                while self.backlog is not None and self.backlog() >= MAX_BACKLOG and self._stop_reason is None:
-                    self._room.wait(BATCH_SECONDS)  # the app is behind: it gets the interpreter first
-                    self._room.clear()
-                    if session.expired():
-                        break  # the run's time is up: poll below stops the child
-                self._breathe()
-                records = session.poll(BATCH_SECONDS / 2, limit=BATCH_RECORDS)  # a backlog comes in pieces
-                if records:
-                    self._calibrate(records)
-                    batch.extend(records)
-                now = time.monotonic()
-                if batch and (now - sent >= BATCH_SECONDS or len(batch) >= BATCH_RECORDS):
-                    self.deliver(batch, False)
-                    batch, sent = [], now
-        except BaseException as e:  # a broken recorder must not take the app down silently
-            self.error = e
-        finally:
-            try:
-                session.close()
-            except BaseException as e:  # noqa: BLE001
-                self.error = self.error or e
-            self.deliver(batch, True)
+            self.proc.stdin.write(f"stop {reason}\n".encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError):  # already gone, or closed
+            pass
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the program and wait for the ingest process; safe to call twice, and before `start`."""
+        if self.proc is None:
+            return
+        self.stop("stopped")
+        self._room.set()
+        try:
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _killpg(self.proc.pid)
+            self.proc.wait()
+        self._thread.join(timeout)
+        if self.proc.returncode != 0 and self.child_pid is not None:
+            _killpg(self.child_pid)  # the ingest process failed or was killed: the program is never left behind
+
+
+def _killpg(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,4 +1,4 @@
-"""Messages between the live feed thread and the run screen."""
+"""Messages from the live feed's reader thread to the run screen."""
 
 from __future__ import annotations
 
@@ -6,4 +6,4 @@ from textual.message import Message
 
 
 class RecordsWaiting(Message):
-    """New trace records (or the end of the run) wait in the run screen's inbox: drain it on the app thread."""
+    """New trace records (or the end of the run) wait in the live feed: fold them on the app thread."""

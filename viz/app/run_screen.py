@@ -1,14 +1,13 @@
 """The run screen: one trace (live or saved) as swimlanes, with the playhead's details, output, source and summary.
 
-It owns the model side of a run: the Trace, the Playback, and (for a live run) the LiveFeed thread whose records it
-folds into the Trace on the app thread. Widgets only draw; `_sync` tells each of them where the playhead is.
+It owns the model side of a run: the Trace, the Playback, and (for a live run) the LiveFeed whose ready-made records
+it folds into the Trace on the app thread, when and as long as its LivePace says (viz.app.live). Widgets only draw;
+`_sync` tells each of them where the playhead is.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import queue
 import time
 from bisect import bisect_right
 
@@ -23,6 +22,7 @@ from viz.app.details import DetailsPanel
 from viz.app.feed import LiveFeed
 from viz.app.lanes import LanePainter
 from viz.app.legend import Legend
+from viz.app.live import KEEP_HEIGHT, LIVE_PANELS, LIVE_REFRESH, LivePace
 from viz.app.messages import RecordsWaiting
 from viz.app.output import OutputView
 from viz.app.palette import TaskColors
@@ -38,18 +38,7 @@ from viz.ingest.session import Session
 from viz.trace.model import Lane, Trace
 
 FRAME = 1 / 30           # playback timer
-LIVE_REFRESH = 0.1       # at most 10 redraws a second while records stream in
-LIVE_SPACING = 4         # ...and at most one per 4x the time the last one took to prepare and paint
-PAINT_FACTOR = 2         # the screen's painting of a redraw, as a multiple of the timeline's own render_line time
-DRAIN_BUDGET = 0.015     # the longest the screen folds records in one go before it lets keys and redraws through
-DRAIN_SLICE = 2_000      # records folded between two looks at that budget (and at keys arriving meanwhile)
-DRAIN_REST = 1.0         # after a slice, the screen waits this many times as long as it took before the next
-INPUT_HOLD = 0.05        # s: no folding or deriving after a key press or a click while records stream in
-INPUT_STREAK = 0.5       # s: input that keeps coming (no gap of INPUT_HOLD) holds them this long at most
-KEEP_HEIGHT = 1.5        # s: after a key press or a click, new lanes scroll the timeline rather than make it taller
 MANY_LANES = 12          # lanes past which the timeline takes less of the screen and the summary more (app.tcss)
-CATCH_UP_EVERY = 0.2     # s: while records stream in, the summary's totals are extended at most this often
-LIVE_PANELS = 0.5        # details / summary / source redraws while records stream in (the timeline: LIVE_REFRESH)
 PANEL_REFRESH = 0.1      # details / summary redraws while playing
 PANEL_SPACING = 10       # ...and with light syncs at most one per 10x the time the last one took
 MARKED_LANES = 200       # other tasks' lines are marked in the source for at most this many lanes
@@ -91,15 +80,9 @@ class RunScreen(Screen):
         self.totals = Totals(trace)
         self.playback = Playback(trace, live=self.live)
         self.feed: LiveFeed | None = None
-        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
-        self._part: tuple[list, int, bool] | None = None  # a batch folded in part: (records, next, done)
-        self._next_catch_up = 0.0  # the summary's totals are next extended after a drain then (perf_counter)
-        self._rest_until = 0.0  # no folding before then (perf_counter): the app's thread is left to keys and redraws
-        self._input_until = 0.0  # the same, set by input_arriving (from the terminal's input thread too)
-        self._input_since = self._last_input = 0.0  # when the current streak of input began; the latest input
+        self.pace = LivePace()
         self._nudge_pending = False  # a drain is asked for through the event loop
         self._nudged = False
-        self._next_live_draw = 0.0
         self._tuning = LiveTuning()  # interpreter settings while a live run streams records in
         self._dirty = False
         self._next_panels = 0.0  # with light syncs, the panels wait until then
@@ -152,19 +135,18 @@ class RunScreen(Screen):
         if self.session is None:
             self._tell_notes(self.trace.notes)
         if self.session is not None:
-            self._tuning.apply(time.monotonic())  # the app's thread gets the interpreter back from the feed sooner
-            self.feed = LiveFeed(self.session, self._deliver, backlog=self._inbox.qsize).start()
-            self._live_timer = self.set_interval(LIVE_REFRESH, self._on_live_tick)
+            self._tuning.apply(time.monotonic())  # interpreter settings for a flood of records (viz.app.tuning)
+            self.feed = LiveFeed(self.session, self._records_arrived).start()
+            self._live_timer = self.set_interval(LIVE_REFRESH, self._live_tick)
         self._sync()
 
     def on_unmount(self) -> None:
         self.close_run()
 
     # ---- the live feed --------------------------------------------------------------------------------------
-    def _deliver(self, records: list[dict], done: bool) -> None:
-        """Called on the feed thread: queue the records and wake the screen (once until it drains)."""
-        self._inbox.put((records, done))
-        if not self._nudged or done:
+    def _records_arrived(self) -> None:
+        """Called on the feed's reader thread: wake the screen (once until it drains)."""
+        if not self._nudged:
             self._nudged = True
             try:
                 self.post_message(RecordsWaiting())
@@ -172,68 +154,28 @@ class RunScreen(Screen):
                 pass
 
     def on_records_waiting(self, message: RecordsWaiting) -> None:
-        started = time.perf_counter()
-        rest_until = max(self._rest_until, self._input_until)
-        if started < rest_until:  # folded a moment ago, or a key came: keys and redraws go first
-            self._nudge_later(rest_until - started)
+        started = time.monotonic()
+        wait = self.pace.fold_wait(started)
+        if wait > 0:  # folded a moment ago, or a key came: keys and redraws go first
+            self._nudge_later(wait)
             return
-        with self._feed_paused():  # the slices then take what the budget says, and a key waits for one at most
-            more = self._drain(budget=DRAIN_BUDGET)
-        done = time.perf_counter()
-        # rest as long as the folding took, so the app's thread folds at most about half the time and a key and
-        # the redraw after it find the interpreter free however fast records come (the feed thread waits for the
-        # folding meanwhile)
-        self._rest_until = done + DRAIN_REST * (done - started)
+        more = self._drain(deadline=self.pace.fold_deadline(started))
+        rest = self.pace.folded(started, time.monotonic())
         if more:
-            self._nudge_later(self._rest_until - done)
-
-    def _on_timer_update(self) -> None:
-        """Textual's (pinned) screen update, layout then painting what changed: while records stream in, the feed
-        thread derives nothing meanwhile, so a layout (new lanes, a scroll) or a repaint is not slowed to half speed
-        by it and a key pressed meanwhile waits less."""
-        with self._feed_paused():
-            super()._on_timer_update()
-
-    @contextlib.contextmanager
-    def _feed_paused(self):
-        feed = self.feed if self.live else None
-        if feed is not None:
-            feed.pause()
-        try:
-            yield
-        finally:
-            if feed is not None:
-                feed.resume()
-
-    def input_arriving(self, now: float | None = None) -> None:
-        """A key press or click has arrived (called on the terminal's input thread as it is read, before the app's
-        queue gets to it): while records stream in, the feed thread derives nothing and the screen's folding stops
-        at its next slice for a moment, so what the input asks for is drawn at once. Input that keeps coming (a
-        held key repeating, a scroll wheel) pauses them for its first INPUT_STREAK seconds only: the records must
-        keep flowing, or the program would soon wait on a full pipe. Only reads and sets times: safe from any
-        thread. `now`: time.perf_counter() of the input."""
-        feed = self.feed
-        if self.live and feed is not None:
-            now = time.perf_counter() if now is None else now
-            if now - self._last_input > INPUT_HOLD:
-                self._input_since = now  # a new streak of input
-            self._last_input = now
-            if now - self._input_since <= INPUT_STREAK:
-                feed.hold(INPUT_HOLD)
-                self._input_until = now + INPUT_HOLD
+            self._nudge_later(rest)
 
     def user_input(self) -> None:
-        """The app is handling a key press or click (called before it is): the pause of input_arriving is renewed
-        to cover its action and redraw, and the timeline keeps its height for a while."""
+        """The app is about to handle a key press or click: while records stream in, folding and redrawing wait a
+        moment so what it asks for is drawn at once, and the timeline keeps its height for a while."""
         if self.live and self.feed is not None:
-            self.input_arriving()
+            self.pace.user_input(time.monotonic())
             for timeline in self.query(Timeline):
                 timeline.keep_height(KEEP_HEIGHT)
 
     def _nudge_later(self, delay: float) -> None:
         """Ask for a drain after `delay` s through the event loop, not straight into this screen's queue: a screen
         repaints only once its queue runs empty (Textual's idle)."""
-        self._nudged = True  # the feed thread need not ask meanwhile
+        self._nudged = True  # the feed need not ask meanwhile
         if not self._nudge_pending:
             self._nudge_pending = True
             asyncio.get_running_loop().call_later(delay, self._nudge)
@@ -245,32 +187,21 @@ class RunScreen(Screen):
         except RuntimeError:  # the app's loop is gone: nobody to tell
             pass
 
-    def _drain(self, redraw: bool = True, budget: float | None = None) -> bool:
-        """Fold the queued batches into the trace (on the app thread); redraw unless the screen is going away.
+    def _drain(self, redraw: bool = True, deadline: float | None = None) -> bool:
+        """Fold the frames the feed has into the trace (on the app thread); redraw unless the screen is going away.
 
-        With a budget, it stops after that many seconds and says True: more is waiting, to be folded after
+        With a deadline (time.monotonic()), it stops then and says True: more is waiting, to be folded after
         whatever else is waiting (a key press, a repaint), so a flood of records slows the catching up, not the app."""
         self._nudged = False
         finished = more = False
-        deadline = time.perf_counter() + budget if budget is not None else None
-        while True:
-            if deadline is not None and not self._input_until <= time.perf_counter() <= deadline:
-                more = True  # out of time, or a key arrived: it goes first
+        while self.feed is not None:
+            if deadline is not None and time.monotonic() >= deadline:
+                more = True
                 break
-            if self._part is not None:  # the rest of a batch folded in part
-                records, start, done = self._part
-            else:
-                try:
-                    records, done = self._inbox.get_nowait()
-                except queue.Empty:
-                    break
-                start = 0
-            if budget is not None and len(records) - start > DRAIN_SLICE:  # the budget is checked every slice
-                self._part = (records, start + DRAIN_SLICE, done)
-                records, done = records[start:start + DRAIN_SLICE], False
-            else:
-                self._part = None
-                records = records[start:] if start else records
+            got = self.feed.take()
+            if got is None:
+                break
+            records, done = got
             if records:
                 notes_before = len(self.trace.notes)
                 self.trace.add_many(records, hold=True)  # the lanes' columns are written once, below
@@ -278,12 +209,8 @@ class RunScreen(Screen):
                 self._tell_notes(self.trace.notes[notes_before:])
             finished = finished or done
         self.trace.flush()
-        if self._dirty and self.live and max(self._next_catch_up, self._input_until) <= time.perf_counter():
-            # the summary's running totals grow with the records, not seconds of them at once when it is drawn
-            self.totals.catch_up()
-            self._next_catch_up = time.perf_counter() + CATCH_UP_EVERY
-        if self.feed is not None:
-            self.feed.made_room()
+        if self._dirty and self.live and self.pace.catch_up_due(time.monotonic()):
+            self.totals.catch_up()  # the summary's running totals grow with the records, not all at once later
         if finished and self.live:
             self.live = False
             self._tuning.restore()
@@ -291,7 +218,7 @@ class RunScreen(Screen):
             self._dirty = True
             if not redraw:
                 return more
-            self._on_live_tick()
+            self._live_tick()
             self.refresh_bindings()
             if self.feed is not None and self.feed.error is not None:
                 self.notify(f"The recorder failed: {self.feed.error}", severity="error", timeout=10)
@@ -303,13 +230,9 @@ class RunScreen(Screen):
             severity = "error" if note.get("level") == "error" else "warning"
             self.notify(note["text"], title="recorder", severity=severity, timeout=12)
 
-    def _on_live_tick(self) -> None:
-        with self._feed_paused():  # the redraw's preparing (panels, totals) goes at full speed too
-            self._live_tick()
-
     def _live_tick(self) -> None:
         started = time.monotonic()
-        if self.live and (started < self._next_live_draw or time.perf_counter() < self._input_until):
+        if self.live and not self.pace.redraw_due(started):
             return  # the last redraw was costly, or a key came: keys and the catching up go first
         if self.live and self.feed is not None:
             now = self.feed.clock()
@@ -327,10 +250,7 @@ class RunScreen(Screen):
         self._sync(light=self.live, every=LIVE_PANELS)
         if not self.live:
             self._live_timer.stop()
-        # a big run makes each redraw dearer: space them out so preparing and painting them takes at most about a
-        # quarter of the app thread (Textual's compositing about doubles the timeline's own painting)
-        cost = time.monotonic() - started + PAINT_FACTOR * painted
-        self._next_live_draw = started + max(LIVE_REFRESH, LIVE_SPACING * cost)
+        self.pace.redrew(started, time.monotonic(), painted)
         self._tuning.settle(time.monotonic())
 
     def _many_lanes(self) -> None:

@@ -1,7 +1,8 @@
 """Interpreter settings that keep the app responsive while a live run streams records in, and putting them back.
 
-Two threads share the interpreter then: the feed thread decodes and derives, the app's thread folds, draws and
-answers keys. A 1 ms switch interval (instead of 5) hands the app's thread the interpreter back sooner. Records are
+The app's thread then folds records, draws and answers keys, while other threads (the terminal's input, the live
+feed's reader) want the interpreter only for a moment: a 1 ms switch interval (instead of 5) lets them have it
+sooner, so a key read from the terminal reaches the app's loop without waiting out a slice of folding. Records are
 short-lived tuples by the million: the collector's youngest generation is made large, so a record is usually folded
 and freed before a collection has to look at it, and what the app built before the run (Textual's widgets and
 styles) is frozen out of the collections altogether. After each live redraw, what survived until then is frozen
@@ -26,10 +27,6 @@ class LiveTuning:
     def __init__(self) -> None:
         self._saved: tuple[float, tuple[int, int, int]] | None = None
         self._released = 0.0
-
-    @property
-    def active(self) -> bool:
-        return self._saved is not None
 
     def apply(self, now: float = 0.0) -> None:
         if self._saved is not None:

@@ -16,13 +16,11 @@ is built, exactly as _hub_resumes and _to_hub do here (tests/test_derive_fast_pa
 from __future__ import annotations
 
 import os
-from typing import Callable
 
 from viz import protocol
 from viz.trace.record import StateRecord
 
 LATE = 0.005  # a wake-up later than this after its cause shows as a ready span
-SWITCH_RUN = 2_000  # events the C fast path derives in one call: a thread drawing the app need not wait long for it
 
 
 class _PyTask:
@@ -68,37 +66,24 @@ class Deriver:
         self._polled: float | None = None  # when the latest poll of any hub returned (None until there is a hub)
         self._switched_to: dict[int, str] = {}  # task -> "switched to <its name>", the reason of a hub's ready span
         self._idle_told: set[int] = set()  # hubs whose idle span of the current poll went out early (quiet())
-        # called between pieces of a long batch; may block: a viewer's thread that derives waits there while the
-        # thread that draws wants the interpreter (viz.app.feed)
-        self.breather: Callable[[], None] | None = None
 
     def feed(self, batch: list) -> list[StateRecord | dict]:
         """The records of a batch of raw events, in order."""
         out: list[StateRecord | dict] = []
         one = self._one
         batch = _expand_runs(batch)
-        breather = self.breather
         if _switches is None:
-            for i, ev in enumerate(batch):
-                if breather is not None and i and not i % SWITCH_RUN:
-                    breather()
+            for ev in batch:
                 one(out, ev)
             return out
         i, n = 0, len(batch)
         tasks, hubs, reasons = self.tasks, self._hubs, self._switched_to
-        breathe_at = SWITCH_RUN  # a piece ends here: C stops there, and the breather is called
         while True:  # C takes the runs of switch events, Python the event each run stops at
-            if i >= breathe_at:
-                if breather is not None:
-                    breather()
-                breathe_at = i + SWITCH_RUN
-            stop = min(n, breathe_at)
-            i, self.end_time = _switches(batch, i, out, tasks, hubs, reasons, self.end_time, stop, self._polled)
+            i, self.end_time = _switches(batch, i, out, tasks, hubs, reasons, self.end_time, n, self._polled)
             if i >= n:
                 return out
-            if i < stop:
-                one(out, batch[i])
-                i += 1
+            one(out, batch[i])
+            i += 1
 
     def _one(self, out: list, ev: tuple) -> None:
         """Derive one raw event (any kind)."""

@@ -171,8 +171,6 @@ class Session:
             if limit is not None and len(records) >= limit:
                 self._arrived.set()  # more is here already: the next poll does not wait
                 break
-            if records and self.deriver.breather is not None:
-                self.deriver.breather()
             what, data = chunks.popleft()
             with self._pending_lock:
                 self._pending_bytes -= len(data)

@@ -1,0 +1,170 @@
+"""The ingest process of a live run: records the program and hands the app ready-made trace records.
+
+Decoding the child's events and deriving records is the heavy per-record work of a live run; done in the app's own
+interpreter it competes with drawing and keys for the GIL. So the app (viz.app.feed) starts this module as a
+process of its own, `python -m viz.app.ingest SPEC`, which runs the recorder `Session` (the traced program is its
+child) and writes the records to its stdout in frames:
+
+    8-byte little-endian length, then pickle((info, records))
+
+`records` are at most FRAME_RECORDS trace records (state records in columns, the rest as dicts: cheap to unpickle in
+the app, see `encode`); `info` says what the app needs besides: the child's pid, the session's start (time.monotonic(), the
+same clock in both processes), the clock offset bound (see LiveFeed.clock), and in the last frame `done` and any
+`error`. A frame goes out once FRAME_RECORDS have come or BATCH_SECONDS have passed.
+
+Commands come in on stdin, one a line: `stop REASON` ends the program (the records of how it ended still follow).
+End of input (the app closed the pipe or died) stops the program too, as does a broken stdout: no traced program
+outlives the app. Writes never block the session: while the app does not read, records wait here (up to
+MAX_PENDING bytes, then the session's own read-ahead, then the program), and the run's timeout is still enforced.
+No Textual here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import select
+import struct
+import sys
+import threading
+import time
+from itertools import groupby
+
+from viz.ingest.session import Session
+
+FRAME_RECORDS = 2_000  # records a frame at most: the app unpickles and folds one in about a millisecond
+BATCH_SECONDS = 0.05   # a frame goes out at least this often while records come
+MAX_PENDING = 4 << 20  # bytes of frames written here and not yet read by the app before the session waits
+HEADER = struct.Struct("<Q")
+
+
+def encode(info: dict, records: list) -> bytes:
+    """One frame. The records go as runs, in order: a run of dicts as a list, a run of state records as a tuple of
+    its columns (transposed in C by zip), which the app unpickles and turns back into records without a Python
+    step per record (see LiveFeed.take)."""
+    runs = [list(run) if kind is dict else tuple(zip(*run)) for kind, run in groupby(records, type)]
+    body = pickle.dumps((info, runs), protocol=5)
+    return HEADER.pack(len(body)) + body
+
+
+class _Command(Session):
+    """A session whose child is a given command (the item `{fd}` standing for the event pipe) instead of the
+    recorder: how a benchmark feeds the app the event bytes of a recording."""
+
+    def __init__(self, command: list[str], *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.command = command
+
+    def child_command(self, wfd: int) -> list[str]:
+        return [str(wfd) if arg == "{fd}" else arg for arg in self.command]
+
+
+class Ingest:
+    def __init__(self, session: Session, out_fd: int, commands) -> None:
+        self.session = session
+        self.out_fd = out_fd
+        self.commands = commands
+        self.stop_reason: str | None = None
+        self.pending = bytearray()
+        self.records: list = []
+        self.sent = time.monotonic()
+        self.offset: float | None = None
+        self.app_gone = False
+
+    def listen(self) -> None:
+        """On a thread: read the app's commands; end of input stops the program."""
+        for line in self.commands:
+            word, _, arg = line.strip().partition(" ")
+            if word == "stop":
+                self.stop_reason = self.stop_reason or arg or "stopped"
+        self.stop_reason = self.stop_reason or "stopped"
+
+    def info(self, **more) -> dict:
+        s = self.session
+        return {"pid": s.proc.pid if s.proc else None, "started": s.started, "offset": self.offset, **more}
+
+    def frame(self, final: bool = False, **more) -> None:
+        """Frame what has come: whole frames of FRAME_RECORDS, and the rest too once BATCH_SECONDS have passed
+        since the last frame. The `final` frame (the last, perhaps empty) says `done` and carries `more`."""
+        records, now = self.records, time.monotonic()
+        due = final or now - self.sent >= BATCH_SECONDS
+        cut = len(records) if due else len(records) - len(records) % FRAME_RECORDS
+        for i in range(0, cut, FRAME_RECORDS):
+            last = final and i + FRAME_RECORDS >= cut
+            self.pending += encode(self.info(done=last, **(more if last else {})), records[i:i + FRAME_RECORDS])
+        if final and not cut:
+            self.pending += encode(self.info(done=True, **more), [])
+        if cut:
+            self.sent = now
+        self.records = records[cut:]
+
+    def flush(self, wait: float) -> None:
+        """Write what the app can take now, waiting at most `wait` s for it to read."""
+        while self.pending and not self.app_gone:
+            _, ready, _ = select.select([], [self.out_fd], [], wait)
+            if not ready:
+                return
+            try:
+                n = os.write(self.out_fd, self.pending)
+            except BlockingIOError:
+                return
+            except OSError:  # the app is gone: nobody to send to
+                self.app_gone = True
+                self.pending.clear()
+                return
+            del self.pending[:n]
+            wait = 0
+
+    def run(self) -> None:
+        session = self.session
+        stopping = False
+        error: str | None = None
+        try:
+            session.start()
+            while not session.done:
+                reason = "stopped" if self.app_gone else self.stop_reason
+                if reason is not None and not stopping:
+                    stopping = True
+                    session.stop(reason)
+                if len(self.pending) < MAX_PENDING:
+                    records = session.poll(BATCH_SECONDS / 2, limit=FRAME_RECORDS)
+                    if records:
+                        bound = session.elapsed - session.latest_time  # each record arrives after it happened
+                        self.offset = bound if self.offset is None else min(self.offset, bound)
+                        self.records += records
+                    self.frame()
+                    self.flush(0)
+                else:  # the app is behind: wait for it (the run's time limit still holds)
+                    if session.stop_reason is None and session.expired():
+                        session.stop("timeout")
+                    self.flush(BATCH_SECONDS / 2)
+        except BaseException as e:  # noqa: BLE001 - a broken recorder is reported to the app, not lost
+            error = f"{type(e).__name__}: {e}"
+        finally:
+            try:
+                session.close()
+            except BaseException as e:  # noqa: BLE001
+                error = error or f"{type(e).__name__}: {e}"
+        self.frame(final=True, error=error)
+        os.set_blocking(self.out_fd, True)
+        self.flush(None)
+
+
+def main(argv: list[str]) -> int:
+    spec = json.loads(argv[0])
+    os.nice(2)  # the app, drawing and answering keys, gets a core first when the three processes want two
+    out_fd = os.dup(1)  # frames go to the app on the real stdout; a stray print goes to stderr instead
+    os.dup2(2, 1)
+    os.set_blocking(out_fd, False)
+    run = (spec["script"], spec["args"])
+    limits = {"name": spec["name"], "timeout": spec["timeout"]}
+    session = _Command(spec["child"], *run, **limits) if spec.get("child") else Session(*run, **limits)
+    ingest = Ingest(session, out_fd, sys.stdin)
+    threading.Thread(target=ingest.listen, name="viz app commands", daemon=True).start()
+    ingest.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
