@@ -25,6 +25,7 @@ import threading
 import time
 from collections import deque
 from functools import partial
+from pathlib import Path
 from typing import Callable
 
 from viz.app.ingest import HEADER
@@ -33,6 +34,7 @@ from viz.trace.record import StateRecord
 
 MAX_FRAMES = 50  # frames read and not yet taken by the app before the reader waits (about 100,000 records)
 READ_SIZE = 1 << 20
+_ROOT = str(Path(__file__).resolve().parent.parent.parent)  # the folder viz is in
 _state_record = partial(tuple.__new__, StateRecord)
 
 
@@ -60,8 +62,10 @@ class LiveFeed:
     def start(self) -> "LiveFeed":
         s = self.session
         spec = {"script": s.script, "args": s.args, "name": s.name, "timeout": s.timeout, "child": self.child}
+        env = dict(os.environ)  # the ingest process imports this very viz, wherever the app was started from
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (_ROOT, env.get("PYTHONPATH"))))
         self.proc = subprocess.Popen([sys.executable, "-m", "viz.app.ingest", json.dumps(spec)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
                                      start_new_session=True)  # not in the terminal's process group
         self._thread.start()
         return self

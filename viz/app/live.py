@@ -13,10 +13,11 @@ from __future__ import annotations
 LIVE_REFRESH = 0.1       # s: at most 10 redraws a second while records stream in
 LIVE_SPACING = 4         # ...and at most one per 4x the time the last one took to prepare and paint
 PAINT_FACTOR = 2         # the screen's painting of a redraw, as a multiple of the timeline's own render_line time
-FOLD_BUDGET = 0.008      # s: the longest the app's thread folds records in one go before keys and redraws get it
-FOLD_REST = 0.25         # after folding, the thread is left to the rest this many times as long as the folding took
-INPUT_HOLD = 0.05        # s: no folding or redrawing after a key press or a click while records stream in
-INPUT_STREAK = 0.5       # s: input that keeps coming (no gap of INPUT_HOLD) holds them this long at most
+FOLD_BUDGET = 0.01       # s: the longest the app's thread folds records in one go before keys and redraws get it
+FOLD_REST = 0.1          # after folding, the thread is left to the rest this many times as long as the folding took
+INPUT_HOLD = 0.03        # s: no folding or redrawing after a key press or a click while records stream in
+INPUT_STREAK = 0.5       # s: input that keeps coming (a streak) holds them this long at most...
+STREAK_GAP = 0.1         # s: ...input with no gap this long being one streak (a held key repeats every 25-40 ms)
 KEEP_HEIGHT = 1.5        # s: after a key press or a click, new lanes scroll the timeline rather than make it taller
 CATCH_UP_EVERY = 0.2     # s: while records stream in, the summary's totals are extended at most this often
 LIVE_PANELS = 0.5        # s: details / summary / source redraws while records stream in (the timeline: LIVE_REFRESH)
@@ -34,7 +35,7 @@ class LivePace:
         """A key press or click is being handled: folding and redrawing wait INPUT_HOLD, so its action and its
         redraw go first. Input that keeps coming (a held key repeating, a scroll wheel) holds them for its first
         INPUT_STREAK seconds only: the records must keep flowing, or the program would soon wait on a full pipe."""
-        if now - self._last_input > INPUT_HOLD:
+        if now - self._last_input > STREAK_GAP:
             self._streak_since = now  # a new streak of input
         self._last_input = now
         if now - self._streak_since <= INPUT_STREAK:
