@@ -121,3 +121,15 @@ def test_a_feed_nobody_reads_holds_the_program_back_and_the_timeout_still_ends_t
     exits = [r for r in records if type(r) is dict and r["k"] == "exit"]
     assert [e["outcome"] for e in exits] == ["timeout"]
     assert gone(feed.child_pid)
+
+
+def test_when_the_app_dies_the_ingest_process_ends_the_program_and_itself(script):
+    path = script("import gevent\nwhile True:\n    gevent.sleep(0)\n")  # switches until stopped: a backlog builds
+    feed = LiveFeed(Session(path, timeout=60), lambda: None).start()
+    deadline = time.monotonic() + 20
+    while feed.child_pid is None and time.monotonic() < deadline:
+        feed.take()
+        time.sleep(0.02)
+    feed.proc.stdin.close()  # as when the app's process ends: no `stop`, then the end of its input
+    feed.proc.wait(10)  # at once, not after deriving what was read ahead for nobody
+    assert gone(feed.child_pid)

@@ -13,8 +13,8 @@ same clock in both processes), the clock offset bound (see LiveFeed.clock), and 
 `error`. A frame goes out once FRAME_RECORDS have come or BATCH_SECONDS have passed.
 
 Commands come in on stdin, one a line: `stop REASON` ends the program (the records of how it ended still follow).
-End of input (the app closed the pipe or died) stops the program too, as does a broken stdout: no traced program
-outlives the app. Writes never block the session: while the app does not read, records wait here (up to
+End of input with no `stop` before it (the app died) or a broken stdout ends the program at once, leaving what was
+not sent yet: no traced program outlives the app. Writes never block the session: while the app does not read, records wait here (up to
 MAX_PENDING bytes, then the session's own read-ahead, then the program), and the run's timeout is still enforced.
 No Textual here.
 """
@@ -73,12 +73,13 @@ class Ingest:
         self.app_gone = False
 
     def listen(self) -> None:
-        """On a thread: read the app's commands; end of input stops the program."""
+        """On a thread: read the app's commands. End of input with no `stop` before it: the app is gone."""
         for line in self.commands:
             word, _, arg = line.strip().partition(" ")
             if word == "stop":
                 self.stop_reason = self.stop_reason or arg or "stopped"
-        self.stop_reason = self.stop_reason or "stopped"
+        if self.stop_reason is None:
+            self.app_gone = True
 
     def info(self, **more) -> dict:
         s = self.session
@@ -122,11 +123,10 @@ class Ingest:
         error: str | None = None
         try:
             session.start()
-            while not session.done:
-                reason = "stopped" if self.app_gone else self.stop_reason
-                if reason is not None and not stopping:
+            while not session.done and not self.app_gone:
+                if self.stop_reason is not None and not stopping:
                     stopping = True
-                    session.stop(reason)
+                    session.stop(self.stop_reason)
                 if len(self.pending) < MAX_PENDING:
                     records = session.poll(BATCH_SECONDS / 2, limit=FRAME_RECORDS)
                     if records:
@@ -141,11 +141,13 @@ class Ingest:
                     self.flush(BATCH_SECONDS / 2)
         except BaseException as e:  # noqa: BLE001 - a broken recorder is reported to the app, not lost
             error = f"{type(e).__name__}: {e}"
-        finally:
-            try:
-                session.close()
-            except BaseException as e:  # noqa: BLE001
-                error = error or f"{type(e).__name__}: {e}"
+        if self.app_gone:  # nobody to send the rest to: end the program, leaving what it had sent
+            session.stop("stopped")
+            return
+        try:
+            session.close()
+        except BaseException as e:  # noqa: BLE001
+            error = error or f"{type(e).__name__}: {e}"
         self.frame(final=True, error=error)
         os.set_blocking(self.out_fd, True)
         self.flush(None)
