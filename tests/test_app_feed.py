@@ -4,6 +4,7 @@ works, a feed that is not read holds the program back, and no process is left be
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 
@@ -14,13 +15,20 @@ from viz.scenarios import resolve
 from viz.trace.model import Trace
 
 
-def gone(pid: int | None) -> bool:
-    """No process has that pid any more (a zombie still counts as there)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
+def gone(pid: int | None, within: float = 5.0) -> bool:
+    """The process has ended (or is a zombie whose parent, gone too, left it to init) within `within` s: a kill
+    takes effect a moment after it is sent."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
 
 
 class Reader:
@@ -133,3 +141,15 @@ def test_when_the_app_dies_the_ingest_process_ends_the_program_and_itself(script
     feed.proc.stdin.close()  # as when the app's process ends: no `stop`, then the end of its input
     feed.proc.wait(10)  # at once, not after deriving what was read ahead for nobody
     assert gone(feed.child_pid)
+
+
+def test_an_ingest_process_that_dies_ends_the_run_with_an_error_and_leaves_no_program_behind():
+    reader = start("sleepers_unpatched")
+    deadline = time.monotonic() + 20
+    while reader.feed.child_pid is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(reader.feed.proc.pid, signal.SIGKILL)
+    assert reader.done.wait(10)  # the run ends for the app...
+    reader.feed.close()
+    assert reader.feed.error == "the ingest process ended (-9)"  # ...saying why
+    assert gone(reader.feed.child_pid)

@@ -52,13 +52,20 @@ def screen_text(app) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
-def gone(pid: int | None) -> bool:
-    """No process has that pid any more (a zombie still counts as there)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
+def gone(pid: int | None, within: float = 5.0) -> bool:
+    """The process has ended (or is a zombie whose parent, gone too, left it to init) within `within` s: a kill
+    takes effect a moment after it is sent."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
 
 
 def processes_gone(screen: RunScreen) -> bool:

@@ -56,6 +56,7 @@ class LiveFeed:
         self._started: float | None = None
         self._offset: float | None = None
         self._stderr = tempfile.TemporaryFile()
+        self._said: str | None = None
         self._stopped = False
         self._thread = threading.Thread(target=self._read, name="viz live feed", daemon=True)
 
@@ -109,8 +110,7 @@ class LiveFeed:
                 return None
             self._done = True  # the ingest process ended without its last frame: it failed
             self.proc.wait()
-            self._stderr.seek(0)
-            said = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
+            said = self._last_words().splitlines()
             self.error = self.error or (said[-1] if said else f"the ingest process ended ({self.proc.returncode})")
             return [], True
         self._room.set()
@@ -123,6 +123,14 @@ class LiveFeed:
         for run in runs:  # dicts as they are; state records from their columns (viz.app.ingest.encode)
             records += run if type(run) is list else map(_state_record, zip(*run))
         return records, info["done"]
+
+    def _last_words(self) -> str:
+        """What the ingest process wrote to stderr (a traceback, if it failed); its file is closed then."""
+        if self._said is None:
+            self._stderr.seek(0)
+            self._said = self._stderr.read().decode("utf-8", "replace").strip()
+            self._stderr.close()
+        return self._said
 
     def _see(self, info: dict) -> None:
         self.child_pid = info["pid"]
@@ -167,6 +175,9 @@ class LiveFeed:
         self._thread.join(timeout)
         if self.proc.returncode != 0 and self.child_pid is not None:
             _killpg(self.child_pid)  # the ingest process failed or was killed: the program is never left behind
+        self._last_words()
+        if not self._thread.is_alive():
+            self.proc.stdout.close()
 
 
 def _killpg(pgid: int) -> None:
