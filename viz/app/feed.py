@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from functools import partial
+from itertools import repeat
 from pathlib import Path
 from typing import Callable
 
@@ -35,7 +35,6 @@ from viz.trace.record import StateRecord
 MAX_FRAMES = 50  # frames read and not yet taken by the app before the reader waits (about 100,000 records)
 READ_SIZE = 1 << 20
 _ROOT = str(Path(__file__).resolve().parent.parent.parent)  # the folder viz is in
-_state_record = partial(tuple.__new__, StateRecord)
 
 
 class LiveFeed:
@@ -121,7 +120,7 @@ class LiveFeed:
             self.error = info.get("error")
         records: list = []
         for run in runs:  # dicts as they are; state records from their columns (viz.app.ingest.encode)
-            records += run if type(run) is list else map(_state_record, zip(*run))
+            records += run if type(run) is list else map(tuple.__new__, repeat(StateRecord), zip(*run))
         return records, info["done"]
 
     def _last_words(self) -> str:
