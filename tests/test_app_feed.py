@@ -8,7 +8,7 @@ import signal
 import threading
 import time
 
-from viz.app import ingest
+from viz.ingest import process as ingest
 from viz.app.feed import MAX_FRAMES, LiveFeed
 from viz.ingest.session import Session
 from viz.scenarios import resolve

@@ -1,6 +1,6 @@
 """The live feed: the app's end of a live run, whose records come ready-made from an ingest process.
 
-`LiveFeed` starts `python -m viz.app.ingest` (viz.app.ingest: it runs the recorder Session, decodes and derives in
+`LiveFeed` starts `python -m viz.ingest.process` (viz.ingest.process: it runs the recorder Session, decodes and derives in
 its own interpreter) and a reader thread here that only moves the frames' bytes from its pipe into an inbox:
 os.read lets go of the interpreter, so the app's thread, which draws and answers keys, has it to itself. The app's
 thread takes a frame when it chooses to fold one (`take`: unpickling at most FRAME_RECORDS records). While
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -24,13 +23,11 @@ import tempfile
 import threading
 import time
 from collections import deque
-from itertools import repeat
 from pathlib import Path
 from typing import Callable
 
-from viz.app.ingest import HEADER
+from viz.ingest.process import HEADER, decode
 from viz.ingest.session import Session
-from viz.trace.record import StateRecord
 
 MAX_FRAMES = 50  # frames read and not yet taken by the app before the reader waits (about 100,000 records)
 READ_SIZE = 1 << 20
@@ -38,7 +35,7 @@ _ROOT = str(Path(__file__).resolve().parent.parent.parent)  # the folder viz is 
 
 
 class LiveFeed:
-    child: list[str] | None = None  # the traced child's command instead of the recorder's (see viz.app.ingest)
+    child: list[str] | None = None  # the traced child's command instead of the recorder's (see viz.ingest.process)
 
     def __init__(self, session: Session, arrived: Callable[[], None]):
         """`session` describes the run (script, arguments, name, timeout); it is started in the ingest process,
@@ -64,7 +61,7 @@ class LiveFeed:
         spec = {"script": s.script, "args": s.args, "name": s.name, "timeout": s.timeout, "child": self.child}
         env = dict(os.environ)  # the ingest process imports this very viz, wherever the app was started from
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (_ROOT, env.get("PYTHONPATH"))))
-        self.proc = subprocess.Popen([sys.executable, "-m", "viz.app.ingest", json.dumps(spec)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "viz.ingest.process", json.dumps(spec)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
                                      start_new_session=True)  # not in the terminal's process group
         self._thread.start()
@@ -113,14 +110,11 @@ class LiveFeed:
             self.error = self.error or (said[-1] if said else f"the ingest process ended ({self.proc.returncode})")
             return [], True
         self._room.set()
-        info, runs = pickle.loads(blob)
+        info, records = decode(blob)
         self._see(info)
         if info["done"]:
             self._done = True
             self.error = info.get("error")
-        records: list = []
-        for run in runs:  # dicts as they are; state records from their columns (viz.app.ingest.encode)
-            records += run if type(run) is list else map(tuple.__new__, repeat(StateRecord), zip(*run))
         return records, info["done"]
 
     def _last_words(self) -> str:

@@ -2,7 +2,7 @@
 
 Decoding the child's events and deriving records is the heavy per-record work of a live run; done in the app's own
 interpreter it competes with drawing and keys for the GIL. So the app (viz.app.feed) starts this module as a
-process of its own, `python -m viz.app.ingest SPEC`, which runs the recorder `Session` (the traced program is its
+process of its own, `python -m viz.ingest.process SPEC`, which runs the recorder `Session` (the traced program is its
 child) and writes the records to its stdout in frames:
 
     8-byte little-endian length, then pickle((info, records))
@@ -29,9 +29,10 @@ import struct
 import sys
 import threading
 import time
-from itertools import groupby
+from itertools import groupby, repeat
 
 from viz.ingest.session import Session
+from viz.trace.record import StateRecord
 
 FRAME_RECORDS = 2_000  # records a frame at most: the app unpickles and folds one in about a millisecond
 BATCH_SECONDS = 0.05   # a frame goes out at least this often while records come
@@ -41,11 +42,20 @@ HEADER = struct.Struct("<Q")
 
 def encode(info: dict, records: list) -> bytes:
     """One frame. The records go as runs, in order: a run of dicts as a list, a run of state records as a tuple of
-    its columns (transposed in C by zip), which the app unpickles and turns back into records without a Python
-    step per record (see LiveFeed.take)."""
+    its columns (transposed in C by zip), which `decode` turns back into records without a Python step per
+    record."""
     runs = [list(run) if kind is dict else tuple(zip(*run)) for kind, run in groupby(records, type)]
     body = pickle.dumps((info, runs), protocol=5)
     return HEADER.pack(len(body)) + body
+
+
+def decode(body: bytes) -> tuple[dict, list]:
+    """A frame's body (what follows its length) as (info, records): the inverse of `encode`."""
+    info, runs = pickle.loads(body)
+    records: list = []
+    for run in runs:  # dicts as they are; state records from their columns
+        records += run if type(run) is list else map(tuple.__new__, repeat(StateRecord), zip(*run))
+    return info, records
 
 
 class _Command(Session):
