@@ -2,9 +2,9 @@
 
 The records come ready-made from the ingest process (viz.app.feed); folding them into the Trace, redrawing, and
 answering keys all happen on the app's one thread. `LivePace` shares that thread out: folding goes in slices of at
-most FOLD_BUDGET, each followed by a rest as long as itself (so keys and redraws find the thread free however fast
-records come), nothing is folded or redrawn for a moment after a key or a click (the action and its redraw go
-first), and redraws are spaced out as they get dearer. It only keeps times and makes decisions: the run screen does
+most FOLD_BUDGET, each followed by a rest of FOLD_REST times its length (so keys and redraws find the thread free
+between slices however fast records come), nothing is folded or redrawn for a moment after a key or a click (the
+action and its redraw go first), and redraws are spaced out as they get dearer. It only keeps times and makes decisions: the run screen does
 the work. All times are time.monotonic(). No Textual here.
 """
 
