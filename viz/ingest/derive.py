@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 
 from viz import protocol
-from viz.trace.record import StateRecord
+from viz.trace.record import Record, StateRecord
 
 LATE = 0.005  # a wake-up later than this after its cause shows as a ready span
 
@@ -67,9 +67,9 @@ class Deriver:
         self._switched_to: dict[int, str] = {}  # task -> "switched to <its name>", the reason of a hub's ready span
         self._idle_told: set[int] = set()  # hubs whose idle span of the current poll went out early (quiet())
 
-    def feed(self, batch: list) -> list[StateRecord | dict]:
+    def feed(self, batch: list) -> list[Record]:
         """The records of a batch of raw events, in order."""
-        out: list[StateRecord | dict] = []
+        out: list[Record] = []
         one = self._one
         batch = _expand_runs(batch)
         if _switches is None:
@@ -255,7 +255,7 @@ class Deriver:
         if hub.idle_from is None:
             hub.idle_from = t
 
-    def quiet(self) -> list[StateRecord | dict]:
+    def quiet(self) -> list[Record]:
         """The program has been silent for a while: a hub that began a poll and has not come back is idle now, so
         say so without waiting for the poll to return (a live view would otherwise go on showing what the hub did
         before it polled, for as long as the poll lasts). The poll's end still comes with its check event."""
@@ -325,9 +325,9 @@ class Deriver:
         return "polling: " + (", ".join(parts) if parts else "nothing to wait for")
 
     # ---- the end --------------------------------------------------------------------------------------------
-    def close(self, t: float) -> list[dict]:
+    def close(self, t: float) -> list[Record]:
         """End every task still open at time t (the run is over)."""
-        out: list[dict] = []
+        out: list[Record] = []
         for hub in self._hubs.values():
             if hub.held is not None:
                 out.append(hub.held)

@@ -32,7 +32,7 @@ import time
 from itertools import groupby, repeat
 
 from viz.ingest.session import Session
-from viz.trace.record import StateRecord
+from viz.trace.record import Record, StateRecord
 
 FRAME_RECORDS = 2_000  # records a frame at most: the app unpickles and folds one in about a millisecond
 BATCH_SECONDS = 0.05   # a frame goes out at least this often while records come
@@ -40,7 +40,7 @@ MAX_PENDING = 4 << 20  # bytes of frames written here and not yet read by the ap
 HEADER = struct.Struct("<Q")
 
 
-def encode(info: dict, records: list) -> bytes:
+def encode(info: dict, records: list[Record]) -> bytes:
     """One frame. The records go as runs, in order: a run of dicts as a list, a run of state records as a tuple of
     its columns (transposed in C by zip), which `decode` turns back into records without a Python step per
     record."""
@@ -49,10 +49,10 @@ def encode(info: dict, records: list) -> bytes:
     return HEADER.pack(len(body)) + body
 
 
-def decode(body: bytes) -> tuple[dict, list]:
+def decode(body: bytes) -> tuple[dict, list[Record]]:
     """A frame's body (what follows its length) as (info, records): the inverse of `encode`."""
     info, runs = pickle.loads(body)
-    records: list = []
+    records: list[Record] = []
     for run in runs:  # dicts as they are; state records from their columns
         records += run if type(run) is list else map(tuple.__new__, repeat(StateRecord), zip(*run))
     return info, records

@@ -25,7 +25,7 @@ from viz import protocol
 from viz.ingest.derive import Deriver
 from viz.protocol import MAX_TEXT_CHARS
 from viz.trace.format import TraceWriter, header
-from viz.trace.record import record_time
+from viz.trace.record import Record, record_time
 
 GRACE = 0.4          # seconds between SIGTERM and SIGKILL
 READ_CHUNK = 1 << 20
@@ -155,14 +155,14 @@ class Session:
         """The run has gone past its timeout (the next poll stops it)."""
         return self.timeout is not None and self.elapsed > self.timeout
 
-    def poll(self, timeout: float = 0.05, limit: int | None = None) -> list[dict]:
+    def poll(self, timeout: float = 0.05, limit: int | None = None) -> list[Record]:
         """Read what has arrived (waiting at most `timeout` s) and return the new trace records: all of them, or
         with a `limit`, about that many (whole chunks as they were read; the rest waits for the next poll)."""
         if self.done:
             return []
         if self.stop_reason is None and self.expired():
             self.stop("timeout")
-        records: list[dict] = []
+        records: list[Record] = []
         if not self._chunks and self._pump.is_alive():
             self._arrived.wait(timeout)
         self._arrived.clear()
@@ -234,7 +234,7 @@ class Session:
             self.writer.close()
 
     # ---- reading --------------------------------------------------------------------------------------------
-    def _read(self, what, data: bytes, records: list[dict]) -> None:
+    def _read(self, what, data: bytes, records: list[Record]) -> None:
         if not data:
             if what != "events":
                 self._raw_output(what, b"", records, final=True)
@@ -267,7 +267,7 @@ class Session:
         else:
             self._raw_output(what, data, records)
 
-    def _limit_output(self, recs: list[dict]) -> list[dict]:
+    def _limit_output(self, recs: list[Record]) -> list[Record]:
         """Past the output line limit, output lines are counted and dropped; states still arrive."""
         kept = []
         for r in recs:
@@ -293,7 +293,7 @@ class Session:
             if ev[0] == protocol.PROGRAM_EXITED:
                 self.deriver.feed([ev])
 
-    def _raw_output(self, fd: int, data: bytes, records: list[dict], final: bool = False) -> None:
+    def _raw_output(self, fd: int, data: bytes, records: list[Record], final: bool = False) -> None:
         """Lines written straight to fd 1 / fd 2 (C code, a crash report): output of the main task."""
         buf = self._partial[fd] + data
         *lines, rest = buf.split(b"\n")
@@ -310,12 +310,12 @@ class Session:
             return
         records.extend(self._limit_output(recs))
 
-    def _finish(self) -> list[dict]:
+    def _finish(self) -> list[Record]:
         """The child is gone and its pipes are drained: say how it ended."""
         code = self.proc.returncode
         self.proc.stdout.close()
         self.proc.stderr.close()
-        records: list[dict] = []
+        records: list[Record] = []
         t = self.deriver.end_time
         child = self.deriver.exit
         status, sig = (code, None) if code >= 0 else (None, signal.Signals(-code).name if -code in
@@ -350,7 +350,7 @@ class Session:
         records.append(self.exit_record)
         return records
 
-    def _write(self, records: list[dict]) -> None:
+    def _write(self, records: list[Record]) -> None:
         self.records_seen += len(records)
         if self.writer is not None and records:
             self.writer.write_many(records)

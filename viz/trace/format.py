@@ -14,7 +14,7 @@ import math
 import os
 from typing import IO, Any, Generator, Iterator
 
-from viz.trace.record import StateRecord
+from viz.trace.record import Record, StateRecord
 
 try:  # parses the lines of a trace several times faster; without it the json module reads every trace the same
     from orjson import loads as _orjson_loads
@@ -127,7 +127,7 @@ def read_records(path: str | os.PathLike, result: ReadResult | None = None) -> I
     return _read(path, result, False)
 
 
-def read_batches(path: str | os.PathLike, result: ReadResult | None = None) -> Iterator[list[StateRecord | dict]]:
+def read_batches(path: str | os.PathLike, result: ReadResult | None = None) -> Iterator[list[Record]]:
     """read_records for Trace.load: the same records in lists (one per block), state records as StateRecord
     (viz.trace.record), which with the C scan saves building a dict per line.
     A bad line raises before any record of its block is yielded."""
@@ -236,7 +236,7 @@ def _read_block(block: bytes, path: str, lineno: int, batch: bool = False) -> Ge
             lines, parse = block.split(b"\n"), _no_fast_parser
     lines.pop()  # the empty string after the last newline
     if batch:
-        recs: list[dict] = []
+        recs: list[Record] = []
         lineno = yield from _read_lines(lines, parse, exact, path, lineno, recs)
         yield recs
         return lineno
@@ -265,11 +265,11 @@ def _read_lines(lines: list, parse, exact: bool, path: str, lineno: int, into: l
     return lineno
 
 
-def _scan_block(block: bytes, path: str, lineno: int) -> tuple[list[StateRecord | dict], int]:
+def _scan_block(block: bytes, path: str, lineno: int) -> tuple[list[Record], int]:
     """_read_block with the C scan: the records of the block's lines (plain state lines as StateRecord, each
     other line read by the reference, `_decode_line` then `validate`, as in _read_block) and its last line's
     number."""
-    recs: list[StateRecord | dict] = []
+    recs: list[Record] = []
     pos, size = 0, len(block)
     while pos < size:
         pos, lines, end = _scan(block, pos, _orjson_loads, recs, _STATE_NAMES)
@@ -347,7 +347,7 @@ class TraceWriter:
         self._f.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":")))
         self._f.write("\n")
 
-    def write_many(self, recs: list[StateRecord | dict]) -> None:
+    def write_many(self, recs: list[Record]) -> None:
         dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
         self._f.write("".join(dumps(r.to_json() if r.__class__ is StateRecord else r) + "\n" for r in recs))
 

@@ -17,7 +17,7 @@ from itertools import chain
 from typing import Iterable, Iterator, NamedTuple
 
 from viz.trace.format import STATES, ReadResult, TraceWriter, header, read_batches
-from viz.trace.record import StateRecord
+from viz.trace.record import Record, StateRecord
 
 RUNNING, READY, BLOCKED, IDLE = range(4)
 _OLD_LOOP_WORDS = " — blocks the whole loop"  # what reasons ended with before the flag alone said it
@@ -150,7 +150,7 @@ class Trace:
             self.end_time = float(t)
             self.changes += 1
 
-    def add_many(self, records: Iterable[StateRecord | dict], hold: bool = False) -> None:
+    def add_many(self, records: Iterable[Record], hold: bool = False) -> None:
         """Fold records into the model (state records, the bulk of a trace, on a fast path).
 
         With `hold`, what the C fold buffers may stay pending, to save writing a thousand lanes' columns after
@@ -179,7 +179,7 @@ class Trace:
         if self._folder is not None:
             self._folder.flush()
 
-    def _add_many_py(self, records: Iterable[StateRecord | dict]) -> None:
+    def _add_many_py(self, records: Iterable[Record]) -> None:
         """add_many in Python: the reference for viz/trace/_fold.c."""
         add = self.add
         lane_of, lanes, string_id, intern = self._lane_of, self.lanes, self._string_id, self._intern
@@ -219,7 +219,7 @@ class Trace:
         self.end_time = float(end_time)
         self.changes += n
 
-    def add(self, rec: StateRecord | dict) -> None:
+    def add(self, rec: Record) -> None:
         """Fold one record into the model (a state record may also come as the file's dict form)."""
         if type(rec) is StateRecord:
             self.add_many((rec,))
@@ -382,14 +382,14 @@ class Trace:
         return self.header.get("file")
 
     # ---- writing back ---------------------------------------------------------------------------------------
-    def records(self) -> Iterator[StateRecord | dict]:
+    def records(self) -> Iterator[Record]:
         """The model as trace records again (what `save` writes)."""
         for file, text in self.sources.items():
             yield {"k": "source", "file": file, "text": text}
         for lane in self.lanes:
             yield {"k": "task", "t": lane.created, "task": lane.task, "name": lane.name, "kind": lane.kind,
                    "parent": lane.parent}
-        timed: list[tuple[float, int, StateRecord | dict]] = []  # every timed record, written back in time order
+        timed: list[tuple[float, int, Record]] = []  # every timed record, written back in time order
         for lane in self.lanes:
             for i in range(len(lane.starts)):
                 rec = StateRecord("state", lane.starts[i], lane.task, STATES[lane.states[i]],
