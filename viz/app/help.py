@@ -24,7 +24,8 @@ KEYS = (
     ("wheel", "scroll the lanes (shift+wheel or a sideways wheel: move along the time axis)"),
     ("s", "save the trace to a file in the current directory"),
     ("x", "stop the running program"),
-    ("esc", "back to the scenarios"),
+    ("esc", "the scenarios: back to the list a run was picked from (it stops), or, for a run opened from the "
+            "command line, the list on top of it (esc there comes back)"),
     ("?", "this help"),
     ("q", "quit"),
 )

@@ -42,6 +42,11 @@ class ScenarioList(OptionList):
                 self.replace_option_prompt_at_index(i, _label(scenario, width))
 
 
+def _label_width(s: Scenario) -> int:
+    """The cells a scenario's whole label takes: its name column, then its title."""
+    return max(NAME_WIDTH, len(s.name) + 1) + len(s.title)
+
+
 def _label(s: Scenario, width: int) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     name_width = max(NAME_WIDTH, len(s.name) + 1)
@@ -56,13 +61,15 @@ class PickerScreen(Screen):
     BINDINGS = [
         Binding("o", "open_script", "open a script"),
         Binding("question_mark", "help", "help", key_display="?"),
+        Binding("escape", "back", "back to the run", key_display="esc"),
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (60, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-too-short"), (16, "-short"), (30, "-tall")]
 
-    def __init__(self, scenarios: list[Scenario]):
+    def __init__(self, scenarios: list[Scenario], over_run: bool = False):
         super().__init__()
         self.scenarios = scenarios
+        self.over_run = over_run  # opened with esc from a run that `viz run` / `viz show` opened: esc goes back
         self._ran = False  # a run screen was opened from here
 
     def compose(self) -> ComposeResult:
@@ -75,12 +82,21 @@ class PickerScreen(Screen):
             with Vertical(id="preview"):
                 yield Static(id="watch")
                 yield SourceView(id="preview-source")
-        yield Footer(compact=True, show_command_palette=False)
+        yield Footer(compact=True)
         yield Static("viz needs a terminal of at least 60x16.\nMake this window larger, or press q to quit.",
                      id="too-small")
 
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        return self.over_run if action == "back" else True
+
+    def action_back(self) -> None:
+        if self.over_run:
+            self.app.pop_screen()
+
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
+        # wide enough for every whole title when the terminal is (borders, padding and the scrollbar: 6 cells)
+        options.styles.max_width = max((_label_width(s) for s in self.scenarios), default=40) + 6
         options.border_title = f"scenarios ({len(self.scenarios)})"
         if not self.scenarios:
             self.query_one("#watch", Static).update("No scenarios found. Press o to open a script.")

@@ -35,6 +35,7 @@ from viz.app.summary import SummaryPanel
 from viz.app.timeline import Timeline
 from viz.app.tuning import LiveTuning
 from viz.ingest.session import Session
+from viz.scenarios import list_scenarios
 from viz.trace.model import Lane, Trace
 
 FRAME = 1 / 30           # playback timer
@@ -61,7 +62,7 @@ class RunScreen(Screen):
         Binding("up", "lane(-1)", "lane up", show=False, priority=True),
         Binding("s", "save", "save"),
         Binding("x", "stop_run", "stop run"),
-        Binding("escape,b", "back", "back", key_display="esc"),
+        Binding("escape,b", "back", "scenarios", key_display="esc"),
         Binding("question_mark", "help", "help", key_display="?"),
     ]
     AUTO_FOCUS = None
@@ -117,7 +118,7 @@ class RunScreen(Screen):
             yield SourceView(id="source")
             yield OutputView(self.trace, id="output")
             yield SummaryPanel(self.trace, self.totals, id="summary")
-        yield Footer(compact=True, show_command_palette=False)
+        yield Footer(compact=True)
         yield Static(f"viz needs a terminal of at least {MIN_SIZE[0]}x{MIN_SIZE[1]}.\nMake this window larger, "
                      "or press q to quit.", id="too-small")
 
@@ -320,8 +321,6 @@ class RunScreen(Screen):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "stop_run":
             return self.live
-        if action == "back":
-            return self.can_go_back
         return True
 
     def action_toggle_play(self) -> None:
@@ -373,8 +372,14 @@ class RunScreen(Screen):
             self.notify("Stopping the program…", timeout=3)
 
     def action_back(self) -> None:
+        """Back to the scenarios this run was picked from (the run stops); a run opened from the command line
+        opens them on top of itself, and esc there comes back to it."""
         if self.can_go_back:
             self.app.pop_screen()
+            return
+        from viz.app.picker import PickerScreen  # only needed once asked for
+
+        self.app.push_screen(PickerScreen(list_scenarios(), over_run=True))
 
     def action_help(self) -> None:
         from viz.app.help import HelpScreen
