@@ -9,9 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from conftest import record
 from viz.app.app import VizApp
+from viz.app.details import DetailsPanel
+from viz.app.output import OutputView
 from viz.app.picker import PickerScreen
 from viz.app.run_screen import RunScreen
+from viz.app.source import SourceView
+from viz.app.summary import SummaryPanel
+from viz.app.timeline import Timeline
 from viz.scenarios import list_scenarios
 from viz.trace.model import Trace
 
@@ -73,3 +79,92 @@ async def test_esc_on_a_run_opened_from_the_command_line_opens_the_scenarios_and
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is run
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    """Scenarios recorded once for this module by the real recorder, each loaded fresh for each app."""
+    folder = tmp_path_factory.mktemp("traces")
+    paths: dict[str, Path] = {}
+
+    def load(name: str) -> Trace:
+        if name not in paths:
+            paths[name] = folder / f"{name}.jsonl"
+            record(name, out=paths[name])
+        return Trace.load(paths[name])
+
+    return load
+
+
+def lane_names_drawn(app) -> list[str]:
+    """The timeline's name column, lane by lane, as drawn."""
+    timeline = app.screen.query_one(Timeline)
+    lines = screen_text(app).splitlines()
+    top = timeline.region.y + 1  # below the axis
+    return [lines[top + row][1:timeline.name_width].rstrip() for row in range(min(len(timeline.rows),
+                                                                                   timeline.size.height - 1))]
+
+
+def summary_rows(app) -> list[str]:
+    return str(app.screen.query_one(SummaryPanel).render()).splitlines()
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pilot_test
+async def test_lanes_whose_names_repeat_are_told_apart_at_every_size(recorded, size):
+    for name, parts in (("gevent_echo_server", ["(client(1))", "(client(2))", "(client(3))"]),
+                        ("crawler_gevent", ["5248247", "python.org", "jd.com"])):
+        trace = recorded(name)
+        app = VizApp(trace=trace, trace_name=name)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            drawn = lane_names_drawn(app)
+            assert len(drawn) == len(trace.lanes) and len(set(drawn)) == len(drawn), drawn
+            for part in parts:
+                assert sum(part in shown for shown in drawn) == 1, (part, drawn)
+            summary = summary_rows(app)
+            shown = [row.split("  ")[0].strip() for row in summary[2:] if row[:1] not in ("…", "l")]
+            assert len(set(shown)) == len(shown), summary
+            if size[0] >= 120:  # the full name of the selected task is in its details
+                timeline = app.screen.query_one(Timeline)
+                await pilot.press(*["down"] * (len(timeline.rows) - 1))
+                await pilot.pause()
+                assert timeline.selected_lane.name in str(app.screen.query_one(DetailsPanel).render())
+
+
+@pilot_test
+async def test_the_name_column_and_the_summary_grow_with_the_terminal(recorded):
+    app = VizApp(trace=recorded("crawler_gevent"), trace_name="crawler_gevent")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        timeline, summary = app.screen.query_one(Timeline), app.screen.query_one(SummaryPanel)
+        narrow = timeline.name_width, summary.size.width
+        await pilot.resize_terminal(200, 50)
+        await pilot.pause()
+        assert timeline.name_width > narrow[0] and summary.size.width > narrow[1]
+        assert "func('…rticles/5248247.html')" in lane_names_drawn(app)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pilot_test
+async def test_every_panel_keeps_rows_for_its_text_at_every_size(recorded, size):
+    app = VizApp(trace=recorded("gevent_echo_server"), trace_name="gevent_echo_server")  # 9 lanes
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        for panel in (DetailsPanel, SourceView, OutputView, SummaryPanel):
+            widget = screen.query_one(panel)
+            assert widget.display and widget.content_size.height >= 3, (panel, widget.content_size)
+        assert "main" in summary_rows(app)[2]  # a task's totals, not only the wall time
+
+
+@pytest.mark.parametrize("size", SIZES[1:])
+@pilot_test
+async def test_a_long_task_name_does_not_push_a_summary_column_out(recorded, size):
+    app = VizApp(trace=recorded("sleepers_patched"), trace_name="sleepers_patched")
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        rows = summary_rows(app)
+        assert rows[1].split()[1:] == ["running", "ready", "blocked", "idle"], rows
+        hub = next(row for row in rows if row.startswith("hub"))
+        assert hub.split()[-2:] == ["2.00", "s"], rows  # the hub idled while the sleepers slept

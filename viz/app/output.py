@@ -17,10 +17,13 @@ from textual.cache import LRUCache
 from textual.strip import Strip
 from textual.widget import Widget
 
+from viz.app.names import short_names
 from viz.app.palette import TaskColors
 from viz.trace.model import Trace
 
-TAG_MAX = 12
+TAG_MAX = 12  # a line's task tag at most, or a sixth of a wider panel
+TAG_SHARE = 6
+TAGGED_LANES = 200  # tags are sized and shortened among this many lanes at most
 _T = attrgetter("t")
 
 
@@ -34,6 +37,7 @@ class OutputView(Widget):
         self.back = 0        # how many lines the user scrolled back from the newest
         self._colors: TaskColors | None = None
         self._cache: LRUCache[tuple, Strip] = LRUCache(1024)
+        self._tags: tuple[tuple, int, dict[int, str]] | None = None  # (lanes, width), tag width, tag by task
 
     def show_until(self, t: float) -> None:
         """Show the lines printed at or before instant t, newest at the bottom."""
@@ -84,14 +88,25 @@ class OutputView(Widget):
             strip = self._cache[key] = self._line(i, width)
         return strip
 
+    def _tag_names(self, width: int) -> tuple[int, dict[int, str]]:
+        """The tags' width and each task's tag: its name, shortened where names repeat (viz.app.names)."""
+        lanes = self.trace.lanes[:TAGGED_LANES]
+        key = (len(lanes), width, tuple(lane.name for lane in lanes) if len(lanes) < TAGGED_LANES else None)
+        if self._tags is None or self._tags[0] != key:
+            tag_width = min(max(TAG_MAX, width // TAG_SHARE), max((len(lane.name) for lane in lanes), default=4))
+            shown = short_names([lane.name for lane in lanes], tag_width)
+            self._tags = (key, tag_width, {lane.task: tag for lane, tag in zip(lanes, shown)})
+        return self._tags[1], self._tags[2]
+
     def _line(self, i: int, width: int) -> Strip:
         if self._colors is None:
             self._colors = TaskColors(self.trace, self.app.theme_variables)
         out = self.trace.outputs[i]
-        tag_width = min(TAG_MAX, max((len(lane.name) for lane in self.trace.lanes[:200]), default=4))
-        lane = self.trace.lane_of(out.task)
-        tag = lane.name if lane is not None else f"task {out.task}"
-        tag = tag if len(tag) <= tag_width else tag[: tag_width - 1] + "…"
+        tag_width, tags = self._tag_names(width)
+        tag = tags.get(out.task)
+        if tag is None:
+            lane = self.trace.lane_of(out.task)
+            tag = short_names([lane.name if lane is not None else f"task {out.task}"], tag_width)[0]
         segments = [Segment(tag.ljust(tag_width) + " ", self._colors.style(out.task))]
         if "\x1b" in out.text:  # the program's own colours
             segments.extend(Text.from_ansi(out.text, end="").render(self.app.console))

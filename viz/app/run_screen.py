@@ -66,7 +66,7 @@ class RunScreen(Screen):
         Binding("question_mark", "help", "help", key_display="?"),
     ]
     AUTO_FOCUS = None
-    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_SIZE[0], "-narrow"), (110, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_SIZE[0], "-narrow"), (110, "-wide"), (160, "-wider")]
     VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_SIZE[1], "-short"), (30, "-tall")]
 
     def __init__(self, trace: Trace, name: str, session: Session | None = None, can_go_back: bool = False):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from viz.app.lanes import display_order
+from viz.app.names import short_names
 from viz.app.palette import TaskColors
 from viz.app.panel import TracePanel
 from viz.trace.totals import LOOP
@@ -14,7 +15,7 @@ from viz.app.timescale import fmt_duration
 from viz.views.cells import LOOP_WORDS
 
 MAX_ROWS = 60
-NAME_MAX = 16  # the room left by the columns bounds it too
+NAME_MIN = 5  # task names get the room the columns leave, at least this much (shortened, viz.app.names)
 COLUMN = 8  # a space and seven characters: '1.25 ms'
 
 
@@ -61,16 +62,16 @@ class SummaryPanel(TracePanel):
             columns.append((3, "idle"))
         if any(sums[LOOP] for _, sums in rows):
             columns.append((LOOP, "loop"))
-        name_w = min(NAME_MAX, max((len(lane.name) for lane, _ in rows), default=4))
         room = self.content_size.width or 80
-        if name_w + COLUMN * len(columns) > room and (3, "idle") in columns:
-            columns.remove((3, "idle"))  # the loop column matters more than the idle one
-        name_w = max(5, min(name_w, room - COLUMN * len(columns)))
+        if NAME_MIN + COLUMN * len(columns) > room and (3, "idle") in columns:
+            columns.remove((3, "idle"))  # no room for both: the loop column matters more than the idle one
+        longest = max((len(lane.name) for lane, _ in rows), default=4)
+        name_w = max(5, min(longest, room - COLUMN * len(columns)))
+        names = short_names([lane.name for lane, _ in rows], name_w)
         head = f"{'task':<{name_w}}" + "".join(f" {title:>{COLUMN - 1}}" for _, title in columns)
         out.append(head + "\n", style=self.get_component_rich_style("summary--head"))
         loop_style = self.get_component_rich_style("summary--loop")
-        for lane, sums in rows:
-            name = lane.name if len(lane.name) <= name_w else lane.name[: name_w - 1] + "…"
+        for (lane, sums), name in zip(rows, names):
             out.append(f"{name:<{name_w}}", style=self._colors.style(lane.task))
             for k, _ in columns:
                 out.append(f" {_short(sums[k]):>{COLUMN - 1}}", style=loop_style if k == LOOP and sums[k] else None)

@@ -27,13 +27,15 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from viz.app.lanes import SAME_CELLS, LanePainter, display_order
+from viz.app.names import short_names
 from viz.app.playback import window
 from viz.app.palette import BAR_CLASSES, EIGHTHS, GLYPH, LABEL_CLASSES, TaskColors
 from viz.app.timescale import View, fit, fmt_time, ticks
 from viz.trace.model import Lane, Trace
 from viz.views.cells import NAMES, NONE
 
-NAME_MAX = 18
+NAME_MAX = 18  # the name column's widest on a terminal up to 90 columns...
+NAME_SHARE = 5  # ...and a fifth of a wider one
 LIVE_ROW_BY_ROW = 12  # a live run's first lanes make the timeline grow a row at a time; then it grows in big steps
 KEEP_AT_LEAST = 8  # rows: while the user acts, a timeline this tall keeps its height (see keep_height)
 MIN_DT = 1e-7  # the deepest zoom: 0.1 µs per cell
@@ -74,6 +76,7 @@ class Timeline(ScrollView, can_focus=False):
         self._name_width = 6
         self._width = 80
         self._names: list[str] = []
+        self._shown_names: list[str] = []  # as the name column shows them (viz.app.names)
         self._keep_height_until = 0.0  # monotonic(): until then a live timeline grows no taller (keep_height)
         self._height_kept = False  # its height is pinned (an inline style) for that reason
 
@@ -95,9 +98,8 @@ class Timeline(ScrollView, can_focus=False):
         if len(self.rows) != len(self.trace.lanes) or self._names_changed():
             self.rows = display_order(self.trace.lanes)
             self.selected = min(self.selected, max(0, len(self.rows) - 1))
-            longest = max((len(lane.name) for lane in self.rows), default=4)
-            self._name_width = min(NAME_MAX, max(6, longest + 2))
             self._names = [lane.name for lane in self.rows]
+            self._size_names()
         keeping = self.keeping_height
         if self._height_kept and not keeping:
             self._height_kept = False
@@ -113,6 +115,16 @@ class Timeline(ScrollView, can_focus=False):
         if self.fitted:
             self._fit(exact=self.trace.finished)
         self.refresh()
+
+    def _size_names(self) -> None:
+        """The name column: as wide as the longest name, up to NAME_MAX or a NAME_SHARE of the width; names that do
+        not fit are shortened where they repeat (viz.app.names)."""
+        longest = max(map(len, self._names), default=4)
+        self._name_width = min(max(NAME_MAX, self._width // NAME_SHARE), max(6, longest + 2))
+        self._shown_names = short_names(self._names, self._name_width - 2)
+
+    def shown_name(self, row: int) -> str:
+        return self._shown_names[row] if row < len(self._shown_names) else self.rows[row].name
 
     def keep_height(self, seconds: float) -> None:
         """The user is acting (a key, a click): for `seconds`, new lanes of a live run make the timeline scroll, not
@@ -186,6 +198,7 @@ class Timeline(ScrollView, can_focus=False):
     def _relayout(self) -> None:
         # the columns left of the vertical scrollbar; the virtual width matches them, so none scrolls sideways
         self._width = self.scrollable_content_region.width
+        self._size_names()
         self.virtual_size = Size(self._width, self._virtual_height())
         if self.view is None or self.fitted:
             self._fit()
@@ -373,12 +386,13 @@ class Timeline(ScrollView, can_focus=False):
         segments, ends, strip_key, strip = cached
         px = view.cell_of(self.playhead)
         selected = row == self.selected
-        if strip_key == (px, selected, lane.name):  # the playhead stayed in the same cell of this lane
+        name = self.shown_name(row)
+        if strip_key == (px, selected, name):  # the playhead stayed in the same cell of this lane
             return strip
         if 0 <= px < view.width:
             segments = _splice(segments, ends, px, None, st.playhead)
-        strip = Strip(st.head(lane, self.name_width, selected) + segments, self._width)
-        cached[2:] = (px, selected, lane.name), strip
+        strip = Strip(st.head(lane, name, self.name_width, selected) + segments, self._width)
+        cached[2:] = (px, selected, name), strip
         return strip
 
     def _warm_later(self) -> None:
@@ -411,10 +425,6 @@ class Timeline(ScrollView, can_focus=False):
             segments[i:i + 1] = map(st.runs.__getitem__, runs)
             widths[i:i + 1] = [run[3] for run in runs]
         return segments, list(accumulate(widths))
-
-
-def _fit_name(name: str, width: int) -> str:
-    return name if len(name) <= width else name[: max(1, width - 1)] + "…"
 
 
 def _splice(segments: list[Segment], ends: list[int], x: int, replacement: Segment | None,
@@ -477,14 +487,15 @@ class _Styles:
             seg = self._edges[(left, right, eighths)] = Segment(EIGHTHS[eighths], style)
         return seg
 
-    def head(self, lane: Lane, width: int, selected: bool) -> list[Segment]:
-        """The lane's name column: ' name' in the task's colour, or '▶name' when it is the selected lane."""
-        key = (lane.task, lane.name, width, selected)
+    def head(self, lane: Lane, shown: str, width: int, selected: bool) -> list[Segment]:
+        """The lane's name column: ' name' in the task's colour, or '▶name' when it is the selected lane (`shown`:
+        the name as it fits)."""
+        key = (lane.task, shown, width, selected)
         head = self._heads.get(key)
         if head is None:
             if len(self._heads) > 8192:
                 self._heads.clear()
-            name = _fit_name(lane.name, width - 2).ljust(width - 1)
+            name = shown[: width - 2].ljust(width - 1)
             if selected:
                 head = [Segment("▶" + name, self.selected)]
             else:
