@@ -14,6 +14,7 @@ from viz.app.app import VizApp
 from viz.app.details import DetailsPanel
 from viz.app.output import OutputView
 from viz.app.picker import PickerScreen
+from viz.app.playback import first_time
 from viz.app.run_screen import RunScreen
 from viz.app.source import SourceView
 from viz.app.summary import SummaryPanel
@@ -168,3 +169,58 @@ async def test_a_long_task_name_does_not_push_a_summary_column_out(recorded, siz
         assert rows[1].split()[1:] == ["running", "ready", "blocked", "idle"], rows
         hub = next(row for row in rows if row.startswith("hub"))
         assert hub.split()[-2:] == ["2.00", "s"], rows  # the hub idled while the sleepers slept
+
+
+@pilot_test
+async def test_f_fits_the_whole_run_and_the_playhead_stays_in_view_before_the_activity(recorded):
+    trace = recorded("greenlet_switch")
+    start = first_time(trace)
+    app = VizApp(trace=trace, trace_name="greenlet_switch")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        timeline = screen.query_one(Timeline)
+        await pilot.press("home", "left")  # to the program's first instants, before its tasks switch
+        await pilot.pause()
+        assert screen.playback.t == pytest.approx(start)
+        assert timeline.view.shows(screen.playback.t), (timeline.view, screen.playback.t)
+        await pilot.press("plus", "plus", "end", "f")
+        await pilot.pause()
+        assert timeline.view.t0 <= start and timeline.view.t1 >= trace.duration
+        assert "▼" in screen_text(app).splitlines()[1]  # the playhead is drawn
+        await pilot.press("home", "minus", "minus", "minus")  # zoomed out as far as it goes: the whole run too
+        await pilot.pause()
+        assert timeline.view.t0 <= start and timeline.view.t1 >= trace.duration
+
+
+def status_line(app) -> str:
+    return screen_text(app).splitlines()[0]
+
+
+@pytest.mark.parametrize("name, steps", [("gevent_sleepers", 8), ("select_server", 60)])
+@pilot_test
+async def test_each_step_at_whole_run_zoom_shows_where_it_landed(name, steps):
+    """select_server has steps tens of microseconds apart a tenth of a second in."""
+    app = saved(name)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        await pilot.press("home")
+        await pilot.pause()
+        clock = status_line(app).rsplit("·", 1)[1].strip()
+        for _ in range(steps):
+            await pilot.press("right")
+            await pilot.pause()
+            line = status_line(app)
+            before, clock = clock, line.rsplit("·", 1)[1].strip()
+            assert clock != before, line  # the time has the digits to tell this step from the last
+            t = screen.playback.t
+            events = [f"{lane.name} → {trace_state(screen.trace, lane, t)}" for lane in screen.trace.lanes
+                      if t in lane.starts]
+            events += [f"{screen.trace.lane_of(out.task).name} prints" for out in screen.trace.outputs if out.t == t]
+            words = " ".join(line.split())
+            assert events and any(event in words for event in events), (line, events)  # the event it landed on
+
+
+def trace_state(trace: Trace, lane, t: float) -> str:
+    return trace.span(lane, list(lane.starts).index(t)).state

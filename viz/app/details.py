@@ -27,14 +27,14 @@ class DetailsPanel(TracePanel):
         if key == self._key:
             return
         self._key = key
-        if self._colors is None:
-            self._colors = TaskColors(self.trace, self.app.theme_variables)
         self.update(self._text(lane, t, live), layout=False)
 
     def _state_word(self, vis: int, word: str | None = None) -> Text:
         return Text(f" {word or NAMES[vis]} ", style=self.get_component_rich_style(f"label--{NAMES[vis]}"))
 
     def _text(self, lane: Lane | None, t: float, live: bool) -> Text:
+        if self._colors is None:
+            self._colors = TaskColors(self.trace, self.app.theme_variables)
         dim = self.get_component_rich_style("details--dim")
         if lane is None:
             return Text("waiting for the first task…", style=dim)
@@ -65,7 +65,7 @@ class DetailsPanel(TracePanel):
                 where = f"line {span.line} · " if in_main else f"{span.file}:{span.line} · "
             length = f"so far {fmt_duration(t - span.start)}" if still else f"for {fmt_duration(span.duration)}"
             out.append(f"{where}from {fmt_instant(span.start)}, {length}\n", style=dim)
-        changes = self._changes(t)
+        changes = self.changes(t)
         if changes:
             for line in changes:
                 out.append_text(line)
@@ -78,8 +78,10 @@ class DetailsPanel(TracePanel):
         out.rstrip()
         return out
 
-    def _changes(self, t: float) -> list[Text]:
+    def changes(self, t: float) -> list[Text]:
         """What happened exactly at instant t: state changes and printed lines (the event the playhead is on)."""
+        if self._colors is None:
+            self._colors = TaskColors(self.trace, self.app.theme_variables)
         trace = self.trace
         found: list[Text] = []
         more = 0

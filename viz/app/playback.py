@@ -67,6 +67,7 @@ class Playback:
         self.following = live  # keep the playhead on the newest time until the user moves it
         self.speed_chosen = False  # the user picked a speed: keep it when a live run ends
         self._last: float | None = None
+        self.stepped: float | None = None  # how far the last move was, when it was a step to an event
 
     @property
     def speed(self) -> float:
@@ -85,6 +86,7 @@ class Playback:
         """Put the playhead at t (clamped to the run); the user took over, so stop following."""
         self.t = min(max(t, 0.0), self.end)
         self.following = False
+        self.stepped = None
         if self.playing:
             self._last = None
 
@@ -94,7 +96,9 @@ class Playback:
         t = self.trace.next_step(self.t) if direction > 0 else self.trace.prev_step(self.t)
         if t is None:
             return False
+        before = self.t
         self.seek(t)
+        self.stepped = abs(t - before)
         return True
 
     def home(self) -> None:
@@ -104,6 +108,7 @@ class Playback:
     def end_(self) -> None:
         """To the end; while live, follow the newest time again."""
         self.pause()
+        self.stepped = None
         self.t = self.end
         self.following = not self.trace.finished
 
@@ -128,6 +133,7 @@ class Playback:
             self.t = self.start  # at the end: play again from the start
         self.playing = True
         self.following = False
+        self.stepped = None
         self._last = now
 
     def pause(self) -> None:

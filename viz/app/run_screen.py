@@ -283,7 +283,8 @@ class RunScreen(Screen):
         t = pb.t
         timeline = self.query_one(Timeline)
         timeline.set_playhead(t)
-        self.query_one(StatusBar).show(pb, self.live)
+        changes = self.query_one(DetailsPanel).changes(t) if pb.stepped is not None else None
+        self.query_one(StatusBar).show(pb, self.live, changes[0] if changes else None)
         self.query_one(OutputView).show_until(t)
         now = time.monotonic()
         if light and now < self._next_panels:

@@ -28,7 +28,7 @@ from textual.strip import Strip
 
 from viz.app.lanes import SAME_CELLS, LanePainter, display_order
 from viz.app.names import short_names
-from viz.app.playback import window
+from viz.app.playback import first_time, window
 from viz.app.palette import BAR_CLASSES, EIGHTHS, GLYPH, LABEL_CLASSES, TaskColors
 from viz.app.timescale import View, fit, fmt_time, ticks
 from viz.trace.model import Lane, Trace
@@ -64,6 +64,7 @@ class Timeline(ScrollView, can_focus=False):
         self.rows: list[Lane] = []
         self.view: View | None = None
         self.fitted = True  # re-fit the whole run on resize and as a live run grows
+        self.reach = float("inf")  # a fit shows at least back to here (the first instant, once asked for all of it)
         self.playhead = 0.0
         self.selected = 0
         self._styles: _Styles | None = None
@@ -90,8 +91,10 @@ class Timeline(ScrollView, can_focus=False):
         return max(1, self._width - self.name_width)
 
     def time_range(self) -> tuple[float, float]:
-        """The whole run, from just before its activity starts to its end (or the newest record while live)."""
-        return window(self.trace)
+        """The whole run, from just before its activity starts (or from as early as `reach` says) to its end (or the
+        newest record while live)."""
+        start, end = window(self.trace)
+        return min(start, self.reach), end
 
     def sync(self) -> None:
         """Take in new lanes and a longer run (called as records arrive)."""
@@ -208,7 +211,9 @@ class Timeline(ScrollView, can_focus=False):
 
     # ---- what the screen asks of it -------------------------------------------------------------------------
     def fit_all(self) -> None:
+        """Fit the whole run, from its first instant (the program's start-up too)."""
         self.fitted = True
+        self.reach = first_time(self.trace)
         self._fit()
         self.refresh()
 
@@ -228,8 +233,12 @@ class Timeline(ScrollView, can_focus=False):
         if t == self.playhead:
             return
         self.playhead = t
-        if self.view is not None and not self.fitted and not self.view.shows(t):
-            self.view = self.view.panned_to(t, 0.1 if t > self.view.t1 else 0.5)
+        if self.view is not None and not self.view.shows(t):
+            if not self.fitted:
+                self.view = self.view.panned_to(t, 0.1 if t > self.view.t1 else 0.5)
+            elif t < self.view.t0:  # before what the fit shows (the start-up): the fit reaches back to it
+                self.reach = min(self.reach, t)
+                self._fit(exact=self.trace.finished)
         self.refresh()
 
     def select(self, row: int) -> None:

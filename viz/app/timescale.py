@@ -85,15 +85,19 @@ def fmt_time(t: float, resolution: float) -> str:
     if abs(t) < 1e-12:
         t = 0.0
     if resolution >= 1e-3 or abs(t) >= 0.1:
-        decimals = min(6, max(0, math.ceil(-math.log10(resolution) - 1e-9)))
+        decimals = min(9, max(0, math.ceil(-math.log10(resolution) - 1e-9)))
         return f"{t:.{decimals}f} s"
-    decimals = min(3, max(0, math.ceil(-math.log10(resolution * 1000) - 1e-9)))
+    decimals = min(6, max(0, math.ceil(-math.log10(resolution * 1000) - 1e-9)))
     return f"{t * 1000:.{decimals}f} ms"
 
 
-def fmt_instant(t: float) -> str:
-    """The playhead's time: fine enough to tell stepped events apart."""
-    return fmt_time(t, 1e-4 if abs(t) >= 0.01 else 1e-6)
+def fmt_instant(t: float, moved: float | None = None) -> str:
+    """The playhead's time: fine enough to tell stepped events apart, and (after a move of `moved` seconds) to tell
+    where it is from where it was."""
+    resolution = 1e-4 if abs(t) >= 0.01 else 1e-6
+    if moved is not None and moved > 0:
+        resolution = min(resolution, max(1e-9, 10.0 ** math.floor(math.log10(moved))))
+    return fmt_time(t, resolution)
 
 
 def fmt_duration(d: float) -> str:
