@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import record
+from conftest import record, run_session
 from viz.app.app import VizApp
 from viz.app.details import DetailsPanel
 from viz.app.output import OutputView
@@ -224,3 +224,55 @@ async def test_each_step_at_whole_run_zoom_shows_where_it_landed(name, steps):
 
 def trace_state(trace: Trace, lane, t: float) -> str:
     return trace.span(lane, list(lane.starts).index(t)).state
+
+
+def source_title(app) -> str:
+    return str(app.screen.query_one(SourceView).border_title)
+
+
+async def select(pilot, name: str) -> None:
+    timeline = pilot.app.screen.query_one(Timeline)
+    await pilot.press(*["down"] * [lane.name for lane in timeline.rows].index(name))
+    await pilot.pause()
+
+
+@pilot_test
+async def test_a_task_that_just_started_is_marked_where_it_runs_not_at_its_def():
+    trace = Trace.load(DATA / "gevent_sleepers.jsonl")
+    source = trace.sources[trace.main_file].splitlines()
+    fun = next(lane for lane in trace.lanes if lane.name == "fun")
+    first_run = trace.span(fun, next(i for i in range(len(fun.starts)) if trace.span(fun, i).state == "running"))
+    assert source[first_run.line - 1].startswith("def fun")  # the trace gives its first run the `def` line
+    app = VizApp(trace=trace, trace_name="gevent_sleepers")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await select(pilot, "fun")
+        await pilot.press("home")
+        while app.screen.playback.t < first_run.start:  # step to the instant it starts to run
+            await pilot.press("right")
+        await pilot.pause()
+        assert app.screen.playback.t == first_run.start
+        title = source_title(app)
+        line = int(title.rsplit(" ", 1)[1])
+        assert "fun at line" in title and not source[line - 1].startswith("def"), title
+
+
+@pilot_test
+async def test_a_task_that_raised_is_marked_at_the_line_that_raised(script, tmp_path):
+    path = script('''import gevent
+
+
+def worker(n):
+    gevent.sleep(0.01)
+    x = n * 2
+    raise ValueError("boom %d" % x)
+
+
+gevent.joinall([gevent.spawn(worker, 1)])
+''', "boom.py")
+    trace = run_session(path, name="boom", out=tmp_path / "boom.jsonl")[1]
+    app = VizApp(trace=trace, trace_name="boom")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await select(pilot, "worker(1)")
+        assert "worker(1) at line 7" in source_title(app), source_title(app)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from bisect import bisect_right
 
 from textual import on
 from textual.app import ComposeResult
@@ -34,6 +33,7 @@ from viz.app.status import StatusBar
 from viz.app.summary import SummaryPanel
 from viz.app.timeline import Timeline
 from viz.app.tuning import LiveTuning
+from viz.app.where import Whereabouts
 from viz.ingest.session import Session
 from viz.scenarios import list_scenarios
 from viz.trace.model import Lane, Trace
@@ -79,6 +79,7 @@ class RunScreen(Screen):
         self.can_go_back = can_go_back
         self.painter = LanePainter(trace)
         self.totals = Totals(trace)
+        self.whereabouts = Whereabouts(trace)
         self.playback = Playback(trace, live=self.live)
         self.feed: LiveFeed | None = None
         self.pace = LivePace()
@@ -300,14 +301,14 @@ class RunScreen(Screen):
         trace = self.trace
         if self._colors is None:
             self._colors = TaskColors(trace, self.app.theme_variables)
-        file, line = _where(trace, lane, t) if lane is not None else (None, None)
+        file, line = self.whereabouts.at(lane, t) if lane is not None else (None, None)
         if file not in trace.sources:
             file, line = trace.main_file, None
         marks: Marks = {}
         for other in trace.lanes[:MARKED_LANES]:
             if other is lane or other.ended is not None and other.ended < t:
                 continue
-            f, ln = _where(trace, other, t)
+            f, ln = self.whereabouts.at(other, t)
             if f == file and ln:
                 marks.setdefault(ln, []).append((other.name, self._colors.style(other.task)))
         title = file or "source"
@@ -396,17 +397,3 @@ class RunScreen(Screen):
             self.playback.seek(event.time)
         self._sync()
 
-
-def _where(trace: Trace, lane: Lane, t: float) -> tuple[str | None, int | None]:
-    """The file and line the task is at, at instant t: its span's line, or the last line it was seen at.
-
-    A task that has ended stays at its last line; one that has not started yet is nowhere.
-    """
-    i = bisect_right(lane.starts, t) - 1
-    if i < 0:
-        return None, None
-    lines, files = lane.lines, lane.files
-    for j in range(i, max(-1, i - 50), -1):
-        if lines[j]:
-            return trace.string(files[j]) or trace.main_file, lines[j]
-    return None, None
