@@ -276,3 +276,13 @@ gevent.joinall([gevent.spawn(worker, 1)])
         await pilot.pause()
         await select(pilot, "worker(1)")
         assert "worker(1) at line 7" in source_title(app), source_title(app)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pilot_test
+async def test_the_footer_at_every_size_offers_help_the_scenarios_and_the_palette(size):
+    app = saved("baozi")
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        footer = screen_text(app).splitlines()[-1]
+        assert "? help" in footer and "esc scenarios" in footer and "^p palette" in footer, footer

@@ -47,23 +47,23 @@ MIN_SIZE = (60, 16)
 
 
 class RunScreen(Screen):
-    BINDINGS = [
+    BINDINGS = [  # in the footer's order: what a first look needs first (a narrow footer cuts the last ones)
         Binding("space", "toggle_play", "play", priority=True),
         Binding("right", "step(1)", "step", key_display="←→", priority=True),
         Binding("left", "step(-1)", "step back", show=False, priority=True),
-        Binding("home", "home", "start", show=False, priority=True),
-        Binding("end", "end", "end", show=False, priority=True),
+        Binding("down", "lane(1)", "lane", key_display="↑↓", priority=True),
+        Binding("up", "lane(-1)", "lane up", show=False, priority=True),
         Binding("plus,equals_sign", "zoom(0.5)", "zoom", key_display="+-", priority=True),
         Binding("minus,underscore", "zoom(2)", "zoom out", show=False, priority=True),
         Binding("f", "fit", "fit"),
-        Binding("right_square_bracket", "speed(1)", "speed", key_display="[]", priority=True),
-        Binding("left_square_bracket", "speed(-1)", "slower", show=False, priority=True),
-        Binding("down", "lane(1)", "lane", key_display="↑↓", priority=True),
-        Binding("up", "lane(-1)", "lane up", show=False, priority=True),
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("escape,b", "back", "scenarios", key_display="esc"),
         Binding("s", "save", "save"),
         Binding("x", "stop_run", "stop run"),
-        Binding("escape,b", "back", "scenarios", key_display="esc"),
-        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("right_square_bracket", "speed(1)", "speed", key_display="[]", priority=True),
+        Binding("left_square_bracket", "speed(-1)", "slower", show=False, priority=True),
+        Binding("home", "home", "start", show=False, priority=True),
+        Binding("end", "end", "end", show=False, priority=True),
     ]
     AUTO_FOCUS = None
     HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_SIZE[0], "-narrow"), (110, "-wide"), (160, "-wider")]
