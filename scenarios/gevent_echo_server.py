@@ -4,7 +4,8 @@ Watch for: the server lane is blocked in accept(). Each new connection gets a
 handle_request greenlet (its lane is named after the client's address) that is
 blocked in recv() until its client speaks. The clients send at staggered times,
 so the lanes take short running turns between long blocked stretches, all in
-one OS thread, while the hub idles. Main kills the server once the clients are done.
+one OS thread, while the hub idles. The main lane kills the server once the
+clients are done.
 """
 import sys
 import socket

@@ -1,10 +1,11 @@
 """Programming model 3: event-driven, one thread
 
 Watch for: there are no task threads. Each task is a generator lane, blocked
-"waiting at yield" while its socket has no reply yet. MainThread runs the event
-loop: it resumes a task until that task yields a socket, and then is blocked in
-sel.select(). The three waits overlap, and the work runs in turn, never in
-parallel. The run takes about 0.6 s, like model_threads, without extra threads.
+"waiting at yield" while its socket has no reply yet. The main lane runs the
+event loop: it resumes a task until that task yields a socket, and then is
+blocked in sel.select(). The three waits overlap, and the work runs in turn,
+never in parallel. The run takes about 0.6 s, like model_threads, without extra
+threads.
 """
 import collections
 import heapq

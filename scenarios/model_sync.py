@@ -1,6 +1,6 @@
 """Programming model 1: single-threaded, synchronous
 
-Watch for: MainThread does task 1, then task 2, then task 3. Each task runs
+Watch for: the main lane does task 1, then task 2, then task 3. Each task runs
 briefly, then the lane is blocked in recv() for 0.5 / 0.3 / 0.4 s while the
 "io server" lane (a stand-in for the network) answers, so nothing else gets done
 during the wait. The run takes about 1.5 s, the sum of every wait and every bit
