@@ -52,8 +52,9 @@ class SummaryPanel(TracePanel):
         out.append("\n")
         lanes = display_order(trace.lanes)
         height = self.content_size.height  # the panel clips: rows past its height would be drawn for nothing
-        shown = MAX_ROWS if height <= 0 else max(1, min(MAX_ROWS, height - 4))
         rows = [(lane, self.totals.until(lane, t)) for lane in lanes]
+        below = 1 + any(sums[LOOP] for _, sums in rows)  # "… and N more", and what the loop column means
+        shown = MAX_ROWS if height <= 0 else max(1, min(MAX_ROWS, height - 2 - below))
         if len(rows) > shown:  # not all fit: the tasks that held the loop, then the busiest, in lane order
             top = sorted(range(len(rows)), key=lambda i: (-rows[i][1][LOOP], -rows[i][1][0]))[:shown]
             rows = [rows[i] for i in sorted(top)]
