@@ -290,3 +290,14 @@ async def test_the_footer_at_every_size_offers_help_the_scenarios_and_the_palett
         await pilot.pause()
         footer = screen_text(app).splitlines()[-1]
         assert "? help" in footer and "esc scenarios" in footer and "^p palette" in footer, footer
+
+
+@pilot_test
+async def test_the_summary_shortens_a_name_as_the_timeline_does_when_its_twins_are_not_listed(recorded):
+    app = VizApp(trace=recorded("crawler_gevent"), trace_name="crawler_gevent")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("home", "right", "right", "right")  # before the fetches: the summary lists few of them
+        await pilot.pause()
+        rows = summary_rows(app)
+        fetches = [row.split()[0] for row in rows if any(page in row for page in ("rticles", "python", "jd.com"))]
+        assert fetches and all(name.endswith("')") for name in fetches), rows  # what differs is kept: the end

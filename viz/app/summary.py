@@ -68,7 +68,8 @@ class SummaryPanel(TracePanel):
             columns.remove((3, "idle"))  # no room for both: the loop column matters more than the idle one
         longest = max((len(lane.name) for lane, _ in rows), default=4)
         name_w = max(5, min(longest, room - COLUMN * len(columns)))
-        names = short_names([lane.name for lane, _ in rows], name_w)
+        shorter = dict(zip((lane.task for lane in lanes), short_names([lane.name for lane in lanes], name_w)))
+        names = [shorter[lane.task] for lane, _ in rows]  # shortened among all the tasks, shown or not
         head = f"{'task':<{name_w}}" + "".join(f" {title:>{COLUMN - 1}}" for _, title in columns)
         out.append(head + "\n", style=self.get_component_rich_style("summary--head"))
         loop_style = self.get_component_rich_style("summary--loop")
