@@ -7,17 +7,32 @@
     viz show FILE                open a saved trace in the app (or --text to print it)
     viz export FILE -o OUT.json  convert a trace for Perfetto / chrome://tracing
 
-Bad input gets one line on stderr and a non-zero exit status, never a traceback.
+Bad input gets one line on stderr and a non-zero exit status, never a traceback. `viz record` passes the program's
+own exit status on; EXIT_STATUSES says which statuses viz itself uses (docs/guarantees.md has the same table).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from viz import __version__
+from viz.views import MIN_WIDTH
 
-EXIT_BAD_INPUT = 2
+EXIT_BAD_INPUT = 2      # viz's own: bad arguments, an unknown scenario or script, a bad trace file
+EXIT_NO_OUTCOME = 1     # the run left no account of how it ended (should not happen)
+EXIT_TIMEOUT = 124      # --timeout stopped the run (as timeout(1) does)
+EXIT_INTERRUPTED = 130  # Ctrl-C stopped the run (128 + SIGINT, as a shell reports it)
+
+EXIT_STATUSES = f"""exit status:
+  0        the program finished
+  N        the program's own status: sys.exit(N), os._exit(N); 1 when it raised
+  128+N    the program died of signal N (137: SIGKILL, 139: SIGSEGV)
+  {EXIT_TIMEOUT}      --timeout stopped the run; the report and the trace so far are kept
+  {EXIT_INTERRUPTED}      Ctrl-C stopped the run; the report and the trace so far are kept
+  {EXIT_BAD_INPUT}        viz's own error, said in one line on stderr, "viz: error: ..." or
+           "viz record: error: ..." (bad arguments, no such scenario or script)"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,17 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     target_help = "a scenario name (see `viz list`) or the path of a Python script; script arguments go after --"
     rec = sub.add_parser("record", help="record a run and print it as text swimlanes",
-                         description="Run TARGET in a child process under the recorder, then print its output, "
-                                     "text swimlanes and per-task totals. Exits non-zero when the program fails, "
-                                     "is stopped or times out.",
-                         epilog="example: viz record gevent_sleepers -o sleepers.jsonl")
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
+                         description="Run TARGET in a child process under the recorder, then print its output,\n"
+                                     "text swimlanes and per-task totals. viz exits with the program's own exit\n"
+                                     "status (see below).",
+                         epilog=f"{EXIT_STATUSES}\n\nexample: viz record gevent_sleepers -o sleepers.jsonl")
     rec.add_argument("target", metavar="TARGET", help=target_help)
     rec.add_argument("-o", "--output", metavar="FILE", help="also write the trace to FILE (JSON Lines)")
     rec.add_argument("--timeout", type=_seconds, metavar="SECONDS",
                      help="stop the run after SECONDS, keeping the trace up to then")
     rec.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors and the outcome")
-    rec.add_argument("--no-color", action="store_true", help="letters instead of colours")
-    rec.add_argument("--width", type=int, default=None, help="width of the swimlanes (default: the terminal's)")
+    rec.add_argument("--no-color", action="store_true", help="letters instead of colours (also when NO_COLOR is "
+                     "set or the output is not a terminal)")
+    rec.add_argument("--width", type=_width, default=None, metavar="COLUMNS",
+                     help=f"width of the report, at least {MIN_WIDTH} (default: the terminal's)")
 
     run = sub.add_parser("run", help="record a run and watch it live in the app",
                          description="Open the app on a live run of TARGET.")
@@ -52,8 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="open a saved trace", description="Open a saved trace in the app.")
     show.add_argument("file", metavar="FILE", help="a trace file written by `viz record -o` or the app's save key")
     show.add_argument("--text", action="store_true", help="print text swimlanes instead of opening the app")
-    show.add_argument("--no-color", action="store_true", help="letters instead of colours (with --text)")
-    show.add_argument("--width", type=int, default=None, help="width of the swimlanes (with --text)")
+    show.add_argument("--no-color", action="store_true", help="letters instead of colours (with --text; also when "
+                      "NO_COLOR is set or the output is not a terminal)")
+    show.add_argument("--width", type=_width, default=None, metavar="COLUMNS",
+                      help=f"width of the report, at least {MIN_WIDTH} (with --text; default: the terminal's)")
 
     exp = sub.add_parser("export", help="convert a trace for Perfetto / chrome://tracing",
                          description="Write FILE in the Trace Event Format (open it at ui.perfetto.dev or "
@@ -83,6 +103,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _width(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of columns: {text!r}") from None
+    if value < MIN_WIDTH:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_WIDTH} columns, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     script_args: list[str] = []
@@ -93,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(args, script_args)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except _Failure as e:
         print(f"viz: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -148,53 +178,103 @@ def _list() -> int:
 
 
 def _record(args: argparse.Namespace, script_args: list[str]) -> int:
+    import signal
+
     from rich.console import Console
 
-    from viz.ingest.session import Session, failed
+    from viz.ingest.session import RUN_BATCH, Session
     from viz.scenarios import resolve
     from viz.trace.model import Trace
+    from viz.views.durations import fmt_duration
     from viz.views.text import outcome_line, print_report
 
     path, name = resolve(args.target)
     session = Session(path, script_args, name=name, timeout=args.timeout, out=args.output)
     trace = Trace(session.header)
     err = Console(stderr=True, highlight=False)
-    session.start()
+    ctrl_c: list[int] = []
+
+    def on_ctrl_c(signum, frame):
+        """Ctrl-C stops the program, as --timeout does: the loop below ends the run and reads all it sent."""
+        ctrl_c.append(signum)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C interrupts viz itself
+
+    def record(on_records) -> None:
+        while not session.done:
+            if ctrl_c and session.stop_reason is None:
+                session.stop("interrupted")
+            recs = session.poll(0.1, limit=RUN_BATCH)  # a backlog decoded a piece at a time keeps the peak low
+            if recs:
+                on_records(recs)
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
     try:
+        session.start()
         if err.is_terminal and not args.quiet:
             with err.status(f"recording {name}…") as status:
                 def progress(recs):
                     trace.add_many(recs)
                     status.update(f"recording {name}… {session.elapsed:.1f} s, {len(trace.lanes)} tasks, "
                                   f"{trace.step_count:,} events")
-                session.run(progress)
+                record(progress)
         else:
-            session.run(trace.add_many)
+            record(trace.add_many)
     finally:
+        signal.signal(signal.SIGINT, previous)
         session.close()
     if args.quiet:
         for note in trace.notes:
             print(f"note: {note['text']}")
         print(outcome_line(trace))
     else:
-        console = Console(highlight=False, width=args.width, no_color=args.no_color,
-                          color_system=None if args.no_color else "auto")
-        print_report(trace, console)
+        print_report(trace, _console(args))
+    if ctrl_c:
+        print(f"viz: Ctrl-C stopped the program at {fmt_duration(trace.duration)}; kept its {trace.step_count:,} "
+              f"events up to then", file=sys.stderr)
     if args.output:
         print(f"trace written to {args.output}", file=sys.stderr)
-    return 1 if failed(session.exit_record) else 0
+    elif ctrl_c or (trace.exit or {}).get("outcome") == "timeout":
+        print("the trace was not saved (-o FILE keeps it)", file=sys.stderr)
+    return exit_status(session.exit_record)
+
+
+def exit_status(exit_record: dict | None) -> int:
+    """What `viz record` exits with: the program's own status, or one of viz's (EXIT_STATUSES)."""
+    import signal
+    if exit_record is None:
+        return EXIT_NO_OUTCOME
+    outcome = exit_record.get("outcome")
+    if outcome == "timeout":
+        return EXIT_TIMEOUT
+    if outcome == "interrupted":
+        return EXIT_INTERRUPTED
+    sig = exit_record.get("signal")
+    if sig:
+        try:
+            return 128 + signal.Signals[sig].value
+        except KeyError:
+            return 128 + int(sig) if str(sig).isdigit() else EXIT_NO_OUTCOME
+    status = exit_record.get("status")
+    if isinstance(status, int):
+        return status & 0xFF  # as the system passes a status on: sys.exit(256) exits 0, sys.exit(-1) 255
+    return EXIT_NO_OUTCOME if outcome != "finished" else 0
+
+
+def _console(args: argparse.Namespace):
+    """The report's console: colours only on a terminal, and never with --no-color or NO_COLOR set
+    (https://no-color.org: set and not empty). Without colours the states are letters."""
+    from rich.console import Console
+    no_color = args.no_color or bool(os.environ.get("NO_COLOR"))
+    return Console(highlight=False, width=args.width, no_color=True if no_color else None,
+                   color_system=None if no_color else "auto")
 
 
 def _show_text(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from viz.trace.model import Trace
     from viz.views.text import print_report
 
     trace = Trace.load(args.file)
-    console = Console(highlight=False, width=args.width, no_color=args.no_color,
-                      color_system=None if args.no_color else "auto")
-    print_report(trace, console)
+    print_report(trace, _console(args))
     return 0
 
 

@@ -3,7 +3,8 @@
 `Session` starts `python -m viz.recorder.child` in its own process group with an inherited pipe for events, and the
 script's stdin closed. `poll()` reads whatever arrived (events, plus anything written straight to fd 1 / fd 2) and
 returns new trace records (viz.trace.record.StateRecord for states, dicts for the rest); it also
-enforces the timeout. `stop()` ends the child's whole process group (SIGTERM,
+enforces the timeout, counted from the script's first line (the trace's time 0), so a run stopped by it lasts as
+long as the timeout says. `stop()` ends the child's whole process group (SIGTERM,
 then SIGKILL after a grace period). Whatever happens, the trace file gets every record received and an `exit`
 record saying how the run ended. This module never imports gevent or the script.
 """
@@ -53,6 +54,8 @@ class Session:
         self.decoder = protocol.FrameDecoder()
         self.proc: subprocess.Popen | None = None
         self.started = 0.0
+        self._spawned = 0.0
+        self._origin: float | None = None  # perf_counter when the script began (trace time 0), at the latest
         self.stop_reason: str | None = None
         self.exit_record: dict | None = None
         self.records_seen = 0
@@ -93,6 +96,7 @@ class Session:
         finally:
             os.close(wfd)
         self.started = time.monotonic()
+        self._spawned = time.perf_counter()
         self._sel = selectors.DefaultSelector()
         for fd, what in ((rfd, "events"), (self.proc.stdout.fileno(), 1), (self.proc.stderr.fileno(), 2)):
             os.set_blocking(fd, False)
@@ -132,7 +136,7 @@ class Session:
                         self._open -= 1
                     with self._pending_lock:
                         self._pending_bytes += len(data)
-                    self._chunks.append((what, data))
+                    self._chunks.append((what, data, time.perf_counter()))
                     self._arrived.set()
         finally:
             self._sel.close()
@@ -152,8 +156,24 @@ class Session:
         return time.monotonic() - self.started if self.started else 0.0
 
     def expired(self) -> bool:
-        """The run has gone past its timeout (the next poll stops it)."""
-        return self.timeout is not None and self.elapsed > self.timeout
+        """The run has gone past its timeout (the next poll stops it).
+
+        The timeout counts from the script's first line, not from the spawn: the interpreter's start and the
+        recorder's setup before it are not the program's time. Until the first events arrive it counts from the
+        spawn, so a child that never gets going is stopped all the same.
+        """
+        if self.timeout is None or not self.started:
+            return False
+        origin = self._origin if self._origin is not None else self._spawned
+        return time.perf_counter() - origin > self.timeout
+
+    def _began_by(self, at: float) -> None:
+        """Events up to the deriver's end time had arrived by perf_counter `at`: the script began at `at - end_time`
+        at the latest. (The child's clock is perf_counter too, one clock for every process on the machine.) The
+        earliest such bound is the best; it is never before the spawn."""
+        bound = max(at - self.deriver.end_time, self._spawned)
+        if self._origin is None or bound < self._origin:
+            self._origin = bound
 
     def poll(self, timeout: float = 0.05, limit: int | None = None) -> list[Record]:
         """Read what has arrived (waiting at most `timeout` s) and return the new trace records: all of them, or
@@ -171,10 +191,10 @@ class Session:
             if limit is not None and len(records) >= limit:
                 self._arrived.set()  # more is here already: the next poll does not wait
                 break
-            what, data = chunks.popleft()
+            what, data, at = chunks.popleft()
             with self._pending_lock:
                 self._pending_bytes -= len(data)
-            self._read(what, data, records)
+            self._read(what, data, records, at)
         self._drained.set()
         if (self._last_event_at and time.monotonic() - self._last_event_at >= QUIET_AFTER and not self._corrupt
                 and self.records_seen + len(records) < self.max_records):
@@ -210,7 +230,7 @@ class Session:
         if self.proc is None or self.stop_reason is not None:
             return
         self.stop_reason = reason
-        self._stopped_at = time.monotonic()
+        self._stopped_at = time.perf_counter()
         pgid = self.proc.pid
         _killpg(pgid, signal.SIGTERM)
         try:
@@ -234,7 +254,7 @@ class Session:
             self.writer.close()
 
     # ---- reading --------------------------------------------------------------------------------------------
-    def _read(self, what, data: bytes, records: list[Record]) -> None:
+    def _read(self, what, data: bytes, records: list[Record], at: float = 0.0) -> None:
         if not data:
             if what != "events":
                 self._raw_output(what, b"", records, final=True)
@@ -264,6 +284,8 @@ class Session:
                     self._note_dropped_records(len(recs) - room, record_time(recs[room]) or 0.0)
                     recs = recs[:room]
                 records.extend(recs)
+            if batches and at:
+                self._began_by(at)
         else:
             self._raw_output(what, data, records)
 
@@ -322,8 +344,8 @@ class Session:
                                                       signal.valid_signals() else str(-code))
         if self.stop_reason is not None:
             outcome = self.stop_reason
-            if child is None and self._last_event_at:  # the program was silent (blocked) when stopped: keep its time
-                t += max(0.0, self._stopped_at - self._last_event_at)
+            if child is None and self._origin is not None:  # silent (blocked) when stopped: its time runs to the stop
+                t = max(t, self._stopped_at - self._origin)
             detail = {"timeout": f"stopped after the {self.timeout:g} s timeout" if self.timeout else "timed out",
                       "stopped": "stopped by the user", "interrupted": "interrupted"}.get(outcome, outcome)
         elif child is not None:
@@ -371,8 +393,3 @@ def _killpg(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def failed(exit_record: dict | None) -> bool:
-    """Whether a run's exit record means the CLI should exit non-zero."""
-    return exit_record is None or exit_record.get("outcome") != "finished" or bool(exit_record.get("status"))

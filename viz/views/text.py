@@ -14,12 +14,14 @@ from rich.table import Table
 from rich.text import Text
 
 from viz.trace.model import RUNNING, Lane, Trace
+from viz.views.durations import fmt_duration
 from viz.views.cells import BLOCKED_V, IDLE_V, LOOP_V, LOOP_WORDS, READY_V, RUNNING_V, WORDS, lane_cells, \
     with_loop_words
 
 CELL = {RUNNING_V: ("█", "green", "R"), READY_V: ("▒", "yellow", "r"), BLOCKED_V: ("░", "red", "b"),
         IDLE_V: ("·", "blue", "i"), LOOP_V: ("▓", "bold magenta", "L")}
 LEGEND = [(code, WORDS[code]) for code in (RUNNING_V, READY_V, BLOCKED_V, IDLE_V, LOOP_V)]
+TASK_NAME_MAX = 16   # a longer task name is cut with '…' in the totals table
 
 
 def swimlanes(trace: Trace, width: int = 80, color: bool = True) -> Group:
@@ -40,14 +42,33 @@ def swimlanes(trace: Trace, width: int = 80, color: bool = True) -> Group:
         if label_w and labels[lane.task]:
             row.append("  " + _clip(labels[lane.task], label_w), style="dim")
         rows.append(row)
-    keys = sum(len(words) + 6 for _, words in LEGEND)  # "██ words   " per state
-    legend = Text(" " * (name_w + 1) if name_w + 1 + keys <= width else "")  # under the bars, if it fits there
+    rows.extend(_legend(name_w, width, color))
+    return Group(*rows)
+
+
+def _legend(name_w: int, width: int, color: bool) -> list[Text]:
+    """The key to the cells, under the bars if it fits there: a line breaks between two keys, never inside one."""
+    keys = []
     for state, words in LEGEND:
         ch, style, letter = CELL[state]
-        legend.append((ch * 2) if color else letter, style=style if color else "")
-        legend.append(f" {words}   ")
-    rows.append(legend)
-    return Group(*rows)
+        key = Text((ch * 2) if color else letter, style=style if color else "")
+        key.append(f" {words}")
+        keys.append(key)
+    gap = "   "
+    indent = " " * (name_w + 1)
+    if len(indent) + sum(k.cell_len for k in keys) + len(gap) * (len(keys) - 1) > width:
+        indent = ""
+    lines = [Text(indent)]
+    for key in keys:
+        line = lines[-1]
+        if line.cell_len > len(indent):
+            if line.cell_len + len(gap) + key.cell_len > width:
+                lines.append(Text(indent))
+                line = lines[-1]
+            else:
+                line.append(gap)
+        line.append_text(key)
+    return lines
 
 
 def _main_reason(trace: Trace, lane: Lane) -> str:
@@ -93,34 +114,43 @@ def _nice_step(raw: float) -> float:
 
 
 def totals_table(trace: Trace) -> Table:
-    table = Table(title=None, show_edge=False, box=None, padding=(0, 2))
-    table.add_column("task", style="bold")
-    for col in ("running", "ready", "blocked", "idle"):
-        table.add_column(col, justify="right")
-    table.add_column(LOOP_WORDS, justify="right")
+    """Each task's time per state, in units that fit each figure ('12.3 µs', '501 ms', '2.00 s'); '-' for none.
+
+    A figure is never wrapped or cut: each column is at least as wide as its widest figure, headers wrap at spaces,
+    and a long task name is cut with '…'. At viz.views.MIN_WIDTH columns every figure and header word is whole.
+    """
+    cols = ("running", "ready", "blocked", "idle")
+    rows = []
     for lane in trace.lanes:
         tot = trace.totals(lane)
         loop = trace.loop_blocked_time(lane)
-        table.add_row(lane.name, *(f"{tot[s]:.3f} s" if tot[s] else "-" for s in ("running", "ready", "blocked",
-                                                                               "idle")),
-                      f"{loop:.3f} s" if loop else "-")
+        rows.append([lane.name, *(fmt_duration(tot[s]) if tot[s] else "-" for s in cols),
+                     fmt_duration(loop) if loop else "-"])
+    table = Table(title=None, show_edge=False, box=None, padding=(0, 1), pad_edge=False)
+    table.add_column("task", style="bold", no_wrap=True, overflow="ellipsis", max_width=TASK_NAME_MAX)
+    for i, col in enumerate((*cols, LOOP_WORDS), start=1):
+        widest = max([len(row[i]) for row in rows] + [len(word) for word in col.split()])
+        table.add_column(col, justify="right", min_width=widest)
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
 def outcome_line(trace: Trace) -> str:
     ex = trace.exit
-    wall = f"wall time {trace.duration:.3f} s"
+    wall = f"wall time {fmt_duration(trace.duration)}"
     work = trace.work_time()
     if work > trace.duration * 1.05 and trace.duration > 0:
-        wall += f" · {work:.3f} s of task time done in {trace.duration:.3f} s"
+        wall += f" · {fmt_duration(work)} of task time done in {fmt_duration(trace.duration)}"
     if ex is None:
         return f"the run did not finish · {wall}"
     what = {"finished": "finished", "raised": "raised an exception", "exited": "exited", "os._exit": "called os._exit",
             "timeout": "timed out", "stopped": "was stopped", "killed": "was killed", "crashed": "crashed",
             "interrupted": "was interrupted"}.get(ex["outcome"], ex["outcome"])
-    status = f" (exit status {ex['status']})" if ex.get("status") else ""
+    stopped_by_viz = ex["outcome"] in ("timeout", "stopped", "interrupted")  # its status is our SIGTERM's, not its own
+    status = f" (exit status {ex['status']})" if ex.get("status") and not stopped_by_viz else ""
     sig = f" ({ex['signal']})" if ex.get("signal") else ""
-    detail = f": {ex['detail']}" if ex.get("detail") and ex["outcome"] != "finished" else ""
+    detail = (f": {ex['detail']}" if ex.get("detail") and ex["outcome"] not in ("finished", ex["detail"]) else "")
     return f"the program {what}{status}{sig}{detail} · {wall}"
 
 
@@ -135,7 +165,8 @@ def print_report(trace: Trace, console: Console | None = None, output: bool = Tr
             line.append(Text.from_ansi(out.text))
             console.print(line, soft_wrap=True)
         console.print()
-    console.print(swimlanes(trace, console.width, color=console.color_system is not None))
+    color = console.color_system is not None and not console.no_color  # else letters: NO_COLOR, not a terminal
+    console.print(swimlanes(trace, console.width, color=color))
     console.print()
     console.print(totals_table(trace))
     for note in trace.notes:
