@@ -10,7 +10,8 @@ from viz.app.lanes import SYNC_SPANS, LanePainter, display_order
 from viz.app.playback import SPEEDS, Playback, activity_start, comfortable_speed, speed_label
 from viz.app.saving import default_path
 from viz.trace.totals import LOOP, Totals
-from viz.app.timescale import View, fit, fmt_duration, fmt_time, nice_step, ticks
+from viz.app.timescale import View, fit, fmt_time, nice_step, ticks
+from viz.views.durations import fmt_duration
 from viz.trace.format import header
 from viz.trace.model import Trace
 from viz.views.cells import BLOCKED_V, IDLE_V, LOOP_V, NONE, READY_V, RUNNING_V, exact_row

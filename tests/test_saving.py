@@ -71,3 +71,28 @@ def test_a_saved_trace_is_the_same_file_trace_save_writes(tmp_path):
     again = save_trace(trace, "baozi.py", tmp_path)
     assert again != saved and saved.read_bytes() == again.read_bytes()
     assert os.path.getsize(saved) > 0
+
+
+
+def test_s_where_the_trace_cannot_be_written_says_so_and_the_run_stays(tmp_path, monkeypatch):
+    """A save that fails is a notification, not a crash; the run stays on screen."""
+    import viz.app.run_screen as run_screen
+    from viz.app.run_screen import RunScreen
+
+    not_a_folder = tmp_path / "not-a-folder"  # a file where the folder should be: no path under it can be written
+    not_a_folder.write_text("")
+    real = run_screen.save_trace
+    monkeypatch.setattr(run_screen, "save_trace", lambda trace, name: real(trace, name, not_a_folder))
+    app = VizApp(trace=Trace.load(DATA / "gevent_sleepers.jsonl"), trace_name="gevent_sleepers")
+    told: list[str] = []
+    notify = app.notify
+    app.notify = lambda message, **kw: (told.append(str(message)), notify(message, **kw))[1]
+
+    async def press_save() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("s")
+            await pilot.pause()
+            assert isinstance(app.screen, RunScreen)
+
+    asyncio.run(press_save())
+    assert any(m.startswith("Could not save the trace") for m in told), told

@@ -80,10 +80,15 @@ class VizApp(App):
             if choice is None:
                 return
             screen.close_run()
+            message = None
             if choice == "save":
-                self.saved_on_quit = screen.save()
+                try:
+                    self.saved_on_quit = screen.save()
+                    message = f"viz: saved the trace to {self.saved_on_quit}"
+                except OSError as e:
+                    message = f"viz: error: could not save the trace: {e}"
             self._close_runs()
-            self.exit(message=f"viz: saved the trace to {self.saved_on_quit}" if self.saved_on_quit else None)
+            self.exit(message=message)
 
         self.push_screen(KeepTraceScreen(screen.run_name), chosen)
 

@@ -10,7 +10,8 @@ from rich.text import Text
 
 from viz.app.palette import LABEL_CLASSES, TaskColors
 from viz.app.panel import TracePanel
-from viz.app.timescale import fmt_duration, fmt_instant
+from viz.app.timescale import fmt_instant
+from viz.views.durations import fmt_duration
 from viz.trace.model import Lane
 from viz.views.cells import LOOP_V, LOOP_WORDS, NAMES, with_loop_words
 

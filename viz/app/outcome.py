@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from viz.app.timescale import fmt_duration
+from viz.views.durations import fmt_duration
 from viz.trace.model import Trace
 
 

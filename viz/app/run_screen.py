@@ -360,7 +360,11 @@ class RunScreen(Screen):
         self._sync()
 
     def action_save(self) -> None:
-        path = self.save()
+        try:
+            path = self.save()
+        except OSError as e:  # a read-only folder, a taken name: say so, lose nothing (the run goes on)
+            self.notify(f"Could not save the trace: {e}", title="not saved", severity="error", timeout=8)
+            return
         more = " (the run is still going: this is what arrived so far)" if self.live else ""
         self.notify(f"Saved the trace to {path}{more}.\nOpen it again with: viz show {path}", title="saved",
                     timeout=8)

@@ -11,7 +11,7 @@ from viz.app.names import short_names
 from viz.app.palette import TaskColors
 from viz.app.panel import TracePanel
 from viz.trace.totals import LOOP
-from viz.app.timescale import fmt_duration
+from viz.views.durations import fmt_duration
 from viz.views.cells import LOOP_WORDS
 
 MAX_ROWS = 60

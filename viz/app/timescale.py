@@ -100,12 +100,3 @@ def fmt_instant(t: float, moved: float | None = None) -> str:
     return fmt_time(t, resolution)
 
 
-def fmt_duration(d: float) -> str:
-    """A length of time in three significant figures: '2.00 s', '501 ms', '12.3 µs'."""
-    if d >= 1:
-        return f"{d:.2f} s"
-    if d >= 1e-3:
-        return f"{d * 1e3:.3g} ms"
-    if d >= 1e-6:
-        return f"{d * 1e6:.3g} µs"
-    return "0 s" if d <= 0 else f"{d * 1e9:.3g} ns"
