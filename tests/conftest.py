@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,22 @@ def viz(*args: str, timeout: float = 60, cwd: str | os.PathLike | None = None) -
     """Run the real `viz` command line in a subprocess."""
     return subprocess.run([sys.executable, "-m", "viz", *args], capture_output=True, text=True, timeout=timeout,
                           cwd=cwd, stdin=subprocess.DEVNULL)
+
+
+def gone(pid: int | None, within: float = 5.0) -> bool:
+    """The process has ended (or is a zombie whose parent, gone too, left it to init) within `within` s: a kill
+    takes effect a moment after it is sent."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
 
 
 @pytest.fixture

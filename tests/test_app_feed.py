@@ -8,27 +8,12 @@ import signal
 import threading
 import time
 
+from conftest import gone
 from viz.ingest import process as ingest
 from viz.app.feed import MAX_FRAMES, LiveFeed
 from viz.ingest.session import Session
 from viz.scenarios import resolve
 from viz.trace.model import Trace
-
-
-def gone(pid: int | None, within: float = 5.0) -> bool:
-    """The process has ended (or is a zombie whose parent, gone too, left it to init) within `within` s: a kill
-    takes effect a moment after it is sent."""
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    return True
-        except FileNotFoundError:
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
 
 
 class Reader:

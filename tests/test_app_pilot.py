@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import gone
 from viz.app.app import VizApp
 from viz.app.keep import KeepTraceScreen
 from viz.app.picker import PickerScreen, ScenarioList
@@ -50,22 +51,6 @@ async def wait_for(pilot, condition, timeout: float = 30.0, what: str = "conditi
 def screen_text(app) -> str:
     """Everything drawn on screen, as plain text."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-
-
-def gone(pid: int | None, within: float = 5.0) -> bool:
-    """The process has ended (or is a zombie whose parent, gone too, left it to init) within `within` s: a kill
-    takes effect a moment after it is sent."""
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    return True
-        except FileNotFoundError:
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
 
 
 def processes_gone(screen: RunScreen) -> bool:
