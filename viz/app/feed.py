@@ -26,8 +26,8 @@ from collections import deque
 from pathlib import Path
 from typing import Callable
 
-from viz.ingest.process import HEADER, decode
-from viz.ingest.session import Session
+from viz.ingest.process import decode, frames
+from viz.ingest.session import Session, kill_group
 
 MAX_FRAMES = 50  # frames read and not yet taken by the app before the reader waits (about 100,000 records)
 READ_SIZE = 1 << 20
@@ -49,8 +49,7 @@ class LiveFeed:
         self._room = threading.Event()
         self._ended = False  # the last frame is in the inbox (or the ingest process ended without one)
         self._done = False  # the app took the last frame
-        self._started: float | None = None
-        self._offset: float | None = None
+        self._origin: float | None = None  # perf_counter when the script began, at the latest (Session.origin)
         self._stderr = tempfile.TemporaryFile()
         self._said: str | None = None
         self._stopped = False
@@ -70,7 +69,6 @@ class LiveFeed:
     # ---- the reader thread ----------------------------------------------------------------------------------
     def _read(self) -> None:
         fd, buf = self.proc.stdout.fileno(), bytearray()
-        size = HEADER.size
         try:
             while True:
                 while len(self._frames) >= MAX_FRAMES and not self._stopped:
@@ -80,15 +78,9 @@ class LiveFeed:
                 if not data:
                     break
                 buf += data
-                start = 0
-                while len(buf) - start >= size:
-                    (n,) = HEADER.unpack_from(buf, start)
-                    if len(buf) - start - size < n:
-                        break
-                    self._frames.append(bytes(buf[start + size:start + size + n]))
-                    start += size + n
-                del buf[:start]
-                if start:
+                whole = frames(buf)
+                if whole:
+                    self._frames.extend(whole)
                     self.arrived()
         finally:
             self._ended = True
@@ -127,17 +119,15 @@ class LiveFeed:
 
     def _see(self, info: dict) -> None:
         self.child_pid = info["pid"]
-        self._started = info["started"]
-        self._offset = info["offset"]
+        self._origin = info["origin"]
 
     def clock(self) -> float | None:
         """The program's time now (in trace time), never ahead of it; None before the first record and after the
-        last. Each record arrives after it happened, so the session's elapsed time minus a record's time bounds
-        the child's clock offset from above (the ingest process keeps the least); monotonic time is the same in
-        both processes."""
-        if self._offset is None or self._done or not self._started:
+        last: perf_counter since the latest the script can have begun (Session.origin, from the ingest process:
+        perf_counter is the same clock in both processes)."""
+        if self._origin is None or self._done:
             return None
-        return time.monotonic() - self._started - self._offset
+        return time.perf_counter() - self._origin
 
     def stop(self, reason: str = "stopped") -> None:
         """Ask the ingest process to end the program (it sends how it ended, then finishes)."""
@@ -163,18 +153,12 @@ class LiveFeed:
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            _killpg(self.proc.pid)
+            kill_group(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         self._thread.join(timeout)
         if self.proc.returncode != 0 and self.child_pid is not None:
-            _killpg(self.child_pid)  # the ingest process failed or was killed: the program is never left behind
+            kill_group(self.child_pid, signal.SIGKILL)  # the ingest process failed or was killed: no program left
         self._last_words()
         if not self._thread.is_alive():
             self.proc.stdout.close()
 
-
-def _killpg(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -8,9 +8,8 @@ child) and writes the records to its stdout in frames:
     8-byte little-endian length, then pickle((info, records))
 
 `records` are at most FRAME_RECORDS trace records (state records in columns, the rest as dicts: cheap to unpickle in
-the app, see `encode`); `info` says what the app needs besides: the child's pid, the session's start (time.monotonic(), the
-same clock in both processes), the clock offset bound (see LiveFeed.clock), and in the last frame `done` and any
-`error`. A frame goes out once FRAME_RECORDS have come or BATCH_SECONDS have passed.
+the app, see `encode`); `info` says what the app needs besides: the child's pid, when the script began
+(Session.origin, perf_counter: the same clock in both processes), and in the last frame `done` and any `error`. A frame goes out once FRAME_RECORDS have come or BATCH_SECONDS have passed.
 
 Commands come in on stdin, one a line: `stop REASON` ends the program (the records of how it ended still follow).
 End of input with no `stop` before it (the app died) or a broken stdout ends the program at once, leaving what was
@@ -49,6 +48,19 @@ def encode(info: dict, records: list[Record]) -> bytes:
     return HEADER.pack(len(body)) + body
 
 
+def frames(buf: bytearray) -> list[bytes]:
+    """The whole frames' bodies at the start of `buf`, taken out of it (an incomplete frame stays for more bytes)."""
+    out, start, size = [], 0, HEADER.size
+    while len(buf) - start >= size:
+        (n,) = HEADER.unpack_from(buf, start)
+        if len(buf) - start - size < n:
+            break
+        out.append(bytes(buf[start + size:start + size + n]))
+        start += size + n
+    del buf[:start]
+    return out
+
+
 def decode(body: bytes) -> tuple[dict, list[Record]]:
     """A frame's body (what follows its length) as (info, records): the inverse of `encode`."""
     info, runs = pickle.loads(body)
@@ -79,7 +91,6 @@ class Ingest:
         self.pending = bytearray()
         self.records: list = []
         self.sent = time.monotonic()
-        self.offset: float | None = None
         self.app_gone = False
 
     def listen(self) -> None:
@@ -93,7 +104,7 @@ class Ingest:
 
     def info(self, **more) -> dict:
         s = self.session
-        return {"pid": s.proc.pid if s.proc else None, "started": s.started, "offset": self.offset, **more}
+        return {"pid": s.proc.pid if s.proc else None, "origin": s.origin, **more}
 
     def frame(self, final: bool = False, **more) -> None:
         """Frame what has come: whole frames of FRAME_RECORDS, and the rest too once BATCH_SECONDS have passed
@@ -139,10 +150,7 @@ class Ingest:
                     session.stop(self.stop_reason)
                 if len(self.pending) < MAX_PENDING:
                     records = session.poll(BATCH_SECONDS / 2, limit=FRAME_RECORDS)
-                    if records:
-                        bound = session.elapsed - session.latest_time  # each record arrives after it happened
-                        self.offset = bound if self.offset is None else min(self.offset, bound)
-                        self.records += records
+                    self.records += records
                     self.frame()
                     self.flush(0)
                 else:  # the app is behind: wait for it (the run's time limit still holds)

@@ -147,9 +147,10 @@ class Session:
         return self.exit_record is not None
 
     @property
-    def latest_time(self) -> float:
-        """The latest trace time the records so far have reached."""
-        return self.deriver.end_time
+    def origin(self) -> float | None:
+        """time.perf_counter() when the script began (trace time 0), at the latest; None before its first events.
+        perf_counter is one clock for every process on the machine, so another process can use it too."""
+        return self._origin
 
     @property
     def elapsed(self) -> float:
@@ -232,12 +233,12 @@ class Session:
         self.stop_reason = reason
         self._stopped_at = time.perf_counter()
         pgid = self.proc.pid
-        _killpg(pgid, signal.SIGTERM)
+        kill_group(pgid, signal.SIGTERM)
         try:
             self.proc.wait(GRACE)
         except subprocess.TimeoutExpired:
             pass
-        _killpg(pgid, signal.SIGKILL)  # also whatever the script left in its group
+        kill_group(pgid, signal.SIGKILL)  # also whatever the script left in its group
         try:
             self.proc.wait(2)
         except subprocess.TimeoutExpired:
@@ -388,7 +389,8 @@ def _grow_pipe(fd: int) -> None:
         pass
 
 
-def _killpg(pgid: int, sig: int) -> None:
+def kill_group(pgid: int, sig: int) -> None:
+    """Send `sig` to a process group that may be gone already."""
     try:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
