@@ -7,14 +7,13 @@ written through it. `save_trace` then takes the next free name; `write_new` says
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import re
 import time
 from pathlib import Path
 
 from viz.trace.model import Trace
-from viz.trace.record import StateRecord
 
 SUFFIX = ".trace.jsonl"
 TRIES = 100  # names save_trace tries, NAME-STAMP, NAME-STAMP-2, ..., before it gives up
@@ -49,19 +48,15 @@ def _candidates(name: str, folder: str | Path, now: float | None):
 def write_new(trace: Trace, path: str | Path) -> Path:
     """Write the trace (as far as it has come) to a new file at `path`; TraceExists if the path is taken.
 
-    The lines are those of Trace.save: the header, then every record, one JSON object a line.
+    It is Trace.save's file, created exclusively.
     """
     try:
-        f = open(path, "x", encoding="utf-8")
+        trace.save(path, exclusive=True)
     except FileExistsError:
         raise TraceExists(f"{path} already exists; viz never writes over a file") from None
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    try:
-        with f:
-            f.write(dumps(trace.header) + "\n")
-            f.writelines(dumps(r.to_json() if r.__class__ is StateRecord else r) + "\n" for r in trace.records())
     except BaseException:
-        os.unlink(path)  # ours: created above; a half-written trace is no use to anyone
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # ours if it is there (created above): a half-written trace is no use to anyone
         raise
     return Path(path)
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import IO, Any, Generator, Iterator
+from itertools import islice
+from typing import IO, Any, Generator, Iterable, Iterator
 
 from viz.trace.record import Record, StateRecord
 
@@ -336,20 +337,25 @@ def _check_header(rec: Any, path: str) -> dict:
 
 
 class TraceWriter:
-    """Appends records to a trace file line by line, so a run cut short still leaves every whole line."""
+    """Appends records to a trace file line by line, so a run cut short still leaves every whole line.
 
-    def __init__(self, path: str | os.PathLike, head: dict):
+    With `exclusive`, the file is created as new (open mode "x", O_CREAT | O_EXCL): FileExistsError if anything is at
+    the path, a symbolic link included, and nothing is written through it."""
+
+    def __init__(self, path: str | os.PathLike, head: dict, exclusive: bool = False):
         self.path = str(path)
-        self._f: IO[str] = open(self.path, "w", encoding="utf-8")
+        self._f: IO[str] = open(self.path, "x" if exclusive else "w", encoding="utf-8")
         self.write(head)
 
     def write(self, rec: dict) -> None:
         self._f.write(json.dumps(rec, ensure_ascii=False, separators=(",", ":")))
         self._f.write("\n")
 
-    def write_many(self, recs: list[Record]) -> None:
+    def write_many(self, recs: Iterable[Record]) -> None:
         dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        self._f.write("".join(dumps(r.to_json() if r.__class__ is StateRecord else r) + "\n" for r in recs))
+        it = iter(recs)
+        while chunk := list(islice(it, 10_000)):  # a whole trace saved at once is written a piece at a time
+            self._f.write("".join(dumps(r.to_json() if r.__class__ is StateRecord else r) + "\n" for r in chunk))
 
     def flush(self) -> None:
         self._f.flush()

@@ -409,9 +409,10 @@ class Trace:
         if self.exit is not None:
             yield self.exit
 
-    def save(self, path: str | os.PathLike) -> None:
-        w = TraceWriter(path, self.header)
+    def save(self, path: str | os.PathLike, exclusive: bool = False) -> None:
+        """Write the model as a trace file (with `exclusive`, only as a new file: see TraceWriter)."""
+        w = TraceWriter(path, self.header, exclusive)
         try:
-            w.write_many(list(self.records()))
+            w.write_many(self.records())
         finally:
             w.close()

@@ -48,12 +48,6 @@ class StateRecord(NamedTuple):
 Record = StateRecord | dict  # a trace record of any kind: state records, and the others as the file's dicts
 
 
-def state(t: float, task: int, state: str, reason: str | None = None, file: str | None = None,
-          line: int | None = None, blocks_loop: bool = False) -> StateRecord:
-    """A state record (the kind field filled in)."""
-    return StateRecord("state", t, task, state, reason, file, line, blocks_loop)
-
-
 def record_time(rec: Record) -> float | None:
     """The time of a record of any kind (None for a source record, which has none)."""
     return rec.t if type(rec) is StateRecord else rec.get("t")
