@@ -33,6 +33,7 @@ class BlockingHooks:
         self.conn_task: dict[int, int] = {}  # fd -> task of an accepted connection served by a select loop
         self._serving: dict[int, int] = {}   # loop thread -> fd of the connection it is serving
         self._waiting: set[int] = set()      # connection fds currently shown blocked in select()
+        self.loop_checks: list = [self.gevent_loop_held]  # each says whether the calling task holds an event loop
 
     # ---- the generic wrapper --------------------------------------------------------------------------------
     def blocking(self, fn, describe):
@@ -66,6 +67,10 @@ class BlockingHooks:
         return wrapper
 
     def loop_blocked(self) -> bool:
+        """True when the calling task holds an event loop: it waits, and every task of that loop waits with it."""
+        return any(held() for held in self.loop_checks)
+
+    def gevent_loop_held(self) -> bool:
         """True when a gevent hub exists in this thread and the current greenlet is not it: the loop is held."""
         hub_local = sys.modules.get("gevent._hub_local")
         if hub_local is None:
