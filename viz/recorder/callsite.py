@@ -130,6 +130,10 @@ def shorten_call(text: str) -> str:
 
 
 def short_repr(value, limit: int = 24) -> str:
+    """A value as a reader would write it, short: `0.3` not `0.30000000000000004`, `Queue` not `<Queue at 0x7f…>`,
+    `…/articles/1.html` for a long URL, `127.0.0.1:5000` for a connected socket."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
     if isinstance(value, str) and "://" in value and len(value) > limit:
         from urllib.parse import urlsplit
         try:
@@ -146,28 +150,65 @@ def short_repr(value, limit: int = 24) -> str:
     try:
         r = repr(value)
     except Exception:
-        r = f"<{type(value).__name__}>"
+        r = "<"
+    if r.startswith("<"):  # `<Queue at 0x7f…>`, `<function f at 0x…>`: no literal form; its name says more
+        name = getattr(value, "__qualname__", None) if callable(value) else None
+        r = (name or type(value).__name__).rsplit(".", 1)[-1]
     return r if len(r) <= limit else r[: limit - 1] + "…"
 
 
-def _arg_words(value) -> str:
-    """An argument as a reader would write it, or `…` for an object with no short literal form."""
-    words = short_repr(value)
-    return "…" if words.startswith("<") and not words.startswith("<socket") else words
+def call_name(func, args=(), kwargs=None, limit: int = 40, is_user=None) -> str:
+    """`consumer('c1')`, `fun`, `fetch('…/1.html')`, `job(2, 0.3)`: how a reader of the script names a call.
 
-
-def call_name(func, args=(), kwargs=None, limit: int = 40) -> str:
-    """`consumer('c1')`, `fun`, `func('http://…')`: how a reader of the script names a call."""
+    With `is_user` (a predicate on code objects), a library function that runs a user function handed to it, such
+    as gevent's `_handle_and_close_when_done(handle, close, (sock, addr))`, is named for the user function and
+    the arguments it gets; a library function running none is named by its qualified name alone
+    (`Pool._handle_workers`)."""
+    if is_user is not None:
+        code = getattr(func, "__code__", None)
+        if code is not None and not is_user(code):
+            found = _user_callable(args, is_user)
+            if found is None:
+                return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or type(func).__name__
+            lib = getattr(func, "__name__", "")
+            func, args, kwargs = found, [a for a in flat(args) if not callable(a)], None
+            if "map" in lib:  # gevent's Group.map runs `square` over [1, 2, 3]: `map(square, [1, 2, 3])`
+                return call_name(_Named("map"), [_Named(found.__name__), *args], limit=limit)
     name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or type(func).__name__
     if "<locals>." in name or hasattr(func, "__self__"):
         name = name.rsplit(".", 1)[-1]
-    parts = [_arg_words(a) for a in args] + [f"{k}={_arg_words(v)}" for k, v in (kwargs or {}).items()]
+    parts = [short_repr(a) for a in args] + [f"{k}={short_repr(v)}" for k, v in (kwargs or {}).items()]
     if not parts:
         return name
-    while len(parts) > 1 and parts[-1] == "…" and parts[-2] == "…":
-        parts.pop()  # func(…) rather than func(…, …, …)
     text = f"{name}({', '.join(parts)})"
     return text if len(text) <= limit else text[: limit - 2] + "…)"
+
+
+class _Named:
+    """A name standing in for a call's function or argument, shown as it is."""
+
+    def __init__(self, name: str):
+        self.__name__ = name
+
+    def __repr__(self) -> str:
+        return self.__name__
+
+
+def flat(args):
+    """The arguments, with those packed in a tuple unpacked (one level)."""
+    for a in args:
+        if isinstance(a, tuple):
+            yield from a
+        else:
+            yield a
+
+
+def _user_callable(args, is_user):
+    for a in flat(args):
+        code = getattr(a, "__code__", None) or getattr(getattr(a, "__func__", None), "__code__", None)
+        if code is not None and is_user(code):
+            return a
+    return None
 
 
 def format_seconds(seconds) -> str:

@@ -15,7 +15,7 @@ import os
 import sys
 
 from viz import protocol
-from viz.recorder.callsite import call_name, call_source, format_seconds, shorten_call
+from viz.recorder.callsite import call_name, call_source, flat, format_seconds, shorten_call
 from viz.recorder.sockets import fds_of, remember_connects, socket_peer
 from viz.recorder.core import get_ident
 
@@ -142,10 +142,11 @@ class GreenletHooks:
         if run is None:
             return name or "greenlet"
         args = getattr(g, "args", ()) or ()
-        peer = socket_peer(args[0]) if args else None
+        data = [a for a in flat(args) if not callable(a)]  # a server's handler gets (handle, close, (sock, addr))
+        peer = socket_peer(data[0]) if data else None
         if peer:
             return self.rec.peer_name(peer)
-        return call_name(run, args, getattr(g, "kwargs", None))
+        return call_name(run, args, getattr(g, "kwargs", None), is_user=self.rec.sites.is_user)
 
     def _watch_hub(self, hub, tid: int) -> None:
         rec = self.rec
@@ -186,7 +187,7 @@ class GreenletHooks:
             if run is not None and getattr(g, "args", None) is not None:
                 name = self.greenlet_name(g, run)
             elif run is not None and not isinstance(run, type(self.task_of_greenlet)):
-                name = call_name(run)
+                name = call_name(run, is_user=self.rec.sites.is_user)
             else:
                 name = None
             tid = rec.new_task(name or "greenlet", "greenlet", None)
