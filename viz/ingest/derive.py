@@ -58,6 +58,7 @@ if not os.environ.get("VIZ_PURE_PYTHON"):
 class Deriver:
     def __init__(self) -> None:
         self.tasks: dict[int, _Task] = {}
+        self._threads: set[int] = set()  # tasks that are threads of their own: a loop's poll does not wait for them
         self.names: dict[int, str] = {}
         self.outputs = 0  # output records made so far (the viewer counts them against its limit)
         self.exit: tuple | None = None
@@ -105,6 +106,8 @@ class Deriver:
             self._see(t)
             self.names[tid] = name
             self._switched_to[tid] = "switched to " + name
+            if kind_ == "thread":
+                self._threads.add(tid)
             if tid not in self.tasks:
                 self.tasks[tid] = _Task(file, line)
             if kind_ == "loop":
@@ -308,21 +311,30 @@ class Deriver:
             self._emit(out, task, t, tid, state, reason, None, None, None)
 
     def _polling_for(self) -> str:
+        """What the loop's blocked tasks wait on: their fds, their timers, and how many wait on anything else (an
+        event, a queue, a join, a threadpool's result). A watcher no task waits on (a server's listening socket) is
+        not seen from here: with nothing counted, the reason says so rather than that the loop waits for nothing."""
         fds: set[int] = set()
-        timers = 0
-        for task in self.tasks.values():
-            if task.state == "blocked" and task.info and not task.ended:
-                if task.info.get("until") is not None:
-                    timers += 1
-                if task.info.get("fd") is not None:
-                    fds.add(task.info["fd"])
-                fds.update(task.info.get("fds") or ())
+        timers = others = 0
+        for tid, task in self.tasks.items():
+            if task.state != "blocked" or task.ended or tid in self._hubs or tid in self._threads:
+                continue
+            info = task.info or {}
+            if info.get("until") is not None:
+                timers += 1
+            if info.get("fd") is not None:
+                fds.add(info["fd"])
+            fds.update(info.get("fds") or ())
+            if not (info.get("until") is not None or info.get("fd") is not None or info.get("fds")):
+                others += 1
         parts = []
         if fds:
             parts.append(f"fds {sorted(fds)}")
         if timers:
             parts.append(f"{timers} timer{'s' if timers != 1 else ''}")
-        return "polling: " + (", ".join(parts) if parts else "nothing to wait for")
+        if others:
+            parts.append(f"{others} other wait{'s' if others != 1 else ''}")
+        return "polling: " + (", ".join(parts) if parts else "no task waits on it")
 
     # ---- the end --------------------------------------------------------------------------------------------
     def close(self, t: float) -> list[Record]:

@@ -11,6 +11,7 @@ on the hub's loop bracket each poll, from which the parent derives the hub's `id
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import sys
 
@@ -61,12 +62,35 @@ class GreenletHooks:
         except Exception:
             self.rec.hook_error("gevent spawn callback")
         self._attribute_hub_reports(Hub)
+        self._follow_threadpool_work()
         try:
             from gevent import _socket3
             for name in ("connect", "connect_ex"):
                 setattr(_socket3.socket, name, remember_connects(getattr(_socket3.socket, name), self.rec))
         except Exception:
             self.rec.hook_error("gevent socket hook")
+
+    def _follow_threadpool_work(self) -> None:
+        """A ThreadPool worker runs while it runs a function the program gave it, and waits for work between."""
+        rec = self.rec
+        try:
+            from gevent.threadpool import ThreadPool
+        except ImportError:
+            return
+        spawn = ThreadPool.spawn
+
+        def spawn_followed(pool, func, *args, **kwargs):
+            name = call_name(func, args, kwargs, is_user=rec.sites.is_user)
+
+            def work(*a, **k):
+                tid = rec.current_task()
+                rec.state(tid, "running", name)
+                try:
+                    return func(*a, **k)
+                finally:
+                    rec.state(tid, "blocked", "waiting for work")
+            return spawn(pool, work, *args, **kwargs)
+        ThreadPool.spawn = functools.wraps(spawn)(spawn_followed)
 
     def _attribute_hub_reports(self, Hub) -> None:
         """A greenlet's uncaught exception is printed by the hub: record it as output of the greenlet that raised."""
@@ -112,6 +136,7 @@ class GreenletHooks:
             else:  # waits for its timer, not for the loop: it is not ready before the delay is up
                 reason, seconds = later
                 rec.state(tid, "blocked", reason, info=None if seconds is None else {"until": t + seconds}, t=t)
+                g.rawlink(lambda _g, tid=tid: rec.end(tid))  # killed before its timer: it ends at its kill
         except Exception:
             rec.hook_error("gevent spawn callback")
 
@@ -182,6 +207,8 @@ class GreenletHooks:
             tid = rec.new_task("hub", "loop")
             self.hubs.add(g)  # never removed: the C hook relies on it (its one-hub shortcut)
             self._watch_hub(g, tid)
+        elif type(g).__name__ == "_WorkerGreenlet":  # the root of a gevent ThreadPool's worker thread
+            tid = rec.new_task("ThreadPool worker", "thread")
         else:
             run = getattr(g, "_run", None) or getattr(g, "run", None)
             if run is not None and getattr(g, "args", None) is not None:

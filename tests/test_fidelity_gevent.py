@@ -1,0 +1,34 @@
+"""gevent's loose ends: a greenlet killed before its timer, ThreadPool workers, what the hub's poll waits for."""
+
+from __future__ import annotations
+
+from conftest import lane, record, spans
+
+
+def test_a_greenlet_killed_before_its_timer_ends_at_its_kill_not_at_the_end_of_the_run(script):
+    path = script(
+        "import gevent\n"
+        "def late():\n    print('never')\n"
+        "g = gevent.spawn_later(0.5, late)\ngevent.sleep(0.1)\ng.kill()\ngevent.sleep(0.3)\n")
+    trace = record(str(path))
+    blocked = spans(trace, "late", "blocked")
+    assert len(blocked) == 1 and 0.08 <= blocked[0].duration <= 0.2, blocked
+    assert blocked[0].end < trace.duration - 0.2  # it did not stay blocked through main's last sleep
+
+
+def test_a_threadpool_worker_is_a_thread_running_its_work_and_waiting_for_work_between(script):
+    path = script(
+        "import gevent, gevent.threadpool, time\n"
+        "def work(n):\n    time.sleep(0.1)\n    return n\n"
+        "pool = gevent.threadpool.ThreadPool(1)\n"
+        "print(pool.spawn(work, 1).get())\ngevent.sleep(0.2)\nprint(pool.spawn(work, 2).get())\n")
+    trace = record(str(path))
+    worker = lane(trace, "ThreadPool worker")
+    assert worker.kind == "thread"
+    slept = spans(trace, "ThreadPool worker", "blocked")
+    assert [s.reason for s in slept if s.reason == "time.sleep(0.1)"] == ["time.sleep(0.1)"] * 2, slept
+    idle = [s for s in slept if s.reason == "waiting for work"]
+    assert idle and max(s.duration for s in idle) >= 0.15, slept  # between the two pieces of work
+    hub_reasons = {s.reason for s in spans(trace, "hub", "idle")}
+    assert "polling: 1 other wait" in hub_reasons, hub_reasons  # main waits on the pool's result
+    assert not any("nothing to wait for" in r for r in hub_reasons)
