@@ -15,15 +15,12 @@ import select
 import selectors
 import socket
 import sys
-import threading
 import time
 
-from viz import protocol
-from viz.recorder.callsite import call_name, caller, format_seconds
+from viz.recorder import futures, locks, processes
+from viz.recorder.callsite import caller, format_seconds
 from viz.recorder.core import get_ident
 from viz.recorder.sockets import fds_of, remember_connects, socket_peer
-
-_DEFAULT_THREAD_NAME = "Thread-"
 
 
 class BlockingHooks:
@@ -89,7 +86,9 @@ class BlockingHooks:
         time.sleep = self.blocking(time.sleep, lambda a, k: f"time.sleep({format_seconds(a[0] if a else k.get('secs'))})")
         self._install_socket()
         self._install_select()
-        self._install_threading()
+        locks.install(self)
+        processes.install(self)
+        futures.install(self)
 
     def _install_socket(self) -> None:
         cls = socket.socket
@@ -144,8 +143,10 @@ class BlockingHooks:
             if rec._closed or get_ident() in self._busy:
                 return real_select(rlist, wlist, xlist, *timeout)
             fds = fds_of(rlist, wlist, xlist)
+            write = fds_of(wlist)
+            words = f"select() on fds {fds}" + (f" (write: {write})" if write else "")
             ready = self._around_wait(fds, lambda: real_select(rlist, wlist, xlist, *timeout),
-                                      lambda res: (fds_of(res[0]), fds_of(res[1])))
+                                      lambda res: (fds_of(res[0]), fds_of(res[1])), words)
             return ready
         select.select = select_wrapper
 
@@ -153,22 +154,29 @@ class BlockingHooks:
             cls = getattr(selectors, cls_name, None)
             if cls is not None:
                 cls.select = self._selector_select(cls.select)
+        for name in ("poll", "epoll"):
+            real = getattr(select, name, None)
+            if real is not None:
+                setattr(select, name, polled(self, real, name))
 
     def _selector_select(self, real):
         @functools.wraps(real)
         def wrapper(sel, timeout=None):
             if self.rec._closed or get_ident() in self._busy:
                 return real(sel, timeout)
-            fds = sorted(key.fd for key in sel.get_map().values())
+            keys = sorted(sel.get_map().values(), key=lambda key: key.fd)
+            fds = [key.fd for key in keys]
+            write = [key.fd for key in keys if key.events & selectors.EVENT_WRITE]
 
             def returned(events):
                 r = sorted(k.fd for k, m in events if m & selectors.EVENT_READ)
                 w = sorted(k.fd for k, m in events if m & selectors.EVENT_WRITE)
                 return r, w
-            return self._around_wait(fds, lambda: real(sel, timeout), returned)
+            return self._around_wait(fds, lambda: real(sel, timeout), returned,
+                                     f"select() on fds {fds}" + (f" (write: {write})" if write else ""))
         return wrapper
 
-    def _around_wait(self, fds, call, returned):
+    def _around_wait(self, fds, call, returned, words=None, name="select()"):
         """A select-style wait: the loop is blocked on `fds`; its connections wait; those returned become ready."""
         rec = self.rec
         ident = get_ident()
@@ -179,8 +187,8 @@ class BlockingHooks:
             ctid = self.conn_task.get(fd)
             if ctid is not None and fd not in self._waiting:
                 self._waiting.add(fd)
-                rec.state(ctid, "blocked", f"waiting in select() for fd {fd}")
-        rec.state(tid, "blocked", f"select() on fds {fds}", frame, {"fds": fds})
+                rec.state(ctid, "blocked", f"waiting in {name} for fd {fd}")
+        rec.state(tid, "blocked", words or f"{name} on fds {fds}", frame, {"fds": fds})
         self._busy.add(ident)
         try:
             result = call()
@@ -196,7 +204,7 @@ class BlockingHooks:
         if writable:
             words.append(f"writable {writable}")
         t = rec.now()
-        rec.state(tid, "running", "select() returned " + (", ".join(words) if words else "nothing (timeout)"), frame,
+        rec.state(tid, "running", f"{name} returned " + (", ".join(words) if words else "nothing (timeout)"), frame,
                   t=t)
         for fd in readable + writable:
             ctid = self.conn_task.get(fd)
@@ -248,62 +256,57 @@ class BlockingHooks:
                 del self._serving[ident]
         self.rec.end(tid)
 
-    # ---- threads, events, queues ----------------------------------------------------------------------------
-    def _install_threading(self) -> None:
-        rec = self.rec
-        Thread = threading.Thread
-        start, bootstrap = Thread.start, Thread._bootstrap_inner
 
-        def thread_name(th) -> str:
-            name = th.name
-            if name.startswith(_DEFAULT_THREAD_NAME) and getattr(th, "_target", None) is not None:
-                return call_name(th._target, getattr(th, "_args", ()), getattr(th, "_kwargs", None))
-            return name
+def polled(hooks: BlockingHooks, real, name: str):
+    """`select.poll` / `select.epoll` made into objects that remember their fds, so a wait names them:
+    `poll() on fds [3 (read), 5 (write)]`. A poll with a timeout of 0 is not a wait and records nothing."""
+    read, write = (select.POLLIN | select.POLLPRI, select.POLLOUT) if name == "poll" else \
+        (select.EPOLLIN | select.EPOLLPRI, select.EPOLLOUT)
+    default = read | write
 
-        @functools.wraps(start)
-        def start_wrapper(th):
-            try:
-                if not hasattr(th, "_viz_task"):
-                    th._viz_task = rec.new_task(thread_name(th), "thread", rec.current_task())
-                    rec.state(th._viz_task, "ready", "start()")
-            except Exception:
-                rec.hook_error("Thread.start hook")
-            return start(th)
+    class Polled:
+        __slots__ = ("_real", "_masks", "__weakref__")
 
-        @functools.wraps(bootstrap)
-        def bootstrap_wrapper(th):
-            tid = getattr(th, "_viz_task", None)
-            try:
-                if tid is None:
-                    tid = th._viz_task = rec.new_task(thread_name(th), "thread", None)
-                rec.thread_task[get_ident()] = tid
-                for hook in rec.thread_start_hooks:
-                    hook()
-                getcurrent = rec.current_greenlet
-                if getcurrent is not None:
-                    g = getcurrent()
-                    old = rec.greenlet_task.get(g)
-                    if old is not None and old != tid and g.parent is not None:
-                        rec.end(old)  # under monkey patching a thread is a greenlet: one task, the thread's
-                    rec.greenlet_task[g] = tid
-                target = getattr(th, "_target", None)
-                code = getattr(target, "__code__", None)
-                where = (rec.sites.file_name(code), code.co_firstlineno) if code and rec.sites.is_user(code) else (None, None)
-                rec.emit((protocol.TASK_STATE, rec.now(), tid, "running", None, where[0], where[1], None))
-            except Exception:
-                rec.hook_error("thread start hook")
-            try:
-                return bootstrap(th)
-            finally:
-                rec.end(tid)
-        Thread.start = start_wrapper
-        Thread._bootstrap_inner = bootstrap_wrapper
-        Thread.join = self.blocking(Thread.join, lambda a, k: f"join ({rec.names.get(getattr(a[0], '_viz_task', 0), a[0].name)})")
-        threading.Event.wait = self.blocking(threading.Event.wait, lambda a, k: "Event.wait()")
-        threading.Condition.wait = self.blocking(threading.Condition.wait, lambda a, k: "Condition.wait()")
-        import queue
-        queue.Queue.get = self.blocking(queue.Queue.get, lambda a, k: "Queue.get()" if (a[1] if len(a) > 1 else k.get("block", True)) else None)
-        queue.Queue.put = self.blocking(queue.Queue.put, lambda a, k: "Queue.put()" if a[0].maxsize > 0 and a[0].full() else None)
+        def __init__(self, *args, **kwargs):
+            self._real = real(*args, **kwargs)
+            self._masks: dict[int, int] = {}
+
+        def register(self, fd, *mask):
+            self._real.register(fd, *mask)
+            self._masks[fd if isinstance(fd, int) else fd.fileno()] = mask[0] if mask else default
+
+        def modify(self, fd, mask):
+            self._real.modify(fd, mask)
+            self._masks[fd if isinstance(fd, int) else fd.fileno()] = mask
+
+        def unregister(self, fd):
+            self._real.unregister(fd)
+            self._masks.pop(fd if isinstance(fd, int) else fd.fileno(), None)
+
+        def poll(self, *args, **kwargs):
+            timeout = args[0] if args else kwargs.get("timeout")
+            if hooks.rec._closed or timeout == 0 or get_ident() in hooks._busy:
+                return self._real.poll(*args, **kwargs)
+            fds = sorted(self._masks)
+            words = ", ".join(f"{fd} ({'/'.join(w for w, bit in (('read', read), ('write', write)) if m & bit)})"
+                              for fd, m in sorted(self._masks.items()))
+
+            def returned(events):
+                return sorted(fd for fd, m in events if m & read), sorted(fd for fd, m in events if m & write)
+            return hooks._around_wait(fds, lambda: self._real.poll(*args, **kwargs), returned,
+                                      f"{name}() on fds [{words}]", f"{name}()")
+
+        def __getattr__(self, attr):
+            return getattr(self._real, attr)
+
+        def __enter__(self):
+            self._real.__enter__()
+            return self
+
+        def __exit__(self, *exc):
+            return self._real.__exit__(*exc)
+    Polled.__name__ = Polled.__qualname__ = name
+    return Polled
 
 
 def install(rec) -> BlockingHooks:

@@ -96,11 +96,24 @@ def _exit_status(code) -> tuple[int, str, str | None]:
 
 
 def _wait_for_threads(rec) -> None:
+    """After the script's last line the interpreter waits for its non-daemon threads: main is blocked on them."""
     import threading
+    names = []
+    try:
+        names = [rec.names.get(getattr(t, "_viz_task", 0), t.name) for t in threading.enumerate()
+                 if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+        if names:
+            more = f" and {len(names) - 4} more" if len(names) > 5 else ""
+            rec.state(rec.current_task(), "blocked",
+                      "waiting for threads at exit: " + ", ".join(names[:4] if more else names) + more)
+    except Exception:
+        rec.hook_error("waiting for threads")
     try:
         threading._shutdown()
     except Exception:
         rec.hook_error("waiting for threads")
+    if names:
+        rec.state(rec.current_task(), "running")
     try:
         import atexit
         atexit._run_exitfuncs()

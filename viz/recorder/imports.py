@@ -1,0 +1,43 @@
+"""Run a hook the moment the script imports a module (multiprocessing, concurrent.futures), never importing it first.
+
+Hooks on libraries that are costly to import or that not every program uses are added lazily: `when_imported(name,
+hook)` calls `hook(module)` right after the module's code ran, or at once if it is already imported. A hook that
+fails is reported as a recorder note and the import goes on.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+
+def when_imported(rec, name: str, hook) -> None:
+    """Call `hook(module)` once module `name` is imported (now, if it is)."""
+    if name in sys.modules:
+        _run(rec, name, hook, sys.modules[name])
+        return
+
+    class Finder:
+        @staticmethod
+        def find_spec(fullname, path=None, target=None):
+            if fullname != name:
+                return None
+            sys.meta_path.remove(Finder)
+            spec = importlib.util.find_spec(fullname)
+            if spec is None or spec.loader is None:
+                return spec
+            exec_module = spec.loader.exec_module
+
+            def exec_and_hook(module):
+                exec_module(module)
+                _run(rec, name, hook, module)
+            spec.loader.exec_module = exec_and_hook
+            return spec
+    sys.meta_path.insert(0, Finder)
+
+
+def _run(rec, name: str, hook, module) -> None:
+    try:
+        hook(module)
+    except Exception:
+        rec.hook_error(f"{name} import hook")

@@ -1,0 +1,237 @@
+"""Threading primitives in the program's words: a contended Lock or RLock, Semaphore, Barrier, Condition, Event,
+Thread.start/join and queues each make the waiting task `blocked`, e.g. `Lock.acquire() held by worker(1)`.
+
+`_thread.lock` and `_thread.RLock` are C types whose methods cannot be replaced, so `threading.Lock` and
+`threading.RLock` become thin wrappers before the script runs. An acquire first tries without waiting and records
+nothing when that succeeds (an RLock re-entered by its owner is not a wait); only a contended acquire is a blocked
+span, naming the task that took the lock last. Locks the standard library made before (threading's own) stay C locks.
+The other primitives are Python classes: their outer call is wrapped, so the span says `Semaphore.acquire()`, not the
+`Condition.wait()` inside it (BlockingHooks' busy set keeps the inner call from recording again).
+"""
+
+from __future__ import annotations
+
+import _thread
+import functools
+import queue
+import sys
+import threading
+
+from viz import protocol
+from viz.recorder.callsite import call_name
+from viz.recorder.core import get_ident
+
+_DEFAULT_THREAD_NAME = "Thread-"
+_allocate_lock = _thread.allocate_lock
+_CRLock = _thread.RLock
+_CSimpleQueue = queue.SimpleQueue
+
+
+class _Wrapped:
+    """A C lock and the thread that took it last (so a task waiting for it can name the holder)."""
+    __slots__ = ("_lock", "_holder", "__weakref__")
+    _contended = None  # set by install(): the recorded blocking acquire, `(lock, timeout) -> bool`
+
+    def acquire(self, blocking=True, timeout=-1):
+        if self._lock.acquire(False):
+            self._holder = get_ident()
+            return True
+        contended = self._contended
+        if not blocking or contended is None:
+            got = self._lock.acquire(blocking, timeout)
+        else:
+            got = contended(self, timeout)
+        if got:
+            self._holder = get_ident()
+        return got
+
+    __enter__ = acquire
+
+    def release(self):
+        self._lock.release()
+
+    def __exit__(self, t, v, tb):
+        self._lock.release()
+
+    def locked(self):
+        return self._lock.locked()
+
+    def _at_fork_reinit(self):
+        self._lock._at_fork_reinit()
+        self._holder = None
+
+    def __repr__(self):
+        return repr(self._lock)
+
+
+class Lock(_Wrapped):
+    """threading.Lock, recorded when contended."""
+    __slots__ = ()
+
+    def __init__(self):
+        self._lock = _allocate_lock()
+        self._holder = None
+
+
+class RLock(_Wrapped):
+    """threading.RLock, recorded when another thread holds it. threading.Condition calls the three private methods
+    below on the lock it is given (they save and restore the recursion level across a wait)."""
+    __slots__ = ()
+
+    def __init__(self, *args, **kwargs):
+        self._lock = _CRLock(*args, **kwargs)
+        self._holder = None
+
+    def _is_owned(self):
+        return self._lock._is_owned()
+
+    def _release_save(self):
+        return self._lock._release_save()
+
+    def _acquire_restore(self, state):
+        self._lock._acquire_restore(state)
+        self._holder = get_ident()
+
+
+def install(hooks) -> None:
+    _install_locks(hooks)
+    _install_threads(hooks)
+    _install_waits(hooks)
+    _install_queues(hooks)
+
+
+def _install_locks(hooks) -> None:
+    rec = hooks.rec
+
+    def holder(lock) -> str:
+        tid = rec.thread_task.get(lock._holder)
+        return rec.names.get(tid, "another thread") if tid is not None else "another thread"
+
+    def contended(lock, timeout):
+        return lock._lock.acquire(True, timeout)
+
+    kinds = {Lock: "Lock", RLock: "RLock"}
+    _Wrapped._contended = staticmethod(hooks.blocking(
+        contended, lambda a, k: f"{kinds.get(type(a[0]), 'Lock')}.acquire() held by {holder(a[0])}"))
+    threading.Lock = Lock
+    threading.RLock = RLock
+
+
+def try_first(hooks, real, describe):
+    """Wrap an `acquire(blocking=True, timeout=None)`: try it without waiting first (nothing recorded when that
+    succeeds), then wait recorded as blocked for `describe(args, kwargs)`."""
+    slow = hooks.blocking(real, describe)
+
+    @functools.wraps(real)
+    def acquire(self, blocking=True, timeout=None):
+        if real(self, False):
+            return True
+        if not blocking:
+            return real(self, blocking, timeout)
+        return slow(self, True, timeout)
+    return acquire
+
+
+def _install_threads(hooks) -> None:
+    rec = hooks.rec
+    Thread = threading.Thread
+    start, bootstrap = Thread.start, Thread._bootstrap_inner
+
+    def thread_name(th) -> str:
+        name = th.name
+        if name.startswith(_DEFAULT_THREAD_NAME) and getattr(th, "_target", None) is not None:
+            return call_name(th._target, getattr(th, "_args", ()), getattr(th, "_kwargs", None))
+        return name
+
+    def task_name(th) -> str:
+        return rec.names.get(getattr(th, "_viz_task", 0), th.name)
+
+    # start() waits until the new thread runs: `start (worker(1))`, not the Event.wait() inside it
+    started = hooks.blocking(start, lambda a, k: f"start ({task_name(a[0])})")
+
+    @functools.wraps(start)
+    def start_wrapper(th):
+        try:
+            if not hasattr(th, "_viz_task"):
+                th._viz_task = rec.new_task(thread_name(th), "thread", rec.current_task())
+                rec.state(th._viz_task, "ready", "start()")
+        except Exception:
+            rec.hook_error("Thread.start hook")
+        return started(th)
+
+    @functools.wraps(bootstrap)
+    def bootstrap_wrapper(th):
+        tid = getattr(th, "_viz_task", None)
+        try:
+            if tid is None:
+                tid = th._viz_task = rec.new_task(thread_name(th), "thread", None)
+            rec.thread_task[get_ident()] = tid
+            for hook in rec.thread_start_hooks:
+                hook()
+            getcurrent = rec.current_greenlet
+            if getcurrent is not None:
+                g = getcurrent()
+                old = rec.greenlet_task.get(g)
+                if old is not None and old != tid and g.parent is not None:
+                    rec.end(old)  # under monkey patching a thread is a greenlet: one task, the thread's
+                rec.greenlet_task[g] = tid
+            target = getattr(th, "_target", None)
+            code = getattr(target, "__code__", None)
+            where = (rec.sites.file_name(code), code.co_firstlineno) if code and rec.sites.is_user(code) else (None, None)
+            rec.emit((protocol.TASK_STATE, rec.now(), tid, "running", None, where[0], where[1], None))
+        except Exception:
+            rec.hook_error("thread start hook")
+        try:
+            return bootstrap(th)
+        finally:
+            rec.end(tid)
+    Thread.start = start_wrapper
+    Thread._bootstrap_inner = bootstrap_wrapper
+    Thread.join = hooks.blocking(Thread.join, lambda a, k: f"join ({task_name(a[0])})" if a[0].is_alive() else None)
+
+
+def _install_waits(hooks) -> None:
+    Event, Condition = threading.Event, threading.Condition
+    Event.wait = hooks.blocking(Event.wait, lambda a, k: None if a[0].is_set() else "Event.wait()")
+    wait_for = Condition.wait_for
+
+    def condition_words(a, k):
+        # wait_for() calls wait(): the span names the call the program made
+        return "Condition.wait_for()" if sys._getframe(2).f_code is wait_for.__code__ else "Condition.wait()"
+    Condition.wait = hooks.blocking(Condition.wait, condition_words)
+    threading.Semaphore.acquire = try_first(hooks, threading.Semaphore.acquire,
+                                            lambda a, k: f"{type(a[0]).__name__}.acquire()")
+    threading.Semaphore.__enter__ = threading.Semaphore.acquire
+
+    def barrier_words(a, k):
+        b = a[0]
+        arrived = b.n_waiting + 1
+        return None if arrived >= b.parties else f"Barrier.wait() ({arrived} of {b.parties} arrived)"
+    threading.Barrier.wait = hooks.blocking(threading.Barrier.wait, barrier_words)
+
+
+class _SimpleQueue(_CSimpleQueue):
+    """queue.SimpleQueue (a C type) with a get() that is recorded when it waits."""
+    __slots__ = ()
+    _wait = None  # set by install()
+
+    def get(self, block=True, timeout=None):
+        if not block or self._wait is None:
+            return super().get(block, timeout)
+        try:
+            return super().get(False)
+        except queue.Empty:
+            return self._wait(self, timeout)
+
+
+def _install_queues(hooks) -> None:
+    Queue = queue.Queue
+    Queue.get = hooks.blocking(
+        Queue.get, lambda a, k: "Queue.get()" if (a[1] if len(a) > 1 else k.get("block", True)) and a[0].empty()
+        else None)
+    Queue.put = hooks.blocking(Queue.put, lambda a, k: "Queue.put()" if a[0].maxsize > 0 and a[0].full() else None)
+    _SimpleQueue.__name__ = _SimpleQueue.__qualname__ = "SimpleQueue"
+    _SimpleQueue.__module__ = "queue"
+    _SimpleQueue._wait = staticmethod(hooks.blocking(
+        lambda q, timeout: _CSimpleQueue.get(q, True, timeout), lambda a, k: "SimpleQueue.get()"))
+    queue.SimpleQueue = _SimpleQueue

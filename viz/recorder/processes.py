@@ -1,0 +1,154 @@
+"""Waits on child processes and pipes: the waiting task is `blocked`, e.g. `waiting for pid 4242 (sleep 0.3)`.
+
+Covers `os.waitpid`/`os.wait`, `subprocess.Popen` (its start, `wait`, `communicate`, hence `subprocess.run`),
+`os.read`/`os.write` on a blocking pipe, FIFO, socket or terminal that is not ready (a regular file is never a wait),
+and, once the script imports multiprocessing, `Process.join`, its `Queue.get` and `Pool.map`/`apply`/`AsyncResult.get`.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import stat
+import subprocess
+
+from viz.recorder.callsite import call_name
+from viz.recorder.imports import when_imported
+
+MAX_COMMAND = 40
+_WAITABLE = (stat.S_IFIFO, stat.S_IFSOCK, stat.S_IFCHR)
+
+
+def command_words(args) -> str:
+    """`sleep 0.3`: a command line as a reader would type it, shortened to fit a lane."""
+    if isinstance(args, (str, bytes, os.PathLike)):
+        text = os.fsdecode(args)
+    else:
+        try:
+            text = " ".join(os.fsdecode(a) for a in args)
+        except TypeError:
+            text = repr(args)
+    return text if len(text) <= MAX_COMMAND else text[: MAX_COMMAND - 1] + "…"
+
+
+class ProcessHooks:
+    def __init__(self, hooks):
+        self.hooks = hooks
+        self.rec = hooks.rec
+        self.commands: dict[int, str] = {}  # pid -> command line, for the processes Popen started
+
+    def install(self) -> None:
+        self._install_os()
+        self._install_subprocess()
+        rec = self.rec
+        when_imported(rec, "multiprocessing.process", self._install_mp_process)
+        when_imported(rec, "multiprocessing.queues", self._install_mp_queues)
+        when_imported(rec, "multiprocessing.pool", self._install_mp_pool)
+
+    def pid_words(self, pid: int) -> str:
+        if pid <= 0:
+            return "waiting for any child process" if pid == -1 else "waiting for a child process"
+        cmd = self.commands.get(pid)
+        if cmd is None:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = command_words([a for a in f.read().split(b"\0") if a])
+            except OSError:
+                cmd = ""
+        return f"waiting for pid {pid} ({cmd})" if cmd else f"waiting for pid {pid}"
+
+    # ---- os ---------------------------------------------------------------------------------------------------
+    def _install_os(self) -> None:
+        blocking = self.hooks.blocking
+        os.waitpid = blocking(os.waitpid, lambda a, k: None if (a[1] if len(a) > 1 else 0) & os.WNOHANG
+                              else self.pid_words(a[0]))
+        os.wait = blocking(os.wait, lambda a, k: "waiting for any child process")
+        poll = select.poll  # the real one, should gevent later remove it from select
+
+        def fd_wait(name, event):
+            def describe(args, kwargs):
+                fd = args[0]
+                if not isinstance(fd, int) or stat.S_IFMT(os.fstat(fd).st_mode) not in _WAITABLE:
+                    return None
+                if not os.get_blocking(fd):
+                    return None
+                p = poll()
+                p.register(fd, event)
+                if p.poll(0):
+                    return None  # ready: the call returns at once
+                return f"os.{name}() on fd {fd} ({_fd_kind(fd)})"
+            return describe
+        os.read = blocking(os.read, fd_wait("read", select.POLLIN))
+        os.write = blocking(os.write, fd_wait("write", select.POLLOUT))
+
+    # ---- subprocess -------------------------------------------------------------------------------------------
+    def _install_subprocess(self) -> None:
+        blocking, Popen = self.hooks.blocking, subprocess.Popen
+        init = Popen.__init__
+        started = blocking(init, lambda a, k: f"starting {command_words(a[1] if len(a) > 1 else k.get('args'))}")
+
+        def init_wrapper(p, *args, **kwargs):
+            started(p, *args, **kwargs)
+            try:
+                self.commands[p.pid] = command_words(p.args)
+            except Exception:
+                self.rec.hook_error("Popen hook")
+        Popen.__init__ = init_wrapper
+
+        def popen_words(a, k):
+            p = a[0]
+            return None if p.returncode is not None else self.pid_words(p.pid)
+        Popen.wait = blocking(Popen.wait, popen_words)
+        Popen.communicate = blocking(Popen.communicate, popen_words)
+
+    # ---- multiprocessing, installed when the script imports it ------------------------------------------------
+    def _install_mp_process(self, module) -> None:
+        cls = module.BaseProcess
+
+        def join_words(a, k):
+            p = a[0]
+            if not p.is_alive():
+                return None
+            return f"join ({p.name}, pid {p.pid})"
+        cls.join = self.hooks.blocking(cls.join, join_words)
+
+    def _install_mp_queues(self, module) -> None:
+        cls = module.Queue
+
+        def get_words(a, k):
+            block = a[1] if len(a) > 1 else k.get("block", True)
+            return "Queue.get()" if block and a[0].empty() else None
+        cls.get = self.hooks.blocking(cls.get, get_words)
+
+    def _install_mp_pool(self, module) -> None:
+        blocking, Pool = self.hooks.blocking, module.Pool
+
+        def pool_call(method):
+            def describe(a, k):
+                func = a[1] if len(a) > 1 else k.get("func")
+                if method == "apply":
+                    args = a[2] if len(a) > 2 else k.get("args", ())
+                    return f"Pool.apply({call_name(func, args, a[3] if len(a) > 3 else k.get('kwds'))})"
+                return f"Pool.{method}({call_name(func)})"
+            return describe
+        for method in ("map", "starmap", "apply"):
+            setattr(Pool, method, blocking(getattr(Pool, method), pool_call(method)))
+        Pool.join = blocking(Pool.join, lambda a, k: "Pool.join()")
+        result = module.ApplyResult
+        result.get = blocking(result.get, lambda a, k: None if a[0].ready() else "AsyncResult.get()")
+        result.wait = blocking(result.wait, lambda a, k: None if a[0].ready() else "AsyncResult.wait()")
+
+
+def _fd_kind(fd: int) -> str:
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode):
+        return "terminal" if os.isatty(fd) else "device"
+    return "pipe"
+
+
+def install(hooks) -> ProcessHooks:
+    processes = ProcessHooks(hooks)
+    processes.install()
+    return processes
