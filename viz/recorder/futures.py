@@ -8,6 +8,7 @@ its arguments on the future it returns; the name is worked out only when someone
 from __future__ import annotations
 
 import functools
+import sys
 
 from viz.recorder.callsite import call_name
 from viz.recorder.imports import when_imported
@@ -59,9 +60,9 @@ def _install_base(hooks, base) -> None:
                 return
             yield f
     base.as_completed = as_completed
-    package = __import__("concurrent.futures").futures
+    package = sys.modules.get("concurrent.futures")  # None while the package itself is importing _base
     for name, fn in (("wait", base.wait), ("as_completed", as_completed)):
-        if getattr(package, name, None) in (real_wait, real_as_completed):
+        if package is not None and getattr(package, name, None) in (real_wait, real_as_completed):
             setattr(package, name, fn)
 
 

@@ -37,7 +37,7 @@ class _Wrapped:
             self._holder = get_ident()
             return True
         contended = self._contended
-        if not blocking or contended is None:
+        if not blocking or contended is None or timeout == 0:
             got = self._lock.acquire(blocking, timeout)
         else:
             got = contended(self, timeout)
@@ -77,6 +77,7 @@ class RLock(_Wrapped):
     """threading.RLock, recorded when another thread holds it. threading.Condition calls the three private methods
     below on the lock it is given (they save and restore the recursion level across a wait)."""
     __slots__ = ()
+    _owner = None  # gevent's monkey.patch_all() looks at every RLock's `_owner` (the C lock underneath has none)
 
     def __init__(self, *args, **kwargs):
         self._lock = _CRLock(*args, **kwargs)
@@ -128,6 +129,8 @@ def try_first(hooks, real, describe):
             return True
         if not blocking:
             return real(self, blocking, timeout)
+        if timeout is not None and timeout <= 0:
+            return False  # what a timeout of 0 does after the try above failed: no wait
         return slow(self, True, timeout)
     return acquire
 
@@ -190,12 +193,20 @@ def _install_threads(hooks) -> None:
     Thread.join = hooks.blocking(Thread.join, lambda a, k: f"join ({task_name(a[0])})" if a[0].is_alive() else None)
 
 
+def _no_wait(a, k) -> bool:
+    """A `wait(timeout)` given a timeout of 0 (or less) only looks: it is not a wait."""
+    timeout = a[1] if len(a) > 1 else k.get("timeout")
+    return timeout is not None and timeout <= 0
+
+
 def _install_waits(hooks) -> None:
     Event, Condition = threading.Event, threading.Condition
-    Event.wait = hooks.blocking(Event.wait, lambda a, k: None if a[0].is_set() else "Event.wait()")
+    Event.wait = hooks.blocking(Event.wait, lambda a, k: None if a[0].is_set() or _no_wait(a, k) else "Event.wait()")
     wait_for = Condition.wait_for
 
     def condition_words(a, k):
+        if _no_wait(a, k):
+            return None
         # wait_for() calls wait(): the span names the call the program made
         return "Condition.wait_for()" if sys._getframe(2).f_code is wait_for.__code__ else "Condition.wait()"
     Condition.wait = hooks.blocking(Condition.wait, condition_words)

@@ -115,9 +115,10 @@ class ProcessHooks:
     def _install_mp_queues(self, module) -> None:
         cls = module.Queue
 
-        def get_words(a, k):
+        def get_words(a, k):  # (not empty(): it polls the pipe, a select() of its own)
             block = a[1] if len(a) > 1 else k.get("block", True)
-            return "Queue.get()" if block and a[0].empty() else None
+            timeout = a[2] if len(a) > 2 else k.get("timeout")
+            return "Queue.get()" if block and (timeout is None or timeout > 0) else None
         cls.get = self.hooks.blocking(cls.get, get_words)
 
     def _install_mp_pool(self, module) -> None:
