@@ -1,11 +1,13 @@
-"""Hooks on the standard library's blocking calls: time.sleep, sockets, select, selectors, threads, queues.
+"""Hooks on the standard library's blocking calls: time.sleep, sockets, select, selectors, poll objects; the one wrapper.
 
 Each wrapper marks the calling task `blocked` with a reason a person can read (`time.sleep(2)`, `recv() on fd 7
 (127.0.0.1:51234)`, `select() on fds [3, 5]`, `join (task 1)`) and `running` again when the call returns. Under a
 gevent hub the same calls hold the whole loop, and the span says so (`blocks_loop`). For select/selectors servers
 each accepted non-blocking connection becomes a task of its own: blocked while the loop waits for it, ready when
 select() returns its fd, running while the loop serves it. `gevent.monkey.patch_all()` replaces these functions
-with gevent's, which the greenlet hooks then see instead.
+with gevent's, which the greenlet hooks then see instead. `BlockingHooks.blocking()` is the wrapper every other hook
+module uses too: locks.py (threading's locks and primitives, queues), processes.py (child processes, pipes,
+multiprocessing), futures.py (concurrent.futures).
 """
 
 from __future__ import annotations
@@ -176,7 +178,7 @@ class BlockingHooks:
                                      f"select() on fds {fds}" + (f" (write: {write})" if write else ""))
         return wrapper
 
-    def _around_wait(self, fds, call, returned, words=None, name="select()"):
+    def _around_wait(self, fds, call, returned, words=None, name="select()", info=None):
         """A select-style wait: the loop is blocked on `fds`; its connections wait; those returned become ready."""
         rec = self.rec
         ident = get_ident()
@@ -188,7 +190,7 @@ class BlockingHooks:
             if ctid is not None and fd not in self._waiting:
                 self._waiting.add(fd)
                 rec.state(ctid, "blocked", f"waiting in {name} for fd {fd}")
-        rec.state(tid, "blocked", words or f"{name} on fds {fds}", frame, {"fds": fds})
+        rec.state(tid, "blocked", words or f"{name} on fds {fds}", frame, {"fds": fds, **(info or {})})
         self._busy.add(ident)
         try:
             result = call()
@@ -293,8 +295,11 @@ def polled(hooks: BlockingHooks, real, name: str):
 
             def returned(events):
                 return sorted(fd for fd, m in events if m & read), sorted(fd for fd, m in events if m & write)
+            # (event loops poll through selectors, whose poll objects are made before this wrapper: a poll object
+            # of the program's own that waits under a gevent hub holds that loop)
             return hooks._around_wait(fds, lambda: self._real.poll(*args, **kwargs), returned,
-                                      f"{name}() on fds [{words}]", f"{name}()")
+                                      f"{name}() on fds [{words}]", f"{name}()",
+                                      {"blocks_loop": True} if hooks.loop_blocked() else None)
 
         def __getattr__(self, attr):
             return getattr(self._real, attr)

@@ -68,14 +68,16 @@ class ProcessHooks:
         def fd_wait(name, event):
             def describe(args, kwargs):
                 fd = args[0]
-                if not isinstance(fd, int) or stat.S_IFMT(os.fstat(fd).st_mode) not in _WAITABLE:
-                    return None
-                if not os.get_blocking(fd):
-                    return None
-                p = poll()
-                p.register(fd, event)
-                if p.poll(0):
-                    return None  # ready: the call returns at once
+                try:
+                    if not isinstance(fd, int) or stat.S_IFMT(os.fstat(fd).st_mode) not in _WAITABLE or \
+                            not os.get_blocking(fd):
+                        return None
+                    p = poll()
+                    p.register(fd, event)
+                    if p.poll(0):
+                        return None  # ready: the call returns at once
+                except OSError:
+                    return None  # not an open fd: the call itself will say so
                 return f"os.{name}() on fd {fd} ({_fd_kind(fd)})"
             return describe
         os.read = blocking(os.read, fd_wait("read", select.POLLIN))
