@@ -24,6 +24,7 @@ EXIT_BAD_INPUT = 2      # viz's own: bad arguments, an unknown scenario or scrip
 EXIT_NO_OUTCOME = 1     # the run left no account of how it ended (should not happen)
 EXIT_TIMEOUT = 124      # --timeout stopped the run (as timeout(1) does)
 EXIT_INTERRUPTED = 130  # Ctrl-C stopped the run (128 + SIGINT, as a shell reports it)
+EXIT_FINDING = 3        # --fail-on: the program finished with 0 but the run has a finding of that kind
 
 EXIT_STATUSES = f"""exit status:
   0        the program finished
@@ -31,6 +32,7 @@ EXIT_STATUSES = f"""exit status:
   128+N    the program died of signal N (137: SIGKILL, 139: SIGSEGV)
   {EXIT_TIMEOUT}      --timeout stopped the run; the report and the trace so far are kept
   {EXIT_INTERRUPTED}      Ctrl-C stopped the run; the report and the trace so far are kept
+  {EXIT_FINDING}        --fail-on KIND: the program finished with 0, but the run has a KIND finding
   {EXIT_BAD_INPUT}        viz's own error, said in one line on stderr, "viz: error: ..." or
            "viz record: error: ..." (bad arguments, no such scenario or script)"""
 
@@ -61,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "set or the output is not a terminal)")
     rec.add_argument("--width", type=_width, default=None, metavar="COLUMNS",
                      help=f"width of the report, at least {MIN_WIDTH} (default: the terminal's)")
+    _diagnostic_options(rec)
+    rec.add_argument("--fail-on", type=_fail_on, action="append", metavar="KIND[=MS]",
+                     help="exit with status 3 when the run has a KIND finding (e.g. loop-blocked=20: a call held a "
+                          "loop 20 ms or more), so a test suite run under viz can fail on it in CI")
 
     run = sub.add_parser("run", help="record a run and watch it live in the app",
                          description="Open the app on a live run of TARGET.")
@@ -74,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "NO_COLOR is set or the output is not a terminal)")
     show.add_argument("--width", type=_width, default=None, metavar="COLUMNS",
                       help=f"width of the report, at least {MIN_WIDTH} (with --text; default: the terminal's)")
+    _diagnostic_options(show)
 
     exp = sub.add_parser("export", help="convert a trace for Perfetto / chrome://tracing",
                          description="Write FILE in the Trace Event Format (open it at ui.perfetto.dev or "
@@ -82,6 +89,32 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", choices=["chrome"], default="chrome", help="the output format (default: chrome)")
     exp.add_argument("-o", "--output", metavar="OUT", required=True, help="where to write the export")
     return p
+
+
+def _diagnostic_options(parser: argparse.ArgumentParser) -> None:
+    from viz.views.diagnostics import KINDS, THRESHOLDS
+    parser.add_argument("--json", action="store_true",
+                        help="print the outcome and the findings as JSON instead of the text report")
+    parser.add_argument("--threshold", action="append", metavar="KIND=MS",
+                        help="when a finding counts, in milliseconds (default: " +
+                             ", ".join(f"{k}={v:g}" for k, v in THRESHOLDS.items()) + f"); KIND is one of "
+                             f"{', '.join(KINDS)}")
+
+
+def _fail_on(text: str) -> tuple[str, float | None]:
+    from viz.views.diagnostics import KINDS
+    kind, sep, ms = text.partition("=")
+    if kind not in KINDS:
+        raise argparse.ArgumentTypeError(f"{kind!r} is not a kind of finding ({', '.join(KINDS)})")
+    if not sep:
+        return kind, None
+    try:
+        value = float(ms)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of milliseconds: {ms!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("a threshold cannot be negative")
+    return kind, value
 
 
 class _Version(argparse.Action):
@@ -155,7 +188,7 @@ def _dispatch(args: argparse.Namespace, script_args: list[str]) -> int:
             path, name = resolve(args.target)
             return run_target(str(path), name, script_args, args.timeout)
         if args.command == "show":
-            if args.text:
+            if args.text or args.json:
                 return _show_text(args)
             from viz.app import show_trace
             return show_trace(args.file)
@@ -185,9 +218,11 @@ def _record(args: argparse.Namespace, script_args: list[str]) -> int:
     from viz.ingest.session import RUN_BATCH, Session
     from viz.scenarios import resolve
     from viz.trace.model import Trace
+    from viz.views.diagnostics import diagnose
     from viz.views.durations import fmt_duration
     from viz.views.text import outcome_line, print_report
 
+    thresholds = _thresholds(args)
     path, name = resolve(args.target)
     session = Session(path, script_args, name=name, timeout=args.timeout, out=args.output)
     trace = Trace(session.header)
@@ -222,12 +257,15 @@ def _record(args: argparse.Namespace, script_args: list[str]) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
         session.close()
-    if args.quiet:
+    findings = diagnose(trace, thresholds)
+    if args.json:
+        _print_json(trace, findings)
+    elif args.quiet:
         for note in trace.notes:
             print(f"note: {note['text']}")
         print(outcome_line(trace))
     else:
-        print_report(trace, _console(args))
+        print_report(trace, _console(args), findings=findings)
     if ctrl_c:
         print(f"viz: Ctrl-C stopped the program at {fmt_duration(trace.duration)}; kept its {trace.step_count:,} "
               f"events up to then", file=sys.stderr)
@@ -235,7 +273,42 @@ def _record(args: argparse.Namespace, script_args: list[str]) -> int:
         print(f"trace written to {args.output}", file=sys.stderr)
     elif ctrl_c or (trace.exit or {}).get("outcome") == "timeout":
         print("the trace was not saved (-o FILE keeps it)", file=sys.stderr)
-    return exit_status(session.exit_record)
+    status = exit_status(session.exit_record)
+    failed = _failed_on(args.fail_on, findings, thresholds)
+    if failed and status == 0:
+        print(f"viz: --fail-on {failed}", file=sys.stderr)
+        return EXIT_FINDING
+    return status
+
+
+def _thresholds(args: argparse.Namespace) -> dict[str, float]:
+    from viz.views.diagnostics import parse_thresholds
+    try:
+        thresholds = parse_thresholds(args.threshold)
+    except ValueError as e:
+        raise _Failure(f"--threshold {e}") from None
+    for kind, ms in getattr(args, "fail_on", None) or ():
+        if ms is not None:  # --fail-on loop-blocked=50 counts calls of 50 ms or more
+            thresholds[kind] = ms
+    return thresholds
+
+
+def _failed_on(fail_on, findings, thresholds) -> str | None:
+    """The first --fail-on KIND with a finding of that kind, said as `KIND: N findings (the first: ...)`."""
+    for kind, _ in fail_on or ():
+        hits = [f for f in findings if f.kind == kind]
+        if hits:
+            return (f"{kind} (≥ {thresholds[kind]:g} ms): {len(hits)} finding{'s' if len(hits) != 1 else ''}, "
+                    f"the first: {hits[0].text}")
+    return None
+
+
+def _print_json(trace, findings) -> None:
+    import json
+    from viz.views.text import outcome_line
+    doc = {"target": trace.header.get("target"), "outcome": trace.exit, "summary": outcome_line(trace),
+           "findings": [f.to_json() for f in findings]}
+    print(json.dumps(doc, ensure_ascii=False, indent=1))
 
 
 def exit_status(exit_record: dict | None) -> int:
@@ -271,10 +344,15 @@ def _console(args: argparse.Namespace):
 
 def _show_text(args: argparse.Namespace) -> int:
     from viz.trace.model import Trace
+    from viz.views.diagnostics import diagnose
     from viz.views.text import print_report
 
     trace = Trace.load(args.file)
-    print_report(trace, _console(args))
+    findings = diagnose(trace, _thresholds(args))
+    if args.json:
+        _print_json(trace, findings)
+    else:
+        print_report(trace, _console(args), findings=findings)
     return 0
 
 

@@ -8,6 +8,7 @@ so it is never hidden); with colour off, states are letters.
 from __future__ import annotations
 
 import math
+import textwrap
 
 from rich.console import Console, Group
 from rich.table import Table
@@ -154,8 +155,9 @@ def outcome_line(trace: Trace) -> str:
     return f"the program {what}{status}{sig}{detail} · {wall}"
 
 
-def print_report(trace: Trace, console: Console | None = None, output: bool = True) -> None:
-    """What `viz record` prints: output lines by task, swimlanes, totals, how the run ended."""
+def print_report(trace: Trace, console: Console | None = None, output: bool = True, findings=None) -> None:
+    """What `viz record` prints: output lines by task, swimlanes, totals, the findings (viz.views.diagnostics), how
+    the run ended."""
     console = console or Console(highlight=False)
     names = {lane.task: lane.name for lane in trace.lanes}
     if output and trace.outputs:
@@ -173,4 +175,19 @@ def print_report(trace: Trace, console: Console | None = None, output: bool = Tr
         console.print(Text(f"note: {note['text']}", style="yellow"))
     if trace.truncated_at:
         console.print(Text(f"the trace was cut off at line {trace.truncated_at}", style="yellow"))
+    if findings:
+        console.print()
+        for finding in findings:
+            console.print(finding_text(finding, console.width))
     console.print(Text(outcome_line(trace), style="bold"))
+
+
+def finding_text(finding, width: int = 80) -> Text:
+    """`! loop-blocked · 75 ms · fun · sleepers_unpatched.py:13`, then what happened and the fix, indented."""
+    head = " · ".join(x for x in (finding.kind, fmt_duration(finding.t), finding.task_name, finding.where) if x)
+    text = Text("! ", style="bold red")
+    text.append(head, style="bold")
+    for body, style in ((finding.text, ""), (f"fix: {finding.fix}", "dim")):
+        for line in textwrap.wrap(body, max(width - 2, 20)):
+            text.append("\n  " + line, style=style)
+    return text

@@ -1,0 +1,245 @@
+"""Diagnostics in plain language: what went wrong in a run, where in the code, when, and what to do about it.
+
+Derived from the trace model alone (no Textual, no gevent), so `viz record`, `viz show --text`, `--json` and the app
+show the same findings. Each finding is tied to a task, a moment and a source line, and suggests a fix:
+
+- loop-blocked: a call held a whole event loop (gevent's hub or asyncio's loop) for at least `loop-blocked` ms; it
+  names the tasks it starved (ready meanwhile) and for how long;
+- long-run: a task of a loop ran at least `long-run` ms without giving the loop back;
+- lock-contention: threads waited at least `lock-contention` ms in total for one lock;
+- starved: a task was ready for at least `starved` ms and nobody blocked the loop meanwhile;
+- serial-io: tasks of a loop did their I/O strictly one after another (none overlapping), at least `serial-io` ms
+  in total, although a loop could overlap it.
+Thresholds are in milliseconds (`THRESHOLDS`); each can be changed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from viz.trace.model import Lane, Span, Trace
+from viz.views.durations import fmt_duration
+
+THRESHOLDS = {"loop-blocked": 20.0, "long-run": 50.0, "lock-contention": 50.0, "starved": 100.0,
+              "serial-io": 100.0}
+KINDS = tuple(THRESHOLDS)
+LOOP_KINDS = ("loop", "hub")               # the lanes of event loops themselves
+LOOP_TASK_KINDS = ("greenlet", "coroutine", "asyncio", "main")  # tasks that take turns on a loop
+_IO = re.compile(r"^(recv|recv_into|recvfrom|recvfrom_into|send|sendall|sendto|connect|accept|read|write|"
+                 r"select|poll|epoll|urlopen)\b|\bon fd \d|\bfd \d+ (readable|writable)")
+_LOCK = re.compile(r"^(R?Lock|(Bounded)?Semaphore)\.acquire\(\)")
+_HELD_BY = re.compile(r"\s*\(?held by [^)]*\)?$")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One diagnosis: its kind, the moment and task it is tied to, what happened and what to do."""
+
+    kind: str
+    t: float
+    duration: float
+    task: int
+    task_name: str
+    file: str | None
+    line: int | None
+    text: str
+    fix: str
+
+    @property
+    def where(self) -> str:
+        if self.line is None:
+            return ""
+        return f"{self.file}:{self.line}" if self.file else f"line {self.line}"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def parse_thresholds(items: list[str] | None) -> dict[str, float]:
+    """`["loop-blocked=50", "starved=200"]` over the defaults; ValueError with a one-line message when wrong."""
+    out = dict(THRESHOLDS)
+    for item in items or ():
+        kind, sep, ms = item.partition("=")
+        if kind not in THRESHOLDS or not sep:
+            raise ValueError(f"{item!r}: expected KIND=MS with KIND one of {', '.join(KINDS)}")
+        try:
+            value = float(ms)
+        except ValueError:
+            raise ValueError(f"{item!r}: {ms!r} is not a number of milliseconds") from None
+        if value < 0:
+            raise ValueError(f"{item!r}: a threshold cannot be negative")
+        out[kind] = value
+    return out
+
+
+def diagnose(trace: Trace, thresholds: dict[str, float] | None = None) -> list[Finding]:
+    """Every finding in the run, in time order."""
+    limits = {k: v / 1000 for k, v in (thresholds or THRESHOLDS).items()}
+    spans = {lane.task: list(trace.spans(lane)) for lane in trace.lanes}
+    lanes = {lane.task: lane for lane in trace.lanes}
+    found: list[Finding] = []
+    blocked_loop = _loop_blocked(lanes, spans, limits["loop-blocked"], found)
+    long_runs = _long_runs(lanes, spans, limits["long-run"], found)
+    _lock_contention(lanes, spans, limits["lock-contention"], found)
+    _starved(lanes, spans, blocked_loop + long_runs, limits["starved"], found)
+    _serial_io(lanes, spans, limits["serial-io"], found)
+    found.sort(key=lambda f: (f.t, f.task, f.kind))
+    return found
+
+
+def _runtime(lanes: dict[int, Lane]) -> str:
+    kinds = {lane.kind for lane in lanes.values()}
+    if "asyncio" in kinds or "coroutine" in kinds:
+        return "asyncio" if not any(lane.name == "hub" for lane in lanes.values()) else "gevent"
+    return "gevent"
+
+
+def _finding(kind: str, span: Span, lane: Lane, text: str, fix: str, duration: float | None = None) -> Finding:
+    return Finding(kind, span.start, span.duration if duration is None else duration, lane.task, lane.name,
+                   span.file, span.line, text, fix)
+
+
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def _loop_blocked(lanes, spans, limit, found) -> list[tuple[float, float]]:
+    held = []
+    runtime = _runtime(lanes)
+    for task, lane in lanes.items():
+        for span in spans[task]:
+            if not span.blocks_loop or span.duration < limit:
+                continue
+            held.append((span.start, span.end))
+            call = span.reason or "a call"
+            text = f"{call} held the whole loop for {fmt_duration(span.duration)}; "
+            text += _starved_during(task, span.start, span.end, lanes, spans, limit)
+            found.append(_finding("loop-blocked", span, lane, text, _loop_fix(call, runtime)))
+    return held
+
+
+def _starved_during(task: int, t0: float, t1: float, lanes, spans, limit: float) -> str:
+    """`starved (ready meanwhile): inner 2.00 s, outer 2.00 s`: the other tasks kept ready while `task` held the loop."""
+    starved = []
+    for other, other_spans in spans.items():
+        if other == task or lanes[other].kind in LOOP_KINDS:
+            continue
+        waited = sum(_overlap(t0, t1, s.start, s.end) for s in other_spans if s.state == "ready")
+        if waited >= min(limit, (t1 - t0) / 2):
+            starved.append(f"{lanes[other].name} {fmt_duration(waited)}")
+    return f"starved (ready meanwhile): {', '.join(starved)}" if starved else "no other task was waiting"
+
+
+def _loop_fix(call: str, runtime: str) -> str:
+    if runtime == "asyncio":
+        if call.startswith("time.sleep"):
+            return "use `await asyncio.sleep(...)` instead of time.sleep"
+        return "await the asyncio version of this call, or run it with `await loop.run_in_executor(None, ...)`"
+    if call.startswith("time.sleep"):
+        return "use gevent.sleep(...), or call gevent.monkey.patch_all() before other imports so time.sleep yields"
+    if _IO.search(call):
+        return "call gevent.monkey.patch_all() before other imports, so this I/O waits in the hub, not in the loop"
+    return "call gevent.monkey.patch_all() before other imports, or move the call to gevent's threadpool"
+
+
+def _long_runs(lanes, spans, limit, found) -> list[tuple[float, float]]:
+    held: list[tuple[float, float]] = []
+    loops = [lane.created for lane in lanes.values() if lane.kind in LOOP_KINDS]
+    if not loops:
+        return held
+    loop_from = min(loops)
+    for task, lane in lanes.items():
+        if lane.kind not in LOOP_TASK_KINDS:
+            continue
+        run: list[Span] = []
+        for span in spans[task] + [None]:
+            if span is not None and span.state == "running" and not span.blocks_loop and span.end > loop_from:
+                if run and run[-1].end < span.start:
+                    run = []
+                run.append(span)
+                continue
+            if run:
+                start, end = max(run[0].start, loop_from), run[-1].end
+                if end - start >= limit:
+                    first = next((s for s in run if s.line is not None), run[0])
+                    text = (f"{lane.name} ran {fmt_duration(end - start)} without giving the loop back; "
+                            + _starved_during(task, start, end, lanes, spans, limit))
+                    fix = ("split the work and yield between pieces (`gevent.sleep(0)` / `await asyncio.sleep(0)`), "
+                           "or move CPU-bound work to a thread or process pool")
+                    found.append(Finding("long-run", start, end - start, task, lane.name, first.file, first.line, text,
+                                         fix))
+                    held.append((start, end))
+                run = []
+    return held
+
+
+def _lock_contention(lanes, spans, limit, found) -> None:
+    waits: dict[tuple, list[tuple[Lane, Span]]] = {}
+    for task, lane in lanes.items():
+        for span in spans[task]:
+            if span.state == "blocked" and span.reason and _LOCK.match(span.reason):
+                key = (_HELD_BY.sub("", span.reason), span.file, span.line)
+                waits.setdefault(key, []).append((lane, span))
+    for (call, file, line), items in waits.items():
+        total = sum(s.duration for _, s in items)
+        if total < limit:
+            continue
+        per_task: dict[str, float] = {}
+        holders: dict[str, float] = {}
+        for lane, span in items:
+            per_task[lane.name] = per_task.get(lane.name, 0.0) + span.duration
+            m = re.search(r"held by (.+?)\)?$", span.reason or "")
+            if m:
+                holders[m.group(1)] = holders.get(m.group(1), 0.0) + span.duration
+        lane, first = items[0]
+        who = ", ".join(f"{name} {fmt_duration(d)}" for name, d in sorted(per_task.items(), key=lambda x: -x[1]))
+        text = f"threads waited {fmt_duration(total)} in total for {call} ({who})"
+        if holders:
+            text += "; held by " + ", ".join(sorted(holders, key=lambda h: -holders[h]))
+        fix = "hold the lock for less time (do slow work outside `with lock:`), or split it into finer locks"
+        found.append(Finding("lock-contention", first.start, total, lane.task, lane.name, file, line, text, fix))
+
+
+def _starved(lanes, spans, explained_by, limit, found) -> None:
+    for task, lane in lanes.items():
+        if lane.kind in LOOP_KINDS:
+            continue
+        for span in spans[task]:
+            if span.state != "ready" or span.duration < limit:
+                continue
+            explained = sum(_overlap(span.start, span.end, a, b) for a, b in explained_by)
+            if explained >= span.duration / 2:
+                continue  # a loop-blocked or long-run finding already accounts for it
+            text = f"{lane.name} was ready for {fmt_duration(span.duration)} before it ran ({span.reason or 'ready'})"
+            fix = ("the task that held the CPU meanwhile should yield more often; "
+                   "for threads, CPU-bound Python code takes turns on the GIL: use processes for parallel CPU work")
+            found.append(_finding("starved", span, lane, text, fix))
+
+
+def _serial_io(lanes, spans, limit, found) -> None:
+    stretches = []
+    for task, lane in lanes.items():
+        if lane.kind not in LOOP_TASK_KINDS:
+            continue
+        io = [s for s in spans[task] if s.state == "blocked" and s.reason and _IO.search(s.reason)]
+        if io:
+            stretches.append((io[0].start, io[-1].end, lane, io[0]))
+    if len(stretches) < 2:
+        return
+    stretches.sort(key=lambda s: s[0])
+    if any(b[0] < a[1] for a, b in zip(stretches, stretches[1:])):
+        return  # some I/O overlapped: the loop did its job
+    total = sum(end - start for start, end, _, _ in stretches)
+    if total < limit:
+        return
+    longest = max(end - start for start, end, _, _ in stretches)
+    start, _, lane, first = stretches[0]
+    names = ", ".join(f"{ln.name} {fmt_duration(e - s)}" for s, e, ln, _ in stretches)
+    text = (f"{len(stretches)} tasks did their I/O one after another, none overlapping ({names}): "
+            f"{fmt_duration(total)} in all, where overlapped it could take about {fmt_duration(longest)}")
+    blocking = any(s.blocks_loop for _, _, ln, _ in stretches for s in spans[ln.task])
+    fix = ("call gevent.monkey.patch_all() before other imports, so each task's socket waits let the others run"
+           if blocking else "start the tasks together and wait for them all (gevent.joinall / asyncio.gather)")
+    found.append(Finding("serial-io", start, stretches[-1][1] - start, lane.task, lane.name, first.file, first.line,
+                         text, fix))
