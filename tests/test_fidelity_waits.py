@@ -353,3 +353,39 @@ def test_an_unpatched_lock_taken_under_a_gevent_hub_blocks_the_whole_loop(script
     assert span.reason == "Lock.acquire() held by holder" and span.blocks_loop
     # the ticker's 0.05 s sleep could not even begin until the lock came free
     assert spans(trace, "tick", "blocked")[0].start >= span.end - 0.01
+
+
+def test_a_pool_map_and_a_pipe_recv_wait_for_the_worker_processes(script):
+    trace, src = record(script, """\
+        import multiprocessing, time
+        def slow(delay):
+            time.sleep(delay)
+            return delay
+        def send_later(conn):
+            time.sleep(0.2)
+            conn.send("hi")
+        if __name__ == "__main__":
+            ctx = multiprocessing.get_context("fork")
+            here, there = ctx.Pipe()
+            p = ctx.Process(target=send_later, args=(there,))
+            p.start()
+            print(here.recv())  # recv
+            p.join()
+            with ctx.Pool(1) as pool:
+                print(pool.map(slow, [0.2]))  # map
+        """)
+    recv = one_wait(trace, "main", "Connection.recv()", 0.12, 0.5)
+    mapped = one_wait(trace, "main", "Pool.map(slow)", 0.15, 0.5)
+    assert (recv.line, mapped.line) == (line_of(src, "# recv"), line_of(src, "# map"))
+    assert texts(trace, "main") == ["hi", "[0.2]"]
+
+
+def test_a_timer_thread_waits_out_its_interval_in_its_own_words(script):
+    trace, _ = record(script, """\
+        import threading
+        t = threading.Timer(0.2, print, ("fired",))
+        t.start()
+        t.join()
+        """)
+    one_wait(trace, "Thread-1", "Timer(0.2)", 0.15, 0.5)
+    assert texts(trace, "Thread-1") == ["fired"]

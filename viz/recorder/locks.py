@@ -18,7 +18,7 @@ import sys
 import threading
 
 from viz import protocol
-from viz.recorder.callsite import call_name
+from viz.recorder.callsite import call_name, format_seconds
 from viz.recorder.core import get_ident
 
 _DEFAULT_THREAD_NAME = "Thread-"
@@ -201,7 +201,15 @@ def _no_wait(a, k) -> bool:
 
 def _install_waits(hooks) -> None:
     Event, Condition = threading.Event, threading.Condition
-    Event.wait = hooks.blocking(Event.wait, lambda a, k: None if a[0].is_set() or _no_wait(a, k) else "Event.wait()")
+    timer_run = threading.Timer.run.__code__
+
+    def event_words(a, k):
+        if a[0].is_set() or _no_wait(a, k):
+            return None
+        if sys._getframe(2).f_code is timer_run:  # a Timer's thread waits out its interval (or a cancel())
+            return f"Timer({format_seconds(a[1] if len(a) > 1 else k.get('timeout'))})"
+        return "Event.wait()"
+    Event.wait = hooks.blocking(Event.wait, event_words)
     wait_for = Condition.wait_for
 
     def condition_words(a, k):

@@ -2,7 +2,8 @@
 
 Covers `os.waitpid`/`os.wait`, `subprocess.Popen` (its start, `wait`, `communicate`, hence `subprocess.run`),
 `os.read`/`os.write` on a blocking pipe, FIFO, socket or terminal that is not ready (a regular file is never a wait),
-and, once the script imports multiprocessing, `Process.join`, its `Queue.get` and `Pool.map`/`apply`/`AsyncResult.get`.
+and, once the script imports multiprocessing, `Process.join`, its `Queue.get`, `Connection.recv` and
+`Pool.map`/`apply`/`imap`/`AsyncResult.get`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ from viz.recorder.imports import when_imported
 
 MAX_COMMAND = 40
 _WAITABLE = (stat.S_IFIFO, stat.S_IFSOCK, stat.S_IFCHR)
+_real_poll = select.poll  # (blocking.py later makes select.poll remember its fds)
+
+
+def ready(fd: int, event: int = select.POLLIN) -> bool:
+    """The fd can be read (or written, with POLLOUT) without waiting."""
+    p = _real_poll()
+    p.register(fd, event)
+    return bool(p.poll(0))
 
 
 def command_words(args) -> str:
@@ -44,6 +53,7 @@ class ProcessHooks:
         when_imported(rec, "multiprocessing.process", self._install_mp_process)
         when_imported(rec, "multiprocessing.queues", self._install_mp_queues)
         when_imported(rec, "multiprocessing.pool", self._install_mp_pool)
+        when_imported(rec, "multiprocessing.connection", self._install_mp_connection)
 
     def pid_words(self, pid: int) -> str:
         if pid <= 0:
@@ -63,8 +73,6 @@ class ProcessHooks:
         os.waitpid = blocking(os.waitpid, lambda a, k: None if (a[1] if len(a) > 1 else 0) & os.WNOHANG
                               else self.pid_words(a[0]))
         os.wait = blocking(os.wait, lambda a, k: "waiting for any child process")
-        poll = select.poll  # the real one, should gevent later remove it from select
-
         def fd_wait(name, event):
             def describe(args, kwargs):
                 fd = args[0]
@@ -72,10 +80,8 @@ class ProcessHooks:
                     if not isinstance(fd, int) or stat.S_IFMT(os.fstat(fd).st_mode) not in _WAITABLE or \
                             not os.get_blocking(fd):
                         return None
-                    p = poll()
-                    p.register(fd, event)
-                    if p.poll(0):
-                        return None  # ready: the call returns at once
+                    if ready(fd, event):
+                        return None  # the call returns at once
                 except OSError:
                     return None  # not an open fd: the call itself will say so
                 return f"os.{name}() on fd {fd} ({_fd_kind(fd)})"
@@ -123,6 +129,14 @@ class ProcessHooks:
             return "Queue.get()" if block and (timeout is None or timeout > 0) else None
         cls.get = self.hooks.blocking(cls.get, get_words)
 
+    def _install_mp_connection(self, module) -> None:
+        cls = module.Connection
+
+        def recv_words(a, k):
+            return None if ready(a[0].fileno()) else "Connection.recv()"
+        for name in ("recv", "recv_bytes"):
+            setattr(cls, name, self.hooks.blocking(getattr(cls, name), recv_words))
+
     def _install_mp_pool(self, module) -> None:
         blocking, Pool = self.hooks.blocking, module.Pool
 
@@ -140,6 +154,8 @@ class ProcessHooks:
         result = module.ApplyResult
         result.get = blocking(result.get, lambda a, k: None if a[0].ready() else "AsyncResult.get()")
         result.wait = blocking(result.wait, lambda a, k: None if a[0].ready() else "AsyncResult.wait()")
+        imap = module.IMapIterator  # (imap and imap_unordered: the next result, in order or as it comes)
+        imap.next = imap.__next__ = blocking(imap.next, lambda a, k: "Pool.imap() next result")
 
 
 def _fd_kind(fd: int) -> str:
