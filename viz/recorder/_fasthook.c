@@ -481,7 +481,8 @@ static void Hook_dealloc(Hook *self) {
 /* ---- Profiler: the generator/coroutine hook's filter, in C ---------------------------------------------------
  * A profile function is called on every call and return of every frame, and every C call. Only resumes and
  * suspensions of the script's own generator and coroutine code objects (and close()/throw() calls) matter, so this
- * checks the code object against a set and calls the Python handler, handler(frame, event, arg), only for those. */
+ * checks the code object's flags, then a set, and calls the Python handler, handler(frame, event, arg), only for those.
+ * Python 3.11 runs the profile path; 3.12+ follows generators with sys.monitoring instead (viz/recorder/monitoring.py). */
 typedef struct {
     PyObject_HEAD
     PyObject *codes;    /* set of code objects */
@@ -493,7 +494,9 @@ static int profile_cb(PyObject *obj, PyFrameObject *frame, int what, PyObject *a
     PyObject *event = NULL;
     if (what == PyTrace_CALL || what == PyTrace_RETURN) {
         PyCodeObject *code = PyFrame_GetCode(frame);
-        int hit = PySet_Contains(p->codes, (PyObject *)code);
+        /* most frames are not generators: their flags say so before the set is asked (hashing a code object hashes
+         * its name, bytecode and constants on every lookup) */
+        int hit = (code->co_flags & (CO_GENERATOR | CO_COROUTINE)) ? PySet_Contains(p->codes, (PyObject *)code) : 0;
         Py_DECREF(code);
         if (hit <= 0) { if (hit < 0) PyErr_Clear(); return 0; }
         event = what == PyTrace_CALL ? str_call : str_return;

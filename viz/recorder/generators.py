@@ -2,13 +2,19 @@
 blocked at its yield; each coroutine the event loop drives (an asyncio task's outermost coroutine) does too, blocked
 at its innermost `await`.
 
-A profile function sees every resume of a generator frame as a 'call' and every suspension as a 'return' (at a
-YIELD_VALUE instruction when it yielded, elsewhere when it finished). Only the script's own generator functions are
-followed, and the profiler is installed only when the script defines some (generator expressions do not count), so
-other programs pay nothing; those that do run slower, since Python 3.11 runs every frame more slowly while a
-profile function is set (a C filter keeps our own share small). The task that resumed the generator is blocked
-meanwhile, for the call it made (`con.send(n)`); an event loop running a coroutine is `ready` meanwhile, like
-gevent's hub. A coroutine awaited by another one is part of that one's task.
+Only the script's own generator functions are followed (generator expressions do not count), and nothing is
+installed when the script defines none. How they are followed depends on the Python:
+
+- 3.12+: sys.monitoring events on exactly those code objects (viz/recorder/monitoring.py), so every other call runs
+  at full speed.
+- 3.11 (or no free sys.monitoring tool id, or VIZ_GENERATOR_HOOK=profile): a profile function, which sees every
+  resume of a generator frame as a 'call' and every suspension as a 'return' (at a YIELD_VALUE instruction when it
+  yielded, elsewhere when it finished). Python runs every frame more slowly while a profile function is set; a C
+  filter (`Profiler` in _fasthook.c) passes over frames of other code by their flags and keeps our own share small.
+
+Both feed the same methods with the generator's frame. The task that resumed the generator is blocked meanwhile,
+for the call it made (`con.send(n)`); an event loop running a coroutine is `ready` meanwhile, like gevent's hub. A
+coroutine awaited by another one is part of that one's task.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ import inspect
 import os
 import sys
 import threading
+from types import GeneratorType
 
+from viz.recorder import monitoring
 from viz.recorder.callsite import short_repr
 from viz.recorder.core import get_ident
 
@@ -37,6 +45,10 @@ def generator_codes(code) -> set:
     return found
 
 
+def _monitoring_wanted() -> bool:
+    return os.environ.get("VIZ_GENERATOR_HOOK", "") != "profile"
+
+
 def _c_profiler(codes: set, handler):
     if os.environ.get("VIZ_PURE_PYTHON"):
         return None
@@ -48,12 +60,14 @@ def _c_profiler(codes: set, handler):
 
 
 class GeneratorHooks:
-    def __init__(self, rec, codes: set):
+    def __init__(self, rec, codes: set, closers: set = frozenset()):
         self.rec = rec
         self.codes = codes
+        self.closers = closers  # code objects naming `close` (the monitoring path watches their calls)
+        self.backend = None     # "monitoring", "profile (C filter)" or "profile"
         self.task_of_frame: dict = {}
         self.stacks: dict[int, list[int]] = {}
-        self.closing: list = []
+        self.pending_close: dict = {}  # generator in close() / throw() -> [(generator, frame)], see close_starts
         self.awaiting: dict[int, tuple] = {}  # thread -> (reason, frame) of the innermost await just suspended
 
     def install(self) -> None:
@@ -64,18 +78,23 @@ class GeneratorHooks:
             stack = stacks.get(get_ident())
             return stack[-1] if stack else base()
         self.rec.current_task = current_task
+        if _monitoring_wanted() and monitoring.follow(self, self.codes, self.closers) is not None:
+            self.backend = "monitoring"  # every thread, no profile function
+            return
         profiler = _c_profiler(self.codes, self.profile)
         if profiler is None:
+            self.backend = "profile"
             sys.setprofile(self.profile)
             threading.setprofile(self.profile)
         else:  # the C filter calls Python only for our frames; each thread installs it as it starts
+            self.backend = "profile (C filter)"
             profiler.install()
             self.rec.thread_start_hooks.append(profiler.install)
 
     def profile(self, frame, event, arg):
         if event == "call":
             code = frame.f_code
-            if code in self.codes:
+            if code.co_flags & _GEN_FLAGS and code in self.codes:  # the flags first: a code object's hash is slow
                 try:
                     if code.co_flags & _CORO:
                         self.coroutine_resumed(frame)
@@ -85,7 +104,7 @@ class GeneratorHooks:
                     self.rec.hook_error("generator hook")
         elif event == "return":
             code = frame.f_code
-            if code in self.codes:
+            if code.co_flags & _GEN_FLAGS and code in self.codes:
                 try:
                     if code.co_flags & _CORO:
                         self.coroutine_suspended(frame)
@@ -94,19 +113,18 @@ class GeneratorHooks:
                 except Exception:
                     self.rec.hook_error("generator hook")
         elif event == "c_call":
-            # gen.close() / gen.throw() unwind through the yield like a suspension: remember the frame...
+            # gen.close() / gen.throw() unwind through the yield like a suspension: remember the generator...
             if getattr(arg, "__name__", None) in ("close", "throw"):
-                gen = getattr(arg, "__self__", None)
-                frame_of_gen = getattr(gen, "gi_frame", None)
-                if frame_of_gen is not None and frame_of_gen in self.task_of_frame:
-                    self.closing.append((gen, frame_of_gen))
-        elif (event == "c_return" or event == "c_exception") and self.closing:
+                try:
+                    self.close_starts(getattr(arg, "__self__", None))
+                except Exception:
+                    self.rec.hook_error("generator close")
+        elif (event == "c_return" or event == "c_exception") and self.pending_close:
             if getattr(arg, "__name__", None) in ("close", "throw"):
-                gen, frame_of_gen = self.closing.pop()
-                if gen.gi_frame is None:  # ...and end its task if that finished it
-                    tid = self.task_of_frame.pop(frame_of_gen, None)
-                    if tid is not None:
-                        self.rec.end(tid)
+                try:
+                    self.close_ends(getattr(arg, "__self__", None))  # ...and end its task if that finished it
+                except Exception:
+                    self.rec.hook_error("generator close")
 
     # ---- coroutines ------------------------------------------------------------------------------------------
     def _awaited_by_user_coroutine(self, frame) -> bool:
@@ -178,7 +196,8 @@ class GeneratorHooks:
         rec.state(tid, "running", None, frame, t=t)
         stack.append(tid)
 
-    def suspended(self, frame) -> None:
+    def suspended(self, frame, yielded: bool | None = None) -> None:
+        """The generator of `frame` suspended at a yield (`yielded`), or finished; None: tell from its frame."""
         rec = self.rec
         stack = self.stacks.get(get_ident())
         tid = self.task_of_frame.get(frame)
@@ -187,7 +206,9 @@ class GeneratorHooks:
         if stack and stack[-1] == tid:
             stack.pop()
         t = rec.now()
-        if rec.sites.is_yield(frame):
+        if yielded is None:
+            yielded = rec.sites.is_yield(frame)
+        if yielded:
             rec.state(tid, "blocked", "waiting at yield", frame, t=t)
         else:
             del self.task_of_frame[frame]
@@ -195,11 +216,38 @@ class GeneratorHooks:
         caller = stack[-1] if stack else self.base_task()
         rec.state(caller, "running", None, frame.f_back, t=t)
 
+    # ---- close() and throw() ---------------------------------------------------------------------------------
+    def close_starts(self, gen) -> None:
+        """`gen.close()` or `gen.throw()` is about to run: remember `gen` and the generators it delegates to with
+        `yield from` (they are closed with it), with their frames, if any of them is a task."""
+        chain = []
+        g = gen
+        while type(g) is GeneratorType and g.gi_frame is not None:
+            chain.append((g, g.gi_frame))
+            g = g.gi_yieldfrom
+        if any(frame in self.task_of_frame for _, frame in chain):
+            self.pending_close[gen] = chain
 
-def install(rec, script_code) -> GeneratorHooks | None:
+    def close_ends(self, gen) -> None:
+        """`gen.close()` or `gen.throw()` returned or raised: end the tasks of the generators it finished. Their
+        frames may not have said so: on 3.11 one unwinding through its yield looks suspended there, and 3.13
+        finishes one suspended at a yield outside any `try` without running it."""
+        chain = self.pending_close.pop(gen, None) if type(gen) is GeneratorType else None
+        for g, frame in chain or ():
+            if g.gi_frame is None:
+                tid = self.task_of_frame.pop(frame, None)
+                if tid is not None:
+                    self.rec.end(tid)
+
+
+def install(rec, script_code, coroutines: bool = True) -> GeneratorHooks | None:
+    """Follow the script's generators, and its coroutines unless `coroutines` is False (an event loop's own
+    hooks follow them: viz/recorder/asyncio_loop.py)."""
     codes = generator_codes(script_code)
+    if not coroutines:
+        codes = {c for c in codes if not c.co_flags & _CORO}
     if not codes:
         return None
-    hooks = GeneratorHooks(rec, codes)
+    hooks = GeneratorHooks(rec, codes, monitoring.closing_codes(script_code))
     hooks.install()
     return hooks
