@@ -33,6 +33,8 @@ def main(argv: list[str]) -> None:
     from viz.recorder.core import Recorder
 
     rec = Recorder(fd, script)
+    from viz.recorder import gil
+    gil.install(rec)  # before any hook holds on to rec.state: threads waiting for the GIL are ready, not running
     rec.sites.file_name(_code_stub(script))  # sends the script's own source first
     out, err = output.install(rec)
     status, outcome, detail = 0, "finished", None

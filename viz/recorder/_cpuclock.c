@@ -1,0 +1,617 @@
+/* _cpuclock: which of the traced program's threads get the CPU, and which wait for the GIL.
+ *
+ * A thread the recorder shows `running` may not run at all: in CPython only the thread that holds the GIL runs
+ * Python code, and the others wait for it. Nothing in Python says so, and a Python thread that looked would have to
+ * take the GIL itself. So a native thread (`Sampler`) that never touches the GIL reads, every millisecond, the CPU
+ * clock of each registered thread the recorder shows running (pthread_getcpuclockid: exact to the nanosecond, the
+ * slice in progress included; /proc/self/task/TID/schedstat is not, it moves at the kernel's ticks) and, for one
+ * that barely ran, its run state (/proc/self/task/TID/stat: `R` is on a CPU or waiting for one, which is the
+ * machine's business, not the GIL's). A thread that was asleep for most of a tick while the other running threads
+ * were on a CPU for at least half of it waits from then on; the wait ends when the thread runs again. It counts as
+ * a wait for the GIL only if the thread kept waking briefly, as CPython's take_gil does every switch interval to
+ * ask the holder to drop it, and others kept running all along: a thread asleep in a lock or in a C call nobody
+ * wrapped does neither, and its wait is dropped. Waits shorter than `min_wait` are dropped too.
+ *
+ * The recorder's hooks tell the sampler which task each thread is running (`Wrap` sits in front of Recorder.state
+ * and Recorder.end), and a thread emits its own finished waits before any state of its own goes into the event
+ * buffer, so each task's events stay in time order; a Python thread of viz.recorder.gil drains the rest. A wait
+ * becomes two TASK_STATE events: `ready` "waiting for the GIL" at its start, `running` at its end.
+ * Linux only (the build is optional: without it the recorder notes that GIL waits are not shown).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    double a, b;
+    long long task;
+} Wait;
+
+typedef struct {
+    pthread_t th;
+    int fd;                      /* /proc/self/task/TID/stat, or -1 */
+    clockid_t cid;               /* the thread's CPU clock */
+    int dead;                    /* its file could not be read: the thread is gone */
+    long long own;               /* the thread's own task */
+    long long task;              /* the task it runs now (asyncio: the coroutine's) */
+    int running;                 /* the recorder shows `task` running */
+    double since;                /* ... since then: no wait starts earlier */
+    int primed;
+    double prev_t;
+    double prev_cpu;
+    double dt, run;              /* the latest tick: its length, the thread's time on a CPU in it */
+    double r_since;              /* runnable but off a CPU since then (or -1) */
+    int busy;                    /* in the latest tick: -1 not known yet, 1 it ran or wanted to, 0 asleep */
+    int open, rejected;          /* a wait in progress, and whether it has shown it is not the GIL's */
+    double a, last_wake;
+    long long wtask;
+    Wait *pend;                  /* finished waits not emitted yet */
+    int npend, cap;
+} Slot;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *emit, *kind;
+    double t0, period, min_wait, limit;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    Slot **slots;
+    int nslots, cap, live;
+    int started, stop;
+    unsigned long long ticks, waits, dropped;
+} Sampler;
+
+static PyObject *str_ready, *str_running, *str_reason;
+
+static double now_mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cpu_time(Slot *s, double *t) {
+    struct timespec ts;
+    if (clock_gettime(s->cid, &ts) != 0) return -1;
+    *t = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+    return 0;
+}
+
+/* 1 if the thread is on a CPU or waiting for one (state R), 0 if not, -1 if it is gone. */
+static int runnable(Slot *s) {
+    if (s->fd < 0) return 0;
+    char buf[512];
+    ssize_t n = pread(s->fd, buf, sizeof buf - 1, 0);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');  /* "TID (name) S ...": the name may hold anything */
+    return p != NULL && p[1] == ' ' && p[2] == 'R';
+}
+
+/* Did the thread run, or want to, for at least `part` of the latest tick? */
+static int busy(Slot *s, double part) {
+    if (s->run >= s->dt * part) return 1;
+    if (s->busy < 0) s->busy = runnable(s) == 1;
+    return s->busy;
+}
+
+static void push_wait(Sampler *S, Slot *s, double b) {
+    s->open = 0;
+    if (s->rejected || b - s->a < S->min_wait) {
+        S->dropped++;
+        return;
+    }
+    if (s->npend == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 16;
+        Wait *p = realloc(s->pend, sizeof(Wait) * cap);
+        if (p == NULL) return;
+        s->pend = p;
+        s->cap = cap;
+    }
+    s->pend[s->npend++] = (Wait){s->a, b, s->wtask};
+    S->waits++;
+}
+
+/* One sample of every registered thread the recorder shows running (mutex held). */
+static void tick(Sampler *S, double now) {
+    double total = 0.0;
+    for (int i = 0; i < S->nslots; i++) {
+        Slot *s = S->slots[i];
+        double cpu;
+        s->dt = 0.0;
+        if (s->dead || !s->running) {
+            s->primed = 0;
+            s->r_since = -1.0;
+            continue;
+        }
+        if (cpu_time(s, &cpu) != 0) {
+            s->dead = 1;
+            s->open = 0;
+            S->live--;
+            continue;
+        }
+        if (s->primed) {
+            s->dt = now - s->prev_t;
+            s->run = cpu - s->prev_cpu;
+            s->busy = -1;
+            total += s->run;
+        }
+        s->primed = 1;
+        s->prev_t = now;
+        s->prev_cpu = cpu;
+    }
+    S->ticks++;
+    for (int i = 0; i < S->nslots; i++) {
+        Slot *s = S->slots[i];
+        double dt = s->dt, ran = s->run;
+        if (dt <= 0.0) continue;
+        if (ran >= dt * 0.25) {  /* it ran: a wait is over */
+            if (s->open) push_wait(S, s, now - (ran < dt ? ran : dt));
+            s->r_since = -1.0;
+            continue;
+        }
+        int preempted = busy(s, 1.0);  /* runnable, not running: woken, and waiting for a CPU */
+        if (s->open) {
+            if (ran > 0.0 || preempted) s->last_wake = now;
+            if (now - s->last_wake > S->limit) s->rejected = 1;  /* asleep too long for take_gil */
+            continue;
+        }
+        if (preempted) {  /* a wait if it goes to sleep next (take_gil), none if it runs */
+            if (s->r_since < 0.0) s->r_since = now - dt + ran;
+            continue;
+        }
+        double others = total - ran;  /* the other running threads' time on a CPU */
+        for (int j = 0; j < S->nslots && others < dt * 0.5; j++) {
+            Slot *o = S->slots[j];
+            if (o != s && o->dt > 0.0 && o->run < dt * 0.5 && busy(o, 0.5)) others += dt - o->run;  /* preempted */
+        }
+        if (others >= dt * 0.5) {  /* asleep while someone else has the CPU, and maybe the GIL */
+            double a = s->r_since >= 0.0 ? s->r_since : now - dt + ran;
+            if (a < s->since) a = s->since;
+            s->open = 1;
+            s->rejected = 0;
+            s->a = s->last_wake = a;
+            s->wtask = s->task;
+            Wait *last = s->npend ? &s->pend[s->npend - 1] : NULL;
+            if (last != NULL && last->task == s->task && a - last->b < S->min_wait) {
+                s->a = last->a;  /* it ran for less than a wait counts: one wait, not two */
+                s->npend--;
+                S->waits--;
+            }
+        }
+        s->r_since = -1.0;
+    }
+}
+
+static void *sampler_main(void *arg) {
+    Sampler *S = (Sampler *)arg;
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    long step = (long)(S->period * 1e9);
+    pthread_mutex_lock(&S->mu);
+    while (!S->stop) {
+        if (S->live < 2) {
+            while (!S->stop && S->live < 2) pthread_cond_wait(&S->cv, &S->mu);
+            for (int i = 0; i < S->nslots; i++) S->slots[i]->primed = 0;  /* no tick spans the pause */
+            clock_gettime(CLOCK_MONOTONIC, &next);
+            continue;
+        }
+        tick(S, now_mono());
+        pthread_mutex_unlock(&S->mu);
+        next.tv_nsec += step;
+        while (next.tv_nsec >= 1000000000L) {
+            next.tv_nsec -= 1000000000L;
+            next.tv_sec++;
+        }
+        struct timespec cur;
+        clock_gettime(CLOCK_MONOTONIC, &cur);
+        if (cur.tv_sec > next.tv_sec || (cur.tv_sec == next.tv_sec && cur.tv_nsec > next.tv_nsec)) next = cur;
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR) {
+        }
+        pthread_mutex_lock(&S->mu);
+    }
+    pthread_mutex_unlock(&S->mu);
+    return NULL;
+}
+
+static Slot *find(Sampler *S, pthread_t th) {
+    for (int i = 0; i < S->nslots; i++)
+        if (!S->slots[i]->dead && pthread_equal(S->slots[i]->th, th)) return S->slots[i];
+    return NULL;
+}
+
+static void free_slot(Slot *s) {
+    if (s->fd >= 0) close(s->fd);
+    free(s->pend);
+    free(s);
+}
+
+/* Move the finished waits of `s` (or of every slot, s == NULL) into a fresh array; remove dead slots. */
+static Wait *take(Sampler *S, Slot *s, int *n) {
+    int total = 0;
+    for (int i = 0; i < S->nslots; i++)
+        if (s == NULL || S->slots[i] == s) total += S->slots[i]->npend;
+    *n = 0;
+    if (total == 0) return NULL;
+    Wait *out = malloc(sizeof(Wait) * total);
+    if (out == NULL) return NULL;
+    for (int i = 0; i < S->nslots; i++) {
+        Slot *x = S->slots[i];
+        if (s != NULL && x != s) continue;
+        memcpy(out + *n, x->pend, sizeof(Wait) * x->npend);
+        *n += x->npend;
+        x->npend = 0;
+    }
+    return out;
+}
+
+static void sweep(Sampler *S) {
+    int j = 0;
+    for (int i = 0; i < S->nslots; i++) {
+        Slot *x = S->slots[i];
+        if (x->dead && x->npend == 0) free_slot(x);
+        else S->slots[j++] = x;
+    }
+    S->nslots = j;
+}
+
+static PyObject *state_event(Sampler *S, double t, long long task, PyObject *state, PyObject *reason) {
+    PyObject *ev = PyTuple_New(8);
+    if (ev == NULL) return NULL;
+    PyObject *pt = PyFloat_FromDouble(t - S->t0), *ptask = PyLong_FromLongLong(task);
+    if (pt == NULL || ptask == NULL) {
+        Py_XDECREF(pt);
+        Py_XDECREF(ptask);
+        Py_DECREF(ev);
+        return NULL;
+    }
+    Py_INCREF(S->kind);
+    PyTuple_SET_ITEM(ev, 0, S->kind);
+    PyTuple_SET_ITEM(ev, 1, pt);
+    PyTuple_SET_ITEM(ev, 2, ptask);
+    Py_INCREF(state);
+    PyTuple_SET_ITEM(ev, 3, state);
+    Py_INCREF(reason);
+    PyTuple_SET_ITEM(ev, 4, reason);
+    for (int i = 5; i < 8; i++) {
+        Py_INCREF(Py_None);
+        PyTuple_SET_ITEM(ev, i, Py_None);
+    }
+    return ev;
+}
+
+static int emit_one(Sampler *S, PyObject *ev) {
+    if (ev == NULL) return -1;
+    PyObject *r = PyObject_CallOneArg(S->emit, ev);
+    Py_DECREF(ev);
+    if (r == NULL) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* Each wait as its two events, in order (GIL held, mutex not). */
+static int emit_waits(Sampler *S, Wait *w, int n) {
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        rc = emit_one(S, state_event(S, w[i].a, w[i].task, str_ready, str_reason));
+        if (rc == 0) rc = emit_one(S, state_event(S, w[i].b, w[i].task, str_running, Py_None));
+    }
+    free(w);
+    return rc;
+}
+
+/* The calling thread steps `task` into a state (running or not): its waits so far go out first. */
+static int on_state(Sampler *S, long long task, int running, int ending) {
+    pthread_mutex_lock(&S->mu);
+    Slot *s = find(S, pthread_self());
+    if (s == NULL) {
+        pthread_mutex_unlock(&S->mu);
+        return 0;
+    }
+    double now = now_mono();
+    if (s->open) push_wait(S, s, now);  /* it runs Python now: it has the GIL */
+    int n;
+    Wait *w = take(S, s, &n);
+    if (running) {
+        if (!s->running || s->task != task) s->since = now;
+        s->task = task;
+        s->running = 1;
+    } else if (task == s->task) {
+        s->running = 0;
+    }
+    if (ending && task == s->own) {
+        s->dead = 1;
+        S->live--;
+        sweep(S);
+    }
+    pthread_mutex_unlock(&S->mu);
+    return emit_waits(S, w, n);
+}
+
+/* ---- Sampler ---------------------------------------------------------------------------------------------- */
+
+static int Sampler_init(Sampler *S, PyObject *args, PyObject *kw) {
+    static char *names[] = {"emit", "kind", "t0", "switch_interval", "period", "min_wait", NULL};
+    PyObject *emit, *kind;
+    double t0, interval, period = 0.001, min_wait = 0.001;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOdd|dd", names, &emit, &kind, &t0, &interval, &period, &min_wait))
+        return -1;
+    if (S->emit != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "a Sampler is set up once");
+        return -1;
+    }
+    Py_INCREF(emit);
+    Py_INCREF(kind);
+    S->emit = emit;
+    S->kind = kind;
+    S->t0 = t0;
+    S->period = period > 0.0001 ? period : 0.0001;
+    S->min_wait = min_wait;
+    S->limit = 2 * interval + 0.002;  /* take_gil wakes at least once per switch interval while it waits */
+    pthread_mutex_init(&S->mu, NULL);
+    pthread_cond_init(&S->cv, NULL);
+    return 0;
+}
+
+static void Sampler_dealloc(Sampler *S) {
+    /* A Sampler lives as long as the traced program (its thread holds a pointer to it): only a never-started one
+     * goes away, in tests. */
+    if (!S->started) {
+        for (int i = 0; i < S->nslots; i++) free_slot(S->slots[i]);
+        free(S->slots);
+        Py_XDECREF(S->emit);
+        Py_XDECREF(S->kind);
+        Py_TYPE(S)->tp_free((PyObject *)S);
+    }
+}
+
+static PyObject *Sampler_register(Sampler *S, PyObject *arg) {
+    long long task = PyLong_AsLongLong(arg);
+    if (task == -1 && PyErr_Occurred()) return NULL;
+    if (S->emit == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Sampler not set up");
+        return NULL;
+    }
+    pthread_mutex_lock(&S->mu);
+    if (find(S, pthread_self()) != NULL) {  /* e.g. a greenlet standing for a thread under gevent */
+        pthread_mutex_unlock(&S->mu);
+        Py_RETURN_FALSE;
+    }
+    Slot *s = calloc(1, sizeof(Slot));
+    Slot **slots = S->nslots == S->cap ? realloc(S->slots, sizeof(Slot *) * (S->cap ? S->cap * 2 : 8)) : S->slots;
+    if (s == NULL || slots == NULL) {
+        free(s);
+        pthread_mutex_unlock(&S->mu);
+        return PyErr_NoMemory();
+    }
+    if (slots != S->slots) {
+        S->slots = slots;
+        S->cap = S->cap ? S->cap * 2 : 8;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", (long)syscall(SYS_gettid));
+    s->th = pthread_self();
+    if (pthread_getcpuclockid(s->th, &s->cid) != 0) {
+        free(s);
+        pthread_mutex_unlock(&S->mu);
+        Py_RETURN_FALSE;
+    }
+    s->fd = open(path, O_RDONLY | O_CLOEXEC);  /* without it, a preempted thread may pass for one waiting */
+    s->own = s->task = task;
+    s->running = 1;
+    s->r_since = -1.0;
+    s->since = now_mono();
+    S->slots[S->nslots++] = s;
+    S->live++;
+    int start = S->live >= 2 && !S->started && !S->stop;
+    if (start) S->started = 1;
+    pthread_cond_signal(&S->cv);
+    pthread_mutex_unlock(&S->mu);
+    if (start) {
+        pthread_t th;
+        pthread_attr_t attr;
+        sigset_t all, old;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 64 * 1024);
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);  /* signals stay the program's threads' business */
+        int rc = pthread_create(&th, &attr, sampler_main, S);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&attr);
+        if (rc != 0) {
+            pthread_mutex_lock(&S->mu);
+            S->started = 0;
+            S->stop = 1;
+            pthread_mutex_unlock(&S->mu);
+            PyErr_SetString(PyExc_OSError, "could not start the sampler thread");
+            return NULL;
+        }
+        Py_INCREF(S);  /* the thread holds it for good */
+    }
+    Py_RETURN_TRUE;
+}
+
+static PyObject *Sampler_state(Sampler *S, PyObject *args) {
+    long long task;
+    int running;
+    if (!PyArg_ParseTuple(args, "Lp", &task, &running)) return NULL;
+    if (on_state(S, task, running, 0) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Sampler_end(Sampler *S, PyObject *arg) {
+    long long task = PyLong_AsLongLong(arg);
+    if (task == -1 && PyErr_Occurred()) return NULL;
+    if (on_state(S, task, 0, 1) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Sampler_drain(Sampler *S, PyObject *unused) {
+    int n;
+    pthread_mutex_lock(&S->mu);
+    Wait *w = take(S, NULL, &n);
+    sweep(S);
+    pthread_mutex_unlock(&S->mu);
+    if (emit_waits(S, w, n) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Sampler_stop(Sampler *S, PyObject *unused) {
+    pthread_mutex_lock(&S->mu);
+    S->stop = 1;
+    pthread_cond_signal(&S->cv);
+    pthread_mutex_unlock(&S->mu);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Sampler_forget(Sampler *S, PyObject *unused) {
+    /* In a child made by fork(): the sampler thread is not there and its mutex may be held by it: start again. */
+    pthread_mutex_init(&S->mu, NULL);
+    pthread_cond_init(&S->cv, NULL);
+    for (int i = 0; i < S->nslots; i++) free_slot(S->slots[i]);
+    S->nslots = S->live = 0;
+    S->stop = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Sampler_stats(Sampler *S, PyObject *unused) {
+    pthread_mutex_lock(&S->mu);
+    int fds = 0;
+    for (int i = 0; i < S->nslots; i++) fds += S->slots[i]->fd >= 0;
+    PyObject *d = Py_BuildValue("{s:K,s:K,s:K,s:i,s:i,s:O}", "ticks", S->ticks, "waits", S->waits, "dropped",
+                                S->dropped, "threads", S->live, "run_states", fds,
+                                "sampling", S->started && !S->stop ? Py_True : Py_False);
+    pthread_mutex_unlock(&S->mu);
+    return d;
+}
+
+static PyMethodDef Sampler_methods[] = {
+    {"register", (PyCFunction)Sampler_register, METH_O,
+     "register(task): sample the calling thread, which runs `task` (False if it is sampled already)."},
+    {"state", (PyCFunction)Sampler_state, METH_VARARGS,
+     "state(task, running): the calling thread steps `task` into a state; its finished waits are emitted first."},
+    {"end", (PyCFunction)Sampler_end, METH_O, "end(task): as state(task, False); the thread's own task ends it."},
+    {"drain", (PyCFunction)Sampler_drain, METH_NOARGS, "Emit every finished wait."},
+    {"stop", (PyCFunction)Sampler_stop, METH_NOARGS, "Stop sampling for good."},
+    {"forget", (PyCFunction)Sampler_forget, METH_NOARGS, "After fork(), in the child: sample nothing."},
+    {"stats", (PyCFunction)Sampler_stats, METH_NOARGS, "Counts: ticks, waits emitted, waits dropped, threads."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject SamplerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "viz.recorder._cpuclock.Sampler",
+    .tp_basicsize = sizeof(Sampler),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Sampler_init,
+    .tp_dealloc = (destructor)Sampler_dealloc,
+    .tp_methods = Sampler_methods,
+    .tp_doc = "Sampler(emit, kind, t0, switch_interval, period=0.001, min_wait=0.001): GIL waits of threads.",
+};
+
+/* ---- Wrap: Recorder.state / Recorder.end with the sampler told first --------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    Sampler *sampler;
+    PyObject *fn;
+    int ending;
+    vectorcallfunc vectorcall;
+} Wrap;
+
+static PyObject *Wrap_vectorcall(Wrap *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    Py_ssize_t n = PyVectorcall_NARGS(nargsf);
+    if (n >= (self->ending ? 1 : 2) && PyLong_CheckExact(args[0])) {
+        long long task = PyLong_AsLongLong(args[0]);
+        int running = !self->ending && (args[1] == str_running ||
+                                        (PyUnicode_Check(args[1]) && PyUnicode_Compare(args[1], str_running) == 0));
+        if (task == -1 && PyErr_Occurred()) PyErr_Clear();
+        else if (on_state(self->sampler, task, running, self->ending) < 0) return NULL;
+    }
+    return PyObject_Vectorcall(self->fn, args, nargsf, kwnames);
+}
+
+static int Wrap_init(Wrap *self, PyObject *args, PyObject *kw) {
+    PyObject *sampler, *fn;
+    int ending = 0;
+    if (!PyArg_ParseTuple(args, "O!O|p", &SamplerType, &sampler, &fn, &ending)) return -1;
+    Py_INCREF(sampler);
+    Py_INCREF(fn);
+    Py_XSETREF(self->sampler, (Sampler *)sampler);
+    Py_XSETREF(self->fn, fn);
+    self->ending = ending;
+    self->vectorcall = (vectorcallfunc)Wrap_vectorcall;
+    return 0;
+}
+
+static void Wrap_dealloc(Wrap *self) {
+    Py_XDECREF(self->sampler);
+    Py_XDECREF(self->fn);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Wrap_get_wrapped(Wrap *self, void *closure) {
+    Py_INCREF(self->fn);
+    return self->fn;
+}
+
+static PyGetSetDef Wrap_getset[] = {
+    {"__wrapped__", (getter)Wrap_get_wrapped, NULL, "The wrapped function.", NULL},
+    {NULL},
+};
+
+static PyTypeObject WrapType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "viz.recorder._cpuclock.Wrap",
+    .tp_basicsize = sizeof(Wrap),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_vectorcall_offset = offsetof(Wrap, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Wrap_init,
+    .tp_dealloc = (destructor)Wrap_dealloc,
+    .tp_getset = Wrap_getset,
+    .tp_doc = "Wrap(sampler, fn, ending=False): fn(task, state, ...) with sampler.state (or .end) called first.",
+};
+
+static PyObject *py_clock(PyObject *mod, PyObject *unused) { return PyFloat_FromDouble(now_mono()); }
+
+static PyMethodDef methods[] = {
+    {"clock", py_clock, METH_NOARGS, "The sampler's clock (CLOCK_MONOTONIC, the clock of time.perf_counter)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cpuclock", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__cpuclock(void) {
+    if (PyType_Ready(&SamplerType) < 0 || PyType_Ready(&WrapType) < 0) return NULL;
+    str_ready = PyUnicode_InternFromString("ready");
+    str_running = PyUnicode_InternFromString("running");
+    str_reason = PyUnicode_InternFromString("waiting for the GIL");
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    Py_INCREF(&SamplerType);
+    if (PyModule_AddObject(m, "Sampler", (PyObject *)&SamplerType) < 0) {
+        Py_DECREF(&SamplerType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&WrapType);
+    if (PyModule_AddObject(m, "Wrap", (PyObject *)&WrapType) < 0) {
+        Py_DECREF(&WrapType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
