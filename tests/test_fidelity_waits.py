@@ -389,3 +389,19 @@ def test_a_timer_thread_waits_out_its_interval_in_its_own_words(script):
         """)
     one_wait(trace, "Thread-1", "Timer(0.2)", 0.15, 0.5)
     assert texts(trace, "Thread-1") == ["fired"]
+
+
+def test_under_gevents_patched_threading_start_and_join_are_cooperative_not_loop_holders(script):
+    trace, src = record(script, """\
+        from gevent import monkey; monkey.patch_all()
+        import threading, time, gevent
+        def worker():
+            time.sleep(0.2)
+        t = threading.Thread(target=worker, name="w")
+        t.start()
+        t.join()  # join
+        """)
+    blocked = spans(trace, "main", "blocked")
+    assert not [s for s in blocked if s.blocks_loop], [(s.reason, s.blocks_loop) for s in blocked]
+    join = one_wait(trace, "main", "t.join()", 0.15, 0.5)  # the greenlet hook's words: a switch to the hub
+    assert join.line == line_of(src, "# join")

@@ -12,6 +12,7 @@ import sys
 
 from viz.recorder.callsite import call_name
 from viz.recorder.imports import when_imported
+from viz.recorder.locks import unless_patched
 
 
 def install(hooks) -> None:
@@ -30,7 +31,8 @@ def _job_words(future) -> str:
 
 
 def _install_base(hooks, base) -> None:
-    blocking = hooks.blocking
+    def blocking(fn, describe):  # under gevent's patched threading a future's wait is cooperative
+        return hooks.blocking(fn, unless_patched(describe))
     Future = base.Future
     Future.result = blocking(Future.result, lambda a, k: None if a[0].done() else f"Future.result(){_job_words(a[0])}")
     Future.exception = blocking(Future.exception,

@@ -118,10 +118,24 @@ def _install_locks(hooks) -> None:
     threading.RLock = RLock
 
 
+def threads_patched() -> bool:
+    """gevent's monkey patching made threading cooperative: its waits switch to the hub, where the greenlet hooks
+    see them (with the call as written); they neither need a span of ours nor hold the loop."""
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and monkey.is_module_patched("threading")
+
+
+def unless_patched(describe):
+    """`describe` for a threading wait, saying nothing once threading is cooperative (see threads_patched)."""
+    def words(a, k):
+        return None if threads_patched() else describe(a, k)
+    return words
+
+
 def try_first(hooks, real, describe):
     """Wrap an `acquire(blocking=True, timeout=None)`: try it without waiting first (nothing recorded when that
     succeeds), then wait recorded as blocked for `describe(args, kwargs)`."""
-    slow = hooks.blocking(real, describe)
+    slow = hooks.blocking(real, unless_patched(describe))
 
     @functools.wraps(real)
     def acquire(self, blocking=True, timeout=None):
@@ -150,7 +164,7 @@ def _install_threads(hooks) -> None:
         return rec.names.get(getattr(th, "_viz_task", 0), th.name)
 
     # start() waits until the new thread runs: `start (worker(1))`, not the Event.wait() inside it
-    started = hooks.blocking(start, lambda a, k: f"start ({task_name(a[0])})")
+    started = hooks.blocking(start, unless_patched(lambda a, k: f"start ({task_name(a[0])})"))
 
     @functools.wraps(start)
     def start_wrapper(th):
@@ -190,13 +204,26 @@ def _install_threads(hooks) -> None:
             rec.end(tid)
     Thread.start = start_wrapper
     Thread._bootstrap_inner = bootstrap_wrapper
-    Thread.join = hooks.blocking(Thread.join, lambda a, k: f"join ({task_name(a[0])})" if a[0].is_alive() else None)
+    Thread.join = hooks.blocking(Thread.join, unless_patched(
+        lambda a, k: f"join ({task_name(a[0])})" if a[0].is_alive() else None))
 
 
 def _no_wait(a, k) -> bool:
     """A `wait(timeout)` given a timeout of 0 (or less) only looks: it is not a wait."""
     timeout = a[1] if len(a) > 1 else k.get("timeout")
     return timeout is not None and timeout <= 0
+
+
+def _called_from(code, depth: int = 5) -> bool:
+    """A frame running `code` is among the few just above this describe function (our wrappers in between)."""
+    f = sys._getframe(2)
+    for _ in range(depth):
+        if f is None:
+            return False
+        if f.f_code is code:
+            return True
+        f = f.f_back
+    return False
 
 
 def _install_waits(hooks) -> None:
@@ -206,18 +233,18 @@ def _install_waits(hooks) -> None:
     def event_words(a, k):
         if a[0].is_set() or _no_wait(a, k):
             return None
-        if sys._getframe(2).f_code is timer_run:  # a Timer's thread waits out its interval (or a cancel())
+        if _called_from(timer_run):  # a Timer's thread waits out its interval (or a cancel())
             return f"Timer({format_seconds(a[1] if len(a) > 1 else k.get('timeout'))})"
         return "Event.wait()"
-    Event.wait = hooks.blocking(Event.wait, event_words)
+    Event.wait = hooks.blocking(Event.wait, unless_patched(event_words))
     wait_for = Condition.wait_for
 
     def condition_words(a, k):
         if _no_wait(a, k):
             return None
         # wait_for() calls wait(): the span names the call the program made
-        return "Condition.wait_for()" if sys._getframe(2).f_code is wait_for.__code__ else "Condition.wait()"
-    Condition.wait = hooks.blocking(Condition.wait, condition_words)
+        return "Condition.wait_for()" if _called_from(wait_for.__code__) else "Condition.wait()"
+    Condition.wait = hooks.blocking(Condition.wait, unless_patched(condition_words))
     threading.Semaphore.acquire = try_first(hooks, threading.Semaphore.acquire,
                                             lambda a, k: f"{type(a[0]).__name__}.acquire()")
     threading.Semaphore.__enter__ = threading.Semaphore.acquire
@@ -226,7 +253,7 @@ def _install_waits(hooks) -> None:
         b = a[0]
         arrived = b.n_waiting + 1
         return None if arrived >= b.parties else f"Barrier.wait() ({arrived} of {b.parties} arrived)"
-    threading.Barrier.wait = hooks.blocking(threading.Barrier.wait, barrier_words)
+    threading.Barrier.wait = hooks.blocking(threading.Barrier.wait, unless_patched(barrier_words))
 
 
 class _SimpleQueue(_CSimpleQueue):
@@ -245,10 +272,10 @@ class _SimpleQueue(_CSimpleQueue):
 
 def _install_queues(hooks) -> None:
     Queue = queue.Queue
-    Queue.get = hooks.blocking(
-        Queue.get, lambda a, k: "Queue.get()" if (a[1] if len(a) > 1 else k.get("block", True)) and a[0].empty()
-        else None)
-    Queue.put = hooks.blocking(Queue.put, lambda a, k: "Queue.put()" if a[0].maxsize > 0 and a[0].full() else None)
+    Queue.get = hooks.blocking(Queue.get, unless_patched(
+        lambda a, k: "Queue.get()" if (a[1] if len(a) > 1 else k.get("block", True)) and a[0].empty() else None))
+    Queue.put = hooks.blocking(Queue.put, unless_patched(
+        lambda a, k: "Queue.put()" if a[0].maxsize > 0 and a[0].full() else None))
     _SimpleQueue.__name__ = _SimpleQueue.__qualname__ = "SimpleQueue"
     _SimpleQueue.__module__ = "queue"
     _SimpleQueue._wait = staticmethod(hooks.blocking(

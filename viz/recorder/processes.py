@@ -15,6 +15,7 @@ import subprocess
 
 from viz.recorder.callsite import call_name
 from viz.recorder.imports import when_imported
+from viz.recorder.locks import unless_patched
 
 MAX_COMMAND = 40
 _WAITABLE = (stat.S_IFIFO, stat.S_IFSOCK, stat.S_IFCHR)
@@ -138,7 +139,10 @@ class ProcessHooks:
             setattr(cls, name, self.hooks.blocking(getattr(cls, name), recv_words))
 
     def _install_mp_pool(self, module) -> None:
-        blocking, Pool = self.hooks.blocking, module.Pool
+        Pool = module.Pool
+
+        def blocking(fn, describe):  # a pool's results arrive through threading's waits: cooperative under gevent
+            return self.hooks.blocking(fn, unless_patched(describe))
 
         def pool_call(method):
             def describe(a, k):
