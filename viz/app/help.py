@@ -23,6 +23,8 @@ KEYS = (
     ("click", "move the playhead there (and select that lane); drag to scrub"),
     ("wheel", "scroll the lanes (shift+wheel or a sideways wheel: move along the time axis)"),
     ("s", "save the trace to a file in the current directory"),
+    ("!", "findings: what went wrong (a call that held the loop, a long run, lock contention, starvation, serial "
+          "I/O), each with its line and a fix; enter jumps to it"),
     ("x", "stop the running program"),
     ("esc", "the scenarios: back to the list a run was picked from (it stops), or, for a run opened from the "
             "command line, the list on top of it (esc there comes back)"),

@@ -59,6 +59,7 @@ class RunScreen(Screen):
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("escape,b", "back", "scenarios", key_display="esc"),
         Binding("s", "save", "save"),
+        Binding("exclamation_mark", "findings", "findings", key_display="!"),
         Binding("x", "stop_run", "stop run"),
         Binding("right_square_bracket", "speed(1)", "speed", key_display="[]", priority=True),
         Binding("left_square_bracket", "speed(-1)", "slower", show=False, priority=True),
@@ -386,6 +387,23 @@ class RunScreen(Screen):
         from viz.app.picker import PickerScreen  # only needed once asked for
 
         self.app.push_screen(PickerScreen(list_scenarios(), over_run=True))
+
+    def action_findings(self) -> None:
+        """The findings of the run so far; the one chosen moves the playhead to its moment and selects its lane."""
+        from viz.app.findings import FindingsScreen
+        from viz.views.diagnostics import diagnose
+
+        def go(finding) -> None:
+            if finding is None:
+                return
+            self.playback.pause()
+            self.playback.seek(finding.t)
+            timeline = self.query_one(Timeline)
+            rows = [lane.task for lane in timeline.rows]
+            if finding.task in rows:
+                timeline.select(rows.index(finding.task))
+            self._sync()
+        self.app.push_screen(FindingsScreen(diagnose(self.trace), live=self.live), go)
 
     def action_help(self) -> None:
         from viz.app.help import HelpScreen
