@@ -201,7 +201,7 @@ def test_thread_start_and_join_are_named_after_the_thread_not_its_inner_event(sc
         t.join()  # join
         t.join()  # already finished
         """)
-    start = one_wait(trace, "main", "start (worker(1))", 0.0, 0.1)
+    start = one_wait(trace, "main", "start (worker(1))", 0.0, 0.2)
     join = one_wait(trace, "main", "join (worker(1))", 0.25, 0.6)
     assert (start.line, join.line) == (line_of(src, "# start"), line_of(src, "# join"))
     assert not waits(trace, "main", "Event.wait()")
@@ -405,3 +405,37 @@ def test_under_gevents_patched_threading_start_and_join_are_cooperative_not_loop
     assert not [s for s in blocked if s.blocks_loop], [(s.reason, s.blocks_loop) for s in blocked]
     join = one_wait(trace, "main", "t.join()", 0.15, 0.5)  # the greenlet hook's words: a switch to the hub
     assert join.line == line_of(src, "# join")
+
+
+def test_select_selectors_and_poll_say_which_fds_they_wait_to_write(script):
+    trace, src = record(script, """\
+        import os, select, selectors, socket
+        full, other = socket.socketpair()
+        full.setblocking(False)
+        try:
+            while True:
+                full.send(b"x" * 65536)
+        except BlockingIOError:
+            pass  # its buffer is full: waiting to write to it is a wait
+        r, w = os.pipe()
+        select.select([r], [full], [], 0.15)  # plain select
+        sel = selectors.DefaultSelector()
+        sel.register(full, selectors.EVENT_WRITE)
+        sel.register(r, selectors.EVENT_READ)
+        sel.select(0.15)  # selector
+        p = select.poll()
+        p.register(full, select.POLLOUT)
+        p.register(r, select.POLLIN)
+        p.poll(150)  # poll
+        print(full.fileno(), r)
+        """)
+    s, r = texts(trace, "main")[0].split()
+    lo, hi = sorted((int(s), int(r)))
+    on_fds = waits(trace, "main", "select() on fds")
+    assert [(x.reason, x.line) for x in on_fds] == [
+        (f"select() on fds [{lo}, {hi}] (write: [{s}])", line_of(src, "# plain select")),
+        (f"select() on fds [{lo}, {hi}] (write: [{s}])", line_of(src, "# selector"))]
+    assert all(0.1 <= x.end - x.start <= 0.4 for x in on_fds)
+    polled = one_wait(trace, "main", "poll() on fds", 0.1, 0.4)
+    assert polled.reason == f"poll() on fds [{lo} ({'write' if lo == int(s) else 'read'}), " \
+                            f"{hi} ({'write' if hi == int(s) else 'read'})]"
