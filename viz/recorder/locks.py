@@ -67,6 +67,7 @@ class _Wrapped:
 class Lock(_Wrapped):
     """threading.Lock, recorded when contended."""
     __slots__ = ()
+    _kind = "Lock"
 
     def __init__(self):
         self._lock = _allocate_lock()
@@ -77,6 +78,7 @@ class RLock(_Wrapped):
     """threading.RLock, recorded when another thread holds it. threading.Condition calls the three private methods
     below on the lock it is given (they save and restore the recursion level across a wait)."""
     __slots__ = ()
+    _kind = "RLock"
     _owner = None  # gevent's monkey.patch_all() looks at every RLock's `_owner` (the C lock underneath has none)
 
     def __init__(self, *args, **kwargs):
@@ -111,9 +113,8 @@ def _install_locks(hooks) -> None:
     def contended(lock, timeout):
         return lock._lock.acquire(True, timeout)
 
-    kinds = {Lock: "Lock", RLock: "RLock"}
     _Wrapped._contended = staticmethod(hooks.blocking(
-        contended, lambda a, k: f"{kinds.get(type(a[0]), 'Lock')}.acquire() held by {holder(a[0])}"))
+        contended, lambda a, k: f"{a[0]._kind}.acquire() held by {holder(a[0])}"))
     threading.Lock = Lock
     threading.RLock = RLock
 
@@ -262,7 +263,7 @@ class _SimpleQueue(_CSimpleQueue):
     _wait = None  # set by install()
 
     def get(self, block=True, timeout=None):
-        if not block or self._wait is None:
+        if not block or self._wait is None or (timeout is not None and timeout <= 0):
             return super().get(block, timeout)
         try:
             return super().get(False)
