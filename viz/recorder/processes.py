@@ -1,6 +1,6 @@
 """Waits on child processes and pipes: the waiting task is `blocked`, e.g. `waiting for pid 4242 (sleep 0.3)`.
 
-Covers `os.waitpid`/`os.wait`, `subprocess.Popen` (its start, `wait`, `communicate`, hence `subprocess.run`),
+Covers `os.waitpid`/`os.wait`/`wait3`/`wait4`, `subprocess.Popen` (its start, `wait`, `communicate`, hence `subprocess.run`),
 `os.read`/`os.write` on a blocking pipe, FIFO, socket or terminal that is not ready (a regular file is never a wait),
 and, once the script imports multiprocessing, `Process.join`, its `Queue.get`, `Connection.recv` and
 `Pool.map`/`apply`/`imap`/`AsyncResult.get`.
@@ -8,6 +8,7 @@ and, once the script imports multiprocessing, `Process.join`, its `Queue.get`, `
 
 from __future__ import annotations
 
+import functools
 import os
 import select
 import stat
@@ -74,6 +75,9 @@ class ProcessHooks:
         os.waitpid = blocking(os.waitpid, lambda a, k: None if (a[1] if len(a) > 1 else 0) & os.WNOHANG
                               else self.pid_words(a[0]))
         os.wait = blocking(os.wait, lambda a, k: "waiting for any child process")
+        if hasattr(os, "wait4"):
+            os.wait4 = blocking(os.wait4, lambda a, k: None if a[1] & os.WNOHANG else self.pid_words(a[0]))
+            os.wait3 = blocking(os.wait3, lambda a, k: None if a[0] & os.WNOHANG else "waiting for any child process")
         def fd_wait(name, event):
             def describe(args, kwargs):
                 fd = args[0]
@@ -96,6 +100,7 @@ class ProcessHooks:
         init = Popen.__init__
         started = blocking(init, lambda a, k: f"starting {command_words(a[1] if len(a) > 1 else k.get('args'))}")
 
+        @functools.wraps(init)
         def init_wrapper(p, *args, **kwargs):
             started(p, *args, **kwargs)
             try:
