@@ -160,3 +160,19 @@ def test_on_3_12_the_monitoring_and_profile_paths_record_the_same_states(script,
     profiled = lanes(run_session(path, timeout=20)[1])
     assert set(monitored) == {"main", "guard()", "outer()", "inner()"}
     assert monitored == profiled
+
+
+def test_generators_in_two_greenlets_keep_to_their_own_greenlet(script):
+    """Each greenlet resumes its own generator: a generator's lane never shows the other greenlet's calls, and each
+    generator ends when its own greenlet has drained it."""
+    path = script("import gevent\n"
+                  "def ticks(k):\n    for i in range(k):\n        gevent.sleep(0.05)\n        yield i\n"
+                  "def job(k):\n    print(k, list(ticks(k)))\n"
+                  "gevent.joinall([gevent.spawn(job, 2), gevent.spawn(job, 3)])\n")
+    trace = record(str(path))
+    for k in (2, 3):
+        assert texts(trace, f"job({k})") == [f"{k} {list(range(k))}"]
+        assert {s.reason for s in spans(trace, f"ticks({k})", "blocked")} == {"waiting at yield"}
+        assert "list(ticks(k))" in {s.reason for s in spans(trace, f"job({k})", "blocked")}
+        started = spans(trace, f"ticks({k})")[0].start
+        assert about(0.05 * k)(lane(trace, f"ticks({k})").ended - started)

@@ -73,9 +73,10 @@ class GeneratorHooks:
     def install(self) -> None:
         base = self.base_task = self.rec.current_task
         stacks = self.stacks
+        context = self.context
 
         def current_task() -> int:  # inside a generator, the generator is the running task
-            stack = stacks.get(get_ident())
+            stack = stacks.get(context())
             return stack[-1] if stack else base()
         self.rec.current_task = current_task
         if _monitoring_wanted() and monitoring.follow(self, self.codes, self.closers) is not None:
@@ -90,6 +91,12 @@ class GeneratorHooks:
             self.backend = "profile (C filter)"
             profiler.install()
             self.rec.thread_start_hooks.append(profiler.install)
+
+    def context(self):
+        """Whose stack of resumed generators this is: the running greenlet's when greenlet is in use (greenlets
+        interleave their generators in one thread), else the thread's."""
+        getcurrent = self.rec.current_greenlet
+        return get_ident() if getcurrent is None else getcurrent()
 
     def profile(self, frame, event, arg):
         if event == "call":
@@ -135,7 +142,7 @@ class GeneratorHooks:
         if self._awaited_by_user_coroutine(frame):
             return  # part of the task of the coroutine that awaits it
         rec = self.rec
-        ident = get_ident()
+        ident = self.context()
         stack = self.stacks.setdefault(ident, [])
         loop = stack[-1] if stack else self.base_task()
         tid = self.task_of_frame.get(frame)
@@ -150,7 +157,7 @@ class GeneratorHooks:
 
     def coroutine_suspended(self, frame) -> None:
         rec = self.rec
-        ident = get_ident()
+        ident = self.context()
         if self._awaited_by_user_coroutine(frame):
             if rec.sites.is_yield(frame) and ident not in self.awaiting:
                 self.awaiting[ident] = (rec.sites.call_text(frame), frame)  # the innermost await is the reason
@@ -181,7 +188,7 @@ class GeneratorHooks:
     # ---- generators ------------------------------------------------------------------------------------------
     def resumed(self, frame) -> None:
         rec = self.rec
-        stack = self.stacks.setdefault(get_ident(), [])
+        stack = self.stacks.setdefault(self.context(), [])
         caller = stack[-1] if stack else self.base_task()
         tid = self.task_of_frame.get(frame)
         code = frame.f_code
@@ -199,12 +206,15 @@ class GeneratorHooks:
     def suspended(self, frame, yielded: bool | None = None) -> None:
         """The generator of `frame` suspended at a yield (`yielded`), or finished; None: tell from its frame."""
         rec = self.rec
-        stack = self.stacks.get(get_ident())
+        context = self.context()
+        stack = self.stacks.get(context)
         tid = self.task_of_frame.get(frame)
         if tid is None:
             return
         if stack and stack[-1] == tid:
             stack.pop()
+            if not stack:
+                del self.stacks[context]  # holds no finished greenlet
         t = rec.now()
         if yielded is None:
             yielded = rec.sites.is_yield(frame)
