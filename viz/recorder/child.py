@@ -29,7 +29,7 @@ def main(argv: list[str]) -> None:
         print(f"viz: {e}", file=sys.stderr)
         os._exit(2)
     fd, script, args = int(argv[0]), os.path.abspath(argv[1]), argv[2:]
-    from viz.recorder import blocking, generators, greenlets, output
+    from viz.recorder import asyncio_loop, blocking, generators, greenlets, output
     from viz.recorder.core import Recorder
 
     rec = Recorder(fd, script)
@@ -61,8 +61,9 @@ def main(argv: list[str]) -> None:
 
     ghooks = greenlets.install(rec)
     _watch_gevent_import(rec, ghooks)
-    blocking.install(rec)
-    generators.install(rec, code)
+    bhooks = blocking.install(rec)
+    asyncio_loop.watch_import(rec, bhooks)  # asyncio's loop and tasks become lanes once the script imports it
+    generators.install(rec, code, coroutines=not asyncio_loop.uses_asyncio(code))
     rec.start_flusher()
 
     module = types.ModuleType("__main__")
