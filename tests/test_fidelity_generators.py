@@ -143,6 +143,21 @@ def test_on_3_12_no_profile_function_is_set_and_only_the_generators_code_has_eve
 
 
 @pytest.mark.skipif(not MONITORING, reason="sys.monitoring is Python 3.12+")
+def test_on_3_12_a_script_profiling_itself_with_cprofile_keeps_its_generators_followed(script):
+    """cProfile takes sys.monitoring's profiler tool id on 3.12+: viz leaves it free. (On 3.11 cProfile replaces
+    the profile function, and the generators go unseen.)"""
+    path = script("import cProfile, pstats\n"
+                  "def gen():\n    yield 1\n    yield 2\n"
+                  "def main():\n    return sum(gen())\n"
+                  "pr = cProfile.Profile()\npr.enable()\nprint('sum', main())\npr.disable()\n"
+                  "print('profiled', any(k[2] == 'main' for k in pstats.Stats(pr).stats))\n")
+    trace = record(str(path))
+    assert texts(trace, "main") == ["sum 3", "profiled True"]
+    assert states(trace, "gen()") == [("running", None), ("blocked", "waiting at yield")] * 2 + [("running", None)]
+    assert [s.reason for s in spans(trace, "main", "blocked")] == ["sum(gen())"] * 3
+
+
+@pytest.mark.skipif(not MONITORING, reason="sys.monitoring is Python 3.12+")
 def test_on_3_12_the_monitoring_and_profile_paths_record_the_same_states(script, monkeypatch):
     path = script("import time\n"
                   "def inner():\n    time.sleep(0.05)\n    yield 1\n    yield 2\n"
