@@ -65,9 +65,7 @@ class AsyncioHooks:
         self.running: dict[int, object] = {}  # thread ident -> the VizLoop it is running
         self.base_task = rec.current_task
         self.append = rec.emit_fast
-        self.places: dict = {}            # (code, lasti) of an await -> (reason, file, line, waits on a stream)
-        self._user: dict = {}             # code -> is it the program's own
-        self.yields: dict = {}            # place -> the Wait of a task that yielded there
+        self._codes: dict = {}            # id(code) -> (code, is it the program's own, {instruction: place})
         self.frame = None                 # the frame where() found last
 
     # ---- install --------------------------------------------------------------------------------------------
@@ -257,12 +255,13 @@ class AsyncioHooks:
             reason = "future done"
         rec.state(tid, "ready", reason, t=t)
 
-    def where(self, task):
-        """(reason, file, line, stream) of a suspended task: the call at its innermost await in the program's own
-        coroutines (`await asyncio.sleep(0.05)`), where that is, and whether it waits on a stream's read."""
-        sites = self.rec.sites
-        user = self._user
-        frame = None
+    def where(self, task) -> tuple:
+        """(reason, file, line, stream, wait if it yielded) of a suspended task: the call at its innermost await in
+        the program's own coroutines (`await asyncio.sleep(0.05)`), where that is, whether it waits on a stream's
+        read, and the Wait of a task that only yielded there. Cached per code object (by id: hashing a code object
+        costs more than the rest) and instruction."""
+        codes = self._codes
+        frame = per = None
         c = task.get_coro()
         while True:
             try:
@@ -272,12 +271,12 @@ class AsyncioHooks:
             if f is None:
                 break
             code = f.f_code
-            u = user.get(code)
-            if u is None:
-                u = user[code] = sites.is_user(code)
-            if not u:
+            entry = codes.get(id(code))
+            if entry is None:  # holds the code, so its id stays its own
+                entry = codes[id(code)] = (code, self.rec.sites.is_user(code), {})
+            if not entry[1]:
                 break
-            frame = f
+            frame, per = f, entry[2]
             try:
                 c = c.cr_await
             except AttributeError:
@@ -285,26 +284,25 @@ class AsyncioHooks:
             if c is None:
                 break
         if frame is None:  # a library coroutine run as a task (create_task(asyncio.sleep(5))): where it is
-            return f"in {getattr(c, '__qualname__', None) or type(c).__name__}", None, None, False
+            text = f"in {getattr(c, '__qualname__', None) or type(c).__name__}"
+            return text, None, None, False, (text + " — yields", "ready", None, None, None, None)
         self.frame = frame
-        key = (frame.f_code, frame.f_lasti)
-        place = self.places.get(key)
+        lasti = frame.f_lasti
+        place = per.get(lasti)
         if place is None:
+            sites = self.rec.sites
             text = sites.call_text(frame) or "waiting at await"
             stream = getattr(getattr(c, "cr_code", None), "co_filename", "").endswith("streams.py")
-            place = self.places[key] = (text, sites.file_name(frame.f_code), frame.f_lineno, stream)
+            file, line = sites.file_name(frame.f_code), frame.f_lineno
+            place = per[lasti] = (text, file, line, stream, (text + " — yields", "ready", None, file, line, None))
         return place
 
     def wait(self, loop, task, tid, t: float, yielded: bool) -> tuple:
         """After a step that did not finish the task, why it waits (protocol.Wait): blocked at its innermost await,
         or ready if it only yielded (`await asyncio.sleep(0) — yields`, as gevent's lanes say of gevent.sleep(0))."""
-        place = self.where(task)
+        text, file, line, stream, yields = self.where(task)
         if yielded:
-            w = self.yields.get(place)
-            if w is None:
-                w = self.yields[place] = (place[0] + " — yields", "ready", None, place[1], place[2], None)
-            return w
-        text, file, line, stream = place
+            return yields
         until = fd = io = info = None
         when = loop._viz_timer
         if when is not None:
@@ -346,7 +344,7 @@ def _loop_class(asyncio, hooks: AsyncioHooks):
     clock, t0 = time.perf_counter, rec.t0
     Task = asyncio.Task
     tid_of, fresh = hooks.tid_of, hooks.fresh
-    tid_get, wait, where, yields_get = tid_of.get, hooks.wait, hooks.where, hooks.yields.get
+    tid_get, wait, where = tid_of.get, hooks.wait, hooks.where
     pack = protocol.SWITCH.pack
     base = asyncio.SelectorEventLoop
     base_call_soon, base_call_at = base.call_soon, base.call_at
@@ -456,9 +454,7 @@ def _loop_class(asyncio, hooks: AsyncioHooks):
                 t = clock() - t0
                 try:
                     if self._viz_yielded:  # the common case of a busy loop, kept short: cached per place
-                        item = yields_get(where(task))
-                        if item is None:
-                            item = wait(self, task, tid, t, True)
+                        item = where(task)[4]
                     elif task.done():
                         item = hooks.finished(self, task, tid, t)
                     else:
