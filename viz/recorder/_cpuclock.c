@@ -64,7 +64,9 @@ typedef struct {
     PyObject *emit, *kind;
     double t0, period, min_wait, limit;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;           /* the sampler thread waits on it for a second thread */
+    pthread_cond_t waits_cv;     /* drain threads wait on it for finished waits */
+    int npend;                   /* finished waits held in all slots */
     Slot **slots;
     int nslots, cap, live;
     int started, stop;
@@ -119,6 +121,17 @@ static void push_wait(Sampler *S, Slot *s, double b) {
     }
     s->pend[s->npend++] = (Wait){s->a, b, s->wtask};
     S->waits++;
+    if (S->npend++ == 0) pthread_cond_signal(&S->waits_cv);
+}
+
+/* The other running threads' time on a CPU or waiting for one, in the latest tick (counted up to half of it). */
+static double others_busy(Sampler *S, Slot *s, double total) {
+    double others = total - s->run, dt = s->dt;
+    for (int j = 0; j < S->nslots && others < dt * 0.5; j++) {
+        Slot *o = S->slots[j];
+        if (o != s && o->dt > 0.0 && o->run < dt * 0.5 && busy(o, 0.5)) others += dt - o->run;  /* preempted */
+    }
+    return others;
 }
 
 /* One sample of every registered thread the recorder shows running (mutex held). */
@@ -161,6 +174,11 @@ static void tick(Sampler *S, double now) {
         }
         int preempted = busy(s, 1.0);  /* runnable, not running: woken, and waiting for a CPU */
         if (s->open) {
+            if (preempted && others_busy(S, s, total) < dt * 0.5) {
+                push_wait(S, s, now - dt > s->a ? now - dt : s->a);  /* the others sleep: the GIL is free, it waits */
+                s->r_since = -1.0;                                   /* for a CPU, which is the machine's business */
+                continue;
+            }
             if (ran > 0.0 || preempted) s->last_wake = now;
             if (now - s->last_wake > S->limit) s->rejected = 1;  /* asleep too long for take_gil */
             continue;
@@ -169,22 +187,20 @@ static void tick(Sampler *S, double now) {
             if (s->r_since < 0.0) s->r_since = now - dt + ran;
             continue;
         }
-        double others = total - ran;  /* the other running threads' time on a CPU */
-        for (int j = 0; j < S->nslots && others < dt * 0.5; j++) {
-            Slot *o = S->slots[j];
-            if (o != s && o->dt > 0.0 && o->run < dt * 0.5 && busy(o, 0.5)) others += dt - o->run;  /* preempted */
-        }
+        double others = others_busy(S, s, total);
         if (others >= dt * 0.5) {  /* asleep while someone else has the CPU, and maybe the GIL */
             double a = s->r_since >= 0.0 ? s->r_since : now - dt + ran;
             if (a < s->since) a = s->since;
             s->open = 1;
             s->rejected = 0;
-            s->a = s->last_wake = a;
+            s->a = a;
+            s->last_wake = now - dt;  /* awake (or waiting for a CPU) until this tick */
             s->wtask = s->task;
             Wait *last = s->npend ? &s->pend[s->npend - 1] : NULL;
             if (last != NULL && last->task == s->task && a - last->b < S->min_wait) {
                 s->a = last->a;  /* it ran for less than a wait counts: one wait, not two */
                 s->npend--;
+                S->npend--;
                 S->waits--;
             }
         }
@@ -249,6 +265,7 @@ static Wait *take(Sampler *S, Slot *s, int *n) {
         if (s != NULL && x != s) continue;
         memcpy(out + *n, x->pend, sizeof(Wait) * x->npend);
         *n += x->npend;
+        S->npend -= x->npend;
         x->npend = 0;
     }
     return out;
@@ -339,6 +356,20 @@ static int on_state(Sampler *S, long long task, int running, int ending) {
 
 /* ---- Sampler ---------------------------------------------------------------------------------------------- */
 
+static void monotonic_cond(pthread_cond_t *cv) {
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+static void add_seconds(struct timespec *ts, double s) {
+    long long ns = ts->tv_nsec + (long long)(s * 1e9);
+    ts->tv_sec += ns / 1000000000LL;
+    ts->tv_nsec = ns % 1000000000LL;
+}
+
 static int Sampler_init(Sampler *S, PyObject *args, PyObject *kw) {
     static char *names[] = {"emit", "kind", "t0", "switch_interval", "period", "min_wait", NULL};
     PyObject *emit, *kind;
@@ -359,6 +390,7 @@ static int Sampler_init(Sampler *S, PyObject *args, PyObject *kw) {
     S->limit = 2 * interval + 0.002;  /* take_gil wakes at least once per switch interval while it waits */
     pthread_mutex_init(&S->mu, NULL);
     pthread_cond_init(&S->cv, NULL);
+    monotonic_cond(&S->waits_cv);
     return 0;
 }
 
@@ -470,16 +502,39 @@ static PyObject *Sampler_stop(Sampler *S, PyObject *unused) {
     pthread_mutex_lock(&S->mu);
     S->stop = 1;
     pthread_cond_signal(&S->cv);
+    pthread_cond_broadcast(&S->waits_cv);
     pthread_mutex_unlock(&S->mu);
     Py_RETURN_NONE;
+}
+
+static PyObject *Sampler_wait(Sampler *S, PyObject *args) {
+    double least, most;
+    if (!PyArg_ParseTuple(args, "dd", &least, &most)) return NULL;
+    int pending;
+    Py_BEGIN_ALLOW_THREADS
+    struct timespec until, at_most;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    at_most = until;
+    add_seconds(&until, least);
+    add_seconds(&at_most, most);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR) {
+    }
+    pthread_mutex_lock(&S->mu);
+    while (S->npend == 0 && !S->stop)
+        if (pthread_cond_timedwait(&S->waits_cv, &S->mu, &at_most) == ETIMEDOUT) break;
+    pending = S->npend > 0;
+    pthread_mutex_unlock(&S->mu);
+    Py_END_ALLOW_THREADS
+    return PyBool_FromLong(pending);
 }
 
 static PyObject *Sampler_forget(Sampler *S, PyObject *unused) {
     /* In a child made by fork(): the sampler thread is not there and its mutex may be held by it: start again. */
     pthread_mutex_init(&S->mu, NULL);
     pthread_cond_init(&S->cv, NULL);
+    monotonic_cond(&S->waits_cv);
     for (int i = 0; i < S->nslots; i++) free_slot(S->slots[i]);
-    S->nslots = S->live = 0;
+    S->nslots = S->live = S->npend = 0;
     S->stop = 1;
     Py_RETURN_NONE;
 }
@@ -502,6 +557,9 @@ static PyMethodDef Sampler_methods[] = {
      "state(task, running): the calling thread steps `task` into a state; its finished waits are emitted first."},
     {"end", (PyCFunction)Sampler_end, METH_O, "end(task): as state(task, False); the thread's own task ends it."},
     {"drain", (PyCFunction)Sampler_drain, METH_NOARGS, "Emit every finished wait."},
+    {"wait", (PyCFunction)Sampler_wait, METH_VARARGS,
+     "wait(least, most): sleep `least` seconds, then until a wait has finished or `most` seconds have passed, all "
+     "without the GIL; True if finished waits are pending."},
     {"stop", (PyCFunction)Sampler_stop, METH_NOARGS, "Stop sampling for good."},
     {"forget", (PyCFunction)Sampler_forget, METH_NOARGS, "After fork(), in the child: sample nothing."},
     {"stats", (PyCFunction)Sampler_stats, METH_NOARGS, "Counts: ticks, waits emitted, waits dropped, threads."},

@@ -9,7 +9,8 @@ GIL, and finds the waits; this module puts it in place:
   recorder shows it running, and so a thread's finished waits go into the event buffer before any state of its own:
   each task's events stay in time order, which the deriver and the trace model rely on;
 - a drain thread emits the other finished waits every DRAIN_EVERY seconds (a CPU-bound thread records nothing of
-  its own for a long time), and `rec.close` emits what is left.
+  its own for a long time), and `rec.close` emits what is left. It waits without the GIL until there are some, so
+  it does not make GIL waits of its own in a program whose threads do not contend.
 A wait reaches the viewer as two ordinary TASK_STATE events (`ready` at its start, `running` at its end), so the
 viewer needs nothing new. Greenlets and asyncio tasks share their thread: they need no GIL view of their own.
 Without the extension (no compiler, or VIZ_PURE_PYTHON=1) nothing is sampled, and a note says GIL waits are not
@@ -22,7 +23,7 @@ import _thread
 import os
 import sys
 
-from viz.recorder.core import _real_sleep, get_ident
+from viz.recorder.core import get_ident
 
 REASON = "waiting for the GIL"  # the reason of the ready spans (set in _cpuclock.c)
 DRAIN_EVERY = 0.05
@@ -74,10 +75,10 @@ def install(rec):
     os.register_at_fork(after_in_child=sampler.forget)
     draining = []
 
-    def drain_loop():
+    def drain_loop():  # takes the GIL only when there are waits to emit: it must not make waits of its own
         while not rec._closed:
-            _real_sleep(DRAIN_EVERY)
-            sampler.drain()
+            if sampler.wait(DRAIN_EVERY, 1.0):
+                sampler.drain()
 
     def on_thread_start():
         tid = rec.thread_task.get(get_ident())
