@@ -439,3 +439,19 @@ def test_select_selectors_and_poll_say_which_fds_they_wait_to_write(script):
     polled = one_wait(trace, "main", "poll() on fds", 0.1, 0.4)
     assert polled.reason == f"poll() on fds [{lo} ({'write' if lo == int(s) else 'read'}), " \
                             f"{hi} ({'write' if hi == int(s) else 'read'})]"
+
+
+def test_a_lock_held_by_a_sleeping_greenlet_names_that_greenlet_and_holds_the_loop(script):
+    trace, src = record(script, """\
+        import threading, gevent
+        lock = threading.Lock()
+        def sleeper():
+            with lock:
+                gevent.sleep(0.3)
+        def taker():
+            print(lock.acquire(timeout=0.2))  # gives up
+        gevent.joinall([gevent.spawn(sleeper), gevent.spawn(taker)])
+        """)
+    span = one_wait(trace, "taker", "Lock.acquire()", 0.15, 0.45)
+    assert span.reason == "Lock.acquire() held by sleeper" and span.blocks_loop
+    assert span.line == line_of(src, "# gives up") and texts(trace, "taker") == ["False"]

@@ -20,11 +20,13 @@ import threading
 from viz import protocol
 from viz.recorder.callsite import call_name, format_seconds
 from viz.recorder.core import get_ident
+from viz.recorder.imports import when_imported
 
 _DEFAULT_THREAD_NAME = "Thread-"
 _allocate_lock = _thread.allocate_lock
 _CRLock = _thread.RLock
 _CSimpleQueue = queue.SimpleQueue
+_who = get_ident  # who takes a lock: its thread; once gevent is imported, its task (as -task id: greenlets share threads)
 
 
 class _Wrapped:
@@ -34,7 +36,7 @@ class _Wrapped:
 
     def acquire(self, blocking=True, timeout=-1):
         if self._lock.acquire(False):
-            self._holder = get_ident()
+            self._holder = _who()
             return True
         contended = self._contended
         if not blocking or contended is None or timeout == 0:
@@ -42,7 +44,7 @@ class _Wrapped:
         else:
             got = contended(self, timeout)
         if got:
-            self._holder = get_ident()
+            self._holder = _who()
         return got
 
     __enter__ = acquire
@@ -93,7 +95,7 @@ class RLock(_Wrapped):
 
     def _acquire_restore(self, state):
         self._lock._acquire_restore(state)
-        self._holder = get_ident()
+        self._holder = _who()
 
 
 def install(hooks) -> None:
@@ -107,8 +109,15 @@ def _install_locks(hooks) -> None:
     rec = hooks.rec
 
     def holder(lock) -> str:
-        tid = rec.thread_task.get(lock._holder)
+        who = lock._holder
+        tid = None if who is None else -who if who < 0 else rec.thread_task.get(who)
         return rec.names.get(tid, "another thread") if tid is not None else "another thread"
+
+    def by_task(gevent) -> None:
+        global _who
+        current_task = rec.current_task
+        _who = lambda: -current_task()  # noqa: E731
+    when_imported(rec, "gevent", by_task)
 
     def contended(lock, timeout):
         return lock._lock.acquire(True, timeout)
