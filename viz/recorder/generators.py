@@ -40,7 +40,7 @@ def generator_codes(code) -> set:
     while stack:
         c = stack.pop()
         if c.co_flags & _GEN_FLAGS and c.co_name != "<genexpr>":
-            found.add(c)  # generator expressions are left out: they would put the profile hook on for little
+            found.add(c)  # generator expressions are left out: they would turn the hooks on for little
         stack.extend(k for k in c.co_consts if hasattr(k, "co_code"))
     return found
 
@@ -64,11 +64,10 @@ class GeneratorHooks:
         self.rec = rec
         self.codes = codes
         self.closers = closers  # code objects naming `close` (the monitoring path watches their calls)
-        self.backend = None     # "monitoring", "profile (C filter)" or "profile"
         self.task_of_frame: dict = {}
-        self.stacks: dict[int, list[int]] = {}
+        self.stacks: dict[object, list[int]] = {}  # thread or greenlet (see context) -> tasks of resumed generators
         self.pending_close: dict = {}  # generator in close() / throw() -> [(generator, frame)], see close_starts
-        self.awaiting: dict[int, tuple] = {}  # thread -> (reason, frame) of the innermost await just suspended
+        self.awaiting: dict[object, tuple] = {}  # thread or greenlet -> (reason, frame) of the innermost await
 
     def install(self) -> None:
         base = self.base_task = self.rec.current_task
@@ -80,15 +79,12 @@ class GeneratorHooks:
             return stack[-1] if stack else base()
         self.rec.current_task = current_task
         if _monitoring_wanted() and monitoring.follow(self, self.codes, self.closers) is not None:
-            self.backend = "monitoring"  # every thread, no profile function
-            return
+            return  # every thread, no profile function
         profiler = _c_profiler(self.codes, self.profile)
         if profiler is None:
-            self.backend = "profile"
             sys.setprofile(self.profile)
             threading.setprofile(self.profile)
         else:  # the C filter calls Python only for our frames; each thread installs it as it starts
-            self.backend = "profile (C filter)"
             profiler.install()
             self.rec.thread_start_hooks.append(profiler.install)
 
