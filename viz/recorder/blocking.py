@@ -179,7 +179,8 @@ class BlockingHooks:
         return wrapper
 
     def _around_wait(self, fds, call, returned, words=None, name="select()", info=None):
-        """A select-style wait: the loop is blocked on `fds`; its connections wait; those returned become ready."""
+        """A select-style wait: the loop is blocked on `fds` (the span says `words`, by default `select() on fds
+        [...]`); its connections wait; those returned become ready."""
         rec = self.rec
         ident = get_ident()
         tid = rec.current_task()
@@ -200,13 +201,13 @@ class BlockingHooks:
             readable, writable = returned(result)
         except Exception:
             readable = writable = []
-        words = []
+        parts = []
         if readable:
-            words.append(f"readable {readable}")
+            parts.append(f"readable {readable}")
         if writable:
-            words.append(f"writable {writable}")
+            parts.append(f"writable {writable}")
         t = rec.now()
-        rec.state(tid, "running", f"{name} returned " + (", ".join(words) if words else "nothing (timeout)"), frame,
+        rec.state(tid, "running", f"{name} returned " + (", ".join(parts) if parts else "nothing (timeout)"), frame,
                   t=t)
         for fd in readable + writable:
             ctid = self.conn_task.get(fd)
