@@ -263,18 +263,23 @@ class AsyncioHooks:
         codes = self._codes
         frame = per = None
         c = task.get_coro()
-        while True:
+        while True:  # by code first: asking a library coroutine for its frame would make it a frame object
             try:
-                f = c.cr_frame
+                code = c.cr_code
             except AttributeError:
-                f = getattr(c, "gi_frame", None)
-            if f is None:
-                break
-            code = f.f_code
+                code = getattr(c, "gi_code", None)
+                if code is None:
+                    break
             entry = codes.get(id(code))
             if entry is None:  # holds the code, so its id stays its own
                 entry = codes[id(code)] = (code, self.rec.sites.is_user(code), {})
             if not entry[1]:
+                break
+            try:
+                f = c.cr_frame
+            except AttributeError:
+                f = c.gi_frame
+            if f is None:
                 break
             frame, per = f, entry[2]
             try:
