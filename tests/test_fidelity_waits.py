@@ -455,3 +455,25 @@ def test_a_lock_held_by_a_sleeping_greenlet_names_that_greenlet_and_holds_the_lo
     span = one_wait(trace, "taker", "Lock.acquire()", 0.15, 0.45)
     assert span.reason == "Lock.acquire() held by sleeper" and span.blocks_loop
     assert span.line == line_of(src, "# gives up") and texts(trace, "taker") == ["False"]
+
+
+def test_queue_join_and_the_end_of_an_executors_with_block_wait_in_their_own_words(script):
+    trace, src = record(script, """\
+        import queue, threading, time
+        from concurrent.futures import ThreadPoolExecutor
+        q = queue.Queue()
+        def worker():
+            q.get()
+            time.sleep(0.2)
+            q.task_done()
+        threading.Thread(target=worker, daemon=True).start()
+        q.put(1)
+        q.join()  # all done
+        with ThreadPoolExecutor(1) as pool:  # shutdown
+            pool.submit(time.sleep, 0.2)
+        """)
+    joined = one_wait(trace, "main", "Queue.join()", 0.15, 0.5)
+    shutdown = one_wait(trace, "main", "ThreadPoolExecutor.shutdown()", 0.15, 0.5)
+    assert joined.line == line_of(src, "# all done")
+    assert shutdown.line in (line_of(src, "# shutdown"), line_of(src, "# shutdown") + 1)  # 3.11: the with; 3.12+: its end
+    assert not waits(trace, "main", "join (") and not waits(trace, "main", "Condition.wait()")

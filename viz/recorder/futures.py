@@ -1,7 +1,8 @@
 """Waits on concurrent.futures: `Future.result()`, `wait()`, `as_completed()` and `Executor.map` iteration make the
 waiting task `blocked`, naming the job when it is known (`Future.result() (job(2, 0.3))`).
 
-Installed when the script imports concurrent.futures (never imported otherwise). `submit` remembers the callable and
+An executor's `shutdown()` (the end of its `with` block) waits for its workers: so the span says. Installed when the
+script imports concurrent.futures (never imported otherwise). `submit` remembers the callable and
 its arguments on the future it returns; the name is worked out only when someone waits for it.
 """
 
@@ -19,7 +20,7 @@ def install(hooks) -> None:
     rec = hooks.rec
     when_imported(rec, "concurrent.futures._base", lambda module: _install_base(hooks, module))
     for name in ("thread", "process"):
-        when_imported(rec, f"concurrent.futures.{name}", _install_submit)
+        when_imported(rec, f"concurrent.futures.{name}", lambda module: _install_executor(hooks, module))
 
 
 def _job_words(future) -> str:
@@ -68,11 +69,15 @@ def _install_base(hooks, base) -> None:
             setattr(package, name, fn)
 
 
-def _install_submit(module) -> None:
+def _install_executor(hooks, module) -> None:
     for cls_name in ("ThreadPoolExecutor", "ProcessPoolExecutor"):
         cls = getattr(module, cls_name, None)
         if cls is not None:
             cls.submit = _remembering(cls.submit)
+            # shutdown(wait=True), also the end of a `with` block: the span says so, not the joins inside it
+            cls.shutdown = hooks.blocking(cls.shutdown, unless_patched(
+                lambda a, k: f"{type(a[0]).__name__}.shutdown()" if (a[1] if len(a) > 1 else k.get("wait", True))
+                else None))
 
 
 def _remembering(submit):

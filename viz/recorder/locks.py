@@ -286,6 +286,7 @@ def _install_queues(hooks) -> None:
         lambda a, k: "Queue.get()" if (a[1] if len(a) > 1 else k.get("block", True)) and a[0].empty() else None))
     Queue.put = hooks.blocking(Queue.put, unless_patched(
         lambda a, k: "Queue.put()" if a[0].maxsize > 0 and a[0].full() else None))
+    Queue.join = hooks.blocking(Queue.join, unless_patched(lambda a, k: "Queue.join()" if a[0].unfinished_tasks else None))
     _SimpleQueue.__name__ = _SimpleQueue.__qualname__ = "SimpleQueue"
     _SimpleQueue.__module__ = "queue"
     _SimpleQueue._wait = staticmethod(hooks.blocking(
