@@ -18,6 +18,7 @@
  * becomes two TASK_STATE events: `ready` "waiting for the GIL" at its start, `running` at its end.
  * Linux only (the build is optional: without it the recorder notes that GIL waits are not shown).
  */
+#define _GNU_SOURCE
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <errno.h>
@@ -208,15 +209,29 @@ static void tick(Sampler *S, double now) {
     }
 }
 
+/* Ticks are needed while two threads are shown running (only then can one wait for the other's GIL), or a wait is
+ * still open. Otherwise the sampler thread sleeps: a program whose threads mostly block costs nothing. */
+static int needed(Sampler *S) {
+    int running = 0;
+    for (int i = 0; i < S->nslots; i++) {
+        Slot *s = S->slots[i];
+        if (s->dead) continue;
+        if (s->open) return 1;
+        running += s->running;
+    }
+    return running >= 2;
+}
+
 static void *sampler_main(void *arg) {
     Sampler *S = (Sampler *)arg;
+    pthread_setname_np(pthread_self(), "viz-gil");  /* what top -H and /proc/self/task/TID/comm call it */
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
     long step = (long)(S->period * 1e9);
     pthread_mutex_lock(&S->mu);
     while (!S->stop) {
-        if (S->live < 2) {
-            while (!S->stop && S->live < 2) pthread_cond_wait(&S->cv, &S->mu);
+        if (!needed(S)) {
+            while (!S->stop && !needed(S)) pthread_cond_wait(&S->cv, &S->mu);
             for (int i = 0; i < S->nslots; i++) S->slots[i]->primed = 0;  /* no tick spans the pause */
             clock_gettime(CLOCK_MONOTONIC, &next);
             continue;
@@ -340,6 +355,7 @@ static int on_state(Sampler *S, long long task, int running, int ending) {
     Wait *w = take(S, s, &n);
     if (running) {
         if (!s->running || s->task != task) s->since = now;
+        if (!s->running) pthread_cond_signal(&S->cv);  /* the sampler may be needed again */
         s->task = task;
         s->running = 1;
     } else if (task == s->task) {
