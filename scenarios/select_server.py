@@ -70,3 +70,6 @@ for t in threads:
     t.join()
 server.close()
 print("served %d clients in %.2f s" % (closed, time.time() - start_time))
+
+# For viz's verdict: the tasks that stand in for the world outside this program (plain python ignores this).
+VIZ_HELPERS = ("client *",)

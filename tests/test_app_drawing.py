@@ -9,6 +9,7 @@ import pytest
 from viz.app.lanes import SYNC_SPANS, LanePainter, display_order
 from viz.app.playback import SPEEDS, Playback, activity_start, comfortable_speed, speed_label
 from viz.app.saving import default_path
+from viz.views.verdict import counted_lanes, verdict
 from viz.trace.totals import LOOP, Totals
 from viz.app.timescale import View, fit, fmt_time, nice_step, ticks
 from viz.views.durations import fmt_duration
@@ -302,7 +303,9 @@ def test_totals_up_to_the_end_match_the_models_totals():
         model = trace.totals(lane)
         assert sums[:4] == pytest.approx([model[s] for s in ("running", "ready", "blocked", "idle")])
         assert sums[LOOP] == pytest.approx(trace.loop_blocked_time(lane))
-    assert totals.work_until(99.0) == pytest.approx(trace.work_time())
+    judged = verdict(trace, 99.0, totals)
+    assert judged.work == pytest.approx(sum(trace.totals(ln)["running"] + trace.totals(ln)["blocked"]
+                                            for ln in counted_lanes(trace)))
 
 
 def test_totals_at_an_instant_count_only_the_time_before_it():

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from conftest import lane, record, spans, texts
+from viz.views.verdict import verdict
 
 
 def test_greenlet_switch_prints_12_56_34_78_from_test1_test2_test1_test2():
@@ -47,7 +48,7 @@ def test_gevent_sleepers_overlap_so_the_run_takes_the_longest_sleep_not_the_sum(
         assert any(words in (s.reason or "") for s in spans(trace, name, "blocked"))
     main_wait = sum(s.duration for s in spans(trace, "main", "blocked"))
     assert 1.9 < main_wait < 3.0, "the joinall lasts about 2.0 s, not 3.5 s"
-    assert trace.work_time() > 3.3
+    assert verdict(trace).work > 3.3
     assert not any(s.blocks_loop for ln in trace.lanes for s in trace.spans(ln))
     hub = lane(trace, "hub")
     assert trace.totals(hub)["idle"] > 1.5, "the hub polls while everyone sleeps"

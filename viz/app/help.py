@@ -23,6 +23,8 @@ KEYS = (
     ("click", "move the playhead there (and select that lane); drag to scrub"),
     ("wheel", "scroll the lanes (shift+wheel or a sideways wheel: move along the time axis)"),
     ("s", "save the trace to a file in the current directory"),
+    ("h", "mark the selected task as a helper: the verdict (the summary's first line) leaves it out, with the "
+          "tasks it started; h again counts it"),
     ("!", "findings: what went wrong (a call that held the loop, a long run, lock contention, starvation, serial "
           "I/O), each with its line and a fix; enter jumps to it"),
     ("x", "stop the running program"),
@@ -63,9 +65,12 @@ class HelpScreen(ModalScreen):
             yield Static(states)
             yield Static(Text.from_markup(
                 "\n[b u]Summary[/]\n"
-                "[b]work[/] is the time every task (but the main program and the loop) spent running or blocked. "
-                "Set against the wall time it shows what concurrency bought: 3.5 s of sleeping done in 2.0 s "
-                "means the waits overlapped; work equal to the wall time means they took turns."))
+                "The [b]verdict[/] (its first line, and the factor in its title) sets the program's own tasks' "
+                "running and blocked time against the time that work spans: \"3.50 s of waiting done in 2.00 s: "
+                "1.8x\" means the waits overlapped; 1.0x means they took turns. It leaves out the event loop, a task "
+                "that only waits for the tasks it started (main in joinall), and helpers that stand in for the world "
+                "outside (a script lists them in VIZ_HELPERS; h marks one more).\n"
+                "[b]loop[/] is the part of a task's blocked time spent in calls that blocked the whole loop."))
             yield Static(Text.assemble(("\nBuild\n", "bold underline"), native.report()))
 
     def action_dismiss(self) -> None:

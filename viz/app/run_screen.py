@@ -60,6 +60,7 @@ class RunScreen(Screen):
         Binding("escape,b", "back", "scenarios", key_display="esc"),
         Binding("s", "save", "save"),
         Binding("exclamation_mark", "findings", "findings", key_display="!"),
+        Binding("h", "helper", "helper", show=False),
         Binding("x", "stop_run", "stop run"),
         Binding("right_square_bracket", "speed(1)", "speed", key_display="[]", priority=True),
         Binding("left_square_bracket", "speed(-1)", "slower", show=False, priority=True),
@@ -387,6 +388,20 @@ class RunScreen(Screen):
         from viz.app.picker import PickerScreen  # only needed once asked for
 
         self.app.push_screen(PickerScreen(list_scenarios(), over_run=True))
+
+    def action_helper(self) -> None:
+        """Mark the selected task as a helper (left out of the verdict, with the tasks it started), or count it
+        again."""
+        lane = self.query_one(Timeline).selected_lane
+        if lane is None:
+            return
+        summary = self.query_one(SummaryPanel)
+        marked = set(summary.helpers) ^ {lane.task}
+        summary.helpers = frozenset(marked)
+        summary.refresh_all()
+        words = "a helper: left out of the verdict" if lane.task in marked else "counted in the verdict again"
+        self.notify(f"{lane.name} is {words} (h again to undo)", timeout=4)
+        self._sync()
 
     def action_findings(self) -> None:
         """The findings of the run so far; the one chosen moves the playhead to its moment and selects its lane."""

@@ -1,6 +1,6 @@
-"""The summary panel: wall time so far, each task's running / ready / blocked totals, and all the tasks' work set
-against the wall time (what concurrency bought: "3.50 s of work in 2.05 s"). When not every task fits, the ones
-that blocked the loop longest, then the busiest, are shown."""
+"""The summary panel: the verdict so far (viz.views.verdict: what concurrency bought, "3.50 s of waiting done in
+2.00 s: 1.8x", its factor in the title too) and each task's running / ready / blocked totals. When not every task
+fits, the ones that blocked the loop longest, then the busiest, are shown."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from viz.app.palette import TaskColors
 from viz.app.panel import TracePanel
 from viz.trace.totals import LOOP
 from viz.views.durations import fmt_duration
-from viz.views.cells import LOOP_WORDS
+from viz.views.verdict import verdict
 
 MAX_ROWS = 60
 NAME_MIN = 5  # task names get the room the columns leave, at least this much (shortened, viz.app.names)
@@ -21,6 +21,7 @@ COLUMN = 8  # a space and seven characters: '1.25 ms'
 
 class SummaryPanel(TracePanel):
     COMPONENT_CLASSES = {"summary--dim", "summary--work", "summary--loop", "summary--head"}
+    helpers: set[int] = frozenset()  # tasks the user marked as helpers: left out of the verdict (viz.views.verdict)
 
     def show(self, t: float) -> None:
         self._shown = (t,)
@@ -32,6 +33,12 @@ class SummaryPanel(TracePanel):
             self._colors = TaskColors(self.trace, self.app.theme_variables)
         self.update(self._text(t), layout=False)
 
+    def refresh_all(self) -> None:
+        """Draw again at the same instant (what is counted changed, not the trace)."""
+        self._key = None
+        if self._shown is not None:
+            self.show(*self._shown)
+
     def on_resize(self) -> None:
         if self._shown is not None:  # as many rows as now fit
             self._key = None
@@ -41,14 +48,15 @@ class SummaryPanel(TracePanel):
         trace = self.trace
         dim = self.get_component_rich_style("summary--dim")
         out = Text(no_wrap=True, overflow="ellipsis")
-        work = self.totals.work_until(t)
         bold = self.get_component_rich_style("summary--work")
-        out.append("wall ", style=dim)
-        out.append(fmt_duration(t), style=bold)
-        out.append("  work ", style=dim)
-        out.append(fmt_duration(work), style=bold)
-        if t > 0 and work / t >= 0.1:
-            out.append(f"  {work / t:.1f}x", style=bold)
+        judged = verdict(trace, t, self.totals, self.helpers)
+        if judged is not None and judged.span > 0:  # the verdict; the playhead's time is in the status line
+            out.append(judged.words(), style=bold)
+            self.border_title = f"summary · {judged.factor:.1f}x"  # the factor stays in sight when the panel is small
+        else:
+            out.append("wall ", style=dim)
+            out.append(fmt_duration(t), style=bold)
+            self.border_title = "summary"
         out.append("\n")
         lanes = display_order(trace.lanes)
         height = self.content_size.height  # the panel clips: rows past its height would be drawn for nothing
@@ -80,7 +88,7 @@ class SummaryPanel(TracePanel):
             out.append("\n")
         if any(k == LOOP for k, _ in columns):
             out.append("loop: ", style=loop_style)
-            out.append(f"time the task {LOOP_WORDS}\n", style=dim)
+            out.append("part of blocked: calls that held the whole loop\n", style=dim)
         if len(lanes) > shown:
             out.append(f"… and {len(lanes) - shown} more tasks, less busy\n", style=dim)
         out.rstrip()

@@ -106,13 +106,3 @@ class Totals:
         if lane.flags[i]:
             out[LOOP] += part
         return out
-
-    def work_until(self, t: float) -> float:
-        """Running + blocked seconds of every task but the main program and the loop, before instant t."""
-        total = 0.0
-        for lane in self.trace.lanes:
-            if lane.kind in ("main", "loop"):
-                continue
-            sums = self.until(lane, t)
-            total += sums[0] + sums[2]
-        return total

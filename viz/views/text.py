@@ -16,6 +16,7 @@ from rich.text import Text
 
 from viz.trace.model import RUNNING, Lane, Trace
 from viz.views.durations import fmt_duration
+from viz.views.verdict import verdict
 from viz.views.cells import BLOCKED_V, IDLE_V, LOOP_V, LOOP_WORDS, READY_V, RUNNING_V, WORDS, lane_cells, \
     with_loop_words
 
@@ -140,9 +141,9 @@ def totals_table(trace: Trace) -> Table:
 def outcome_line(trace: Trace) -> str:
     ex = trace.exit
     wall = f"wall time {fmt_duration(trace.duration)}"
-    work = trace.work_time()
-    if work > trace.duration * 1.05 and trace.duration > 0:
-        wall += f" · {fmt_duration(work)} of task time done in {fmt_duration(trace.duration)}"
+    judged = verdict(trace)
+    if judged is not None and judged.span > 0:
+        wall += f" · {judged.words()}"  # the last words: the factor, `1.7x`
     if ex is None:
         return f"the run did not finish · {wall}"
     what = {"finished": "finished", "raised": "raised an exception", "exited": "exited", "os._exit": "called os._exit",

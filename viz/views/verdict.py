@@ -1,0 +1,115 @@
+"""The verdict: what concurrency bought, in the seed's words — "3.50 s of waiting done in 2.00 s: 1.7x".
+
+It counts the program's own tasks, over the time their work spans (from the first counted task's start to the last
+one's end), and leaves out:
+- event loops (gevent's hub): their time is the tasks' time;
+- helpers that stand in for the world outside the program (a local HTTP server, an I/O server, built-in clients)
+  and every task they started. A script names them in a module-level `VIZ_HELPERS = ("http server", "client *")`
+  (names or shell-style patterns; plain `python` ignores it), read from the script's source in the trace; the app
+  lets the user mark more;
+- coordinators: a task that started counted tasks and waits for them (main in `gevent.joinall`), whose waiting is
+  theirs.
+A task's work is its running and blocked time (a call that blocks the loop is blocked time: one time, not two).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from functools import lru_cache
+
+from viz.trace.model import Lane, Trace
+from viz.trace.totals import Totals
+from viz.views.durations import fmt_duration
+
+HELPERS_VARIABLE = "VIZ_HELPERS"
+LIBRARY_HELPERS = ("ThreadPool worker*",)  # gevent's threadpool: work done for tasks that wait for it (DNS lookups)
+LOOP_KINDS = ("loop",)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    running: float  # seconds the counted tasks ran
+    blocked: float  # seconds they waited (blocked, including calls that blocked the loop)
+    start: float
+    end: float
+    tasks: int
+
+    @property
+    def work(self) -> float:
+        return self.running + self.blocked
+
+    @property
+    def span(self) -> float:
+        return max(self.end - self.start, 0.0)
+
+    @property
+    def factor(self) -> float:
+        return self.work / self.span if self.span > 0 else 0.0
+
+    def words(self) -> str:
+        """`3.50 s of waiting done in 2.00 s: 1.7x` (of work, when the tasks ran more than they waited)."""
+        what = "waiting" if self.blocked >= self.running else "work"
+        return f"{fmt_duration(self.work)} of {what} done in {fmt_duration(self.span)}: {self.factor:.1f}x"
+
+
+def declared_helpers(trace: Trace) -> tuple[str, ...]:
+    """The names the traced script lists in VIZ_HELPERS (module level, a literal tuple or list of strings)."""
+    source = trace.sources.get(trace.main_file or "")
+    if not source or HELPERS_VARIABLE not in source:
+        return ()
+    return _helpers_in(source)
+
+
+@lru_cache(maxsize=16)
+def _helpers_in(source: str) -> tuple[str, ...]:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return ()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == HELPERS_VARIABLE
+                                                for t in node.targets):
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                return ()
+            if isinstance(value, (tuple, list)):
+                return tuple(v for v in value if isinstance(v, str))
+    return ()
+
+
+def helper_tasks(trace: Trace, marked: set[int] = frozenset()) -> set[int]:
+    """Tasks that are helpers: named in VIZ_HELPERS, marked by the user (task ids), or started by a helper."""
+    patterns = declared_helpers(trace) + LIBRARY_HELPERS
+    helpers: set[int] = set()
+    for lane in trace.lanes:  # in creation order: a parent before the tasks it started
+        if lane.task in marked or lane.parent in helpers or any(fnmatchcase(lane.name, p) for p in patterns):
+            helpers.add(lane.task)
+    return helpers
+
+
+def counted_lanes(trace: Trace, marked: set[int] = frozenset()) -> list[Lane]:
+    helpers = helper_tasks(trace, marked)
+    candidates = [lane for lane in trace.lanes if lane.kind not in LOOP_KINDS and lane.task not in helpers]
+    coordinators = {lane.parent for lane in candidates if lane.parent is not None}
+    return [lane for lane in candidates if lane.task not in coordinators]
+
+
+def verdict(trace: Trace, t: float | None = None, totals: Totals | None = None,
+            marked: set[int] = frozenset()) -> Verdict | None:
+    """The verdict up to instant t (the end of the run by default); None when no counted task has begun."""
+    t = trace.duration if t is None else t
+    totals = totals or Totals(trace)
+    lanes = [lane for lane in counted_lanes(trace, marked) if lane.starts and lane.starts[0] < t]
+    if not lanes:
+        return None
+    running = blocked = 0.0
+    for lane in lanes:
+        sums = totals.until(lane, t)
+        running += sums[0]
+        blocked += sums[2]
+    start = min(lane.starts[0] for lane in lanes)
+    end = min(t, max(lane.ended if lane.ended is not None else t for lane in lanes))
+    return Verdict(running, blocked, start, end, len(lanes))
