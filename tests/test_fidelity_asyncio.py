@@ -137,3 +137,32 @@ def test_an_asyncio_echo_server_has_one_lane_per_connection_handler_blocked_on_i
     idle = spans(trace, "asyncio loop", "idle")
     assert any(" read" in s.reason and s.reason.startswith("polling: fds [") for s in idle)
     assert [texts(trace, c) for c in clients] == [["b'hi'", "b'hi'"]] * 2
+
+
+def test_a_blocking_socket_call_in_a_coroutine_holds_the_loop_and_the_other_tasks_are_ready_meanwhile(script):
+    path = script("import asyncio, socket, threading\n"
+                  "async def fetch():\n    a, b = socket.socketpair()\n"
+                  "    threading.Timer(0.2, b.send, (b'x',)).start()\n    print(a.recv(1))\n"
+                  "async def tick():\n    await asyncio.sleep(0.05)\n"
+                  "async def main():\n    t = asyncio.create_task(tick())\n    await asyncio.sleep(0)\n"
+                  "    await asyncio.gather(fetch(), t)\n"
+                  "asyncio.run(main())\n")
+    trace = record(str(path))
+    recv = [s for s in spans(trace, "fetch()", "blocked") if s.reason.startswith("recv() on fd")]
+    assert len(recv) == 1 and recv[0].blocks_loop and 0.15 <= _length(recv[0]) <= 0.4
+    ready = spans(trace, "tick()", "ready")[-1]
+    assert ready.reason == "timer fired" and 0.1 <= _length(ready) <= 0.3 and ready.end >= recv[0].end - 0.01
+    assert texts(trace, "fetch()") == ["b'x'"]
+
+
+def test_a_loop_callback_that_sleeps_blocks_the_loops_own_lane(script):
+    path = script("import asyncio, time\n"
+                  "def slow():\n    time.sleep(0.2)\n"
+                  "async def main():\n    asyncio.get_running_loop().call_later(0.05, slow)\n"
+                  "    await asyncio.sleep(0.1)\n"
+                  "asyncio.run(main())\n")
+    trace = record(str(path))
+    held = spans(trace, "asyncio loop", "blocked")  # the loop's own lane: blocked, not idle (it is the loop)
+    assert [s.reason for s in held] == ["time.sleep(0.2)"] and 0.15 <= _length(held[0]) <= 0.4
+    assert [s.reason for s in spans(trace, "main()", "blocked")] == ["await asyncio.sleep(0.1)"]
+    assert spans(trace, "main()", "ready")[-1].reason == "timer fired"  # due at 0.1, run once the loop was free
