@@ -33,6 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define RAN 0.0003  /* seconds on a CPU in one tick that mean a thread ran, not just woke (take_gil's wakes take
+                    * microseconds); a quarter of the tick counts too, should the sampler itself be slow to wake */
+
 typedef struct {
     double a, b;
     long long task;
@@ -168,7 +171,7 @@ static void tick(Sampler *S, double now) {
         Slot *s = S->slots[i];
         double dt = s->dt, ran = s->run;
         if (dt <= 0.0) continue;
-        if (ran >= dt * 0.25) {  /* it ran: a wait is over */
+        if (ran >= dt * 0.25 || ran >= RAN) {  /* it ran: a wait is over */
             if (s->open) push_wait(S, s, now - (ran < dt ? ran : dt));
             s->r_since = -1.0;
             continue;

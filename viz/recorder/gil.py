@@ -66,7 +66,9 @@ def install(rec):
     def closing(*args, **kwargs):
         try:
             sampler.stop()
-            sampler.state(rec.current_task(), True)  # the closing thread runs: a wait of its own has ended
+            tid = rec.thread_task.get(get_ident())
+            if tid is not None:
+                sampler.state(tid, True)  # the closing thread runs: a wait of its own has ended
             sampler.drain()
         except Exception:
             rec.hook_error("GIL sampler at exit")
