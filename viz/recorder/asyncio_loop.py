@@ -14,7 +14,10 @@ selector subclass), so that:
 - a blocking call inside the loop's thread (`time.sleep` in a coroutine) is marked as holding the whole loop
   (`blocks_loop`, through BlockingHooks.loop_checks).
 A task's step is found by the callback asyncio schedules for it: a bound method whose `__self__` is the Task (the C
-step wrapper and `task_wakeup` on Python 3.11-3.13 alike). Coroutines run this way need no profile function.
+step wrapper and `task_wakeup` on Python 3.11-3.13 alike); `call_soon` runs it inside a wrapper of ours. Each step
+goes out as the two switch events of gevent's hub (HUB_TO_TASK as it starts, TASK_TO_HUB with why the task waits as
+it ends), packed into runs (SWITCH_RUN) that the viewer derives in C; any other event flushes the run first, so
+events keep their order. Coroutines run this way need no profile function (generators.install leaves them out).
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ def watch_import(rec, blocking_hooks) -> None:
 
 
 class AsyncioHooks:
+    """What the loop class reports to: the tasks' lanes, why each waits, which loop each thread runs."""
+
     def __init__(self, rec, blocking_hooks):
         self.rec = rec
         self.blocking = blocking_hooks
@@ -64,9 +69,8 @@ class AsyncioHooks:
         self.peers: dict[int, tuple] = {}  # task id of a stream handler -> (fd, peer)
         self.running: dict[int, object] = {}  # thread ident -> the VizLoop it is running
         self.base_task = rec.current_task
-        self.append = rec.emit_fast
         self._codes: dict = {}            # id(code) -> (code, is it the program's own, {instruction: place})
-        self.frame = None                 # the frame where() found last
+        self.frame = None                 # the frame where() found last (wait() looks for a stream in it)
 
     # ---- install --------------------------------------------------------------------------------------------
     def install(self, asyncio) -> None:
