@@ -454,7 +454,8 @@ def _loop_class(asyncio, hooks: AsyncioHooks):
             if tid in fresh:
                 hooks.first_step(self, task, tid)
             loop_tid = self._viz_tid
-            self._viz_run += pack(b"H", clock() - t0, loop_tid, tid)
+            run = self._viz_run  # the same bytearray for the life of the loop (a flush empties it)
+            run += pack(b"H", clock() - t0, loop_tid, tid)
             self._viz_current, self._viz_yielded, self._viz_timer = tid, False, None
             try:
                 return callback(*args)
@@ -469,18 +470,20 @@ def _loop_class(asyncio, hooks: AsyncioHooks):
                     else:
                         item = wait(self, task, tid, t, False)
                     if item is not None:
-                        self._viz_run += pack(b"Y", t, tid, loop_tid)
+                        run += pack(b"Y", t, tid, loop_tid)
                         self._viz_items.append(item)
-                        if len(self._viz_run) > _RUN_BYTES:
+                        if len(run) > _RUN_BYTES:
                             self._viz_flush()
                 except Exception:
                     rec.hook_error("asyncio step hook")
 
         def _viz_flush(self) -> None:
             """Hand the switches packed so far to the recorder as one event, ahead of any event that follows them."""
-            if self._viz_run:
-                append((_R, bytes(self._viz_run), self._viz_items))
-                self._viz_run, self._viz_items = bytearray(), []
+            run = self._viz_run
+            if run:
+                append((_R, bytes(run), self._viz_items))
+                run.clear()
+                self._viz_items = []
 
         def run_forever(self):
             try:
