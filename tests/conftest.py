@@ -71,6 +71,13 @@ def gone(pid: int | None, within: float = 5.0) -> bool:
         time.sleep(0.02)
 
 
+@pytest.fixture(scope="session")
+def scenario_traces():
+    """Every scenario, recorded once for the whole test session: {name: Trace} (tests must not change them)."""
+    from viz.scenarios import list_scenarios
+    return {s.name: record(s.name, timeout=30) for s in list_scenarios()}
+
+
 @pytest.fixture
 def script(tmp_path):
     """Write a Python script into a temp folder and return its path."""

@@ -68,3 +68,7 @@ def test_the_help_screen(snap_compare):
 
 def test_a_terminal_too_small_shows_a_message(snap_compare):
     assert snap_compare(saved("gevent_sleepers"), terminal_size=(50, 12), run_before=settled)
+
+
+def test_a_tour_stop_of_sleepers_unpatched_at_80x24(snap_compare):
+    assert snap_compare(saved("sleepers_unpatched"), press=["t", "n"], terminal_size=(80, 24), run_before=settled)

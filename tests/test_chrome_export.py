@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
-from conftest import record
-from viz.scenarios import list_scenarios
 from viz.views.chrome import to_chrome
 
 
-@pytest.fixture(scope="module")
-def exports():
-    return {name: to_chrome(record(name)) for name in sorted(s.name for s in list_scenarios())}
-
-
-def test_no_slice_passes_the_start_of_the_next_slice_on_its_track_in_any_scenario(exports):
-    for name, doc in exports.items():
+def test_no_slice_passes_the_start_of_the_next_slice_on_its_track_in_any_scenario(scenario_traces):
+    for name, trace in scenario_traces.items():
+        doc = to_chrome(trace)
         tracks: dict[int, list[dict]] = {}
         for e in doc["traceEvents"]:
             if e["ph"] == "X":

@@ -61,6 +61,18 @@ def find_scenario(name: str) -> Scenario | None:
     return next((s for s in list_scenarios() if s.name == name), None)
 
 
+TOUR_SUFFIX = ".tour.toml"  # NAME.tour.toml beside NAME.py: its guided tour (viz.views.tour)
+
+
+def read_tour(script: str | os.PathLike) -> str | None:
+    """The text of the tour beside `script`, or None when it has none."""
+    script = Path(script)
+    try:
+        return script.with_name(script.stem + TOUR_SUFFIX).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def resolve(target: str) -> tuple[Path, str]:
     """(script path, display name) for a scenario name or a script path; TargetError with one line otherwise."""
     scenario = find_scenario(target)

@@ -23,6 +23,8 @@ KEYS = (
     ("click", "move the playhead there (and select that lane); drag to scrub"),
     ("wheel", "scroll the lanes (shift+wheel or a sideways wheel: move along the time axis)"),
     ("s", "save the trace to a file in the current directory"),
+    ("t", "the guided tour: the scenario's lessons as stops on the timeline (t again ends it)"),
+    ("n / p", "the tour's next / previous stop (page down / page up too, as a presenter's remote sends)"),
     ("h", "mark the selected task as a helper: the verdict (the summary's first line) leaves it out, with the "
           "tasks it started; h again counts it"),
     ("!", "findings: what went wrong (a call that held the loop, a long run, lock contention, starvation, serial "

@@ -32,6 +32,7 @@ from viz.trace.totals import Totals
 from viz.app.status import StatusBar
 from viz.app.summary import SummaryPanel
 from viz.app.timeline import Timeline
+from viz.app.tour import Tour, TourCaption, TourError, tour_of
 from viz.app.tuning import LiveTuning
 from viz.app.where import Whereabouts
 from viz.ingest.session import Session
@@ -61,6 +62,9 @@ class RunScreen(Screen):
         Binding("s", "save", "save"),
         Binding("exclamation_mark", "findings", "findings", key_display="!"),
         Binding("h", "helper", "helper", show=False),
+        Binding("t", "tour", "tour"),
+        Binding("n,pagedown", "tour_step(1)", "next stop", show=False),
+        Binding("p,pageup", "tour_step(-1)", "previous stop", show=False),
         Binding("x", "stop_run", "stop run"),
         Binding("right_square_bracket", "speed(1)", "speed", key_display="[]", priority=True),
         Binding("left_square_bracket", "speed(-1)", "slower", show=False, priority=True),
@@ -78,6 +82,7 @@ class RunScreen(Screen):
         self.run_name = name
         self.session = session
         self.live = session is not None
+        self._tour: Tour | None = None  # the guided tour, read when first asked for (t)
         self.can_go_back = can_go_back
         self.painter = LanePainter(trace)
         self.totals = Totals(trace)
@@ -114,6 +119,7 @@ class RunScreen(Screen):
     # ---- layout ---------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield StatusBar(self.trace, self.run_name, id="status")
+        yield TourCaption(id="tour-caption")
         yield Timeline(self.trace, self.painter, id="timeline")
         yield Legend(id="legend")
         with Grid(id="panels"):
@@ -388,6 +394,43 @@ class RunScreen(Screen):
         from viz.app.picker import PickerScreen  # only needed once asked for
 
         self.app.push_screen(PickerScreen(list_scenarios(), over_run=True))
+
+    def action_tour(self) -> None:
+        """Start the guided tour at its first stop, or end it."""
+        if self._tour is None:
+            try:
+                self._tour = Tour(tour_of(self.trace, self.run_name))
+            except TourError as e:
+                self._tour = Tour([])
+                self.notify(str(e), title="tour", severity="error", timeout=10)
+                return
+        if not self._tour.stops:
+            self.notify(f"{self.run_name} has no guided tour. A script can have one in NAME.tour.toml beside it "
+                        "(see docs/tours.md).", title="tour", timeout=6)
+            return
+        if self._tour.on:
+            self._tour.end()
+            self.query_one(TourCaption).display = False
+            return
+        self.action_tour_step(0)
+
+    def action_tour_step(self, by: int) -> None:
+        if self._tour is None or not self._tour.on and by != 0:
+            return
+        went = self._tour.go(self.trace, by)
+        if went is None:
+            self.app.bell()
+            return
+        placed, index = went
+        self.query_one(TourCaption).show_stop(placed, index, len(self._tour.stops))
+        if placed.t is not None:
+            self.playback.pause()
+            self.playback.seek(placed.t)
+            timeline = self.query_one(Timeline)
+            rows = [lane.task for lane in timeline.rows]
+            if placed.task in rows:
+                timeline.select(rows.index(placed.task))
+        self._sync()
 
     def action_helper(self) -> None:
         """Mark the selected task as a helper (left out of the verdict, with the tasks it started), or count it

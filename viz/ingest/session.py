@@ -25,6 +25,7 @@ from viz import __version__
 from viz import protocol
 from viz.ingest.derive import Deriver
 from viz.protocol import MAX_TEXT_CHARS
+from viz.scenarios import read_tour
 from viz.trace.format import TraceWriter, header
 from viz.trace.record import Record, record_time
 
@@ -49,6 +50,9 @@ class Session:
         self.header = header(target=self.name, script=self.script, file=Path(self.script).name, argv=self.args,
                              python=sys.version.split()[0], viz=__version__,
                              created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        tour = read_tour(self.script)
+        if tour is not None:
+            self.header["tour"] = tour  # a saved trace keeps the script's guided tour (viz.views.tour)
         self.writer = TraceWriter(out, self.header) if out is not None else None
         self.deriver = Deriver()
         self.decoder = protocol.FrameDecoder()
