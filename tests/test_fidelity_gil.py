@@ -217,3 +217,28 @@ def test_without_the_sampler_a_note_says_gil_waits_are_not_shown(script, monkeyp
 
 if sys.platform != "linux":  # pragma: no cover
     pytestmark = pytest.mark.skip("the GIL sampler reads Linux's per-thread CPU clocks")
+
+
+def test_the_deriver_lays_a_gil_wait_over_a_running_span_only():
+    """The sampler finds a wait after the fact and may name a task that stopped running meanwhile (a hook recorded
+    the stop straight into the buffer): that wait and its end are dropped, and a wait whose task stopped during it
+    ends with the stop, not with a running span."""
+    from viz import protocol
+    from viz.ingest.derive import Deriver
+
+    def state(t, task, st, reason=None, info=None):
+        return protocol.TaskState(t, task, st, reason, None, None, info).wire()
+
+    d = Deriver()
+    out = d.feed([protocol.TaskSpawned(0.0, 1, "A", "thread", None, "s.py", 3).wire(),
+                  protocol.TaskSpawned(0.0, 2, "B", "thread", None, "s.py", 3).wire(),
+                  state(0.0, 1, "running"), state(0.0, 2, "blocked", "Event.wait()"),
+                  state(0.01, 1, "ready", GIL), state(0.015, 1, "running", info={"gil": True}),  # over running: kept
+                  state(0.02, 2, "ready", GIL), state(0.025, 2, "running", info={"gil": True}),  # B is blocked
+                  state(0.03, 1, "ready", GIL), state(0.032, 1, "blocked", "Event.wait()"),
+                  state(0.035, 1, "running", info={"gil": True})])  # A stopped during the wait: its end goes
+    got = [(r.t, r.task, r.state, r.reason) for r in out if type(r) is StateRecord]
+    assert got == [(0.0, 1, "running", None), (0.0, 2, "blocked", "Event.wait()"),
+                   (0.01, 1, "ready", GIL), (0.015, 1, "running", None),
+                   (0.03, 1, "ready", GIL), (0.032, 1, "blocked", "Event.wait()")]
+    assert [r.file for r in out if type(r) is StateRecord and r.t == 0.015] == ["s.py"]  # resumes where it was

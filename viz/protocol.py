@@ -79,7 +79,8 @@ class TaskState(NamedTuple):
     reason: str | None
     file: str | None
     line: int | None
-    info: dict | None         # {"blocks_loop": True}, {"fd": 7, "io": "read"}, {"until": t}, ...
+    info: dict | None         # {"blocks_loop": True}, {"fd": 7, "io": "read"}, {"until": t}, {"gil": True} (the end
+                              # of a wait for the GIL, ready "waiting for the GIL": viz/recorder/gil.py), ...
 
 
 class TaskOutput(NamedTuple):

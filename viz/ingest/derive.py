@@ -6,6 +6,9 @@ The child reports only what it sees at the moment: switches, waits, the loop's p
   one that waited on an fd was `ready` from the end of the poll that returned it ("fd 7 readable");
 - the hub is `idle` from the moment it last came back to its loop until its poll returned, and the idle span says
   what it was polling for (the fds and timers its blocked tasks wait on);
+- a GIL wait (ready "waiting for the GIL", then running with info {"gil": True}) only ever interrupts a running
+  span: the recorder's sampler finds it after the fact and may name a task that has stopped running meanwhile (a
+  hook that records the stop straight into the buffer does not tell it), and then the wait and its end are dropped;
 - repeated identical states are folded, and at exit every task still open is ended.
 
 State records, the bulk of a trace, come out as viz.trace.record.StateRecord; the rest as dicts.
@@ -21,6 +24,7 @@ from viz import protocol
 from viz.trace.record import Record, StateRecord
 
 LATE = 0.005  # a wake-up later than this after its cause shows as a ready span
+GIL_WAIT = "waiting for the GIL"  # the reason of the recorder's GIL waits (viz/recorder/gil.py)
 
 
 class _PyTask:
@@ -67,6 +71,7 @@ class Deriver:
         self._polled: float | None = None  # when the latest poll of any hub returned (None until there is a hub)
         self._switched_to: dict[int, str] = {}  # task -> "switched to <its name>", the reason of a hub's ready span
         self._idle_told: set[int] = set()  # hubs whose idle span of the current poll went out early (quiet())
+        self._gil_dropped: set[int] = set()  # tasks whose GIL wait was dropped: drop its end too
 
     def feed(self, batch: list) -> list[Record]:
         """The records of a batch of raw events, in order."""
@@ -140,6 +145,17 @@ class Deriver:
             task = self.tasks[tid] = _Task()
         if task.ended:
             return
+        if reason == GIL_WAIT and state == "ready":
+            if task.state != "running" or tid in self._hubs:
+                self._gil_dropped.add(tid)
+                return
+        elif info is not None and state == "running" and info.get("gil"):
+            if tid in self._gil_dropped:
+                self._gil_dropped.discard(tid)
+                return
+            if task.state != "ready" or task.reason != GIL_WAIT:
+                return  # the task stopped running during the wait: that says more than the wait's end
+            info = None
         hub = self._hubs.get(tid)
         if hub is not None:
             self._hub_state(out, hub, t, tid, state, reason)

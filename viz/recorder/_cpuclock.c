@@ -15,7 +15,8 @@
  * The recorder's hooks tell the sampler which task each thread is running (`Wrap` sits in front of Recorder.state
  * and Recorder.end), and a thread emits its own finished waits before any state of its own goes into the event
  * buffer, so each task's events stay in time order; a Python thread of viz.recorder.gil drains the rest. A wait
- * becomes two TASK_STATE events: `ready` "waiting for the GIL" at its start, `running` at its end.
+ * becomes two TASK_STATE events: `ready` "waiting for the GIL" at its start, `running` at its end (info
+ * {"gil": True}); the deriver applies them over a running span only (see viz/ingest/derive.py).
  * Linux only (the build is optional: without it the recorder notes that GIL waits are not shown).
  */
 #define _GNU_SOURCE
@@ -78,6 +79,7 @@ typedef struct {
 } Sampler;
 
 static PyObject *str_ready, *str_running, *str_reason;
+static PyObject *gil_info;  /* {"gil": True}: the info of the running event that ends a wait (never changed) */
 
 static double now_mono(void) {
     struct timespec ts;
@@ -299,7 +301,8 @@ static void sweep(Sampler *S) {
     S->nslots = j;
 }
 
-static PyObject *state_event(Sampler *S, double t, long long task, PyObject *state, PyObject *reason) {
+static PyObject *state_event(Sampler *S, double t, long long task, PyObject *state, PyObject *reason,
+                             PyObject *info) {
     PyObject *ev = PyTuple_New(8);
     if (ev == NULL) return NULL;
     PyObject *pt = PyFloat_FromDouble(t - S->t0), *ptask = PyLong_FromLongLong(task);
@@ -317,10 +320,12 @@ static PyObject *state_event(Sampler *S, double t, long long task, PyObject *sta
     PyTuple_SET_ITEM(ev, 3, state);
     Py_INCREF(reason);
     PyTuple_SET_ITEM(ev, 4, reason);
-    for (int i = 5; i < 8; i++) {
+    for (int i = 5; i < 7; i++) {
         Py_INCREF(Py_None);
         PyTuple_SET_ITEM(ev, i, Py_None);
     }
+    Py_INCREF(info);
+    PyTuple_SET_ITEM(ev, 7, info);
     return ev;
 }
 
@@ -337,8 +342,8 @@ static int emit_one(Sampler *S, PyObject *ev) {
 static int emit_waits(Sampler *S, Wait *w, int n) {
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
-        rc = emit_one(S, state_event(S, w[i].a, w[i].task, str_ready, str_reason));
-        if (rc == 0) rc = emit_one(S, state_event(S, w[i].b, w[i].task, str_running, Py_None));
+        rc = emit_one(S, state_event(S, w[i].a, w[i].task, str_ready, str_reason, Py_None));
+        if (rc == 0) rc = emit_one(S, state_event(S, w[i].b, w[i].task, str_running, Py_None, gil_info));
     }
     free(w);
     return rc;
@@ -676,6 +681,8 @@ PyMODINIT_FUNC PyInit__cpuclock(void) {
     str_ready = PyUnicode_InternFromString("ready");
     str_running = PyUnicode_InternFromString("running");
     str_reason = PyUnicode_InternFromString("waiting for the GIL");
+    gil_info = Py_BuildValue("{s:O}", "gil", Py_True);
+    if (gil_info == NULL) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     Py_INCREF(&SamplerType);
