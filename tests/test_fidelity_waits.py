@@ -252,13 +252,14 @@ def test_a_pipe_read_waits_for_its_writer_and_a_regular_file_read_is_not_a_wait(
     assert not waits(trace, "writer", "os.write()")  # the pipe had room
 
 
-def test_a_poll_object_used_directly_is_blocked_on_its_fds_with_their_interest(script):
+def test_a_poll_object_used_directly_is_blocked_on_its_fds_and_a_zero_timeout_poll_is_not_a_wait(script):
     trace, src = record(script, """\
         import os, select, threading, time
         r, w = os.pipe()
         p = select.poll()
         p.register(r, select.POLLIN)
         p.poll(0)
+        select.select([r], [], [], 0)
         def writer():
             time.sleep(0.2)
             os.write(w, b"x")
@@ -268,7 +269,8 @@ def test_a_poll_object_used_directly_is_blocked_on_its_fds_with_their_interest(s
         t.join()
         """)
     fd = texts(trace, "main")[0].split()[-1]
-    span = one_wait(trace, "main", "poll()", 0.15, 0.5)  # and not the poll(0), which only looks
+    span = one_wait(trace, "main", "poll()", 0.15, 0.5)  # and not the poll(0) or select(…, 0), which only look
+    assert not waits(trace, "main", "select()")
     assert span.reason == f"poll() on fds [{fd} (read)]" and span.line == line_of(src, "# poll")
 
 

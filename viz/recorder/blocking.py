@@ -145,6 +145,8 @@ class BlockingHooks:
             if rec._closed or get_ident() in self._busy:
                 return real_select(rlist, wlist, xlist, *timeout)
             fds = fds_of(rlist, wlist, xlist)
+            if timeout and self._only_looks(timeout[0], fds):
+                return real_select(rlist, wlist, xlist, *timeout)
             write = fds_of(wlist)
             words = f"select() on fds {fds}" + (f" (write: {write})" if write else "")
             ready = self._around_wait(fds, lambda: real_select(rlist, wlist, xlist, *timeout),
@@ -168,6 +170,8 @@ class BlockingHooks:
                 return real(sel, timeout)
             keys = sorted(sel.get_map().values(), key=lambda key: key.fd)
             fds = [key.fd for key in keys]
+            if self._only_looks(timeout, fds):
+                return real(sel, timeout)
             write = [key.fd for key in keys if key.events & selectors.EVENT_WRITE]
 
             def returned(events):
@@ -177,6 +181,11 @@ class BlockingHooks:
             return self._around_wait(fds, lambda: real(sel, timeout), returned,
                                      f"select() on fds {fds}" + (f" (write: {write})" if write else ""))
         return wrapper
+
+    def _only_looks(self, timeout, fds) -> bool:
+        """A select with a timeout of 0 only looks (multiprocessing polls its pipes so): not a wait, nothing to
+        record, unless it watches connections of a select loop, whose lanes it makes ready."""
+        return timeout is not None and timeout <= 0 and not any(fd in self.conn_task for fd in fds)
 
     def _around_wait(self, fds, call, returned, words=None, name="select()", info=None):
         """A select-style wait: the loop is blocked on `fds` (the span says `words`, by default `select() on fds
