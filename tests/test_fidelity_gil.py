@@ -88,6 +88,8 @@ def test_two_cpu_bound_threads_take_turns_and_each_waits_for_the_gil_about_half_
 
 
 def test_a_cpu_bound_thread_next_to_a_sleeping_thread_runs_without_waiting_for_the_gil(script):
+    """The sleeper holds no GIL while it sleeps; waking, it takes the GIL for a moment to finish (on a busy machine
+    that moment can pass the 1 ms under which waits are not recorded)."""
     trace = record(script, f"""\
         import threading, time
         go = threading.Event()
@@ -104,9 +106,13 @@ def test_a_cpu_bound_thread_next_to_a_sleeping_thread_runs_without_waiting_for_t
         go.set()
         for t in threads: t.join()
         """)
-    assert gil_waits(trace, "spinner") == [] and gil_waits(trace, "sleeper") == []
     naps = [s for s in spans(trace, "sleeper", "blocked") if s.reason == "time.sleep(0.3)"]
     assert len(naps) == 1 and 0.28 <= naps[0].duration <= 0.5
+    assert gil_waits(trace, "sleeper") == []
+    # the sleeper needs the GIL back to finish: the spinner may wait for it then, briefly, never while it sleeps
+    waits = gil_waits(trace, "spinner")
+    assert all(s.start >= naps[0].end - 0.001 for s in waits), [(s.start, s.duration) for s in waits]
+    assert sum(s.duration for s in waits) < 0.01, [(s.start, s.duration) for s in waits]
     work = max(spans(trace, "spinner", "running"), key=lambda s: s.duration)
     assert work.duration >= 0.1, "the spinner's work is one running span"
 

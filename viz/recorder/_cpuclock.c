@@ -57,6 +57,7 @@ typedef struct {
     double dt, run;              /* the latest tick: its length, the thread's time on a CPU in it */
     double r_since;              /* runnable but off a CPU since then (or -1) */
     int busy;                    /* in the latest tick: -1 not known yet, 1 it ran or wanted to, 0 asleep */
+    int closed;                  /* a wait of its ended in the latest tick */
     int open, rejected;          /* a wait in progress, and whether it has shown it is not the GIL's */
     double a, last_wake;
     long long wtask;
@@ -74,6 +75,7 @@ typedef struct {
     int npend;                   /* finished waits held in all slots */
     Slot **slots;
     int nslots, cap, live;
+    double now;                  /* of the tick in progress */
     int started, stop;
     unsigned long long ticks, waits, dropped;
 } Sampler;
@@ -140,9 +142,27 @@ static double others_busy(Sampler *S, Slot *s, double total) {
     return others;
 }
 
+static void open_wait(Sampler *S, Slot *s, double a) {
+    if (a < s->since) a = s->since;
+    s->open = 1;
+    s->rejected = 0;
+    s->a = a;
+    s->last_wake = S->now - s->dt;  /* awake (or waiting for a CPU) until this tick */
+    s->wtask = s->task;
+    s->r_since = -1.0;
+    Wait *last = s->npend ? &s->pend[s->npend - 1] : NULL;
+    if (last != NULL && last->task == s->task && a - last->b < S->min_wait) {
+        s->a = last->a;  /* it ran for less than a wait counts: one wait, not two */
+        s->npend--;
+        S->npend--;
+        S->waits--;
+    }
+}
+
 /* One sample of every registered thread the recorder shows running (mutex held). */
 static void tick(Sampler *S, double now) {
     double total = 0.0;
+    S->now = now;
     for (int i = 0; i < S->nslots; i++) {
         Slot *s = S->slots[i];
         double cpu;
@@ -169,13 +189,25 @@ static void tick(Sampler *S, double now) {
         s->prev_cpu = cpu;
     }
     S->ticks++;
+    /* Threads that ran: a wait of theirs is over, and whoever stopped running in that tick has handed them the GIL */
+    int handoff = 0;
+    for (int i = 0; i < S->nslots; i++) {
+        Slot *s = S->slots[i];
+        s->closed = 0;
+        if (s->dt > 0.0 && (s->run >= s->dt * 0.25 || s->run >= RAN)) {
+            if (s->open) {
+                push_wait(S, s, now - (s->run < s->dt ? s->run : s->dt));
+                s->closed = handoff = 1;
+            }
+            s->r_since = -1.0;
+        }
+    }
     for (int i = 0; i < S->nslots; i++) {
         Slot *s = S->slots[i];
         double dt = s->dt, ran = s->run;
-        if (dt <= 0.0) continue;
-        if (ran >= dt * 0.25 || ran >= RAN) {  /* it ran: a wait is over */
-            if (s->open) push_wait(S, s, now - (ran < dt ? ran : dt));
-            s->r_since = -1.0;
+        if (dt <= 0.0 || s->closed) continue;
+        if (ran >= dt * 0.25 || ran >= RAN) {
+            if (handoff && ran < dt * 0.5) open_wait(S, s, now - dt + ran);  /* it ran, then gave the GIL away */
             continue;
         }
         int preempted = busy(s, 1.0);  /* runnable, not running: woken, and waiting for a CPU */
@@ -189,27 +221,13 @@ static void tick(Sampler *S, double now) {
             if (now - s->last_wake > S->limit) s->rejected = 1;  /* asleep too long for take_gil */
             continue;
         }
-        if (preempted) {  /* a wait if it goes to sleep next (take_gil), none if it runs */
+        if (preempted && !handoff) {  /* a wait if it goes to sleep next (take_gil), none if it runs */
             if (s->r_since < 0.0) s->r_since = now - dt + ran;
             continue;
         }
-        double others = others_busy(S, s, total);
-        if (others >= dt * 0.5) {  /* asleep while someone else has the CPU, and maybe the GIL */
-            double a = s->r_since >= 0.0 ? s->r_since : now - dt + ran;
-            if (a < s->since) a = s->since;
-            s->open = 1;
-            s->rejected = 0;
-            s->a = a;
-            s->last_wake = now - dt;  /* awake (or waiting for a CPU) until this tick */
-            s->wtask = s->task;
-            Wait *last = s->npend ? &s->pend[s->npend - 1] : NULL;
-            if (last != NULL && last->task == s->task && a - last->b < S->min_wait) {
-                s->a = last->a;  /* it ran for less than a wait counts: one wait, not two */
-                s->npend--;
-                S->npend--;
-                S->waits--;
-            }
-        }
+        /* asleep while someone else has the CPU (and maybe the GIL), or off the CPU as another took the GIL over */
+        if (handoff || others_busy(S, s, total) >= dt * 0.5)
+            open_wait(S, s, s->r_since >= 0.0 ? s->r_since : now - dt + ran);
         s->r_since = -1.0;
     }
 }
