@@ -14,6 +14,7 @@ from textual.binding import Binding
 
 from viz.app.keep import KeepTraceScreen
 from viz.app.run_screen import RunScreen
+from viz.app.theme import HIGH_CONTRAST
 from viz.scenarios import Scenario, list_scenarios
 from viz.trace.model import Trace
 
@@ -37,6 +38,7 @@ class VizApp(App):
         self._trace = trace
         self._trace_name = trace_name
         self.saved_on_quit: str | None = None
+        self.register_theme(HIGH_CONTRAST)
 
     def on_mount(self) -> None:
         if self._start_picker:

@@ -25,6 +25,11 @@ KEYS = (
     ("s", "save the trace to a file in the current directory"),
     ("t", "the guided tour: the scenario's lessons as stops on the timeline (t again ends it)"),
     ("n / p", "the tour's next / previous stop (page down / page up too, as a presenter's remote sends)"),
+    ("B", "breakpoints: pause playing when a call blocks the whole loop, when the selected lane changes state, or "
+          "when a printed line contains a text"),
+    ("m / '", "bookmark the playhead's moment (m on a bookmark removes it) / jump to the next bookmark"),
+    ("o / e", "the output / the source panel over the whole screen (again, or esc, to bring it back)"),
+    ("c", "high contrast, for a projector or a large font (c again: the theme before)"),
     ("h", "mark the selected task as a helper: the verdict (the summary's first line) leaves it out, with the "
           "tasks it started; h again counts it"),
     ("!", "findings: what went wrong (a call that held the loop, a long run, lock contention, starvation, serial "

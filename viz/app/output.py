@@ -28,6 +28,7 @@ _T = attrgetter("t")
 
 
 class OutputView(Widget):
+    ALLOW_MAXIMIZE = True  # o / e puts it over the whole screen (RunScreen.action_maximize)
     COMPONENT_CLASSES = {"output--stderr", "output--empty", "output--more"}
 
     def __init__(self, trace: Trace, *, id: str | None = None) -> None:

@@ -17,6 +17,7 @@ from textual.containers import Grid
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from viz.app.breakpoints import Breakpoints
 from viz.app.details import DetailsPanel
 from viz.app.feed import LiveFeed
 from viz.app.lanes import LanePainter
@@ -26,6 +27,7 @@ from viz.app.messages import RecordsWaiting
 from viz.app.output import OutputView
 from viz.app.palette import TaskColors
 from viz.app.playback import Playback
+from viz.app.theme import HIGH_CONTRAST
 from viz.app.saving import save_trace
 from viz.app.source import Marks, SourceView
 from viz.trace.totals import Totals
@@ -38,6 +40,7 @@ from viz.app.where import Whereabouts
 from viz.ingest.session import Session
 from viz.scenarios import list_scenarios
 from viz.trace.model import Lane, Trace
+from viz.views.durations import fmt_duration
 
 FRAME = 1 / 30           # playback timer
 MANY_LANES = 12          # lanes past which the timeline takes less of the screen and the summary more (app.tcss)
@@ -63,6 +66,12 @@ class RunScreen(Screen):
         Binding("exclamation_mark", "findings", "findings", key_display="!"),
         Binding("h", "helper", "helper", show=False),
         Binding("t", "tour", "tour"),
+        Binding("B", "breakpoints", "breakpoints", show=False),
+        Binding("m", "bookmark", "bookmark", show=False),
+        Binding("apostrophe", "next_bookmark", "go to bookmark", show=False, key_display="'"),
+        Binding("o", "maximize('output')", "maximise output", show=False),
+        Binding("e", "maximize('source')", "maximise source", show=False),
+        Binding("c", "contrast", "high contrast", show=False),
         Binding("n,pagedown", "tour_step(1)", "next stop", show=False),
         Binding("p,pageup", "tour_step(-1)", "previous stop", show=False),
         Binding("x", "stop_run", "stop run"),
@@ -83,6 +92,9 @@ class RunScreen(Screen):
         self.session = session
         self.live = session is not None
         self._tour: Tour | None = None  # the guided tour, read when first asked for (t)
+        self._breakpoints = Breakpoints()
+        self._bookmarks: list[float] = []
+        self._theme_before_contrast = "textual-dark"
         self.can_go_back = can_go_back
         self.painter = LanePainter(trace)
         self.totals = Totals(trace)
@@ -280,7 +292,14 @@ class RunScreen(Screen):
     # ---- playback -------------------------------------------------------------------------------------------
     def _on_play_tick(self) -> None:
         pb = self.playback
+        before = pb.t
         if pb.tick(time.monotonic()):
+            if self._breakpoints.any and pb.t > before and not pb.following:
+                hit = self._breakpoints.first_hit(self.trace, before, pb.t, self.query_one(Timeline).selected_lane)
+                if hit is not None:
+                    pb.pause()
+                    pb.seek(hit[0])
+                    self.notify(f"breakpoint: {hit[1]}", title="paused", timeout=6)
             self._sync(light=True)
         if not pb.playing:
             self._play_timer.pause()
@@ -388,12 +407,64 @@ class RunScreen(Screen):
     def action_back(self) -> None:
         """Back to the scenarios this run was picked from (the run stops); a run opened from the command line
         opens them on top of itself, and esc there comes back to it."""
+        if self.maximized is not None:  # esc first brings a maximised panel back
+            self.minimize()
+            return
         if self.can_go_back:
             self.app.pop_screen()
             return
         from viz.app.picker import PickerScreen  # only needed once asked for
 
         self.app.push_screen(PickerScreen(list_scenarios(), over_run=True))
+
+    def action_breakpoints(self) -> None:
+        from viz.app.breakpoints import BreakpointsScreen
+
+        def chosen(breakpoints: Breakpoints | None) -> None:
+            if breakpoints is not None:
+                self._breakpoints = breakpoints
+                what = [w for w, on in (("a loop blocked", breakpoints.loop_blocked),
+                                        ("the selected lane changing state", breakpoints.state_change),
+                                        (f"output containing {breakpoints.output!r}", bool(breakpoints.output))) if on]
+                self.notify("Playing pauses at " + ", ".join(what) if what else "No breakpoints.", timeout=4)
+        self.app.push_screen(BreakpointsScreen(self._breakpoints), chosen)
+
+    def action_bookmark(self) -> None:
+        """Bookmark the playhead's moment (m again on a bookmark removes it)."""
+        t = self.playback.t
+        if t in self._bookmarks:
+            self._bookmarks.remove(t)
+            self.notify(f"Bookmark at {fmt_duration(t)} removed.", timeout=3)
+            return
+        self._bookmarks = sorted(self._bookmarks + [t])
+        self.notify(f"Bookmark {self._bookmarks.index(t) + 1} at {fmt_duration(t)}: ' jumps back to it.", timeout=3)
+
+    def action_next_bookmark(self) -> None:
+        """To the next bookmark after the playhead, or round to the first."""
+        if not self._bookmarks:
+            self.notify("No bookmarks yet: m bookmarks the playhead's moment.", timeout=3)
+            return
+        t = next((b for b in self._bookmarks if b > self.playback.t), self._bookmarks[0])
+        self.playback.pause()
+        self.playback.seek(t)
+        self._sync()
+
+    def action_maximize(self, panel: str) -> None:
+        """The output or the source panel over the whole screen (the same key again, or esc, brings it back)."""
+        widget = self.query_one(f"#{panel}")
+        if self.maximized is widget:
+            self.minimize()
+        else:
+            self.maximize(widget, container=False)
+
+    def action_contrast(self) -> None:
+        """The high-contrast theme (viz.app.theme), or back to the theme before it."""
+        app = self.app
+        if app.theme == HIGH_CONTRAST.name:
+            app.theme = self._theme_before_contrast
+        else:
+            self._theme_before_contrast = app.theme
+            app.theme = HIGH_CONTRAST.name
 
     def action_tour(self) -> None:
         """Start the guided tour at its first stop, or end it."""

@@ -22,6 +22,7 @@ Marks = dict[int, list[tuple[str, Style]]]  # line -> [(task name, its colour)]
 
 
 class SourceView(ScrollView, can_focus=False):
+    ALLOW_MAXIMIZE = True  # o / e puts it over the whole screen (RunScreen.action_maximize)
     COMPONENT_CLASSES = {"source--gutter", "source--current", "source--current-gutter", "source--empty"}
 
     def __init__(self, *, id: str | None = None) -> None:
