@@ -72,3 +72,8 @@ def test_a_terminal_too_small_shows_a_message(snap_compare):
 
 def test_a_tour_stop_of_sleepers_unpatched_at_80x24(snap_compare):
     assert snap_compare(saved("sleepers_unpatched"), press=["t", "n"], terminal_size=(80, 24), run_before=settled)
+
+
+def test_predict_mode_after_one_guess_on_gevent_sleepers(snap_compare):
+    assert snap_compare(saved("gevent_sleepers"), press=["home", "P", "2"], terminal_size=(100, 30),
+                        run_before=settled)

@@ -90,3 +90,24 @@ def test_o_maximises_the_output_esc_brings_it_back_and_c_switches_to_high_contra
         await p.press("c")
         assert app.theme == before
     pilot("gevent_sleepers", body)
+
+
+def test_predict_hides_the_future_asks_who_runs_next_and_keeps_score():
+    async def body(app, screen, p):
+        from viz.app.predict import PredictBar, next_turn
+        timeline = screen.query_one(Timeline)
+        await p.press("home", "P")
+        bar = screen.query_one(PredictBar)
+        assert bar.display and timeline.hide_future
+        game = screen._predict
+        t, first = next_turn(screen.trace, screen.playback.t)
+        assert first.name == "fun"  # spawned first, it runs first
+        await p.press(str(game.choices.index(first) + 1))
+        assert (game.right, game.asked) == (1, 1) and screen.playback.t == t
+        assert "✔ right: fun" in str(bar.render())
+        wrong = next(i for i, lane in enumerate(game.choices, 1) if lane is not game.answer[1])
+        await p.press(str(wrong))
+        assert (game.right, game.asked) == (1, 2) and "✘ it was" in str(bar.render())
+        await p.press("P")
+        assert not bar.display and not timeline.hide_future
+    pilot("gevent_sleepers", body)

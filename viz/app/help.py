@@ -25,6 +25,8 @@ KEYS = (
     ("s", "save the trace to a file in the current directory"),
     ("t", "the guided tour: the scenario's lessons as stops on the timeline (t again ends it)"),
     ("n / p", "the tour's next / previous stop (page down / page up too, as a presenter's remote sends)"),
+    ("P", "predict: the future is hidden; guess which lane runs next with its number key (1-9), see the answer, "
+          "keep score (P again ends it)"),
     ("B", "breakpoints: pause playing when a call blocks the whole loop, when the selected lane changes state, or "
           "when a printed line contains a text"),
     ("m / '", "bookmark the playhead's moment (m on a bookmark removes it) / jump to the next bookmark"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -27,6 +28,7 @@ from viz.app.messages import RecordsWaiting
 from viz.app.output import OutputView
 from viz.app.palette import TaskColors
 from viz.app.playback import Playback
+from viz.app.predict import Predict, PredictBar
 from viz.app.theme import HIGH_CONTRAST
 from viz.app.saving import save_trace
 from viz.app.source import Marks, SourceView
@@ -67,6 +69,8 @@ class RunScreen(Screen):
         Binding("h", "helper", "helper", show=False),
         Binding("t", "tour", "tour"),
         Binding("B", "breakpoints", "breakpoints", show=False),
+        Binding("P", "predict", "predict", show=False),
+        *(Binding(str(n), f"guess({n})", show=False) for n in range(1, 10)),
         Binding("m", "bookmark", "bookmark", show=False),
         Binding("apostrophe", "next_bookmark", "go to bookmark", show=False, key_display="'"),
         Binding("o", "maximize('output')", "maximise output", show=False),
@@ -93,6 +97,7 @@ class RunScreen(Screen):
         self.live = session is not None
         self._tour: Tour | None = None  # the guided tour, read when first asked for (t)
         self._breakpoints = Breakpoints()
+        self._predict: Predict | None = None  # the predict game, while it is on (P)
         self._bookmarks: list[float] = []
         self._theme_before_contrast = "textual-dark"
         self.can_go_back = can_go_back
@@ -132,6 +137,7 @@ class RunScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StatusBar(self.trace, self.run_name, id="status")
         yield TourCaption(id="tour-caption")
+        yield PredictBar(id="predict-bar")
         yield Timeline(self.trace, self.painter, id="timeline")
         yield Legend(id="legend")
         with Grid(id="panels"):
@@ -416,6 +422,47 @@ class RunScreen(Screen):
         from viz.app.picker import PickerScreen  # only needed once asked for
 
         self.app.push_screen(PickerScreen(list_scenarios(), over_run=True))
+
+    def action_predict(self) -> None:
+        """Start the game at the playhead (the future hidden), or end it."""
+        timeline = self.query_one(Timeline)
+        bar = self.query_one(PredictBar)
+        if self._predict is not None:
+            self._predict = None
+            timeline.hide_future = False
+            bar.display = False
+            timeline.refresh()
+            return
+        self.playback.pause()
+        self._predict = Predict()
+        timeline.hide_future = True
+        timeline.refresh()
+        self._ask()
+
+    def _ask(self, verdict: Text | None = None) -> None:
+        game, bar = self._predict, self.query_one(PredictBar)
+        if game.ask(self.trace, self.playback.t, self.query_one(Timeline).rows):
+            bar.show_question(game, verdict)
+        else:
+            bar.show_over(game, verdict)
+        self._sync()
+
+    def action_guess(self, number: int) -> None:
+        game = self._predict
+        if game is None:
+            return
+        result = game.guess(number)
+        if result is None:
+            self.app.bell()
+            return
+        right, lane, t = result
+        verdict = Text(f"✔ right: {lane.name}", style="bold green") if right else \
+            Text(f"✘ it was {lane.name}", style="bold red")
+        self.playback.seek(t)
+        timeline = self.query_one(Timeline)
+        if lane in timeline.rows:
+            timeline.select(timeline.rows.index(lane))
+        self._ask(verdict)
 
     def action_breakpoints(self) -> None:
         from viz.app.breakpoints import BreakpointsScreen

@@ -64,6 +64,7 @@ class Timeline(ScrollView, can_focus=False):
         self.rows: list[Lane] = []
         self.view: View | None = None
         self.fitted = True  # re-fit the whole run on resize and as a live run grows
+        self.hide_future = False  # predict mode (viz.app.predict): lanes are drawn up to the playhead only
         self.reach = float("inf")  # a fit shows at least back to here (the first instant, once asked for all of it)
         self.playhead = 0.0
         self.selected = 0
@@ -396,12 +397,15 @@ class Timeline(ScrollView, can_focus=False):
         px = view.cell_of(self.playhead)
         selected = row == self.selected
         name = self.shown_name(row)
-        if strip_key == (px, selected, name):  # the playhead stayed in the same cell of this lane
+        key = (px, selected, name, self.hide_future)
+        if strip_key == key:  # the playhead stayed in the same cell of this lane
             return strip
         if 0 <= px < view.width:
             segments = _splice(segments, ends, px, None, st.playhead)
         strip = Strip(st.head(lane, name, self.name_width, selected) + segments, self._width)
-        cached[2:] = (px, selected, name), strip
+        if self.hide_future:  # predict mode: nothing after the playhead
+            strip = strip.crop(0, self.name_width + max(px, -1) + 1).extend_cell_length(self._width, st.base)
+        cached[2:] = key, strip
         return strip
 
     def _warm_later(self) -> None:
