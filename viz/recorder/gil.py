@@ -11,8 +11,10 @@ GIL, and finds the waits; this module puts it in place:
 - a drain thread emits the other finished waits every DRAIN_EVERY seconds (a CPU-bound thread records nothing of
   its own for a long time), and `rec.close` emits what is left. It waits without the GIL until there are some, so
   it does not make GIL waits of its own in a program whose threads do not contend.
-A wait reaches the viewer as two ordinary TASK_STATE events (`ready` at its start, `running` at its end), so the
-viewer needs nothing new. Greenlets and asyncio tasks share their thread: they need no GIL view of their own.
+A wait reaches the viewer as two ordinary TASK_STATE events (`ready` at its start, `running` at its end, marked by
+info {"gil": True}); the deriver lays them over a running span only, since the sampler's idea of which task a thread
+runs goes stale when a hook records a stop straight into the buffer. Greenlets and asyncio tasks share their
+thread: they need no GIL view of their own.
 Without the extension (no compiler, or VIZ_PURE_PYTHON=1) nothing is sampled, and a note says GIL waits are not
 shown once the script starts a thread.
 """
