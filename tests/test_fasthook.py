@@ -113,7 +113,7 @@ server.stop()
 def test_a_new_socket_on_a_reused_fd_is_described_by_its_own_peer(script, monkeypatch, pure):
     _use_hook(monkeypatch, pure)
     _, trace = run_session(script(RECONNECT), timeout=30)
-    handlers = [ln for ln in trace.lanes if ln.name.startswith("_handle_and_close_when_done")]
+    handlers = [ln for ln in trace.lanes if ln.name.startswith("127.0.0.1:") and "(client(" in ln.name]
     assert len(handlers) == 4, [ln.name for ln in trace.lanes]
     peers = []
     for ln in handlers:  # one connection each: its recv() waits all name that connection's peer
