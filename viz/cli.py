@@ -6,6 +6,7 @@
     viz run TARGET [-- ARGS]     record a run and watch it live in the app
     viz show FILE                open a saved trace in the app (or --text to print it)
     viz export FILE -o OUT.json  convert a trace for Perfetto / chrome://tracing
+    viz compare A B [C ...]      record runs one after another and show them side by side on one time axis
 
 Bad input gets one line on stderr and a non-zero exit status, never a traceback. `viz record` passes the program's
 own exit status on; EXIT_STATUSES says which statuses viz itself uses (docs/guarantees.md has the same table).
@@ -88,6 +89,23 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("file", metavar="FILE", help="a trace file")
     exp.add_argument("--format", choices=["chrome"], default="chrome", help="the output format (default: chrome)")
     exp.add_argument("-o", "--output", metavar="OUT", required=True, help="where to write the export")
+
+    cmp = sub.add_parser("compare", help="record runs one after another and show them side by side",
+                         description="Record each run in turn (never two at once: they would slow each other), then "
+                                     "show them side by side on one time axis with a table comparing them. Each "
+                                     "RUN is a scenario name, a script path or a saved trace file (.jsonl).",
+                         epilog="example: viz compare sleepers_unpatched sleepers_patched --text")
+    cmp.add_argument("runs", nargs="+", metavar="RUN", help="a scenario name, a script path or a saved trace file")
+    cmp.add_argument("-o", "--output", metavar="DIR", help="keep each run's trace in DIR (DIR/NAME.jsonl)")
+    cmp.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="stop each run after SECONDS")
+    cmp.add_argument("--text", action="store_true", help="print the runs and the comparison instead of opening "
+                     "the app")
+    cmp.add_argument("--from-work", action="store_true", help="count time from the start of each run's counted "
+                     "work, not from its start (with --text; the app toggles it with w)")
+    cmp.add_argument("--no-color", action="store_true", help="letters instead of colours (with --text; also when "
+                     "NO_COLOR is set or the output is not a terminal)")
+    cmp.add_argument("--width", type=_width, default=None, metavar="COLUMNS",
+                     help=f"width of the report, at least {MIN_WIDTH} (with --text; default: the terminal's)")
     return p
 
 
@@ -172,7 +190,7 @@ def _dispatch(args: argparse.Namespace, script_args: list[str]) -> int:
     from viz.trace.format import TraceFileError
 
     try:
-        if args.command in (None, "run", "record"):  # they record: refuse an untested interpreter before anything
+        if args.command in (None, "run", "record", "compare"):  # they record: refuse an untested interpreter before anything
             from viz.protocol import check_python
             check_python()
         if args.command is None:
@@ -194,6 +212,8 @@ def _dispatch(args: argparse.Namespace, script_args: list[str]) -> int:
             return show_trace(args.file)
         if args.command == "export":
             return _export(args)
+        if args.command == "compare":
+            return _compare(args, script_args)
     except (TargetError, TraceFileError, UnsupportedPython) as e:
         raise _Failure(str(e)) from None
     except OSError as e:
@@ -364,3 +384,102 @@ def _export(args: argparse.Namespace) -> int:
     n = export(trace, args.output)
     print(f"wrote {n} events to {args.output} (open it at ui.perfetto.dev or chrome://tracing)", file=sys.stderr)
     return 0
+
+
+def _compare(args: argparse.Namespace, script_args: list[str]) -> int:
+    """`viz compare`: check every RUN first (one line and status 2 for a bad one, before anything runs), record the
+    scenarios and scripts one after another with progress on stderr, then print or open the comparison."""
+    from pathlib import Path
+
+    from viz.scenarios import TargetError, resolve
+    from viz.trace.model import Trace
+    from viz.views.compare import Run, compare_report, unique_names
+
+    def bad(message: str) -> int:
+        print(f"viz compare: error: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    if len(args.runs) < 2:
+        return bad("give at least two runs to compare")
+    if script_args:
+        return bad("script arguments (after --) are not taken: each run is recorded without arguments")
+    out_dir = Path(args.output) if args.output else None
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        return bad(f"-o {out_dir}: not a folder")
+    planned: list[tuple[str, Path | None, Trace | None]] = []  # (name, script to record, or a loaded trace)
+    for target in args.runs:
+        if target.endswith(".jsonl"):
+            from viz.trace.format import TraceFileError
+            try:
+                trace = Trace.load(target)
+            except TraceFileError as e:
+                return bad(str(e))
+            except OSError as e:
+                return bad(f"{target}: {e.strerror or e}")
+            planned.append((trace.header.get("target") or Path(target).stem, None, trace))
+            continue
+        try:
+            path, name = resolve(target)
+        except TargetError as e:
+            return bad(str(e))
+        planned.append((name, path, None))
+    names = unique_names([name for name, _, _ in planned])
+    if out_dir is not None:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            return bad(f"-o {out_dir}: {e.strerror or e}")
+    runs = []
+    for i, ((_, path, trace), name) in enumerate(zip(planned, names), start=1):
+        out = out_dir / f"{_file_name(name)}.jsonl" if out_dir is not None else None
+        if trace is None:
+            trace = _record_one(path, name, f"{i}/{len(planned)}", args.timeout, out)
+        elif out is not None:
+            trace.save(out)
+        runs.append(Run(name, trace))
+    if out_dir is not None:
+        print(f"traces written to {out_dir}{os.sep}", file=sys.stderr)
+    if args.text:
+        console = _console(args)
+        color = console.color_system is not None and not console.no_color
+        console.print(compare_report(runs, console.width, color=color, from_work=args.from_work))
+        return 0
+    from viz.app.compare import show_comparison
+    return show_comparison(runs, from_work=args.from_work)
+
+
+def _file_name(name: str) -> str:
+    """A run's name as a file name: `script.py #2` -> `script-2`."""
+    import re
+    stem = name[:-3] if name.endswith(".py") else name.replace(".py #", " #")
+    return re.sub(r"[^\w.-]+", "-", stem).strip("-") or "run"
+
+
+def _record_one(path, name: str, which: str, timeout: float | None, out) -> "Trace":
+    """Record one run of `viz compare`, with a status line on a terminal (a line per run otherwise)."""
+    from rich.console import Console
+
+    from viz.ingest.session import RUN_BATCH, Session
+    from viz.trace.model import Trace
+    from viz.views.text import outcome_line
+
+    session = Session(path, [], name=name, timeout=timeout, out=out)
+    trace = Trace(session.header)
+    err = Console(stderr=True, highlight=False)
+    try:
+        session.start()
+        if err.is_terminal:
+            with err.status(f"recording {name} ({which})…") as status:
+                while not session.done:
+                    recs = session.poll(0.1, limit=RUN_BATCH)
+                    if recs:
+                        trace.add_many(recs)
+                    status.update(f"recording {name} ({which})… {session.elapsed:.1f} s, {len(trace.lanes)} tasks, "
+                                  f"{trace.step_count:,} events")
+        else:
+            print(f"recording {name} ({which})…", file=sys.stderr, flush=True)
+            session.run(trace.add_many)
+    finally:
+        session.close()
+    print(f"{name}: {outcome_line(trace)}", file=sys.stderr, flush=True)
+    return trace

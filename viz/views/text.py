@@ -28,27 +28,39 @@ TASK_NAME_MAX = 16   # a longer task name is cut with '…' in the totals table
 
 def swimlanes(trace: Trace, width: int = 80, color: bool = True) -> Group:
     name_w = min(max((len(lane.name) for lane in trace.lanes), default=4), 24)
-    labels = {lane.task: _main_reason(trace, lane) for lane in trace.lanes}
+    labels = lane_labels(trace)
     label_w = min(max((len(v) for v in labels.values()), default=0), 40, max(width // 4, 0))
     bar_w = max(width - name_w - 2 - (label_w + 2 if label_w else 0), 10)
     t_end = trace.duration or 1e-9
-    rows = [_axis(name_w, bar_w, t_end)]
+    rows = [axis(name_w, bar_w, t_end)]
     for lane in trace.lanes:
-        row = Text(lane.name[:name_w].ljust(name_w) + " ", style="bold")
-        for code in lane_cells(trace, lane, 0.0, t_end / bar_w, bar_w):
-            if not code:
-                row.append(" ")
-            else:
-                ch, style, letter = CELL[code]
-                row.append(ch if color else letter, style=style if color else "")
-        if label_w and labels[lane.task]:
-            row.append("  " + _clip(labels[lane.task], label_w), style="dim")
-        rows.append(row)
-    rows.extend(_legend(name_w, width, color))
+        rows.append(lane_row(trace, lane, name_w, 0.0, t_end / bar_w, bar_w, color, labels[lane.task], label_w))
+    rows.extend(legend(name_w, width, color))
     return Group(*rows)
 
 
-def _legend(name_w: int, width: int, color: bool) -> list[Text]:
+def lane_row(trace: Trace, lane: Lane, name_w: int, t0: float, dt: float, bar_w: int, color: bool,
+             label: str = "", label_w: int = 0) -> Text:
+    """One lane as a line of text: its name, its cells from trace time t0 (`dt` seconds each), then its label.
+    Several traces drawn on one axis (viz.views.compare) each pass their own t0."""
+    row = Text(lane.name[:name_w].ljust(name_w) + " ", style="bold")
+    for code in lane_cells(trace, lane, t0, dt, bar_w):
+        if not code:
+            row.append(" ")
+        else:
+            ch, style, letter = CELL[code]
+            row.append(ch if color else letter, style=style if color else "")
+    if label_w and label:
+        row.append("  " + clip(label, label_w), style="dim")
+    return row
+
+
+def lane_labels(trace: Trace) -> dict[int, str]:
+    """Each task's label: the reason of its longest wait."""
+    return {lane.task: _main_reason(trace, lane) for lane in trace.lanes}
+
+
+def legend(name_w: int, width: int, color: bool) -> list[Text]:
     """The key to the cells, under the bars if it fits there: a line breaks between two keys, never inside one."""
     keys = []
     for state, words in LEGEND:
@@ -87,11 +99,11 @@ def _main_reason(trace: Trace, lane: Lane) -> str:
     return with_loop_words(trace.string(lane.reasons[best]), bool(lane.flags[best])) or ""
 
 
-def _clip(text: str, width: int) -> str:
+def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _axis(name_w: int, bar_w: int, t_end: float) -> Text:
+def axis(name_w: int, bar_w: int, t_end: float) -> Text:
     """Tick labels at round times under which the lanes line up."""
     step = _nice_step(t_end / max(bar_w // 12, 1))
     line = [" "] * bar_w

@@ -1,0 +1,162 @@
+"""Runs side by side (`viz compare`): several traces stacked on one shared time axis, and a table comparing them.
+
+Each run is a trace with a name. Time on the shared axis counts from each run's start, or from the start of its
+counted work (`viz.views.verdict`), so runs that take turns differently line up where their work begins. The
+comparison table gives, per run, its wall time, its counted work and the factor concurrency bought, and per task
+matched by name across runs its running / ready / blocked time in each run. Drawn with rich from the trace model
+only (the text view's lane rows and axis, viz.views.text); the app's compare screen uses the same figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from viz.trace.model import Trace
+from viz.views.durations import fmt_duration
+from viz.views.text import axis, clip, lane_labels, lane_row, legend
+from viz.views.verdict import Verdict, verdict
+
+STATES = ("running", "ready", "blocked")  # a task's time in each run, as the table gives it
+MAX_TASKS = 40  # the table lists at most this many tasks (the rest are counted)
+
+
+@dataclass
+class Run:
+    """One run of a comparison: its name (the scenario's, the script's or the trace file's) and its trace."""
+
+    name: str
+    trace: Trace
+    judged: Verdict | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.judged = verdict(self.trace) if self.trace.lanes else None
+
+    @property
+    def wall(self) -> float:
+        return self.trace.duration
+
+    @property
+    def work_start(self) -> float:
+        """When the run's counted work starts (its start when nothing is counted)."""
+        return self.judged.start if self.judged is not None else 0.0
+
+    def origin(self, from_work: bool) -> float:
+        """The trace time that is 0 on the shared axis."""
+        return self.work_start if from_work else 0.0
+
+    def verdict_words(self) -> str:
+        return self.judged.words() if self.judged is not None and self.judged.span > 0 else "no counted work"
+
+    def header(self) -> str:
+        """`gevent_sleepers · wall time 2.01 s · 3.50 s of waiting done in 2.00 s: 1.7x`."""
+        return f"{self.name} · wall time {fmt_duration(self.wall)} · {self.verdict_words()}"
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """The names, with ` #2`, ` #3` added to a name given more than once (the same scenario twice)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} #{seen[name]}")
+    return out
+
+
+def shared_span(runs: list[Run], from_work: bool = False) -> float:
+    """The length of the shared axis: the longest run, counted from its origin."""
+    return max((run.wall - run.origin(from_work) for run in runs), default=0.0)
+
+
+def compare_lanes(runs: list[Run], width: int = 80, color: bool = True, from_work: bool = False) -> Group:
+    """Every run's header and lanes under one time axis, then the legend."""
+    lanes = [lane for run in runs for lane in run.trace.lanes]
+    name_w = min(max((len(lane.name) for lane in lanes), default=4), 24)
+    labels = {id(run): lane_labels(run.trace) for run in runs}
+    label_w = min(max((len(v) for ls in labels.values() for v in ls.values()), default=0), 40, max(width // 4, 0))
+    bar_w = max(width - name_w - 2 - (label_w + 2 if label_w else 0), 10)
+    span = shared_span(runs, from_work) or 1e-9
+    dt = span / bar_w
+    rows = [axis(name_w, bar_w, span)]
+    for run in runs:
+        head = Text("▸ ", style="bold cyan" if color else "")
+        head.append(clip(run.header(), max(width - 2, 10)), style="bold")
+        rows.append(head)
+        origin = run.origin(from_work)
+        for lane in run.trace.lanes:
+            rows.append(lane_row(run.trace, lane, name_w, origin, dt, bar_w, color, labels[id(run)][lane.task],
+                                 label_w))
+    rows.extend(legend(name_w, width, color))
+    return Group(*rows)
+
+
+def run_rows(runs: list[Run]) -> list[list[str]]:
+    """Per run: its name, wall time, counted work, the span of that work and the factor."""
+    best = min((run.wall for run in runs if run.wall > 0), default=0.0)
+    rows = []
+    for run in runs:
+        j = run.judged
+        rows.append([run.name, fmt_duration(run.wall),
+                     fmt_duration(j.work) if j else "-", fmt_duration(j.span) if j else "-",
+                     f"{j.factor:.1f}x" if j and j.span > 0 else "-",
+                     f"{run.wall / best:.2f}x" if best else "-"])
+    return rows
+
+
+RUN_COLUMNS = ("run", "wall time", "counted work", "done in", "factor", "wall / fastest")
+
+
+def task_times(runs: list[Run]) -> tuple[list[str], list[list[tuple[float, float, float] | None]]]:
+    """Tasks matched by name across runs (in order of first appearance), and per task, per run, its running / ready /
+    blocked seconds (lanes of one name in a run are added up; None when the run has no such task)."""
+    order: dict[str, None] = {}
+    per_run = []
+    for run in runs:
+        sums: dict[str, list[float]] = {}
+        for lane in run.trace.lanes:
+            order.setdefault(lane.name)
+            tot = run.trace.totals(lane)
+            acc = sums.setdefault(lane.name, [0.0, 0.0, 0.0])
+            for i, state in enumerate(STATES):
+                acc[i] += tot[state]
+        per_run.append(sums)
+    names = list(order)
+    return names, [[tuple(sums[name]) if name in sums else None for sums in per_run] for name in names]
+
+
+def fmt_times(times: tuple[float, float, float] | None) -> str:
+    """`1.00 ms / - / 2.00 s` (running / ready / blocked), or blank when the run has no such task."""
+    if times is None:
+        return ""
+    return " / ".join(fmt_duration(t) if t > 0 else "-" for t in times)
+
+
+def comparison_tables(runs: list[Run], max_tasks: int = MAX_TASKS) -> Group:
+    """The table of runs, then the table of tasks matched by name (each cell: running / ready / blocked)."""
+    table = Table(show_edge=False, box=None, padding=(0, 1), pad_edge=False)
+    for i, col in enumerate(RUN_COLUMNS):
+        table.add_column(col, justify="left" if i == 0 else "right", no_wrap=True, style="bold" if i == 0 else "")
+    for row in run_rows(runs):
+        table.add_row(*row)
+    names, times = task_times(runs)
+    tasks = Table(show_edge=False, box=None, padding=(0, 1), pad_edge=False,
+                  title="each task's time: running / ready / blocked", title_justify="left", title_style="dim")
+    tasks.add_column("task", style="bold", no_wrap=True, overflow="ellipsis", max_width=24)
+    for run in runs:
+        tasks.add_column(run.name, justify="right", no_wrap=True)
+    for name, row in list(zip(names, times))[:max_tasks]:
+        tasks.add_row(name, *map(fmt_times, row))
+    parts = [table, Text(""), tasks]
+    if len(names) > max_tasks:
+        parts.append(Text(f"… and {len(names) - max_tasks} more tasks", style="dim"))
+    return Group(*parts)
+
+
+def compare_report(runs: list[Run], width: int = 80, color: bool = True, from_work: bool = False) -> Group:
+    """What `viz compare --text` prints: the stacked lanes on one axis, then the comparison tables."""
+    origin = "the start of each run's counted work" if from_work else "each run's start"
+    note = Text(f"time from {origin}", style="dim")
+    return Group(compare_lanes(runs, width, color, from_work), note, Text(""), comparison_tables(runs))
