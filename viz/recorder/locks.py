@@ -167,7 +167,8 @@ def _install_threads(hooks) -> None:
     def thread_name(th) -> str:
         name = th.name
         if name.startswith(_DEFAULT_THREAD_NAME) and getattr(th, "_target", None) is not None:
-            return call_name(th._target, getattr(th, "_args", ()), getattr(th, "_kwargs", None))
+            return call_name(th._target, getattr(th, "_args", ()), getattr(th, "_kwargs", None),
+                             is_user=rec.sites.is_user)
         return name
 
     def task_name(th) -> str:
