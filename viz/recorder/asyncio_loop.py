@@ -486,6 +486,8 @@ def _loop_class(asyncio, hooks: AsyncioHooks):
                 self._viz_items = []
 
         def run_forever(self):
+            if self.is_running() or self.is_closed():  # asyncio refuses: nothing starts or stops
+                return super().run_forever()
             try:
                 hooks.loop_started(self, sys._getframe(1))
             except Exception:
