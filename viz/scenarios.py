@@ -87,3 +87,40 @@ def resolve(target: str) -> tuple[Path, str]:
         raise TargetError(f"{target}: no such script")
     names = ", ".join(s.name for s in list_scenarios()) or "none found"
     raise TargetError(f"unknown scenario {target!r} (scenarios: {names}) and no such script")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Scenarios the course compares side by side (`viz compare`, and an entry of its own in the picker)."""
+
+    name: str
+    title: str
+    scenarios: tuple[str, ...]
+    watch: str
+
+
+# The seed's comparisons: the same work done by programs that take turns differently.
+COMPARISONS = [
+    Comparison("compare: sleepers", "3.5 s of sleeping: in 2.0 s with gevent, 3.5 s with time.sleep, 2.0 s patched",
+               ("gevent_sleepers", "sleepers_unpatched", "sleepers_patched"),
+               "Watch for: the same three sleeps overlap under gevent.sleep and after monkey.patch_all(), but take "
+               "turns when plain time.sleep holds the whole loop: the wall times and the factors in the table."),
+    Comparison("compare: crawler", "Three pages fetched one at a time, then all at once",
+               ("crawler_serial", "crawler_gevent"),
+               "Watch for: unpatched urllib makes the greenlets fetch in turn (their blocked spans follow each other); "
+               "patched, the three waits overlap and the run takes about as long as the slowest page."),
+    Comparison("compare: models", "Synchronous, threaded and event-driven on one figure",
+               ("model_sync", "model_threads", "model_events"),
+               "Watch for: the synchronous model does its tasks one after another; threads and the event loop "
+               "overlap their waits in about the same time — threads by the OS, events by one thread's loop."),
+    Comparison("compare: servers", "One select loop, selectors callbacks and a greenlet per connection",
+               ("select_server", "selectors_server", "gevent_echo_server"),
+               "Watch for: three ways to serve the same clients with one thread — where each one waits (select, "
+               "the selector, gevent's hub) and how its clients' turns interleave."),
+]
+
+
+def list_comparisons(scenarios: list[Scenario] | None = None) -> list[Comparison]:
+    """The comparisons whose scenarios are all among `scenarios` (all the shipped ones by default)."""
+    names = {s.name for s in (scenarios if scenarios is not None else list_scenarios())}
+    return [c for c in COMPARISONS if all(n in names for n in c.scenarios)]

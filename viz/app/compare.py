@@ -17,7 +17,7 @@ from operator import itemgetter
 
 from rich.segment import Segment
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.geometry import Size
@@ -28,6 +28,7 @@ from textual.widgets import Footer, Static
 from viz.app.lanes import SAME_CELLS, LanePainter, display_order
 from viz.app.legend import Legend
 from viz.app.names import short_names
+from viz.app.theme import HIGH_CONTRAST
 from viz.app.playback import REAL_TIME, SPEEDS, speed_label, window
 from viz.app.timeline import NAME_MAX, NAME_SHARE, Timeline
 from viz.app.timescale import fit, fmt_instant
@@ -35,6 +36,7 @@ from viz.trace.model import Lane, Trace
 from viz.views.compare import Run, comparison_tables
 
 FRAME = 1 / 30  # playback timer
+RECORD_TIMEOUT = 120.0  # a run recorded for a comparison picked in the picker is stopped after this long
 WARM_BUDGET = 0.004
 _WIDTH = itemgetter(3)
 
@@ -484,15 +486,25 @@ class RecordingScreen(Screen):
         self.app.pop_screen()
 
 
-def compare_app(runs: list[Run], from_work: bool = False):
-    """The app, opening on the compare screen of runs already recorded."""
-    from viz.app.app import VizApp
+class CompareApp(App):
+    """`viz compare A B`: the app on the compare screen of runs already recorded (q quits)."""
 
-    class CompareApp(VizApp):
-        def on_mount(self) -> None:
-            self.push_screen(CompareScreen(runs, from_work))
+    CSS_PATH = "app.tcss"
+    TITLE = "viz compare"
+    BINDINGS = [Binding("q", "quit", "quit")]
 
-    return CompareApp()
+    def __init__(self, runs: list[Run], from_work: bool = False):
+        super().__init__()
+        self.runs = runs
+        self.from_work = from_work
+        self.register_theme(HIGH_CONTRAST)
+
+    def on_mount(self) -> None:
+        self.push_screen(CompareScreen(self.runs, self.from_work))
+
+
+def compare_app(runs: list[Run], from_work: bool = False) -> CompareApp:
+    return CompareApp(runs, from_work)
 
 
 def show_comparison(runs: list[Run], from_work: bool = False) -> int:
@@ -502,4 +514,4 @@ def show_comparison(runs: list[Run], from_work: bool = False) -> int:
     return app.return_code or 0
 
 
-__all__ = ["CompareScreen", "CompareTimeline", "RecordingScreen", "compare_app", "show_comparison", "step_time"]
+__all__ = ["CompareApp", "CompareScreen", "CompareTimeline", "RecordingScreen", "compare_app", "show_comparison", "step_time"]

@@ -1,6 +1,8 @@
 """The scenario picker (`viz` with no arguments): every scenario with its title, what to watch for, and its source.
 
 Enter runs the highlighted scenario; `o` opens any script by path. Scenarios are read as text, never imported.
+The seed's comparisons (viz.scenarios.COMPARISONS) follow the scenarios: enter records each of their scenarios, one
+after another, and opens the compare screen (viz.app.compare).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from textual.widgets.option_list import Option
 
 from viz.app.source import SourceView
 from viz.app.tuning import release_memory
-from viz.scenarios import Scenario, TargetError, resolve
+from viz.scenarios import Comparison, Scenario, TargetError, list_comparisons, resolve
 
 NAME_WIDTH = 20
+COMPARE_ID = "compare:"  # the option id of a comparison: this, then its name
 RELEASE_AFTER = 0.5  # s after coming back from a run before its memory is given back (the run screen is gone by then)
 
 
@@ -29,25 +32,28 @@ class ScenarioList(OptionList):
 
     BINDINGS = [Binding("enter", "select", "run", key_display="⏎")]
 
-    def __init__(self, scenarios: list[Scenario], *, id: str | None = None) -> None:
+    def __init__(self, scenarios: list[Scenario], *, id: str | None = None,
+                 comparisons: list[Comparison] = ()) -> None:
         self.scenarios = scenarios
-        super().__init__(*[Option(s.name, id=s.name) for s in scenarios], id=id)
+        self.comparisons = list(comparisons)
+        super().__init__(*[Option(s.name, id=s.name) for s in scenarios],
+                         *[Option(c.name, id=COMPARE_ID + c.name) for c in self.comparisons], id=id)
         self._width = 0
 
     def on_resize(self) -> None:
         width = self.content_size.width - 2
         if width != self._width:
             self._width = width
-            for i, scenario in enumerate(self.scenarios):
+            for i, scenario in enumerate([*self.scenarios, *self.comparisons]):
                 self.replace_option_prompt_at_index(i, _label(scenario, width))
 
 
-def _label_width(s: Scenario) -> int:
+def _label_width(s: Scenario | Comparison) -> int:
     """The cells a scenario's whole label takes: its name column, then its title."""
     return max(NAME_WIDTH, len(s.name) + 1) + len(s.title)
 
 
-def _label(s: Scenario, width: int) -> Text:
+def _label(s: Scenario | Comparison, width: int) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     name_width = max(NAME_WIDTH, len(s.name) + 1)
     text.append(s.name.ljust(name_width)[:width], style="bold")
@@ -69,6 +75,7 @@ class PickerScreen(Screen):
     def __init__(self, scenarios: list[Scenario], over_run: bool = False):
         super().__init__()
         self.scenarios = scenarios
+        self.comparisons = list_comparisons(scenarios)
         self.over_run = over_run  # opened with esc from a run that `viz run` / `viz show` opened: esc goes back
         self._ran = False  # a run screen was opened from here
 
@@ -78,7 +85,7 @@ class PickerScreen(Screen):
         head.append(" — watch Python concurrency take turns")
         yield Static(head, id="picker-title")
         with Horizontal(id="picker"):
-            yield ScenarioList(self.scenarios, id="scenarios")
+            yield ScenarioList(self.scenarios, id="scenarios", comparisons=self.comparisons)
             with Vertical(id="preview"):
                 yield Static(id="watch")
                 yield SourceView(id="preview-source")
@@ -96,7 +103,8 @@ class PickerScreen(Screen):
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
         # wide enough for every whole title when the terminal is (borders, padding and the scrollbar: 6 cells)
-        options.styles.max_width = max((_label_width(s) for s in self.scenarios), default=40) + 6
+        options.styles.max_width = max((_label_width(s) for s in [*self.scenarios, *self.comparisons]),
+                                       default=40) + 6
         options.border_title = f"scenarios ({len(self.scenarios)})"
         if not self.scenarios:
             self.query_one("#watch", Static).update("No scenarios found. Press o to open a script.")
@@ -123,15 +131,58 @@ class PickerScreen(Screen):
         scenario = self._scenario(event.option.id)
         if scenario is not None:
             self._preview(scenario)
+        comparison = self._comparison(event.option.id)
+        if comparison is not None:
+            self._preview_comparison(comparison)
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
         scenario = self._scenario(event.option.id)
         if scenario is not None:
             self._open_run(str(scenario.path), scenario.name)
+        comparison = self._comparison(event.option.id)
+        if comparison is not None:
+            self._open_comparison(comparison)
 
     def _scenario(self, name: str | None) -> Scenario | None:
         return next((s for s in self.scenarios if s.name == name), None)
+
+    def _comparison(self, option_id: str | None) -> Comparison | None:
+        if not option_id or not option_id.startswith(COMPARE_ID):
+            return None
+        return next((c for c in self.comparisons if c.name == option_id[len(COMPARE_ID):]), None)
+
+    def _open_comparison(self, comparison: Comparison) -> None:
+        """Record each of the comparison's scenarios, one after another (progress shown), then compare them."""
+        from viz.app.compare import RECORD_TIMEOUT, RecordingScreen
+
+        self._ran = True
+        targets = [(str(s.path), s.name) for s in map(self._scenario, comparison.scenarios) if s is not None]
+        self.app.push_screen(RecordingScreen(f"{comparison.name} — {comparison.title}", targets, RECORD_TIMEOUT))
+
+    def _preview_comparison(self, comparison: Comparison) -> None:
+        watch = Text()
+        watch.append(comparison.title + "\n", style="bold")
+        watch.append("Records, one after another: ", style="bold")
+        watch.append(", ".join(comparison.scenarios) + "\n")
+        body = comparison.watch
+        if body.lower().startswith("watch for:"):
+            watch.append("Watch for:", style="bold")
+            body = body[len("watch for:"):]
+        watch.append(body)
+        self.query_one("#watch", Static).update(watch)
+        first = self._scenario(comparison.scenarios[0])
+        preview = self.query_one("#preview")
+        preview.border_title = first.path.name if first is not None else comparison.name
+        try:
+            source = first.source if first is not None else None
+        except OSError:
+            source = None
+        view = self.query_one(SourceView)
+        view.show(first.path.name if first is not None else "", source, title="")
+        skip = _docstring_end(source or "")
+        if skip:
+            self.call_after_refresh(view.scroll_to, y=skip, animate=False)
 
     def _preview(self, scenario: Scenario) -> None:
         watch = Text()
