@@ -1,0 +1,304 @@
+"""`viz compare`: runs recorded one after another and shown side by side on one time axis.
+
+The command line records real small programs with a known timeline (two 0.3 s sleeps one after the other against
+two threads sleeping 0.3 s at once), a scenario by name and a saved trace, and the figures it prints are checked
+against that timeline. The compare screen is driven with Pilot on saved traces (tests/data/*.jsonl).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import viz
+from viz.app.compare import CompareScreen, CompareTimeline, compare_app, step_time
+from viz.trace.model import Trace
+from viz.views.cells import NAMES
+from viz.views.compare import Run, compare_report, task_times
+from viz.views.verdict import verdict
+
+DATA = Path(__file__).parent / "data"
+
+SERIAL = """\
+import time
+time.sleep(0.3)
+time.sleep(0.3)
+"""
+
+THREADS = """\
+import threading, time
+workers = [threading.Thread(target=time.sleep, args=(0.3,), name=f"sleeper{i}") for i in range(2)]
+for w in workers:
+    w.start()
+for w in workers:
+    w.join()
+"""
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    """One real `viz compare --text` of a script, another script, a scenario by name and a saved trace, keeping the
+    traces in a folder: (completed process, the folder)."""
+    folder = tmp_path_factory.mktemp("compare")
+    (folder / "serial.py").write_text(SERIAL)
+    (folder / "threads.py").write_text(THREADS)
+    out = folder / "kept"
+    result = viz("compare", str(folder / "serial.py"), str(folder / "threads.py"), "greenlet_switch",
+                 str(DATA / "baozi.jsonl"), "--text", "--no-color", "--width", "120", "-o", str(out), timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result, out
+
+
+def pilot_test(fn):
+    """Run an async test on its own event loop (the project has no asyncio pytest plugin)."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        return asyncio.run(fn(*args, **kwargs))
+
+    return run
+
+
+UNITS = {"s": 1.0, "ms": 1e-3, "µs": 1e-6, "ns": 1e-9}
+
+
+def seconds(text: str) -> float:
+    """'609 ms' -> 0.609."""
+    value, unit = text.split()
+    return float(value) * UNITS[unit]
+
+
+def _lane_row(text: str, header: str, lane: str) -> str:
+    """The cells of `lane` in the block under the run header that starts with `header`."""
+    block = text.split("▸ " + header, 1)[1].split("▸ ", 1)[0]
+    row = next(line for line in block.splitlines() if line.startswith(lane + " "))
+    return row
+
+
+def test_compare_text_draws_every_run_under_one_shared_axis(compared):
+    result, _ = compared
+    lines = result.stdout.splitlines()
+    axes = [line for line in lines if re.fullmatch(r"\s+0s\s+.*\d(\.\d+)?s\s*", line)]
+    assert len(axes) == 1, result.stdout  # one axis for all runs, not one per run
+    heads = [line for line in lines if line.startswith("▸ ")]
+    assert [h.split(" · ")[0] for h in heads] == ["▸ serial.py", "▸ threads.py", "▸ greenlet_switch", "▸ baozi"]
+    # each header: the run's wall time and its verdict
+    wall = [seconds(re.search(r"wall time ([\d.]+ [µm]?s)", head).group(1)) for head in heads]
+    assert 0.58 <= wall[0] <= 1.0 and 0.29 <= wall[1] <= 0.6 and wall[2] < 0.3
+    assert wall[3] == pytest.approx(Trace.load(DATA / "baozi.jsonl").duration, rel=0.01)
+    # the verdict: two threads' 0.3 s of sleeping done in about 0.3 s
+    assert re.search(r"[\d.]+ ms of waiting done in [\d.]+ ms: (1\.[89]|2\.[0-2])x$", heads[1]), heads[1]
+    assert re.search(r": 1\.0x$", heads[0]), heads[0]
+
+
+def test_compare_text_lanes_share_the_time_scale(compared):
+    """On one axis the threads' 0.3 s sleeps take half the cells of the serial program's 0.6 s of sleeping."""
+    result, _ = compared
+    serial = _lane_row(result.stdout, "serial.py", "main").count("b")
+    sleeper = _lane_row(result.stdout, "threads.py", "sleeper0").count("b")
+    assert serial > 20
+    assert 0.35 <= sleeper / serial <= 0.65, (sleeper, serial)
+
+
+def test_compare_text_table_gives_each_run_and_each_task_matched_by_name(compared):
+    result, _ = compared
+    out = result.stdout
+    table = out.split("wall / fastest", 1)[1]
+    row = {line.split()[0]: re.split(r"\s{2,}", line.strip()) for line in table.splitlines()[1:5]}
+    assert list(row) == ["serial.py", "threads.py", "greenlet_switch", "baozi"]
+    # run, wall time, counted work, done in, factor, wall / fastest
+    assert row["serial.py"][4] == "1.0x" and row["threads.py"][4] in ("1.8x", "1.9x", "2.0x", "2.1x")
+    assert 0.58 <= seconds(row["serial.py"][2]) <= 0.7  # two sleeps of 0.3 s and a little running
+    assert 1.6 <= seconds(row["serial.py"][1]) / seconds(row["threads.py"][1]) <= 2.3
+    fastest = min(row, key=lambda name: seconds(row[name][1]))
+    assert row[fastest][5] == "1.00x" and row["serial.py"][5] != "1.00x"
+    # main is in every run: one row with a cell per run; the serial main blocked about 0.6 s
+    main = next(line for line in out.split("each task's time", 1)[1].splitlines() if line.startswith("main "))
+    cells = [c.strip() for c in re.split(r"\s{2,}", main.strip())[1:]]
+    assert len(cells) == 4, main
+    blocked = cells[0].split(" / ")[2]
+    assert 0.59 <= seconds(blocked) <= 0.7, blocked
+
+
+def test_compare_keeps_each_trace_in_the_output_folder(compared):
+    result, out = compared
+    kept = sorted(p.name for p in out.iterdir())
+    assert kept == ["baozi.jsonl", "greenlet_switch.jsonl", "serial.jsonl", "threads.jsonl"]
+    serial = Trace.load(out / "serial.jsonl")
+    assert 0.55 <= serial.duration <= 1.0
+    assert Trace.load(out / "baozi.jsonl").duration == pytest.approx(Trace.load(DATA / "baozi.jsonl").duration)
+    # progress went to stderr, a line per recorded run (not a terminal), never for the saved trace
+    assert "recording serial.py (1/4)" in result.stderr and "recording greenlet_switch (3/4)" in result.stderr
+    assert "recording baozi" not in result.stderr
+
+
+def test_a_bad_run_among_them_gives_one_line_and_records_nothing(tmp_path):
+    marker = tmp_path / "ran"
+    good = tmp_path / "good.py"
+    good.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    out = tmp_path / "kept"
+    result = viz("compare", str(good), "no_such_scenario_here", str(DATA / "baozi.jsonl"), "-o", str(out), "--text")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("viz compare: error: unknown scenario")
+    assert result.stdout == ""
+    assert not marker.exists() and not out.exists()
+
+
+def test_a_bad_trace_file_among_them_gives_one_line(tmp_path):
+    bad = tmp_path / "broken.jsonl"
+    bad.write_text("this is not a trace\n")
+    result = viz("compare", str(DATA / "baozi.jsonl"), str(bad), "--text")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("viz compare: error: ")
+
+
+# ---- the views, on saved traces ------------------------------------------------------------------------------------
+def _runs(*names: str) -> list[Run]:
+    return [Run(name, Trace.load(DATA / f"{name}.jsonl")) for name in names]
+
+
+def test_tasks_are_matched_by_name_across_runs():
+    runs = _runs("gevent_sleepers", "sleepers_unpatched")
+    names, times = task_times(runs)
+    fun = times[names.index("fun")]
+    assert fun[0] is not None and fun[1] is not None
+    assert fun[0][2] == pytest.approx(2.0, abs=0.1) and fun[1][2] == pytest.approx(2.0, abs=0.1)
+    outer = times[names.index("outer")]
+    assert outer[0] is not None and outer[1] is None  # sleepers_unpatched names it outer('alex', 'wupeiqi')
+
+
+def test_counting_from_the_work_lines_runs_up_at_their_work_start():
+    runs = _runs("gevent_sleepers", "select_server")
+    text = compare_report(runs, width=100, color=False, from_work=True)
+    from rich.console import Console
+    console = Console(width=100, record=True, color_system=None)
+    console.print(text)
+    assert "time from the start of each run's counted work" in console.export_text()
+    assert runs[1].origin(True) == pytest.approx(verdict(runs[1].trace).start)
+
+
+# ---- the compare screen --------------------------------------------------------------------------------------------
+async def _screen(pilot) -> tuple[CompareScreen, CompareTimeline]:
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, CompareScreen)
+    return screen, screen.query_one(CompareTimeline)
+
+
+def _cell_state(timeline: CompareTimeline, row: int, t: float) -> str:
+    """The state drawn for `row` (a lane) at shared time t: the name of its bar's (or label's) colour."""
+    st = timeline.styles_table
+    x = timeline.name_width + timeline.view.cell_of(t)
+    for seg in timeline._lane_strip(row, st):
+        if x < seg.cell_length:
+            style = seg.style
+            break
+        x -= seg.cell_length
+    for name, bar, label in zip(NAMES, st.bar, st.label):
+        if style in (bar, label) or style.color == bar.color and style.bgcolor == bar.bgcolor:
+            return name
+    return "?"
+
+
+def _row_of(timeline: CompareTimeline, run: int, name: str) -> int:
+    return next(i for i, lane in enumerate(timeline.rows)
+                if lane is not None and timeline.row_run[i] == run and lane.name == name)
+
+
+@pilot_test
+async def test_the_compare_screen_stacks_runs_with_a_header_each_on_one_axis():
+    runs = _runs("gevent_sleepers", "sleepers_unpatched", "baozi", "select_server")
+    async with compare_app(runs).run_test(size=(120, 50)) as pilot:
+        screen, timeline = await _screen(pilot)
+        heads = [i for i, lane in enumerate(timeline.rows) if lane is None]
+        assert [timeline.row_run[i] for i in heads] == [0, 1, 2, 3]
+        assert len(timeline.rows) == 4 + sum(len(r.trace.lanes) for r in runs)
+        # one shared axis: the view spans the longest run (sleepers_unpatched, 3.55 s)
+        assert timeline.view.t1 >= runs[1].trace.duration - 1e-6
+        # one second in, fun sleeps in gevent_sleepers (blocked) but blocks the whole loop in sleepers_unpatched
+        assert _cell_state(timeline, _row_of(timeline, 0, "fun"), 1.0) == "blocked"
+        assert _cell_state(timeline, _row_of(timeline, 1, "fun"), 1.0) == "loop"
+        assert _cell_state(timeline, _row_of(timeline, 1, "inner"), 1.0) == "ready"  # the loop is held
+        assert _cell_state(timeline, _row_of(timeline, 0, "fun"), 3.0) == "none"  # gevent_sleepers is over
+        assert screen.t == pytest.approx(runs[1].trace.duration)  # the playhead starts at the end, as a saved run's
+
+
+@pilot_test
+async def test_stepping_moves_to_the_next_event_of_any_run():
+    runs = _runs("gevent_sleepers", "sleepers_unpatched")
+    async with compare_app(runs).run_test(size=(120, 40)) as pilot:
+        screen, timeline = await _screen(pilot)
+        await pilot.press("home")
+        start = screen.t
+        await pilot.press("right")
+        first = screen.t
+        expected = min(r.trace.next_step(start) for r in runs)
+        assert first == pytest.approx(expected) and first > start
+        for _ in range(5):
+            await pilot.press("right")
+        assert screen.t > first
+        before = screen.t
+        await pilot.press("left")
+        assert screen.t < before
+        assert screen.t == pytest.approx(step_time(runs, timeline.origins, before, -1))
+
+
+@pilot_test
+async def test_play_moves_the_playhead_over_every_run():
+    runs = _runs("gevent_sleepers", "sleepers_unpatched")
+    async with compare_app(runs).run_test(size=(120, 40)) as pilot:
+        screen, timeline = await _screen(pilot)
+        await pilot.press("home")
+        start = screen.t
+        await pilot.press("space")
+        assert screen.playing
+        for _ in range(200):  # until a frame of the play timer has moved it
+            if screen.t > start:
+                break
+            await pilot.pause(0.01)
+        assert screen.t > start and timeline.playhead == screen.t
+        await pilot.press("space")
+        assert not screen.playing
+
+
+@pilot_test
+async def test_zoom_keeps_the_playhead_in_its_column_and_fit_shows_all_counted_work():
+    runs = _runs("gevent_sleepers", "sleepers_unpatched")
+    async with compare_app(runs).run_test(size=(120, 40)) as pilot:
+        screen, timeline = await _screen(pilot)
+        await pilot.press("home", *["right"] * 6)
+        x = timeline.view.cell_of(screen.t)
+        dt = timeline.view.dt
+        await pilot.press("plus")
+        assert timeline.view.dt == pytest.approx(dt / 2)
+        assert timeline.view.cell_of(screen.t) == x
+        await pilot.press("f")
+        works = [r.judged for r in runs]
+        assert timeline.view.t0 == pytest.approx(min(w.start for w in works))
+        assert timeline.view.t1 >= max(w.end for w in works) - 1e-6
+        assert timeline.view.t1 <= max(w.end for w in works) + 2 * timeline.view.dt
+
+
+@pilot_test
+async def test_w_counts_time_from_each_runs_counted_work_and_back():
+    runs = _runs("gevent_sleepers", "select_server")
+    async with compare_app(runs).run_test(size=(120, 40)) as pilot:
+        screen, timeline = await _screen(pilot)
+        assert timeline.origins == [0.0, 0.0]
+        await pilot.press("home", "right", "right")
+        moment = timeline.trace_time(timeline.selected, screen.t)  # of the selected row's run (the first)
+        await pilot.press("w")
+        starts = [verdict(r.trace).start for r in runs]
+        assert timeline.origins == pytest.approx(starts)
+        assert starts[0] != starts[1] and starts[1] > 0  # select_server's counted work starts after its set-up
+        assert timeline.trace_time(timeline.selected, screen.t) == pytest.approx(moment)  # the same moment
+        # a lane drawn from its run's origin: the cell of shared time 0 shows the run at its work start
+        row = _row_of(timeline, 1, runs[1].trace.lanes[0].name)
+        assert timeline.trace_time(row, 0.0) == pytest.approx(starts[1])
+        assert "counted work" in str(screen.query_one("#compare-status").render())
+        await pilot.press("w")
+        assert timeline.origins == [0.0, 0.0]
