@@ -1,7 +1,10 @@
 """Hooks on the standard library's blocking calls: time.sleep, sockets, select, selectors, poll objects; the one wrapper.
 
 Each wrapper marks the calling task `blocked` with a reason a person can read (`time.sleep(2)`, `recv() on fd 7
-(127.0.0.1:51234)`, `select() on fds [3, 5]`, `join (task 1)`) and `running` again when the call returns. Under a
+(127.0.0.1:51234)`, `select() on fds [3, 5]`, `join (task 1)`) and `running` again when the call returns. A socket
+read shows both phases of a read as far as they can be seen from here: the wait for data (blocked, on a blocking
+socket) and the copy into the program (`recv() on fd 7 → 1024 bytes`); a non-blocking call that finds nothing to do
+is one short attempt of its own (`recv() on fd 7 → no data yet (BlockingIOError)`). Under a
 gevent hub the same calls hold the whole loop, and the span says so (`blocks_loop`). For select/selectors servers
 each accepted non-blocking connection becomes a task of its own: blocked while the loop waits for it, ready when
 select() returns its fd, running while the loop serves it. `gevent.monkey.patch_all()` replaces these functions
@@ -94,27 +97,10 @@ class BlockingHooks:
 
     def _install_socket(self) -> None:
         cls = socket.socket
-
-        def sock_call(name):
-            def describe(args, kwargs):
-                sock = args[0]
-                fd = sock.fileno()
-                if fd in self.conn_task or sock.gettimeout() == 0.0:
-                    self.nonblocking_op(sock, name)  # a select loop serving a connection: it is ready, not waited on
-                    return None
-                if name == "accept":
-                    return f"accept() on fd {fd}"
-                if name == "connect":
-                    addr = args[1] if len(args) > 1 else kwargs.get("address")
-                    return f"connect() to {addr[0]}:{addr[1]}" if isinstance(addr, tuple) else f"connect() to {addr}"
-                peer = socket_peer(sock)
-                return f"{name}() on fd {fd}" + (f" ({peer})" if peer else "")
-            return describe
-
         for name in ("recv", "recv_into", "recvfrom", "recvfrom_into", "send", "sendall", "sendto", "connect"):
             if hasattr(cls, name):
-                setattr(cls, name, self.blocking(getattr(cls, name), sock_call(name)))
-        accept = self.blocking(cls.accept, sock_call("accept"))
+                setattr(cls, name, self.socket_call(getattr(cls, name), name))
+        accept = self.socket_call(cls.accept, "accept")
         close = cls.close
         cls.connect = remember_connects(cls.connect, self.rec)
         cls.connect_ex = remember_connects(cls.connect_ex, self.rec)
@@ -135,6 +121,77 @@ class BlockingHooks:
             return close(sock)
         cls.accept = functools.wraps(cls.accept)(accept_wrapper)
         cls.close = functools.wraps(close)(close_wrapper)
+
+    def socket_call(self, fn, name: str):
+        """Wrap the socket method `fn` (`recv`, `send`, `accept`, ...) so a read's two phases show in the lane.
+
+        A blocking socket: the task is blocked in the call (the wait for data, `recv() on fd 7 (127.0.0.1:5000)`);
+        when a read returns, the task runs again with what was copied (`recv() on fd 7 → 1024 bytes`). A
+        non-blocking socket (`setblocking(False)`): the call does not wait, so nothing is blocked; a read that finds
+        data is the copy alone (`recv() on fd 7 → 12 bytes`), and a call that finds nothing to do (BlockingIOError)
+        is one short running span of its own, an attempt (`recv() on fd 7 → no data yet (BlockingIOError)`), so a
+        loop that keeps asking shows every time it asked. A connection of a select loop (accepted from a
+        non-blocking listening socket) gets the same words in its own lane (`nonblocking_op`)."""
+        rec, busy, conn_task = self.rec, self._busy, self.conn_task
+        count = _BYTES.get(name)
+        nothing = f"{_NOTHING.get(name, 'not done yet')} (BlockingIOError)"
+        describe = _blocking_words(name)
+
+        @functools.wraps(fn)
+        def wrapper(sock, *args, **kwargs):
+            ident = get_ident()
+            if ident in busy or rec._closed:
+                return fn(sock, *args, **kwargs)
+            fd = sock.fileno()
+            if fd not in conn_task and sock.gettimeout() != 0.0:
+                return self._blocking_socket_call(fn, name, sock, fd, args, kwargs, describe, count)
+            t = rec.now()
+            try:
+                result = fn(sock, *args, **kwargs)
+            except BlockingIOError:
+                self._attempt(sock, fd, name, f"{name}() on fd {fd} → {nothing}", t)
+                raise
+            if count is not None:
+                self._attempt(sock, fd, name, _copied(name, fd, count(result)), t)
+            elif fd in conn_task:
+                self.nonblocking_op(sock, name, None, t, sys._getframe(1))
+            return result
+        wrapper.__viz_wrapped__ = fn
+        return wrapper
+
+    def _blocking_socket_call(self, fn, name, sock, fd, args, kwargs, describe, count):
+        """A call on a blocking socket: blocked while it waits; a read then runs with its byte count."""
+        rec = self.rec
+        try:
+            reason = describe(sock, fd, args, kwargs)
+        except Exception:
+            rec.hook_error(f"{name} hook")
+            return fn(sock, *args, **kwargs)
+        tid = rec.current_task()
+        frame = sys._getframe(2)
+        rec.state(tid, "blocked", reason, frame, {"blocks_loop": True} if self.loop_blocked() else None)
+        ident = get_ident()
+        self._busy.add(ident)
+        copied = None
+        try:
+            result = fn(sock, *args, **kwargs)
+            if count is not None:
+                copied = _copied(name, fd, count(result))
+            return result
+        finally:
+            self._busy.discard(ident)
+            rec.state(tid, "running", copied, frame)
+
+    def _attempt(self, sock, fd, name, words, t) -> None:
+        """A non-blocking call that returned at once: a running span from its start `t`, in the calling task's lane
+        (or in its connection's lane, for a select loop serving it)."""
+        try:
+            if fd in self.conn_task:
+                self.nonblocking_op(sock, name, words, t, sys._getframe(2))
+            else:
+                self.rec.state(self.rec.current_task(), "running", words, sys._getframe(2), t=t)
+        except Exception:
+            self.rec.hook_error(f"{name} hook")
 
     def _install_select(self) -> None:
         real_select = select.select
@@ -239,8 +296,10 @@ class BlockingHooks:
         except Exception:
             rec.hook_error("accept hook")
 
-    def nonblocking_op(self, sock, name: str) -> None:
-        """The loop touches a connection's socket: that connection is now being served (running)."""
+    def nonblocking_op(self, sock, name: str, words: str | None = None, t: float | None = None,
+                       frame=None) -> None:
+        """The loop touches a connection's socket: that connection is now being served (running), since `t`, for
+        the reason `words` (by default `recv() on fd 7`; a read says what it copied)."""
         try:
             fd = sock.fileno()
         except Exception:
@@ -250,15 +309,17 @@ class BlockingHooks:
             return
         ident = get_ident()
         serving = self._serving.get(ident)
-        if serving == fd:
-            return
         rec = self.rec
+        if serving == fd:
+            if words is not None:
+                rec.state(ctid, "running", words, frame or caller(3), t=t)
+            return
         if serving is not None and serving in self.conn_task:
             self._waiting.add(serving)
-            rec.state(self.conn_task[serving], "blocked", f"waiting in select() for fd {serving}")
+            rec.state(self.conn_task[serving], "blocked", f"waiting in select() for fd {serving}", t=t)
         self._serving[ident] = fd
         self._waiting.discard(fd)
-        rec.state(ctid, "running", f"{name}() on fd {fd}", caller(3))
+        rec.state(ctid, "running", words or f"{name}() on fd {fd}", frame or caller(3), t=t)
 
     def end_connection(self, fd: int) -> None:
         tid = self.conn_task.pop(fd)
@@ -267,6 +328,36 @@ class BlockingHooks:
             if serving == fd:
                 del self._serving[ident]
         self.rec.end(tid)
+
+
+# ---- the words of socket calls -----------------------------------------------------------------------------
+# bytes a read copied, from what it returned
+_BYTES = {"recv": len, "recv_into": int, "recvfrom": lambda r: len(r[0]), "recvfrom_into": lambda r: r[0]}
+# what a non-blocking call found when it raised BlockingIOError
+_NOTHING = {"recv": "no data yet", "recv_into": "no data yet", "recvfrom": "no data yet",
+            "recvfrom_into": "no data yet", "accept": "no connection yet", "send": "no room to send yet",
+            "sendall": "no room to send yet", "sendto": "no room to send yet", "connect": "connecting, not done yet"}
+
+
+def _copied(name: str, fd: int, n: int) -> str:
+    """A read's second phase: what it copied from the kernel into the program (`recv() on fd 7 → 1024 bytes`)."""
+    return f"{name}() on fd {fd} → {n} bytes" + (" (the peer closed)" if n == 0 else "")
+
+
+def _blocking_words(name: str):
+    """The reason a task is blocked in socket call `name` on a blocking socket."""
+    if name == "accept":
+        return lambda sock, fd, args, kwargs: f"accept() on fd {fd}"
+    if name == "connect":
+        def connect(sock, fd, args, kwargs):
+            addr = args[0] if args else kwargs.get("address")
+            return f"connect() to {addr[0]}:{addr[1]}" if isinstance(addr, tuple) else f"connect() to {addr}"
+        return connect
+
+    def call(sock, fd, args, kwargs):
+        peer = socket_peer(sock)
+        return f"{name}() on fd {fd}" + (f" ({peer})" if peer else "")
+    return call
 
 
 def polled(hooks: BlockingHooks, real, name: str):
