@@ -77,3 +77,12 @@ def test_a_tour_stop_of_sleepers_unpatched_at_80x24(snap_compare):
 def test_predict_mode_after_one_guess_on_gevent_sleepers(snap_compare):
     assert snap_compare(saved("gevent_sleepers"), press=["home", "P", "2"], terminal_size=(100, 30),
                         run_before=settled)
+
+
+def test_the_compare_screen_with_gevent_sleepers_against_sleepers_unpatched(snap_compare):
+    from viz.app.compare import compare_app
+    from viz.views.compare import Run
+
+    runs = [Run(name, Trace.load(DATA / f"{name}.jsonl")) for name in ("gevent_sleepers", "sleepers_unpatched")]
+    assert snap_compare(compare_app(runs), press=["home"] + ["right"] * 8, terminal_size=(120, 40),
+                        run_before=settled)
