@@ -302,3 +302,14 @@ async def test_w_counts_time_from_each_runs_counted_work_and_back():
         assert "counted work" in str(screen.query_one("#compare-status").render())
         await pilot.press("w")
         assert timeline.origins == [0.0, 0.0]
+
+
+def test_connections_are_matched_across_runs_whatever_their_ephemeral_port():
+    runs = _runs("select_server", "select_server")
+    last = runs[1].trace.lanes[-1]
+    last.name = last.name.rsplit(":", 1)[0] + ":40001"  # another port
+    names, times = task_times(runs)
+    connections = [n for n in names if n.startswith("127.0.0.1:")]
+    assert connections == ["127.0.0.1:*"]
+    first, second = times[names.index("127.0.0.1:*")]
+    assert first[2] == pytest.approx(second[2])  # the same connections' blocked time in both runs

@@ -107,16 +107,18 @@ COMPARISONS = [
                "turns when plain time.sleep holds the whole loop: the wall times and the factors in the table."),
     Comparison("compare: crawler", "Three pages fetched one at a time, then all at once",
                ("crawler_serial", "crawler_gevent"),
-               "Watch for: unpatched urllib makes the greenlets fetch in turn (their blocked spans follow each other); "
-               "patched, the three waits overlap and the run takes about as long as the slowest page."),
+               "Watch for: unpatched, each greenlet's fetch holds the whole loop, so the pages come one after another "
+               "(the loop-blocking spans follow each other); patched, the three waits overlap and the run takes about "
+               "as long as the slowest page."),
     Comparison("compare: models", "Synchronous, threaded and event-driven on one figure",
                ("model_sync", "model_threads", "model_events"),
                "Watch for: the synchronous model does its tasks one after another; threads and the event loop "
                "overlap their waits in about the same time — threads by the OS, events by one thread's loop."),
     Comparison("compare: servers", "One select loop, selectors callbacks and a greenlet per connection",
                ("select_server", "selectors_server", "gevent_echo_server"),
-               "Watch for: three ways to serve the same clients with one thread — where each one waits (select, "
-               "the selector, gevent's hub) and how its clients' turns interleave."),
+               "Watch for: three servers, each on one thread — a select() loop, selectors callbacks, gevent's hub "
+               "with a greenlet per connection: where each waits (select() on its fds, the hub polling) and how the "
+               "connections' turns interleave. gevent_echo_server's clients sleep less: compare shapes, not times."),
 ]
 
 

@@ -9,6 +9,7 @@ only (the text view's lane rows and axis, viz.views.text); the app's compare scr
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from rich.console import Group
@@ -109,6 +110,15 @@ def run_rows(runs: list[Run]) -> list[list[str]]:
 RUN_COLUMNS = ("run", "wall time", "counted work", "done in", "factor", "wall / fastest")
 
 
+def match_name(name: str) -> str:
+    """A task's name as tasks are matched across runs: an ephemeral port (a connection's `127.0.0.1:38844 (client
+    1)`) differs from run to run, so it reads `127.0.0.1:* (client 1)`."""
+    return _PORT.sub(":*", name) if ":" in name else name
+
+
+_PORT = re.compile(r":\d{4,5}\b")
+
+
 def task_times(runs: list[Run]) -> tuple[list[str], list[list[tuple[float, float, float] | None]]]:
     """Tasks matched by name across runs (in order of first appearance), and per task, per run, its running / ready /
     blocked seconds (lanes of one name in a run are added up; None when the run has no such task)."""
@@ -117,9 +127,10 @@ def task_times(runs: list[Run]) -> tuple[list[str], list[list[tuple[float, float
     for run in runs:
         sums: dict[str, list[float]] = {}
         for lane in run.trace.lanes:
-            order.setdefault(lane.name)
+            name = match_name(lane.name)
+            order.setdefault(name)
             tot = run.trace.totals(lane)
-            acc = sums.setdefault(lane.name, [0.0, 0.0, 0.0])
+            acc = sums.setdefault(name, [0.0, 0.0, 0.0])
             for i, state in enumerate(STATES):
                 acc[i] += tot[state]
         per_run.append(sums)
