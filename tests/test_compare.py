@@ -313,3 +313,36 @@ def test_connections_are_matched_across_runs_whatever_their_ephemeral_port():
     assert connections == ["127.0.0.1:*"]
     first, second = times[names.index("127.0.0.1:*")]
     assert first[2] == pytest.approx(second[2])  # the same connections' blocked time in both runs
+
+
+@pilot_test
+async def test_a_comparison_picked_in_the_picker_records_each_run_then_compares_them(monkeypatch):
+    import time as clock
+
+    from viz import scenarios
+    from viz.app.app import VizApp
+    from viz.app.compare import RecordingScreen
+    from viz.app.picker import PickerScreen
+
+    quick = scenarios.Comparison("compare: quick", "two short runs", ("greenlet_switch", "baozi"), "Watch for: both.")
+    monkeypatch.setattr(scenarios, "COMPARISONS", [quick])
+    picked = [s for s in scenarios.list_scenarios() if s.name in ("greenlet_switch", "baozi")]
+    app = VizApp(picker=True, scenarios=picked)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("end")  # the comparisons come after the scenarios
+        assert "Records, one after another: greenlet_switch, baozi" in str(
+            app.screen.query_one("#watch").render())
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, RecordingScreen)
+        deadline = clock.monotonic() + 20
+        while not isinstance(app.screen, CompareScreen) and clock.monotonic() < deadline:
+            await pilot.pause(0.05)
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        assert [run.name for run in screen.runs] == ["greenlet_switch", "baozi"]
+        assert all(run.trace.exit["outcome"] == "finished" and run.trace.lanes for run in screen.runs)
+        assert [lane.name for lane in screen.runs[0].trace.lanes][:3] == ["main", "test1", "test2"]
+        await pilot.press("escape")
+        assert isinstance(app.screen, PickerScreen)
