@@ -107,10 +107,10 @@ def test_compare_text_lanes_share_the_time_scale(compared):
 def test_compare_text_table_gives_each_run_and_each_task_matched_by_name(compared):
     result, _ = compared
     out = result.stdout
-    table = out.split("wall / fastest", 1)[1]
+    table = out.split("vs fastest", 1)[1]
     row = {line.split()[0]: re.split(r"\s{2,}", line.strip()) for line in table.splitlines()[1:5]}
     assert list(row) == ["serial.py", "threads.py", "greenlet_switch", "baozi"]
-    # run, wall time, counted work, done in, factor, wall / fastest
+    # run, wall time, counted work, done in, factor, vs fastest
     assert row["serial.py"][4] == "1.0x" and row["threads.py"][4] in ("1.8x", "1.9x", "2.0x", "2.1x")
     assert 0.58 <= seconds(row["serial.py"][2]) <= 0.7  # two sleeps of 0.3 s and a little running
     assert 1.6 <= seconds(row["serial.py"][1]) / seconds(row["threads.py"][1]) <= 2.3

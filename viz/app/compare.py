@@ -163,7 +163,7 @@ class CompareTimeline(Timeline):
             style = self.get_component_rich_style("compare--head")
             if row == self.selected:
                 style = style + self.get_component_rich_style("timeline--selected")
-            text = ("▶ " if row == self.selected else "▸ ") + run.header()
+            text = ("▶ " if row == self.selected else "▸ ") + run.header(self._width - 2)
             text = text[: self._width].ljust(self._width)
             strip = self._heads[key] = Strip([Segment(text, style)], self._width)
         return strip

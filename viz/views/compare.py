@@ -52,9 +52,13 @@ class Run:
     def verdict_words(self) -> str:
         return self.judged.words() if self.judged is not None and self.judged.span > 0 else "no counted work"
 
-    def header(self) -> str:
-        """`gevent_sleepers · wall time 2.01 s · 3.50 s of waiting done in 2.00 s: 1.7x`."""
-        return f"{self.name} · wall time {fmt_duration(self.wall)} · {self.verdict_words()}"
+    def header(self, width: int | None = None) -> str:
+        """`gevent_sleepers · wall time 2.01 s · 3.50 s of waiting done in 2.00 s: 1.7x`; where that is wider than
+        `width`, `gevent_sleepers · wall 2.01 s · 1.7x`, so the factor stays in sight."""
+        full = f"{self.name} · wall time {fmt_duration(self.wall)} · {self.verdict_words()}"
+        if width is None or len(full) <= width or self.judged is None or self.judged.span <= 0:
+            return full
+        return f"{self.name} · wall {fmt_duration(self.wall)} · {self.judged.factor:.1f}x"
 
 
 def unique_names(names: list[str]) -> list[str]:
@@ -107,7 +111,7 @@ def run_rows(runs: list[Run]) -> list[list[str]]:
     return rows
 
 
-RUN_COLUMNS = ("run", "wall time", "counted work", "done in", "factor", "wall / fastest")
+RUN_COLUMNS = ("run", "wall time", "counted work", "done in", "factor", "vs fastest")
 
 
 def match_name(name: str) -> str:
