@@ -211,8 +211,8 @@ def test_totals_and_wall_time_use_units_that_fit_so_microseconds_never_read_zero
     assert "0.000 s" not in result.stdout
     rows = totals_rows(result.stdout)
     assert set(rows) == {"main", "f"} and all(len(figures) == 5 for figures in rows.values()), rows
-    running = rows["f"][0]  # f ran for microseconds: its running time is a figure in µs, not 0
-    assert re.fullmatch(r"\d+(\.\d+)? (ns|µs)", running), running
+    running = rows["f"][0]  # f ran for microseconds (longer on a loaded machine): a figure in its unit, not 0
+    assert re.fullmatch(r"\d+(\.\d+)? (ns|µs|ms)", running) and float(running.split()[0]) > 0, running
     last = result.stdout.strip().splitlines()[-1]
     assert re.search(r"wall time \d+(\.\d+)? ms · .* done in \d+(\.\d+)? (ms|µs): \d+\.\dx$", last), last
 
