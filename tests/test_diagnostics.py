@@ -100,3 +100,14 @@ def test_json_gives_the_outcome_and_each_finding_with_its_moment_line_and_fix(sc
     assert shown["findings"] == doc["findings"]  # the saved trace gives the same findings
     text = viz("show", str(out), "--text", "--no-color", "--width", "100").stdout
     assert "! loop-blocked" in text and "fix: " in text
+
+
+def test_a_time_sleep_in_a_coroutine_is_found_holding_the_asyncio_loop_with_the_asyncio_fix(script):
+    path = script("import asyncio, time\n"
+                  "async def hog():\n    time.sleep(0.2)\n"
+                  "async def tick():\n    for _ in range(3):\n        await asyncio.sleep(0.05)\n"
+                  "async def main():\n    await asyncio.gather(hog(), tick())\n"
+                  "asyncio.run(main())\n")
+    (finding,) = [f for f in diagnose(record(str(path))) if f.kind == "loop-blocked"]
+    assert finding.task_name == "hog()" and finding.line == 3 and 0.15 <= finding.duration <= 0.4, finding
+    assert "tick()" in finding.text and "await asyncio.sleep" in finding.fix
