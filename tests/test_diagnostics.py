@@ -111,3 +111,14 @@ def test_a_time_sleep_in_a_coroutine_is_found_holding_the_asyncio_loop_with_the_
     (finding,) = [f for f in diagnose(record(str(path))) if f.kind == "loop-blocked"]
     assert finding.task_name == "hog()" and finding.line == 3 and 0.15 <= finding.duration <= 0.4, finding
     assert "tick()" in finding.text and "await asyncio.sleep" in finding.fix
+
+
+def test_threads_fighting_over_a_lock_are_a_lock_contention_finding_naming_the_holder(script):
+    path = script("import threading, time\nlock = threading.Lock()\n"
+                  "def worker():\n    for _ in range(2):\n        with lock:\n            time.sleep(0.05)\n"
+                  "ts = [threading.Thread(target=worker, name=f'w{i}') for i in range(3)]\n"
+                  "for t in ts: t.start()\nfor t in ts: t.join()\n")
+    (finding,) = [f for f in diagnose(record(str(path))) if f.kind == "lock-contention"]
+    assert finding.text.startswith("threads waited ") and "Lock.acquire()" in finding.text, finding
+    assert "held by w" in finding.text and finding.line == 5, finding
+    assert 0.1 <= finding.duration <= 0.8, finding  # six 50 ms holds, the others waiting meanwhile
