@@ -1,5 +1,5 @@
 """The course notes' I/O models, recorded in real child processes: each scenario (io_blocking, io_nonblocking,
-io_multiplexing, io_async) shows the wait for data and the copy into the program where the recorder can see them,
+io_multiplexing, io_signal, io_async) shows the wait for data and the copy into the program where the recorder can see them,
 at the times its client sends."""
 
 from __future__ import annotations
@@ -83,6 +83,23 @@ def test_multiplexing_waits_in_one_select_over_several_fds_and_each_connection_o
     assert order == [1, 0, 2]
     for send, i in zip(sends, order):
         assert 0 <= firsts[i] - send <= 0.1
+
+
+def test_signal_driven_reader_runs_its_own_work_until_sigio_then_its_handler_only_copies_the_data():
+    trace = record("io_signal")
+    main = spans(trace, "main")
+    copy = _copies(trace, "main")[0]
+    fd, n = COPIED.fullmatch(copy.reason).groups()
+    assert n == "34"
+    accepted = next(s for s in main if s.state == "blocked" and s.reason.startswith("accept()"))
+    waiting = [s for s in main if accepted.end <= s.start < copy.start]
+    assert {s.state for s in waiting} == {"running"}  # never blocked on the socket: the kernel waits for it
+    assert copy.start - accepted.end >= 0.5  # the client sends after 0.6 s
+    sent = next(s for s in spans(trace, "client", "blocked") if s.reason.startswith("sendall()"))
+    assert 0 <= copy.start - sent.start <= 0.05  # SIGIO comes as the data arrives, mid-work
+    signalled = next(o for o in trace.outputs if o.text.startswith("SIGIO"))
+    assert signalled.text == f"SIGIO: fd {fd} is readable"
+    assert sent.start <= signalled.t <= copy.start
 
 
 def test_async_read_waits_in_the_loop_while_the_task_that_asked_keeps_running_or_ready():

@@ -20,7 +20,7 @@ SCENARIOS_DIR = Path(os.environ.get("VIZ_SCENARIOS") or (_INSTALLED if _INSTALLE
 # The order a course walks through them; scenarios not listed here follow, by name.
 ORDER = ["baozi", "greenlet_switch", "gevent_sleepers", "sleepers_unpatched", "sleepers_patched", "crawler_serial",
          "crawler_gevent", "gevent_echo_server", "select_server", "selectors_server", "model_sync", "model_threads",
-         "model_events", "io_blocking", "io_nonblocking", "io_multiplexing", "io_async"]
+         "model_events", "io_blocking", "io_nonblocking", "io_multiplexing", "io_signal", "io_async"]
 
 
 class TargetError(Exception):
