@@ -29,12 +29,6 @@ def some_work():
 
 async def main():
     loop = asyncio.get_running_loop()
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))                        # port 0: the system picks one
-    server.listen()
-    server.setblocking(False)
-    helper = threading.Thread(target=client, args=(server.getsockname()[1],), name="client")
-    helper.start()
     conn, addr = await loop.sock_accept(server)
     conn.setblocking(False)
     read = asyncio.create_task(loop.sock_recv(conn, 1024), name="read")   # the loop does the waiting
@@ -48,11 +42,17 @@ async def main():
     print("did %d steps of other work in %.2f s while the read waited" % (steps, time.time() - start))
     print("then got %d bytes: %r" % (len(data), data))
     conn.close()
-    server.close()
-    return helper
 
 
-asyncio.run(main()).join()
+server = socket.socket()
+server.bind(("127.0.0.1", 0))                            # port 0: the system picks one
+server.listen()
+server.setblocking(False)
+helper = threading.Thread(target=client, args=(server.getsockname()[1],), name="client")
+helper.start()
+asyncio.run(main())
+helper.join()
+server.close()
 
 # For viz's verdict: the tasks that stand in for the world outside this program (plain python ignores this).
 VIZ_HELPERS = ("client",)
