@@ -333,15 +333,17 @@ async def test_a_comparison_picked_in_the_picker_records_each_run_then_compares_
         await pilot.press("end")  # the comparisons come after the scenarios
         assert "Records, one after another: greenlet_switch, baozi" in str(
             app.screen.query_one("#watch").render())
+        shown: list[RecordingScreen] = []
+        mount = RecordingScreen.on_mount
+        monkeypatch.setattr(RecordingScreen, "on_mount", lambda self: (shown.append(self), mount(self)))
         await pilot.press("enter")
-        await pilot.pause()
-        assert isinstance(app.screen, RecordingScreen)
         deadline = clock.monotonic() + 20
         while not isinstance(app.screen, CompareScreen) and clock.monotonic() < deadline:
             await pilot.pause(0.05)
         screen = app.screen
         assert isinstance(screen, CompareScreen)
         assert [run.name for run in screen.runs] == ["greenlet_switch", "baozi"]
+        assert len(shown) == 1 and shown[0].runs == screen.runs  # recorded on the recording screen first
         assert all(run.trace.exit["outcome"] == "finished" and run.trace.lanes for run in screen.runs)
         assert [lane.name for lane in screen.runs[0].trace.lanes][:3] == ["main", "test1", "test2"]
         await pilot.press("escape")
