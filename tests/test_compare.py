@@ -85,7 +85,8 @@ def test_compare_text_draws_every_run_under_one_shared_axis(compared):
     axes = [line for line in lines if re.fullmatch(r"\s+0s\s+.*\d(\.\d+)?s\s*", line)]
     assert len(axes) == 1, result.stdout  # one axis for all runs, not one per run
     heads = [line for line in lines if line.startswith("▸ ")]
-    assert [h.split(" · ")[0] for h in heads] == ["▸ serial.py", "▸ threads.py", "▸ greenlet_switch", "▸ baozi"]
+    names = [h.split(" · ")[0] for h in heads]
+    assert names == ["▸ serial.py", "▸ threads.py", "▸ greenlet_switch", "▸ baozi"]
     # each header: the run's wall time and its verdict
     wall = [seconds(re.search(r"wall time ([\d.]+ [µm]?s)", head).group(1)) for head in heads]
     assert 0.58 <= wall[0] <= 1.0 and 0.29 <= wall[1] <= 0.6 and wall[2] < 0.3

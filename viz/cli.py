@@ -190,7 +190,7 @@ def _dispatch(args: argparse.Namespace, script_args: list[str]) -> int:
     from viz.trace.format import TraceFileError
 
     try:
-        if args.command in (None, "run", "record", "compare"):  # they record: refuse an untested interpreter before anything
+        if args.command in (None, "run", "record", "compare"):  # they record: refuse an untested interpreter first
             from viz.protocol import check_python
             check_python()
         if args.command is None:

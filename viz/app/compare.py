@@ -514,4 +514,5 @@ def show_comparison(runs: list[Run], from_work: bool = False) -> int:
     return app.return_code or 0
 
 
-__all__ = ["CompareApp", "CompareScreen", "CompareTimeline", "RecordingScreen", "compare_app", "show_comparison", "step_time"]
+__all__ = ["CompareApp", "CompareScreen", "CompareTimeline", "RecordingScreen", "compare_app", "show_comparison",
+           "step_time"]
