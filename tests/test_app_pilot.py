@@ -22,7 +22,7 @@ from viz.app.run_screen import RunScreen
 from viz.app import timeline as timeline_module
 from viz.app.timeline import Timeline
 from viz.app.tuning import SWITCH_INTERVAL, YOUNG_THRESHOLD
-from viz.scenarios import list_scenarios, resolve
+from viz.scenarios import list_comparisons, list_scenarios, resolve
 from viz.trace.model import Trace
 
 DATA = Path(__file__).parent / "data"
@@ -77,7 +77,8 @@ async def test_the_picker_lists_every_scenario_and_previews_the_highlighted_one(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, PickerScreen)
-        assert app.screen.query_one(ScenarioList).option_count == len(scenarios)
+        # every scenario, then the comparisons of them (viz.scenarios.COMPARISONS)
+        assert app.screen.query_one(ScenarioList).option_count == len(scenarios) + len(list_comparisons(scenarios))
         text = screen_text(app)
         assert scenarios[0].name in text and "Watch for" in text
         await pilot.press("down")
