@@ -148,3 +148,43 @@ def test_each_kind_of_read_says_what_it_copied_and_a_nonblocking_accept_or_send_
     assert re.fullmatch(r"send\(\) on fd \d+ → no room to send yet \(BlockingIOError\)", reasons[-1])
     # only the two sends on the still blocking end are blocked (briefly); no non-blocking call waited
     assert [s.line for s in spans(trace, "main", "blocked")] == [8, 10]
+
+
+def test_a_loop_that_keeps_asking_without_a_pause_sends_its_attempt_once_until_something_else_is_recorded():
+    """The recorder's cost in a busy-polling loop: the same attempt from the same line, with nothing recorded in
+    between, is the same span, so the traced child does not send it again (the pipe carries one event, not one per
+    attempt); anything recorded in between, or a different outcome, is sent."""
+    import os
+    import socket
+
+    from viz.protocol import TASK_STATE
+    from viz.recorder.blocking import BlockingHooks
+    from viz.recorder.core import Recorder
+
+    r, w = os.pipe()
+    a, b = socket.socketpair()
+    try:
+        rec = Recorder(w, __file__)
+        recv = BlockingHooks(rec).socket_call(socket.socket.recv, "recv")  # the wrapper, not installed on the class
+        a.setblocking(False)
+
+        def ask(times):
+            start = len(rec._q)
+            for _ in range(times):
+                try:
+                    recv(a, 64)
+                except BlockingIOError:
+                    pass
+            return [ev[4] for ev in list(rec._q)[start:] if ev[0] == TASK_STATE]
+
+        fd = a.fileno()
+        assert ask(1000) == [f"recv() on fd {fd} → no data yet (BlockingIOError)"]
+        assert ask(1000) == []  # still the same span
+        rec.state(rec.main_task, "blocked", "time.sleep(0.01)")  # a pause: the next attempt is a span of its own
+        assert ask(10) == [f"recv() on fd {fd} → no data yet (BlockingIOError)"]
+        b.send(b"abc")
+        assert ask(1) == [f"recv() on fd {fd} → 3 bytes"]
+        assert ask(1) == [f"recv() on fd {fd} → no data yet (BlockingIOError)"]
+    finally:
+        for closing in (a.close, b.close, lambda: os.close(r), lambda: os.close(w)):
+            closing()

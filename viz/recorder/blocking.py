@@ -22,6 +22,7 @@ import socket
 import sys
 import time
 
+from viz.protocol import TASK_STATE
 from viz.recorder import futures, locks, processes
 from viz.recorder.callsite import caller, format_seconds
 from viz.recorder.core import get_ident
@@ -36,6 +37,7 @@ class BlockingHooks:
         self._serving: dict[int, int] = {}   # loop thread -> fd of the connection it is serving
         self._waiting: set[int] = set()      # connection fds currently shown blocked in select()
         self.loop_checks: list = [self.gevent_loop_held]  # each says whether the calling task holds an event loop
+        self._last_attempt = None  # ((task, words, code, line), event) of the last non-blocking attempt sent
 
     # ---- the generic wrapper --------------------------------------------------------------------------------
     def blocking(self, fn, describe):
@@ -149,10 +151,10 @@ class BlockingHooks:
             try:
                 result = fn(sock, *args, **kwargs)
             except BlockingIOError:
-                self._attempt(sock, fd, name, f"{name}() on fd {fd} → {nothing}", t)
+                self._attempt(sock, fd, name, f"{name}() on fd {fd} → {nothing}", t, sys._getframe(1))
                 raise
             if count is not None:
-                self._attempt(sock, fd, name, _copied(name, fd, count(result)), t)
+                self._attempt(sock, fd, name, _copied(name, fd, count(result)), t, sys._getframe(1))
             elif fd in conn_task:
                 self.nonblocking_op(sock, name, None, t, sys._getframe(1))
             return result
@@ -182,16 +184,29 @@ class BlockingHooks:
             self._busy.discard(ident)
             rec.state(tid, "running", copied, frame)
 
-    def _attempt(self, sock, fd, name, words, t) -> None:
+    def _attempt(self, sock, fd, name, words, t, frame) -> None:
         """A non-blocking call that returned at once: a running span from its start `t`, in the calling task's lane
-        (or in its connection's lane, for a select loop serving it)."""
+        (or in its connection's lane, for a select loop serving it). The same attempt again from the same line, with
+        nothing recorded in between (a loop that keeps asking without a pause), would be the same span: it is not
+        sent again."""
+        rec = self.rec
         try:
             if fd in self.conn_task:
-                self.nonblocking_op(sock, name, words, t, sys._getframe(2))
-            else:
-                self.rec.state(self.rec.current_task(), "running", words, sys._getframe(2), t=t)
+                self.nonblocking_op(sock, name, words, t, frame)
+                return
+            tid = rec.current_task()
+            key = (tid, words, frame.f_code, frame.f_lineno)
+            last = self._last_attempt
+            if last is not None and last[0] == key:
+                q = rec._q
+                if q and q[-1] is last[1]:
+                    return
+            file, line = rec.sites.where(frame)
+            ev = (TASK_STATE, t, tid, "running", words, file, line, None)
+            rec.emit(ev)
+            self._last_attempt = (key, ev)
         except Exception:
-            self.rec.hook_error(f"{name} hook")
+            rec.hook_error(f"{name} hook")
 
     def _install_select(self) -> None:
         real_select = select.select
