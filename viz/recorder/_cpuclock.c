@@ -6,11 +6,18 @@
  * clock of each registered thread the recorder shows running (pthread_getcpuclockid: exact to the nanosecond, the
  * slice in progress included; /proc/self/task/TID/schedstat is not, it moves at the kernel's ticks) and, for one
  * that barely ran, its run state (/proc/self/task/TID/stat: `R` is on a CPU or waiting for one, which is the
- * machine's business, not the GIL's). A thread that was asleep for most of a tick while the other running threads
- * were on a CPU for at least half of it waits from then on; the wait ends when the thread runs again. It counts as
- * a wait for the GIL only if the thread kept waking briefly, as CPython's take_gil does every switch interval to
- * ask the holder to drop it, and others kept running all along: a thread asleep in a lock or in a C call nobody
- * wrapped does neither, and its wait is dropped. Waits shorter than `min_wait` are dropped too.
+ * machine's business, not the GIL's). A wait starts when a thread shown running
+ *   - was asleep for most of a tick while the other running threads were on a CPU (or waiting for one) for at
+ *     least half of it, from when it stopped running (or from when it became runnable without running, if it
+ *     went to sleep after that: on its way back into take_gil);
+ *   - or stopped running in the tick in which another thread's wait ended: a handoff (this also catches a tick
+ *     that came late, with both threads' runs in it, on a busy machine);
+ * and ends when the thread runs again (0.3 ms in a tick, or a quarter of it), or when it is runnable while the
+ * others sleep (the GIL is free then: it waits for a CPU, which is the machine's business). It counts as a wait for
+ * the GIL only if the thread kept waking, as CPython's take_gil does every switch interval to ask the holder to drop
+ * it: a thread asleep in a lock or in a C call nobody wrapped does not, and its wait is dropped once it has slept
+ * through two switch intervals. Waits shorter than `min_wait` are dropped too. The ticks stop while fewer than two
+ * threads are shown running and no wait is open.
  *
  * The recorder's hooks tell the sampler which task each thread is running (`Wrap` sits in front of Recorder.state
  * and Recorder.end), and a thread emits its own finished waits before any state of its own goes into the event
@@ -30,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -196,8 +204,9 @@ static void tick(Sampler *S, double now) {
         s->closed = 0;
         if (s->dt > 0.0 && (s->run >= s->dt * 0.25 || s->run >= RAN)) {
             if (s->open) {
+                if (!s->rejected) handoff = 1;  /* it had the GIL handed over (a lock's wake-up is no handoff) */
                 push_wait(S, s, now - (s->run < s->dt ? s->run : s->dt));
-                s->closed = handoff = 1;
+                s->closed = 1;
             }
             s->r_since = -1.0;
         }
@@ -448,6 +457,21 @@ static void Sampler_dealloc(Sampler *S) {
     }
 }
 
+/* The fd moved to a high number: the program's own files get the numbers they get untraced (a trace says "recv()
+ * on fd 7", and the same program must say the same with or without the sampler). */
+static int high_fd(int fd) {
+    struct rlimit rl;
+    int base = 4096;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)base)
+        base = (int)rl.rlim_cur;
+    base -= 64;
+    if (fd < 0 || fd >= base) return fd;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, base);
+    if (high < 0) return fd;
+    close(fd);
+    return high;
+}
+
 static PyObject *Sampler_register(Sampler *S, PyObject *arg) {
     long long task = PyLong_AsLongLong(arg);
     if (task == -1 && PyErr_Occurred()) return NULL;
@@ -479,7 +503,7 @@ static PyObject *Sampler_register(Sampler *S, PyObject *arg) {
         pthread_mutex_unlock(&S->mu);
         Py_RETURN_FALSE;
     }
-    s->fd = open(path, O_RDONLY | O_CLOEXEC);  /* without it, a preempted thread may pass for one waiting */
+    s->fd = high_fd(open(path, O_RDONLY | O_CLOEXEC));  /* without it, a preempted thread may pass for a waiting one */
     s->own = s->task = task;
     s->running = 1;
     s->r_since = -1.0;
