@@ -27,6 +27,7 @@ from textual.widgets import Footer, Static
 
 from viz.app.lanes import SAME_CELLS, LanePainter, display_order
 from viz.app.legend import Legend
+from viz.app.palette import TaskColors
 from viz.app.names import short_names
 from viz.app.theme import HIGH_CONTRAST
 from viz.app.playback import REAL_TIME, SPEEDS, speed_label, window
@@ -57,6 +58,8 @@ class CompareTimeline(Timeline):
         self.origins = [run.origin(from_work) for run in runs]
         self.row_run: list[int] = []
         self._heads: dict[tuple, Strip] = {}
+        self._name_heads: dict[tuple, list[Segment]] = {}
+        self._colors: list[TaskColors] | None = None
 
     # ---- rows and time --------------------------------------------------------------------------------------
     def sync(self) -> None:
@@ -141,6 +144,8 @@ class CompareTimeline(Timeline):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._heads.clear()
+        self._name_heads = {}
+        self._colors = None
 
     def _render_line(self, y: int) -> Strip:
         width = self._width
@@ -192,9 +197,26 @@ class CompareTimeline(Timeline):
             return strip
         if 0 <= px < view.width:
             segments = _splice(segments, ends, px, None, st.playhead)
-        strip = Strip(st.head(lane, name, self.name_width, selected) + segments, self._width)
+        strip = Strip(self._name_head(r, lane, name, selected, st) + segments, self._width)
         cached[2:] = (px, selected, name), strip
         return strip
+
+    def _name_head(self, r: int, lane: Lane, shown: str, selected: bool, st) -> list[Segment]:
+        """The lane's name column, in its task's colour within its own run (tasks in the same order in two runs
+        get the same colour), or '▶name' when it is the selected row."""
+        width = self.name_width
+        key = (r, lane.task, shown, width, selected)
+        head = self._name_heads.get(key)
+        if head is None:
+            if self._colors is None:
+                self._colors = [TaskColors(run.trace, self.app.theme_variables) for run in self.runs]
+            name = shown[: width - 2].ljust(width - 1)
+            if selected:
+                head = [Segment("▶" + name, st.selected)]
+            else:
+                head = [Segment(" ", st.name), Segment(name, st.name + self._colors[r].style(lane.task))]
+            self._name_heads[key] = head
+        return head
 
     def _run_segments(self, r: int, lane: Lane, st) -> tuple[list[Segment], list[int]]:
         """The lane's cells in this view (from its run's trace time) as segments, and where each ends."""
