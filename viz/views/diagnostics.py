@@ -16,9 +16,10 @@ Thresholds are in milliseconds (`THRESHOLDS`); each can be changed.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import asdict, dataclass
 
-from viz.trace.model import Lane, Span, Trace
+from viz.trace.model import BLOCKED, READY, Lane, Span, Trace
 from viz.views.durations import fmt_duration
 
 THRESHOLDS = {"loop-blocked": 20.0, "long-run": 50.0, "lock-contention": 50.0, "starved": 100.0,
@@ -74,16 +75,16 @@ def parse_thresholds(items: list[str] | None) -> dict[str, float]:
 
 
 def diagnose(trace: Trace, thresholds: dict[str, float] | None = None) -> list[Finding]:
-    """Every finding in the run, in time order."""
+    """Every finding in the run, in time order. It reads the lanes' columns and makes Span objects only for the
+    spans it reports, so a run of a million spans is diagnosed in a fraction of a second."""
     limits = {k: v / 1000 for k, v in (thresholds or THRESHOLDS).items()}
-    spans = {lane.task: list(trace.spans(lane)) for lane in trace.lanes}
     lanes = {lane.task: lane for lane in trace.lanes}
     found: list[Finding] = []
-    blocked_loop = _loop_blocked(lanes, spans, limits["loop-blocked"], found)
-    long_runs = _long_runs(lanes, spans, limits["long-run"], found)
-    _lock_contention(lanes, spans, limits["lock-contention"], found)
-    _starved(lanes, spans, blocked_loop + long_runs, limits["starved"], found)
-    _serial_io(lanes, spans, limits["serial-io"], found)
+    blocked_loop = _loop_blocked(trace, lanes, limits["loop-blocked"], found)
+    long_runs = _long_runs(trace, lanes, limits["long-run"], found)
+    _lock_contention(trace, lanes, limits["lock-contention"], found)
+    _starved(trace, lanes, blocked_loop + long_runs, limits["starved"], found)
+    _serial_io(trace, lanes, limits["serial-io"], found)
     found.sort(key=lambda f: (f.t, f.task, f.kind))
     return found
 
@@ -104,30 +105,53 @@ def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     return max(0.0, min(a1, b1) - max(a0, b0))
 
 
-def _loop_blocked(lanes, spans, limit, found) -> list[tuple[float, float]]:
+def _indices(column: bytearray, code: int):
+    """The indices where a state or flag column holds `code` (found in C, a run at a time)."""
+    for m in re.finditer(re.escape(bytes([code])) + b"+", column):
+        yield from range(m.start(), m.end())
+
+
+def _reason_ids(trace: Trace, lane: Lane, pattern: re.Pattern) -> set[int]:
+    """The string ids of the lane's reasons that match `pattern` (each distinct reason tested once)."""
+    return {sid for sid in set(lane.reasons) if pattern.search(trace.string(sid) or "")}
+
+
+def _ready_during(trace: Trace, lane: Lane, t0: float, t1: float) -> float:
+    """Seconds `lane` was ready within [t0, t1]."""
+    starts, states = lane.starts, lane.states
+    total = 0.0
+    for i in range(max(0, bisect_right(starts, t0) - 1), bisect_right(starts, t1)):
+        if states[i] == READY:
+            total += _overlap(t0, t1, starts[i], trace.span_end(lane, i))
+    return total
+
+
+def _loop_blocked(trace, lanes, limit, found) -> list[tuple[float, float]]:
     held = []
     runtime = _runtime(lanes)
     for task, lane in lanes.items():
-        for span in spans[task]:
-            if not span.blocks_loop or span.duration < limit:
+        for i in _indices(lane.flags, 1):
+            start, end = lane.starts[i], trace.span_end(lane, i)
+            if end - start < limit:
                 continue
-            held.append((span.start, span.end))
+            span = trace.span(lane, i)
+            held.append((start, end))
             call = span.reason or "a call"
             text = f"{call} held the whole loop for {fmt_duration(span.duration)}; "
-            text += _starved_during(task, span.start, span.end, lanes, spans, limit)
+            text += _starved_during(trace, task, start, end, lanes, limit)
             found.append(_finding("loop-blocked", span, lane, text, _loop_fix(call, runtime)))
     return held
 
 
-def _starved_during(task: int, t0: float, t1: float, lanes, spans, limit: float) -> str:
+def _starved_during(trace, task: int, t0: float, t1: float, lanes, limit: float) -> str:
     """`starved (ready meanwhile): inner 2.00 s, outer 2.00 s`: the other tasks kept ready while `task` held the loop."""
     starved = []
-    for other, other_spans in spans.items():
-        if other == task or lanes[other].kind in LOOP_KINDS:
+    for other, lane in lanes.items():
+        if other == task or lane.kind in LOOP_KINDS:
             continue
-        waited = sum(_overlap(t0, t1, s.start, s.end) for s in other_spans if s.state == "ready")
+        waited = _ready_during(trace, lane, t0, t1)
         if waited >= min(limit, (t1 - t0) / 2):
-            starved.append(f"{lanes[other].name} {fmt_duration(waited)}")
+            starved.append(f"{lane.name} {fmt_duration(waited)}")
     return f"starved (ready meanwhile): {', '.join(starved)}" if starved else "no other task was waiting"
 
 
@@ -143,7 +167,7 @@ def _loop_fix(call: str, runtime: str) -> str:
     return "call gevent.monkey.patch_all() before other imports, or move the call to gevent's threadpool"
 
 
-def _long_runs(lanes, spans, limit, found) -> list[tuple[float, float]]:
+def _long_runs(trace, lanes, limit, found) -> list[tuple[float, float]]:
     held: list[tuple[float, float]] = []
     loops = [lane.created for lane in lanes.values() if lane.kind in LOOP_KINDS]
     if not loops:
@@ -152,33 +176,33 @@ def _long_runs(lanes, spans, limit, found) -> list[tuple[float, float]]:
     for task, lane in lanes.items():
         if lane.kind not in LOOP_TASK_KINDS:
             continue
-        run: list[Span] = []
-        for span in spans[task] + [None]:
-            if span is not None and span.state == "running" and not span.blocks_loop and span.end > loop_from:
-                if run and run[-1].end < span.start:
-                    run = []
-                run.append(span)
+        starts = lane.starts
+        for m in re.finditer(b"\x00+", lane.states):  # runs of consecutive running spans: one stretch of work
+            first, last = m.start(), m.end() - 1
+            end = trace.span_end(lane, last)
+            start = max(starts[first], loop_from)
+            if end - start < limit or end <= loop_from:
                 continue
-            if run:
-                start, end = max(run[0].start, loop_from), run[-1].end
-                if end - start >= limit:
-                    first = next((s for s in run if s.line is not None), run[0])
-                    text = (f"{lane.name} ran {fmt_duration(end - start)} without giving the loop back; "
-                            + _starved_during(task, start, end, lanes, spans, limit))
-                    fix = ("split the work and yield between pieces (`gevent.sleep(0)` / `await asyncio.sleep(0)`), "
-                           "or move CPU-bound work to a thread or process pool")
-                    found.append(Finding("long-run", start, end - start, task, lane.name, first.file, first.line, text,
-                                         fix))
-                    held.append((start, end))
-                run = []
+            where = next((trace.span(lane, i) for i in range(first, last + 1) if lane.lines[i]),
+                         trace.span(lane, first))
+            text = (f"{lane.name} ran {fmt_duration(end - start)} without giving the loop back; "
+                    + _starved_during(trace, task, start, end, lanes, limit))
+            fix = ("split the work and yield between pieces (`gevent.sleep(0)` / `await asyncio.sleep(0)`), "
+                   "or move CPU-bound work to a thread or process pool")
+            found.append(Finding("long-run", start, end - start, task, lane.name, where.file, where.line, text, fix))
+            held.append((start, end))
     return held
 
 
-def _lock_contention(lanes, spans, limit, found) -> None:
+def _lock_contention(trace, lanes, limit, found) -> None:
     waits: dict[tuple, list[tuple[Lane, Span]]] = {}
-    for task, lane in lanes.items():
-        for span in spans[task]:
-            if span.state == "blocked" and span.reason and _LOCK.match(span.reason):
+    for lane in lanes.values():
+        sids = _reason_ids(trace, lane, _LOCK)
+        if not sids:
+            continue
+        for i in _indices(lane.states, BLOCKED):
+            if lane.reasons[i] in sids:
+                span = trace.span(lane, i)
                 key = (_HELD_BY.sub("", span.reason), span.file, span.line)
                 waits.setdefault(key, []).append((lane, span))
     for (call, file, line), items in waits.items():
@@ -201,30 +225,34 @@ def _lock_contention(lanes, spans, limit, found) -> None:
         found.append(Finding("lock-contention", first.start, total, lane.task, lane.name, file, line, text, fix))
 
 
-def _starved(lanes, spans, explained_by, limit, found) -> None:
-    for task, lane in lanes.items():
+def _starved(trace, lanes, explained_by, limit, found) -> None:
+    for lane in lanes.values():
         if lane.kind in LOOP_KINDS:
             continue
-        for span in spans[task]:
-            if span.state != "ready" or span.duration < limit:
+        starts = lane.starts
+        for i in _indices(lane.states, READY):
+            start, end = starts[i], trace.span_end(lane, i)
+            if end - start < limit:
                 continue
-            explained = sum(_overlap(span.start, span.end, a, b) for a, b in explained_by)
-            if explained >= span.duration / 2:
+            explained = sum(_overlap(start, end, a, b) for a, b in explained_by)
+            if explained >= (end - start) / 2:
                 continue  # a loop-blocked or long-run finding already accounts for it
+            span = trace.span(lane, i)
             text = f"{lane.name} was ready for {fmt_duration(span.duration)} before it ran ({span.reason or 'ready'})"
             fix = ("the task that held the CPU meanwhile should yield more often; "
                    "for threads, CPU-bound Python code takes turns on the GIL: use processes for parallel CPU work")
             found.append(_finding("starved", span, lane, text, fix))
 
 
-def _serial_io(lanes, spans, limit, found) -> None:
+def _serial_io(trace, lanes, limit, found) -> None:
     stretches = []
-    for task, lane in lanes.items():
+    for lane in lanes.values():
         if lane.kind not in LOOP_TASK_KINDS:
             continue
-        io = [s for s in spans[task] if s.state == "blocked" and s.reason and _IO.search(s.reason)]
+        sids = _reason_ids(trace, lane, _IO)
+        io = [i for i in _indices(lane.states, BLOCKED) if lane.reasons[i] in sids] if sids else []
         if io:
-            stretches.append((io[0].start, io[-1].end, lane, io[0]))
+            stretches.append((lane.starts[io[0]], trace.span_end(lane, io[-1]), lane, trace.span(lane, io[0])))
     if len(stretches) < 2:
         return
     stretches.sort(key=lambda s: s[0])
@@ -238,7 +266,7 @@ def _serial_io(lanes, spans, limit, found) -> None:
     names = ", ".join(f"{ln.name} {fmt_duration(e - s)}" for s, e, ln, _ in stretches)
     text = (f"{len(stretches)} tasks did their I/O one after another, none overlapping ({names}): "
             f"{fmt_duration(total)} in all, where overlapped it could take about {fmt_duration(longest)}")
-    blocking = any(s.blocks_loop for _, _, ln, _ in stretches for s in spans[ln.task])
+    blocking = any(1 in ln.flags for _, _, ln, _ in stretches)
     fix = ("call gevent.monkey.patch_all() before other imports, so each task's socket waits let the others run"
            if blocking else "start the tasks together and wait for them all (gevent.joinall / asyncio.gather)")
     found.append(Finding("serial-io", start, stretches[-1][1] - start, lane.task, lane.name, first.file, first.line,
