@@ -149,6 +149,22 @@ def test_a_bad_run_among_them_gives_one_line_and_records_nothing(tmp_path):
     assert not marker.exists() and not out.exists()
 
 
+def test_one_run_is_not_a_comparison(tmp_path):
+    result = viz("compare", str(DATA / "baozi.jsonl"), "--text")
+    assert result.returncode == 2 and result.stderr == "viz compare: error: give at least two runs to compare\n"
+
+
+def test_timeout_stops_each_run_and_its_header_says_so(script):
+    slow = script("import time\ntime.sleep(5)\n", "slow.py")
+    quick = script("import time\ntime.sleep(0.1)\n", "quick.py")
+    result = viz("compare", str(slow), str(quick), "--timeout", "0.4", "--text", "--no-color", "--width", "100")
+    assert result.returncode == 0, result.stderr
+    heads = [line for line in result.stdout.splitlines() if line.startswith("▸ ")]
+    slow_wall = seconds(re.search(r"wall time ([\d.]+ [µm]?s)", heads[0]).group(1))
+    assert 0.35 <= slow_wall <= 0.8 and heads[0].endswith("· timed out")
+    assert not heads[1].endswith("timed out") and 0.09 <= seconds(heads[1].split("wall time ")[1].split(" · ")[0]) < 0.4
+
+
 def test_a_bad_trace_file_among_them_gives_one_line(tmp_path):
     bad = tmp_path / "broken.jsonl"
     bad.write_text("this is not a trace\n")

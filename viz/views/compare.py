@@ -23,6 +23,8 @@ from viz.views.verdict import Verdict, verdict
 
 STATES = ("running", "ready", "blocked")  # a task's time in each run, as the table gives it
 MAX_TASKS = 40  # the table lists at most this many tasks (the rest are counted)
+ENDINGS = {"raised": "raised an exception", "exited": "exited", "os._exit": "called os._exit", "timeout": "timed out",
+           "stopped": "was stopped", "killed": "was killed", "crashed": "crashed", "interrupted": "was interrupted"}
 
 
 @dataclass
@@ -52,13 +54,22 @@ class Run:
     def verdict_words(self) -> str:
         return self.judged.words() if self.judged is not None and self.judged.span > 0 else "no counted work"
 
+    @property
+    def ending(self) -> str:
+        """How the run ended when it did not simply finish: ' · timed out', ' · raised an exception'."""
+        outcome = (self.trace.exit or {}).get("outcome")
+        if outcome == "finished":
+            return ""
+        return " · " + ENDINGS.get(outcome, outcome or "did not finish")
+
     def header(self, width: int | None = None) -> str:
-        """`gevent_sleepers · wall time 2.01 s · 3.50 s of waiting done in 2.00 s: 1.7x`; where that is wider than
-        `width`, `gevent_sleepers · wall 2.01 s · 1.7x`, so the factor stays in sight."""
-        full = f"{self.name} · wall time {fmt_duration(self.wall)} · {self.verdict_words()}"
+        """`gevent_sleepers · wall time 2.01 s · 3.50 s of waiting done in 2.00 s: 1.7x` (then how it ended, if it did
+        not finish); where that is wider than `width`, `gevent_sleepers · wall 2.01 s · 1.7x`, so the factor stays
+        in sight."""
+        full = f"{self.name} · wall time {fmt_duration(self.wall)} · {self.verdict_words()}{self.ending}"
         if width is None or len(full) <= width or self.judged is None or self.judged.span <= 0:
             return full
-        return f"{self.name} · wall {fmt_duration(self.wall)} · {self.judged.factor:.1f}x"
+        return f"{self.name} · wall {fmt_duration(self.wall)} · {self.judged.factor:.1f}x{self.ending}"
 
 
 def unique_names(names: list[str]) -> list[str]:
