@@ -507,6 +507,13 @@ class RecordingScreen(Screen):
         self._cancelled.set()
         self.app.pop_screen()
 
+    def on_unmount(self) -> None:
+        """Leaving (esc, or the app quits): the program being recorded is stopped and waited for, so no child process
+        outlives the screen."""
+        self._cancelled.set()
+        if self._thread is not None:
+            self._thread.join(5.0)
+
 
 class CompareApp(App):
     """`viz compare A B`: the app on the compare screen of runs already recorded (q quits)."""
