@@ -16,6 +16,7 @@ Thresholds are in milliseconds (`THRESHOLDS`); each can be changed.
 from __future__ import annotations
 
 import re
+from array import array
 from bisect import bisect_right
 from dataclasses import asdict, dataclass
 
@@ -111,6 +112,20 @@ def _indices(column: bytearray, code: int):
         yield from range(m.start(), m.end())
 
 
+def _ends(trace: Trace, lane: Lane) -> array:
+    """Each span's end, as a column beside lane.starts (a span ends where the next begins)."""
+    ends = lane.starts[1:]
+    if lane.starts:
+        ends.append(trace.span_end(lane, len(lane.starts) - 1))
+    return ends
+
+
+def _long(lane: Lane, ends: array, code: int, limit: float) -> list[int]:
+    """Indices of the lane's spans in state `code` that last at least `limit` seconds."""
+    states = lane.states
+    return [i for i, (a, b) in enumerate(zip(lane.starts, ends)) if b - a >= limit and states[i] == code]
+
+
 def _reason_ids(trace: Trace, lane: Lane, pattern: re.Pattern) -> set[int]:
     """The string ids of the lane's reasons that match `pattern` (each distinct reason tested once)."""
     return {sid for sid in set(lane.reasons) if pattern.search(trace.string(sid) or "")}
@@ -176,10 +191,10 @@ def _long_runs(trace, lanes, limit, found) -> list[tuple[float, float]]:
     for task, lane in lanes.items():
         if lane.kind not in LOOP_TASK_KINDS:
             continue
-        starts = lane.starts
+        starts, ends = lane.starts, _ends(trace, lane)
         for m in re.finditer(b"\x00+", lane.states):  # runs of consecutive running spans: one stretch of work
             first, last = m.start(), m.end() - 1
-            end = trace.span_end(lane, last)
+            end = ends[last]
             start = max(starts[first], loop_from)
             if end - start < limit or end <= loop_from:
                 continue
@@ -229,11 +244,9 @@ def _starved(trace, lanes, explained_by, limit, found) -> None:
     for lane in lanes.values():
         if lane.kind in LOOP_KINDS:
             continue
-        starts = lane.starts
-        for i in _indices(lane.states, READY):
-            start, end = starts[i], trace.span_end(lane, i)
-            if end - start < limit:
-                continue
+        starts, ends = lane.starts, _ends(trace, lane)
+        for i in _long(lane, ends, READY, limit):
+            start, end = starts[i], ends[i]
             explained = sum(_overlap(start, end, a, b) for a, b in explained_by)
             if explained >= (end - start) / 2:
                 continue  # a loop-blocked or long-run finding already accounts for it
