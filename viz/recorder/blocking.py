@@ -133,7 +133,9 @@ class BlockingHooks:
         data is the copy alone (`recv() on fd 7 → 12 bytes`), and a call that finds nothing to do (BlockingIOError)
         is one short running span of its own, an attempt (`recv() on fd 7 → no data yet (BlockingIOError)`), so a
         loop that keeps asking shows every time it asked. A connection of a select loop (accepted from a
-        non-blocking listening socket) gets the same words in its own lane (`nonblocking_op`)."""
+        non-blocking listening socket) gets the same words in its own lane (`nonblocking_op`). A non-blocking call
+        made in a thread that runs an event loop (asyncio's transports and sock_* methods) is the loop's own I/O and
+        records nothing: the tasks' awaits and the loop's polls show those waits."""
         rec, busy, conn_task = self.rec, self._busy, self.conn_task
         count = _BYTES.get(name)
         nothing = f"{_NOTHING.get(name, 'not done yet')} (BlockingIOError)"
@@ -151,10 +153,10 @@ class BlockingHooks:
             try:
                 result = fn(sock, *args, **kwargs)
             except BlockingIOError:
-                self._attempt(sock, fd, name, f"{name}() on fd {fd} → {nothing}", t, sys._getframe(1))
+                self._attempt(sock, fd, name, None, nothing, t, sys._getframe(1))
                 raise
             if count is not None:
-                self._attempt(sock, fd, name, _copied(name, fd, count(result)), t, sys._getframe(1))
+                self._attempt(sock, fd, name, count(result), nothing, t, sys._getframe(1))
             elif fd in conn_task:
                 self.nonblocking_op(sock, name, None, t, sys._getframe(1))
             return result
@@ -184,14 +186,21 @@ class BlockingHooks:
             self._busy.discard(ident)
             rec.state(tid, "running", copied, frame)
 
-    def _attempt(self, sock, fd, name, words, t, frame) -> None:
-        """A non-blocking call that returned at once: a running span from its start `t`, in the calling task's lane
-        (or in its connection's lane, for a select loop serving it). The same attempt again from the same line, with
-        nothing recorded in between (a loop that keeps asking without a pause), would be the same span: it is not
-        sent again."""
+    def _attempt(self, sock, fd, name, n, nothing, t, frame) -> None:
+        """A non-blocking call that returned at once: a running span from its start `t` that says what it copied
+        (`n` bytes) or that it found `nothing` to do, in the calling task's lane (or in its connection's lane, for a
+        select loop serving it). The same attempt again from the same line, with nothing recorded in between (a loop
+        that keeps asking without a pause), would be the same span: it is not sent again."""
         rec = self.rec
         try:
-            if fd in self.conn_task:
+            served = fd in self.conn_task
+            if not served:
+                for held in self.loop_checks:  # (loop_blocked() without its generator: this runs on every attempt)
+                    if held():
+                        return  # an event loop's own I/O (asyncio's transports and sock_* methods): its tasks'
+                        # awaits and its polls show the wait already, and a loop's lane shows no reason while it runs
+            words = f"{name}() on fd {fd} → {nothing}" if n is None else _copied(name, fd, n)
+            if served:
                 self.nonblocking_op(sock, name, words, t, frame)
                 return
             tid = rec.current_task()
