@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--text", action="store_true", help="print the runs and the comparison instead of opening "
                      "the app")
     cmp.add_argument("--from-work", action="store_true", help="count time from the start of each run's counted "
-                     "work, not from its start (with --text; the app toggles it with w)")
+                     "work, not from its start (the app opens so; w toggles it there)")
     cmp.add_argument("--no-color", action="store_true", help="letters instead of colours (with --text; also when "
                      "NO_COLOR is set or the output is not a terminal)")
     cmp.add_argument("--width", type=_width, default=None, metavar="COLUMNS",
