@@ -92,7 +92,7 @@ def test_compare_text_draws_every_run_under_one_shared_axis(compared):
     assert 0.58 <= wall[0] <= 1.0 and 0.29 <= wall[1] <= 0.6 and wall[2] < 0.3
     assert wall[3] == pytest.approx(Trace.load(DATA / "baozi.jsonl").duration, rel=0.01)
     # the verdict: two threads' 0.3 s of sleeping done in about 0.3 s
-    assert re.search(r"[\d.]+ ms of waiting done in [\d.]+ ms: (1\.[89]|2\.[0-2])x$", heads[1]), heads[1]
+    assert re.search(r"[\d.]+ ms of waiting done in [\d.]+ ms: (1\.[6-9]|2\.[0-2])x$", heads[1]), heads[1]
     assert re.search(r": 1\.0x$", heads[0]), heads[0]
 
 
@@ -112,7 +112,7 @@ def test_compare_text_table_gives_each_run_and_each_task_matched_by_name(compare
     row = {line.split()[0]: re.split(r"\s{2,}", line.strip()) for line in table.splitlines()[1:5]}
     assert list(row) == ["serial.py", "threads.py", "greenlet_switch", "baozi"]
     # run, wall time, counted work, done in, factor, vs fastest
-    assert row["serial.py"][4] == "1.0x" and row["threads.py"][4] in ("1.8x", "1.9x", "2.0x", "2.1x")
+    assert row["serial.py"][4] == "1.0x" and 1.6 <= float(row["threads.py"][4].rstrip("x")) <= 2.2
     assert 0.58 <= seconds(row["serial.py"][2]) <= 0.7  # two sleeps of 0.3 s and a little running
     assert 1.6 <= seconds(row["serial.py"][1]) / seconds(row["threads.py"][1]) <= 2.3
     fastest = min(row, key=lambda name: seconds(row[name][1]))
