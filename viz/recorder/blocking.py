@@ -149,16 +149,15 @@ class BlockingHooks:
             fd = sock.fileno()
             if fd not in conn_task and sock.gettimeout() != 0.0:
                 return self._blocking_socket_call(fn, name, sock, fd, args, kwargs, describe, count)
-            t = rec.now()
             try:
                 result = fn(sock, *args, **kwargs)
             except BlockingIOError:
-                self._attempt(sock, fd, name, None, nothing, t, sys._getframe(1))
+                self._attempt(sock, fd, name, None, nothing, sys._getframe(1))
                 raise
             if count is not None:
-                self._attempt(sock, fd, name, count(result), nothing, t, sys._getframe(1))
+                self._attempt(sock, fd, name, count(result), nothing, sys._getframe(1))
             elif fd in conn_task:
-                self.nonblocking_op(sock, name, None, t, sys._getframe(1))
+                self.nonblocking_op(sock, name, None, sys._getframe(1))
             return result
         wrapper.__viz_wrapped__ = fn
         return wrapper
@@ -186,8 +185,8 @@ class BlockingHooks:
             self._busy.discard(ident)
             rec.state(tid, "running", copied, frame)
 
-    def _attempt(self, sock, fd, name, n, nothing, t, frame) -> None:
-        """A non-blocking call that returned at once: a running span from its start `t` that says what it copied
+    def _attempt(self, sock, fd, name, n, nothing, frame) -> None:
+        """A non-blocking call that returned at once: a running span from its return that says what it copied
         (`n` bytes) or that it found `nothing` to do, in the calling task's lane (or in its connection's lane, for a
         select loop serving it). The same attempt again from the same line, with nothing recorded in between (a loop
         that keeps asking without a pause), would be the same span: it is not sent again."""
@@ -201,7 +200,7 @@ class BlockingHooks:
                         # awaits and its polls show the wait already, and a loop's lane shows no reason while it runs
             words = f"{name}() on fd {fd} → {nothing}" if n is None else _copied(name, fd, n)
             if served:
-                self.nonblocking_op(sock, name, words, t, frame)
+                self.nonblocking_op(sock, name, words, frame)
                 return
             tid = rec.current_task()
             key = (tid, words, frame.f_code, frame.f_lineno)
@@ -211,7 +210,7 @@ class BlockingHooks:
                 if q and q[-1] is last[1]:
                     return
             file, line = rec.sites.where(frame)
-            ev = (TASK_STATE, t, tid, "running", words, file, line, None)
+            ev = (TASK_STATE, rec.now(), tid, "running", words, file, line, None)
             rec.emit(ev)
             self._last_attempt = (key, ev)
         except Exception:
@@ -320,10 +319,9 @@ class BlockingHooks:
         except Exception:
             rec.hook_error("accept hook")
 
-    def nonblocking_op(self, sock, name: str, words: str | None = None, t: float | None = None,
-                       frame=None) -> None:
-        """The loop touches a connection's socket: that connection is now being served (running), since `t`, for
-        the reason `words` (by default `recv() on fd 7`; a read says what it copied)."""
+    def nonblocking_op(self, sock, name: str, words: str | None = None, frame=None) -> None:
+        """The loop touches a connection's socket: that connection is now being served (running), for the reason
+        `words` (by default `recv() on fd 7`; a read says what it copied)."""
         try:
             fd = sock.fileno()
         except Exception:
@@ -336,14 +334,14 @@ class BlockingHooks:
         rec = self.rec
         if serving == fd:
             if words is not None:
-                rec.state(ctid, "running", words, frame or caller(3), t=t)
+                rec.state(ctid, "running", words, frame or caller(3))
             return
         if serving is not None and serving in self.conn_task:
             self._waiting.add(serving)
-            rec.state(self.conn_task[serving], "blocked", f"waiting in select() for fd {serving}", t=t)
+            rec.state(self.conn_task[serving], "blocked", f"waiting in select() for fd {serving}")
         self._serving[ident] = fd
         self._waiting.discard(fd)
-        rec.state(ctid, "running", words or f"{name}() on fd {fd}", frame or caller(3), t=t)
+        rec.state(ctid, "running", words or f"{name}() on fd {fd}", frame or caller(3))
 
     def end_connection(self, fd: int) -> None:
         tid = self.conn_task.pop(fd)
