@@ -23,6 +23,8 @@ KEYS = (
     ("click", "move the playhead there (and select that lane); drag to scrub"),
     ("wheel", "scroll the lanes (shift+wheel or a sideways wheel: move along the time axis)"),
     ("s", "save the trace to a file in the current directory"),
+    ("H", "hide the helpers' lanes (VIZ_HELPERS, those h marked, and what they started); H again shows them"),
+    ("( / )", "the summary covers a range: from / to the playhead (the same key at the same moment unmarks)"),
     ("t", "the guided tour: the scenario's lessons as stops on the timeline (t again ends it)"),
     ("n / p", "the tour's next / previous stop (page down / page up too, as a presenter's remote sends)"),
     ("P", "predict: the future is hidden; guess which lane runs next with its number key (1-9), see the answer, "

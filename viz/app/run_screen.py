@@ -43,6 +43,7 @@ from viz.ingest.session import Session
 from viz.scenarios import list_scenarios
 from viz.trace.model import Lane, Trace
 from viz.views.durations import fmt_duration
+from viz.views.verdict import helper_tasks
 
 FRAME = 1 / 30           # playback timer
 MANY_LANES = 12          # lanes past which the timeline takes less of the screen and the summary more (app.tcss)
@@ -67,6 +68,9 @@ class RunScreen(Screen):
         Binding("s", "save", "save"),
         Binding("exclamation_mark", "findings", "findings", key_display="!"),
         Binding("h", "helper", "helper", show=False),
+        Binding("H", "hide_helpers", "hide helpers", show=False),
+        Binding("left_parenthesis", "range('since')", "range from", show=False, key_display="("),
+        Binding("right_parenthesis", "range('until')", "range to", show=False, key_display=")"),
         Binding("t", "tour", "tour"),
         Binding("B", "breakpoints", "breakpoints", show=False),
         Binding("P", "predict", "predict", show=False),
@@ -563,6 +567,39 @@ class RunScreen(Screen):
         words = "a helper: left out of the verdict" if lane.task in marked else "counted in the verdict again"
         self.notify(f"{lane.name} is {words} (h again to undo)", timeout=4)
         self._sync()
+
+    def action_hide_helpers(self) -> None:
+        """Hide the helpers' lanes (those VIZ_HELPERS names, those h marked, and what they started), or show all."""
+        timeline = self.query_one(Timeline)
+        if timeline.hidden:
+            timeline.hide(set())
+            self.notify("Every lane is shown again.", timeout=3)
+        else:
+            helpers = helper_tasks(self.trace, self.query_one(SummaryPanel).helpers)
+            if not helpers:
+                self.notify("No helpers to hide: h marks the selected task as one (a script can list them in "
+                            "VIZ_HELPERS).", timeout=5)
+                return
+            timeline.hide(helpers)
+            self.notify(f"{len(helpers)} helper lane{'s' if len(helpers) != 1 else ''} hidden (H shows them).",
+                        timeout=3)
+        self._sync()
+
+    def action_range(self, end: str) -> None:
+        """Mark where the summary's range starts ( or ends ) at the playhead; the same key there again unmarks it."""
+        summary = self.query_one(SummaryPanel)
+        t = self.playback.t
+        current = getattr(summary, end)
+        setattr(summary, end, None if current == t else t)
+        if summary.since is not None and summary.until is not None and summary.since > summary.until:
+            summary.since, summary.until = summary.until, summary.since
+        summary.refresh_all()
+        if summary.since is None and summary.until is None:
+            self.notify("The summary covers the run up to the playhead again.", timeout=3)
+        else:
+            self.notify(f"The summary covers {fmt_duration(summary.since or 0.0)} to "
+                        f"{'the playhead' if summary.until is None else fmt_duration(summary.until)} "
+                        "(( and ) again at the same moment unmark).", timeout=4)
 
     def action_findings(self) -> None:
         """The findings of the run so far; the one chosen moves the playhead to its moment and selects its lane."""

@@ -22,6 +22,8 @@ COLUMN = 8  # a space and seven characters: '1.25 ms'
 class SummaryPanel(TracePanel):
     COMPONENT_CLASSES = {"summary--dim", "summary--work", "summary--loop", "summary--head"}
     helpers: set[int] = frozenset()  # tasks the user marked as helpers: left out of the verdict (viz.views.verdict)
+    since: float | None = None   # a time range the user marked, ( and ): the summary covers [since, until] only
+    until: float | None = None
 
     def show(self, t: float) -> None:
         self._shown = (t,)
@@ -39,6 +41,12 @@ class SummaryPanel(TracePanel):
         if self._shown is not None:
             self.show(*self._shown)
 
+    def _sums(self, lane, since: float, t: float) -> list[float]:
+        sums = self.totals.until(lane, t)
+        if since <= 0:
+            return sums
+        return [a - b for a, b in zip(sums, self.totals.until(lane, since))]
+
     def on_resize(self) -> None:
         if self._shown is not None:  # as many rows as now fit
             self._key = None
@@ -49,18 +57,23 @@ class SummaryPanel(TracePanel):
         dim = self.get_component_rich_style("summary--dim")
         out = Text(no_wrap=True, overflow="ellipsis")
         bold = self.get_component_rich_style("summary--work")
-        judged = verdict(trace, t, self.totals, self.helpers)
+        since = self.since or 0.0
+        if self.until is not None:
+            t = self.until  # a marked range: the summary covers it, wherever the playhead is
+        span = f" · {fmt_duration(since)}–{fmt_duration(t)}" if self.since is not None or self.until is not None \
+            else ""
+        judged = verdict(trace, t, self.totals, self.helpers, since=since)
         if judged is not None and judged.span > 0:  # the verdict; the playhead's time is in the status line
             out.append(judged.words(), style=bold)
-            self.border_title = f"summary · {judged.factor:.1f}x"  # the factor stays in sight when the panel is small
+            self.border_title = f"summary{span} · {judged.factor:.1f}x"  # in sight when the panel is small
         else:
             out.append("wall ", style=dim)
-            out.append(fmt_duration(t), style=bold)
-            self.border_title = "summary"
+            out.append(fmt_duration(t - since), style=bold)
+            self.border_title = f"summary{span}"
         out.append("\n")
         lanes = display_order(trace.lanes)
         height = self.content_size.height  # the panel clips: rows past its height would be drawn for nothing
-        rows = [(lane, self.totals.until(lane, t)) for lane in lanes]
+        rows = [(lane, self._sums(lane, since, t)) for lane in lanes]
         below = 1 + any(sums[LOOP] for _, sums in rows)  # "… and N more", and what the loop column means
         shown = MAX_ROWS if height <= 0 else max(1, min(MAX_ROWS, height - 2 - below))
         if len(rows) > shown:  # not all fit: the tasks that held the loop, then the busiest, in lane order

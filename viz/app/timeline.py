@@ -62,6 +62,8 @@ class Timeline(ScrollView, can_focus=False):
         self.trace = trace
         self.painter = painter or LanePainter(trace)
         self.rows: list[Lane] = []
+        self.hidden: set[int] = set()  # tasks whose lanes are not drawn (helpers the user hid: RunScreen, H)
+        self._lanes_seen = 0
         self.view: View | None = None
         self.fitted = True  # re-fit the whole run on resize and as a live run grows
         self.hide_future = False  # predict mode (viz.app.predict): lanes are drawn up to the playhead only
@@ -99,8 +101,9 @@ class Timeline(ScrollView, can_focus=False):
 
     def sync(self) -> None:
         """Take in new lanes and a longer run (called as records arrive)."""
-        if len(self.rows) != len(self.trace.lanes) or self._names_changed():
-            self.rows = display_order(self.trace.lanes)
+        if self._lanes_seen != len(self.trace.lanes) or self._names_changed():
+            self._lanes_seen = len(self.trace.lanes)
+            self.rows = [lane for lane in display_order(self.trace.lanes) if lane.task not in self.hidden]
             self.selected = min(self.selected, max(0, len(self.rows) - 1))
             self._names = [lane.name for lane in self.rows]
             self._size_names()
@@ -241,6 +244,15 @@ class Timeline(ScrollView, can_focus=False):
                 self.reach = min(self.reach, t)
                 self._fit(exact=self.trace.finished)
         self.refresh()
+
+    def hide(self, tasks: set[int]) -> None:
+        """Draw every lane but those of `tasks` (the selection stays on its lane when it is still drawn)."""
+        selected = self.selected_lane
+        self.hidden = set(tasks)
+        self._lanes_seen = -1
+        self.sync()
+        if selected is not None and selected in self.rows:
+            self.select(self.rows.index(selected))
 
     def select(self, row: int) -> None:
         if not self.rows:

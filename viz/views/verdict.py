@@ -98,18 +98,20 @@ def counted_lanes(trace: Trace, marked: set[int] = frozenset()) -> list[Lane]:
 
 
 def verdict(trace: Trace, t: float | None = None, totals: Totals | None = None,
-            marked: set[int] = frozenset()) -> Verdict | None:
-    """The verdict up to instant t (the end of the run by default); None when no counted task has begun."""
+            marked: set[int] = frozenset(), since: float = 0.0) -> Verdict | None:
+    """The verdict over [since, t] (the whole run by default); None when no counted task worked in it."""
     t = trace.duration if t is None else t
     totals = totals or Totals(trace)
-    lanes = [lane for lane in counted_lanes(trace, marked) if lane.starts and lane.starts[0] < t]
+    lanes = [lane for lane in counted_lanes(trace, marked) if lane.starts and lane.starts[0] < t
+             and (lane.ended is None or lane.ended > since)]
     if not lanes:
         return None
     running = blocked = 0.0
     for lane in lanes:
         sums = totals.until(lane, t)
-        running += sums[0]
-        blocked += sums[2]
-    start = min(lane.starts[0] for lane in lanes)
+        before = totals.until(lane, since) if since > 0 else None
+        running += sums[0] - (before[0] if before else 0.0)
+        blocked += sums[2] - (before[2] if before else 0.0)
+    start = max(since, min(lane.starts[0] for lane in lanes))
     end = min(t, max(lane.ended if lane.ended is not None else t for lane in lanes))
     return Verdict(running, blocked, start, end, len(lanes))
