@@ -1,4 +1,4 @@
-"""Asynchronous I/O: the loop waits for the data, the task goes on working
+"""Asynchronous I/O: the loop reads, the task goes on working
 
 Watch for: the main task asks asyncio's loop for the data (loop.sock_recv) and
 does not wait for it: it goes on with its own work in small steps, running or

@@ -1,4 +1,4 @@
-"""Blocking I/O: the reader waits in recv() until the data is there
+"""Blocking I/O: recv() waits until the data is there
 
 Watch for: the main thread calls recv() and is blocked for the whole wait, about
 0.6 s, until the client thread sends its message. That is the first phase of a

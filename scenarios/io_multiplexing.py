@@ -1,4 +1,4 @@
-"""I/O multiplexing: one select() waits on several sockets at once
+"""I/O multiplexing: one select() waits on several sockets
 
 Watch for: the main thread accepts three connections from the client thread and
 then is blocked in a single select() over every socket it serves (the listening

@@ -1,4 +1,4 @@
-"""Non-blocking I/O: the reader keeps asking whether the data is there
+"""Non-blocking I/O: the reader keeps asking for the data
 
 Watch for: the main thread puts its socket in non-blocking mode, so recv() never
 waits: while no data has arrived it fails at once with BlockingIOError. The main

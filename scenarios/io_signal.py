@@ -1,4 +1,4 @@
-"""Signal-driven I/O: the kernel sends SIGIO when the data is there
+"""Signal-driven I/O: SIGIO says the data is there
 
 Watch for: the main thread asks the kernel to signal it (O_ASYNC and F_SETOWN on
 the socket, a SIGIO handler) and goes on with its own work: the main lane runs
