@@ -18,7 +18,7 @@ from conftest import viz
 from viz.app.compare import CompareScreen, CompareTimeline, compare_app, step_time
 from viz.trace.model import Trace
 from viz.views.cells import NAMES
-from viz.views.compare import Run, compare_report, task_times
+from viz.views.compare import Run, compare_report, comparison_tables, task_times
 from viz.views.verdict import verdict
 
 DATA = Path(__file__).parent / "data"
@@ -365,3 +365,22 @@ async def test_a_comparison_picked_in_the_picker_records_each_run_then_compares_
         assert [lane.name for lane in screen.runs[0].trace.lanes][:3] == ["main", "test1", "test2"]
         await pilot.press("escape")
         assert isinstance(app.screen, PickerScreen)
+
+
+def test_a_narrow_table_has_a_row_per_task_and_state_and_cuts_no_figure():
+    from rich.console import Console
+
+    runs = _runs("gevent_sleepers", "sleepers_unpatched", "select_server")
+    console = Console(width=80, record=True, color_system=None)
+    console.print(comparison_tables(runs, 80))
+    text = console.export_text()
+    tasks = text.split("each task's time", 1)[1].splitlines()[2:]
+    assert all(len(line) <= 80 for line in tasks)
+    fun = tasks.index(next(line for line in tasks if line.startswith("fun ")))
+    rows = {line.split()[1 if i == 0 else 0]: line for i, line in enumerate(tasks[fun:fun + 3])}
+    assert list(rows) == ["running", "ready", "blocked"]
+    blocked = re.findall(r"\d[\d.]* [µm]?s", rows["blocked"])
+    assert len(blocked) == 2 and all(seconds(b) == pytest.approx(2.0, abs=0.02) for b in blocked)  # whole figures
+    console = Console(width=160, record=True, color_system=None)
+    console.print(comparison_tables(runs, 160))
+    assert "running / ready / blocked" in console.export_text()  # wide enough: a cell per run

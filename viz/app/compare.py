@@ -34,7 +34,7 @@ from viz.app.playback import REAL_TIME, SPEEDS, speed_label, window
 from viz.app.timeline import NAME_MAX, NAME_SHARE, Timeline
 from viz.app.timescale import fit, fmt_instant
 from viz.trace.model import Lane, Trace
-from viz.views.compare import Run, comparison_tables
+from viz.views.compare import Run, comparison_tables, task_times
 
 FRAME = 1 / 30  # playback timer
 RECORD_TIMEOUT = 120.0  # a run recorded for a comparison picked in the picker is stopped after this long
@@ -289,6 +289,8 @@ class CompareScreen(Screen):
         Binding("left_square_bracket", "speed(-1)", "slower", show=False, priority=True),
         Binding("home", "home", "start", show=False, priority=True),
         Binding("end", "end", "end", show=False, priority=True),
+        Binding("pagedown", "table(1)", "table", key_display="pgdn/up"),
+        Binding("pageup", "table(-1)", "table up", show=False),
         Binding("escape,b", "back", "back", key_display="esc"),
     ]
     AUTO_FOCUS = None
@@ -302,21 +304,31 @@ class CompareScreen(Screen):
         self.playing = False
         self._last: float | None = None
         self.speed_index = REAL_TIME
+        self._times = task_times(runs)  # the tasks matched by name, for the table (made once)
+        self._table_width = 0
 
     def compose(self) -> ComposeResult:
         yield Static(id="compare-status")
         yield CompareTimeline(self.runs, self.from_work, id="compare-timeline")
         yield Legend(id="compare-legend")
         with VerticalScroll(id="compare-table"):
-            yield Static(comparison_tables(self.runs), id="compare-figures")
+            yield Static(id="compare-figures")
         yield Footer(compact=True)
 
     @property
     def timeline(self) -> CompareTimeline:
         return self.query_one(CompareTimeline)
 
+    def on_resize(self) -> None:
+        """The table fits the width: a cell per run when it can, else a row per task and state."""
+        width = max(self.size.width - 4, 20)  # the border and the scrollbar
+        if width != self._table_width:
+            self._table_width = width
+            self.query_one("#compare-figures", Static).update(comparison_tables(self.runs, width, times=self._times))
+
     def on_mount(self) -> None:
         self.query_one("#compare-table").border_title = "compared"
+        self.on_resize()
         timeline = self.timeline
         timeline.sync()
         start, end = timeline.time_range()
@@ -405,6 +417,11 @@ class CompareScreen(Screen):
     def action_row(self, by: int) -> None:
         timeline = self.timeline
         timeline.select(timeline.selected + by)
+
+    def action_table(self, pages: int) -> None:
+        """Scroll the comparison table a page down (1) or up (-1)."""
+        table = self.query_one("#compare-table", VerticalScroll)
+        table.scroll_to(y=table.scroll_y + pages * max(1, table.size.height - 1), animate=False)
 
     def action_toggle_origin(self) -> None:
         """Count time from each run's start, or from the start of its counted work: the playhead stays on the same

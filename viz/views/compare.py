@@ -23,6 +23,8 @@ from viz.views.verdict import Verdict, verdict
 
 STATES = ("running", "ready", "blocked")  # a task's time in each run, as the table gives it
 MAX_TASKS = 40  # the table lists at most this many tasks (the rest are counted)
+TASK_NAME_MAX = 24  # a longer task name is cut with '…'
+NARROW_NAME_MAX = 16  # ...and where the table has a row per task and state (to leave room for the runs' names)
 ENDINGS = {"raised": "raised an exception", "exited": "exited", "os._exit": "called os._exit", "timeout": "timed out",
            "stopped": "was stopped", "killed": "was killed", "crashed": "crashed", "interrupted": "was interrupted"}
 
@@ -160,21 +162,47 @@ def fmt_times(times: tuple[float, float, float] | None) -> str:
     return " / ".join(fmt_duration(t) if t > 0 else "-" for t in times)
 
 
-def comparison_tables(runs: list[Run], max_tasks: int = MAX_TASKS) -> Group:
-    """The table of runs, then the table of tasks matched by name (each cell: running / ready / blocked)."""
+def comparison_tables(runs: list[Run], width: int | None = None, max_tasks: int = MAX_TASKS,
+                      times: tuple[list[str], list] | None = None) -> Group:
+    """The table of runs, then the table of tasks matched by name (`times`: task_times(runs), when already made).
+
+    The tasks' table has a row per task and a cell per run ('running / ready / blocked') when that fits `width`;
+    else a row per task and state (a state no run spent time in is left out), so no figure is ever cut."""
     table = Table(show_edge=False, box=None, padding=(0, 1), pad_edge=False)
     for i, col in enumerate(RUN_COLUMNS):
         table.add_column(col, justify="left" if i == 0 else "right", no_wrap=True, style="bold" if i == 0 else "")
     for row in run_rows(runs):
         table.add_row(*row)
-    names, times = task_times(runs)
-    tasks = Table(show_edge=False, box=None, padding=(0, 1), pad_edge=False,
-                  title="each task's time: running / ready / blocked", title_justify="left", title_style="dim")
-    tasks.add_column("task", style="bold", no_wrap=True, overflow="ellipsis", max_width=24)
-    for run in runs:
-        tasks.add_column(run.name, justify="right", no_wrap=True)
-    for name, row in list(zip(names, times))[:max_tasks]:
-        tasks.add_row(name, *map(fmt_times, row))
+    names, times = times if times is not None else task_times(runs)
+    shown = list(zip(names, times))[:max_tasks]
+    cells = [[fmt_times(t) for t in row] for _, row in shown]
+    name_w = min(max((len(n) for n, _ in shown), default=4), TASK_NAME_MAX)
+    wide = name_w + sum(max([len(run.name)] + [len(c[i]) for c in cells]) + 1 for i, run in enumerate(runs))
+    if width is None or wide <= width:
+        tasks = Table(show_edge=False, box=None, padding=(0, 1), pad_edge=False,
+                      title="each task's time: running / ready / blocked", title_justify="left", title_style="dim")
+        tasks.add_column("task", style="bold", no_wrap=True, overflow="ellipsis", max_width=TASK_NAME_MAX)
+        for run in runs:
+            tasks.add_column(run.name, justify="right", no_wrap=True)
+        for (name, _), row in zip(shown, cells):
+            tasks.add_row(name, *row)
+    else:
+        tasks = Table(show_edge=False, box=None, padding=(0, 1), pad_edge=False, title="each task's time",
+                      title_justify="left", title_style="dim")
+        tasks.add_column("task", style="bold", no_wrap=True, overflow="ellipsis", max_width=NARROW_NAME_MAX)
+        tasks.add_column("", style="dim", no_wrap=True)
+        for run in runs:
+            widest = max(len(fmt_duration(t[k])) for _, row in shown for t in row if t for k in range(3)) \
+                if shown else 1
+            tasks.add_column(run.name, justify="right", overflow="fold", min_width=widest)
+        for name, row in shown:
+            first = True
+            for k, state in enumerate(STATES):
+                if not any(t and t[k] > 0 for t in row):
+                    continue
+                tasks.add_row(name if first else "", state,
+                              *("" if t is None else fmt_duration(t[k]) if t[k] > 0 else "-" for t in row))
+                first = False
     parts = [table, Text(""), tasks]
     if len(names) > max_tasks:
         parts.append(Text(f"… and {len(names) - max_tasks} more tasks", style="dim"))
@@ -185,4 +213,4 @@ def compare_report(runs: list[Run], width: int = 80, color: bool = True, from_wo
     """What `viz compare --text` prints: the stacked lanes on one axis, then the comparison tables."""
     origin = "the start of each run's counted work" if from_work else "each run's start"
     note = Text(f"time from {origin}", style="dim")
-    return Group(compare_lanes(runs, width, color, from_work), note, Text(""), comparison_tables(runs))
+    return Group(compare_lanes(runs, width, color, from_work), note, Text(""), comparison_tables(runs, width))
