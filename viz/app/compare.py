@@ -353,8 +353,9 @@ class CompareScreen(Screen):
         state = "▶ playing" if self.playing else "paused"
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" viz compare", style="bold")
-        text.append(f" · {len(self.runs)} runs · time from each run's {origin} (w)")
-        text.append(f" · {fmt_instant(self.t)} · {state} {speed_label(SPEEDS[self.speed_index])}")
+        speed = speed_label(SPEEDS[self.speed_index])
+        text.append(f" · {len(self.runs)} runs · {fmt_instant(self.t)} · {state} {speed}")
+        text.append(f" · time from each run's {origin} (w)")
         self.query_one("#compare-status", Static).update(text)
 
     def _on_play_tick(self) -> None:
