@@ -89,6 +89,9 @@ typedef struct {
 } Sampler;
 
 static PyObject *str_ready, *str_running, *str_reason;
+/* The calling thread's slot, so a state costs no search: set when it registers, cleared when its task ends. */
+static __thread Sampler *my_sampler;
+static __thread Slot *my_slot;
 static PyObject *gil_info;  /* {"gil": True}: the info of the running event that ends a wait (never changed) */
 
 static double now_mono(void) {
@@ -378,10 +381,11 @@ static int emit_waits(Sampler *S, Wait *w, int n) {
 
 /* The calling thread steps `task` into a state (running or not): its waits so far go out first. */
 static int on_state(Sampler *S, long long task, int running, int ending) {
+    if (my_sampler != S || my_slot == NULL) return 0;  /* not a thread of the program's (or not sampled) */
+    Slot *s = my_slot;
     pthread_mutex_lock(&S->mu);
-    Slot *s = find(S, pthread_self());
-    if (s == NULL) {
-        pthread_mutex_unlock(&S->mu);
+    if (!s->open && s->npend == 0 && !ending && s->task == task && s->running == running) {
+        pthread_mutex_unlock(&S->mu);  /* nothing to emit, nothing changes: the common case, no clock read */
         return 0;
     }
     double now = now_mono();
@@ -400,6 +404,7 @@ static int on_state(Sampler *S, long long task, int running, int ending) {
         s->dead = 1;
         S->live--;
         sweep(S);
+        my_slot = NULL;
     }
     pthread_mutex_unlock(&S->mu);
     return emit_waits(S, w, n);
@@ -507,6 +512,8 @@ static PyObject *Sampler_register(Sampler *S, PyObject *arg) {
     s->own = s->task = task;
     s->running = 1;
     s->r_since = -1.0;
+    my_sampler = S;
+    my_slot = s;
     s->since = now_mono();
     S->slots[S->nslots++] = s;
     S->live++;
@@ -601,6 +608,7 @@ static PyObject *Sampler_forget(Sampler *S, PyObject *unused) {
     monotonic_cond(&S->waits_cv);
     for (int i = 0; i < S->nslots; i++) free_slot(S->slots[i]);
     S->nslots = S->live = S->npend = 0;
+    my_slot = NULL;  /* the child's one thread is the one that forked */
     S->stop = 1;
     Py_RETURN_NONE;
 }
