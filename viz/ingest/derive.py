@@ -158,7 +158,7 @@ class Deriver:
             info = None
         hub = self._hubs.get(tid)
         if hub is not None:
-            self._hub_state(out, hub, t, tid, state, reason)
+            self._hub_state(out, hub, t, tid, state, reason, file, line, info)
             return
         if file is None and state == "running":
             file, line = task.file, task.line
@@ -311,20 +311,24 @@ class Deriver:
             self._polled = t
         self._emit(out, task, t, tid, "running", "poll returned", None, None, None)
 
-    def _hub_state(self, out, hub, t, tid, state, reason) -> None:
+    def _hub_state(self, out, hub, t, tid, state, reason, file=None, line=None, info=None) -> None:
+        """A loop's own state. Its running spans are held back (a poll that follows turns them idle); they keep what
+        the loop said it ran (asyncio's `recv() → 34 bytes` for a task), and a call that blocked the loop keeps its
+        mark and line."""
         task = self.tasks[tid]
         if state == "running":
             if hub.held is not None:
                 out.append(hub.held)
-            hub.held = StateRecord("state", t, tid, "running", None, None, None, False)
-            task.state, task.reason, task.t = "running", None, t
+            hub.held = StateRecord("state", t, tid, "running", reason, None, None, False)
+            task.state, task.reason, task.t = "running", reason, t
             if hub.idle_from is not None:
                 hub.idle_from = t
         else:
             if hub.held is not None:
                 out.append(hub.held)
                 hub.held = None
-            self._emit(out, task, t, tid, state, reason, None, None, None)
+            blocks = info if info and info.get("blocks_loop") else None
+            self._emit(out, task, t, tid, state, reason, file if blocks else None, line if blocks else None, blocks)
 
     def _polling_for(self) -> str:
         """What the loop's blocked tasks wait on: their fds, their timers, and how many wait on anything else (an
