@@ -11,7 +11,6 @@ the real thread/write/sleep functions and wraps the standard library before the 
 from __future__ import annotations
 
 import faulthandler
-import importlib.util
 import os
 import signal
 import sys
@@ -29,11 +28,11 @@ def main(argv: list[str]) -> None:
         print(f"viz: {e}", file=sys.stderr)
         os._exit(2)
     fd, script, args = int(argv[0]), os.path.abspath(argv[1]), argv[2:]
-    from viz.recorder import asyncio_loop, blocking, generators, greenlets, output
+    from viz.recorder import asyncio_loop, blocking, generators, gil, greenlets, output
     from viz.recorder.core import Recorder
+    from viz.recorder.imports import when_imported
 
     rec = Recorder(fd, script)
-    from viz.recorder import gil
     gil.install(rec)  # before any hook holds on to rec.state: threads waiting for the GIL are ready, not running
     rec.sites.file_name(_code_stub(script))  # sends the script's own source first
     out, err = output.install(rec)
@@ -60,7 +59,7 @@ def main(argv: list[str]) -> None:
         os._exit(1)
 
     ghooks = greenlets.install(rec)
-    _watch_gevent_import(rec, ghooks)
+    when_imported(rec, "gevent", ghooks.install_gevent)  # gevent's hooks once the script imports it, never before
     bhooks = blocking.install(rec)
     asyncio_loop.watch_import(rec, bhooks)  # asyncio's loop and tasks become lanes once the script imports it
     generators.install(rec, code, coroutines=not asyncio_loop.uses_asyncio(code))
@@ -142,34 +141,6 @@ def _install_exit_hooks(rec, finish) -> None:
             real_exit(128 + signum)
     signal.signal(signal.SIGTERM, on_term)
     faulthandler.enable(file=sys.__stderr__, all_threads=True)
-
-
-def _watch_gevent_import(rec, ghooks) -> None:
-    """Add the gevent hooks the moment the script imports gevent (and never import it otherwise)."""
-    if "gevent" in sys.modules:
-        ghooks.install_gevent(sys.modules["gevent"])
-        return
-
-    class Finder:
-        @staticmethod
-        def find_spec(name, path=None, target=None):
-            if name != "gevent":
-                return None
-            sys.meta_path.remove(Finder)
-            spec = importlib.util.find_spec(name)
-            if spec is None or spec.loader is None:
-                return spec
-            exec_module = spec.loader.exec_module
-
-            def exec_and_hook(module):
-                exec_module(module)
-                try:
-                    ghooks.install_gevent(module)
-                except Exception:
-                    rec.hook_error("gevent import hook")
-            spec.loader.exec_module = exec_and_hook
-            return spec
-    sys.meta_path.insert(0, Finder)
 
 
 if __name__ == "__main__":
