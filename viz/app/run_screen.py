@@ -462,10 +462,7 @@ class RunScreen(Screen):
         right, lane, t = result
         verdict = Text(f"✔ right: {lane.name}", style="bold green") if right else \
             Text(f"✘ it was {lane.name}", style="bold red")
-        self.playback.seek(t)
-        timeline = self.query_one(Timeline)
-        if lane in timeline.rows:
-            timeline.select(timeline.rows.index(lane))
+        self._go_to(t, lane.task)
         self._ask(verdict)
 
     def action_breakpoints(self) -> None:
@@ -546,12 +543,7 @@ class RunScreen(Screen):
         placed, index = went
         self.query_one(TourCaption).show_stop(placed, index, len(self._tour.stops))
         if placed.t is not None:
-            self.playback.pause()
-            self.playback.seek(placed.t)
-            timeline = self.query_one(Timeline)
-            rows = [lane.task for lane in timeline.rows]
-            if placed.task in rows:
-                timeline.select(rows.index(placed.task))
+            self._go_to(placed.t, placed.task)
         self._sync()
 
     def action_helper(self) -> None:
@@ -601,21 +593,24 @@ class RunScreen(Screen):
                         f"{'the playhead' if summary.until is None else fmt_duration(summary.until)} "
                         "(( and ) again at the same moment unmark).", timeout=4)
 
+    def _go_to(self, t: float, task: int | None) -> None:
+        """Pause with the playhead at t and `task`'s lane selected (when it is drawn): a finding's, a tour stop's."""
+        self.playback.pause()
+        self.playback.seek(t)
+        timeline = self.query_one(Timeline)
+        rows = [lane.task for lane in timeline.rows]
+        if task in rows:
+            timeline.select(rows.index(task))
+
     def action_findings(self) -> None:
         """The findings of the run so far; the one chosen moves the playhead to its moment and selects its lane."""
         from viz.app.findings import FindingsScreen
         from viz.views.diagnostics import diagnose
 
         def go(finding) -> None:
-            if finding is None:
-                return
-            self.playback.pause()
-            self.playback.seek(finding.t)
-            timeline = self.query_one(Timeline)
-            rows = [lane.task for lane in timeline.rows]
-            if finding.task in rows:
-                timeline.select(rows.index(finding.task))
-            self._sync()
+            if finding is not None:
+                self._go_to(finding.t, finding.task)
+                self._sync()
         self.app.push_screen(FindingsScreen(diagnose(self.trace), live=self.live), go)
 
     def action_help(self) -> None:
