@@ -39,9 +39,9 @@ class TimedSession(Session):
         self.event_bytes = 0
         self.chunks: list[bytes] = []
 
-    def _read(self, what, data, records):
+    def _read(self, what, data, records, at=0.0):
         t0 = time.perf_counter()
-        super()._read(what, data, records)
+        super()._read(what, data, records, at)
         self.read_s += time.perf_counter() - t0
         if what == "events":
             self.event_bytes += len(data)
