@@ -49,6 +49,7 @@ PROGRAM_EXITED = "X"    # the script ended (the child's own account of how)
 HUB_TO_TASK = "H"       # the loop (gevent's hub) switched to a task: the task is scheduled and runs
 TASK_TO_HUB = "Y"       # a task switched to the loop: it waits (Wait says for what)
 SWITCH_RUN = "R"        # consecutive HUB_TO_TASK / TASK_TO_HUB events packed together (see below)
+TASK_CAUSE = "W"        # what woke a task: the task (or nothing) and the event behind its step to ready or running
 
 
 class Wait(NamedTuple):
@@ -138,11 +139,19 @@ class TaskToHub(NamedTuple):
     wait: tuple               # a Wait, as a plain tuple
 
 
+class TaskCause(NamedTuple):
+    t: float                  # the instant of the step it explains (the start of the task's ready or running span)
+    task: int                 # the task woken
+    by: int | None            # the task that woke it, None when none did (the OS, a timer no task stands behind)
+    what: str                 # the event in the program's words: "Event.set() by worker-2", "select() returned fd 10"
+
+
 EVENTS: dict[str, type] = {}
 for _kind, _type in ((TASK_SPAWNED, TaskSpawned), (TASK_STATE, TaskState), (TASK_OUTPUT, TaskOutput),
                      (TASK_EXITED, TaskExited), (SOURCE_TEXT, SourceText), (RECORDER_NOTE, RecorderNote),
                      (LOOP_BEFORE_POLL, LoopBeforePoll), (LOOP_AFTER_POLL, LoopAfterPoll),
-                     (PROGRAM_EXITED, ProgramExited), (HUB_TO_TASK, HubToTask), (TASK_TO_HUB, TaskToHub)):
+                     (PROGRAM_EXITED, ProgramExited), (HUB_TO_TASK, HubToTask), (TASK_TO_HUB, TaskToHub),
+                     (TASK_CAUSE, TaskCause)):
     _type.KIND = _kind  # every named event has its kind, and its form on the wire: (KIND, *fields)
     _type.wire = lambda self: (self.KIND, *self)
     EVENTS[_kind] = _type

@@ -72,9 +72,30 @@ class Deriver:
         self._switched_to: dict[int, str] = {}  # task -> "switched to <its name>", the reason of a hub's ready span
         self._idle_told: set[int] = set()  # hubs whose idle span of the current poll went out early (quiet())
         self._gil_dropped: set[int] = set()  # tasks whose GIL wait was dropped: drop its end too
+        self._spawns: dict[int, tuple] = {}  # task spawned, not yet stepped -> (parent, line of its spawn)
 
     def feed(self, batch: list) -> list[Record]:
-        """The records of a batch of raw events, in order."""
+        """The records of a batch of raw events, in order (and the spawn causes of tasks that took their first step)."""
+        out = self._feed(batch)
+        if self._spawns:
+            self._spawn_causes(out)
+        return out
+
+    def _spawn_causes(self, out: list) -> None:
+        """A spawned task's first span, ready or running, was caused by its parent: `spawned by main at line 35`."""
+        spawns = self._spawns
+        for i in range(len(out)):
+            rec = out[i]
+            if type(rec) is StateRecord and rec[2] in spawns:
+                parent, line = spawns.pop(rec[2])
+                if rec[3] in ("ready", "running"):
+                    where = f" at line {line}" if line else ""
+                    out.append({"k": "cause", "t": rec[1], "task": rec[2], "by": parent,
+                                "what": f"spawned by {self.names.get(parent, '?')}{where}"})
+                if not spawns:
+                    return
+
+    def _feed(self, batch: list) -> list[Record]:
         out: list[Record] = []
         one = self._one
         batch = _expand_runs(batch)
@@ -115,6 +136,8 @@ class Deriver:
                 self._threads.add(tid)
             if tid not in self.tasks:
                 self.tasks[tid] = _Task(file, line)
+                if parent is not None:
+                    self._spawns[tid] = (parent, line)
             if kind_ == "loop":
                 self._hub(tid)
             out.append({"k": "task", "t": t, "task": tid, "name": name, "kind": kind_, "parent": parent})
@@ -124,6 +147,10 @@ class Deriver:
             self._prepare(out, ev[1], ev[2])
         elif kind == protocol.LOOP_AFTER_POLL:
             self._check(out, ev[1], ev[2])
+        elif kind == protocol.TASK_CAUSE:
+            _, t, tid, by, what = ev
+            self._see(t)
+            out.append({"k": "cause", "t": t, "task": tid, "by": by, "what": what})
         elif kind == protocol.SOURCE_TEXT:
             out.append({"k": "source", "file": ev[1], "text": ev[2]})
         elif kind == protocol.RECORDER_NOTE:

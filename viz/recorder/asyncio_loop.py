@@ -258,6 +258,7 @@ class AsyncioHooks:
         else:
             reason = "future done"
         rec.state(tid, "ready", reason, t=t)
+        rec.cause(tid, cur if cur is not None else loop._viz_tid, reason, t)  # else the loop woke it (its poll, a timer)
 
     def where(self, task) -> tuple:
         """(reason, file, line, stream, wait if it yielded) of a suspended task: the call at its innermost await in

@@ -40,8 +40,11 @@ class BlockingHooks:
         self._last_attempt = None  # ((task, words, code, line), event) of the last non-blocking attempt sent
 
     # ---- the generic wrapper --------------------------------------------------------------------------------
-    def blocking(self, fn, describe):
-        """Wrap `fn` so the calling task is blocked, for the reason `describe(args, kwargs)` gives, while it runs."""
+    def blocking(self, fn, describe, woken=None):
+        """Wrap `fn` so the calling task is blocked, for the reason `describe(args, kwargs)` gives, while it runs.
+
+        `woken(args, kwargs, result)`, when given, says what ended the wait, `(by, what)` (by: a task id or None), or
+        None when it cannot tell: the running span after the wait gets that cause."""
         rec, busy = self.rec, self._busy
 
         @functools.wraps(fn)
@@ -62,11 +65,21 @@ class BlockingHooks:
             rec.state(tid, "blocked", reason, frame,
                       {"blocks_loop": True} if loop else None)
             busy.add(ident)
+            result = None
             try:
-                return fn(*args, **kwargs)
+                result = fn(*args, **kwargs)
+                return result
             finally:
                 busy.discard(ident)
-                rec.state(tid, "running", None, frame)
+                t = rec.now()
+                rec.state(tid, "running", None, frame, t=t)
+                if woken is not None:
+                    try:
+                        cause = woken(args, kwargs, result)
+                        if cause is not None:
+                            rec.cause(tid, cause[0], cause[1], t)
+                    except Exception:
+                        rec.hook_error(f"{fn.__name__} wake-up hook")
         wrapper.__viz_wrapped__ = fn
         return wrapper
 

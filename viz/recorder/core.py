@@ -151,6 +151,11 @@ class Recorder:
             file, line = self.sites.where(frame)
         self.emit((protocol.TASK_STATE, self.now() if t is None else t, tid, state, reason, file, line, info))
 
+    def cause(self, tid: int, by: int | None, what: str, t: float | None = None) -> None:
+        """What woke task `tid` at time t (the start of its ready or running span): task `by` (None: no task), and
+        the event in the program's words."""
+        self.emit((protocol.TASK_CAUSE, self.now() if t is None else t, tid, by, what))
+
     def end(self, tid: int) -> None:
         self.emit((protocol.TASK_EXITED, self.now(), tid))
 

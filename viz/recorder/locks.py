@@ -108,10 +108,17 @@ def install(hooks) -> None:
 def _install_locks(hooks) -> None:
     rec = hooks.rec
 
-    def holder(lock) -> str:
+    def holder_task(lock) -> int | None:
         who = lock._holder
-        tid = None if who is None else -who if who < 0 else rec.thread_task.get(who)
+        return None if who is None else -who if who < 0 else rec.thread_task.get(who)
+
+    def holder(lock) -> str:
+        tid = holder_task(lock)
         return rec.names.get(tid, "another thread") if tid is not None else "another thread"
+
+    def released(a, k, got):  # (before acquire() records the new holder) the task that held it last released it
+        tid = holder_task(a[0])
+        return (tid, f"lock released by {rec.names.get(tid, '?')}") if got and tid is not None else None
 
     def by_task(gevent) -> None:
         global _who
@@ -123,7 +130,7 @@ def _install_locks(hooks) -> None:
         return lock._lock.acquire(True, timeout)
 
     _Wrapped._contended = staticmethod(hooks.blocking(
-        contended, lambda a, k: f"{a[0]._kind}.acquire() held by {holder(a[0])}"))
+        contended, lambda a, k: f"{a[0]._kind}.acquire() held by {holder(a[0])}", released))
     threading.Lock = Lock
     threading.RLock = RLock
 
@@ -215,8 +222,12 @@ def _install_threads(hooks) -> None:
             rec.end(tid)
     Thread.start = start_wrapper
     Thread._bootstrap_inner = bootstrap_wrapper
+    def ended(a, k, result):
+        th = a[0]
+        tid = getattr(th, "_viz_task", None)
+        return None if tid is None or th.is_alive() else (tid, f"join: {task_name(th)} ended")
     Thread.join = hooks.blocking(Thread.join, unless_patched(
-        lambda a, k: f"join ({task_name(a[0])})" if a[0].is_alive() else None))
+        lambda a, k: f"join ({task_name(a[0])})" if a[0].is_alive() else None), ended)
 
 
 def _no_wait(a, k) -> bool:
@@ -237,8 +248,33 @@ def _called_from(code, depth: int = 5) -> bool:
     return False
 
 
+def setter(rec, real, what: str):
+    """Wrap a method that wakes waiters (Event.set, Queue.put): it records its task on the object, so the waiter it
+    wakes can name it (`by_setter` reads it)."""
+    current_task = rec.current_task
+
+    @functools.wraps(real)
+    def wrapper(self, *args, **kwargs):
+        try:
+            self._viz_by = current_task()
+        except Exception:
+            pass
+        return real(self, *args, **kwargs)
+    return wrapper
+
+
+def by_setter(rec, what: str):
+    """The wake-up cause of a wait that returned something (`woken` for BlockingHooks.blocking): the task that last
+    called the setter on the object, `Event.set() by worker-2`."""
+    def woken(a, k, result):
+        by = getattr(a[0], "_viz_by", None)
+        return None if by is None or result is False else (by, f"{what} by {rec.names.get(by, '?')}")
+    return woken
+
+
 def _install_waits(hooks) -> None:
     Event, Condition = threading.Event, threading.Condition
+    rec = hooks.rec
     timer_run = threading.Timer.run.__code__
 
     def event_words(a, k):
@@ -247,7 +283,8 @@ def _install_waits(hooks) -> None:
         if _called_from(timer_run):  # a Timer's thread waits out its interval (or a cancel())
             return f"Timer({format_seconds(a[1] if len(a) > 1 else k.get('timeout'))})"
         return "Event.wait()"
-    Event.wait = hooks.blocking(Event.wait, unless_patched(event_words))
+    Event.wait = hooks.blocking(Event.wait, unless_patched(event_words), by_setter(rec, "Event.set()"))
+    Event.set = setter(rec, Event.set, "Event.set()")
     wait_for = Condition.wait_for
 
     def condition_words(a, k):
@@ -283,10 +320,12 @@ class _SimpleQueue(_CSimpleQueue):
 
 def _install_queues(hooks) -> None:
     Queue = queue.Queue
+    rec = hooks.rec
     Queue.get = hooks.blocking(Queue.get, unless_patched(
-        lambda a, k: "Queue.get()" if (a[1] if len(a) > 1 else k.get("block", True)) and a[0].empty() else None))
-    Queue.put = hooks.blocking(Queue.put, unless_patched(
-        lambda a, k: "Queue.put()" if a[0].maxsize > 0 and a[0].full() else None))
+        lambda a, k: "Queue.get()" if (a[1] if len(a) > 1 else k.get("block", True)) and a[0].empty() else None),
+        by_setter(rec, "Queue.put()"))
+    Queue.put = setter(rec, hooks.blocking(Queue.put, unless_patched(
+        lambda a, k: "Queue.put()" if a[0].maxsize > 0 and a[0].full() else None)), "Queue.put()")
     Queue.join = hooks.blocking(Queue.join, unless_patched(lambda a, k: "Queue.join()" if a[0].unfinished_tasks else None))
     _SimpleQueue.__name__ = _SimpleQueue.__qualname__ = "SimpleQueue"
     _SimpleQueue.__module__ = "queue"

@@ -1,7 +1,7 @@
 """The trace file: JSON Lines with a versioned header, written as a run goes and read back with clear errors.
 
 One JSON object per line. The first line is the header (`{"viz_trace": 1, ...}`); every other line has a kind `k`
-(`source`, `task`, `state`, `output`, `end`, `note`, `exit`). docs/trace-format.md documents every field.
+(`source`, `task`, `state`, `output`, `end`, `note`, `exit`, `cause`). docs/trace-format.md documents every field.
 Readers ignore fields and kinds they do not know, so an older viz reads a newer minor addition; a newer *version*
 number is refused with a message saying so. Reading uses orjson when it is installed (a dependency; several times
 faster than the json module), and reads the same without it.
@@ -45,11 +45,12 @@ _REQUIRED: dict[str, dict[str, tuple]] = {
     "end": {"t": _NUM, "task": (int,)},
     "note": {"t": _NUM, "text": (str,)},
     "exit": {"t": _NUM, "outcome": (str,)},
+    "cause": {"t": _NUM, "task": (int,), "what": (str,)},
 }
 _OPTIONAL: dict[str, tuple] = {
     "reason": _OPT_STR, "file": _OPT_STR, "line": _OPT_INT, "parent": _OPT_INT, "stream": _OPT_STR,
     "blocks_loop": (bool, type(None)), "status": _OPT_INT, "signal": _OPT_STR, "detail": _OPT_STR,
-    "level": _OPT_STR,
+    "level": _OPT_STR, "by": _OPT_INT,
 }
 
 

@@ -70,6 +70,18 @@ class Output(NamedTuple):
     line: int | None
 
 
+class Cause(NamedTuple):
+    """What woke a task: at time t (the start of the span it explains) task `by` (None: no task) did `what`."""
+
+    t: float
+    task: int
+    by: int | None
+    what: str
+
+
+CAUSE_MATCH = 1e-6  # a cause explains the span that starts within this of its time
+
+
 class Lane:
     """A task and its spans, stored column-wise."""
 
@@ -100,6 +112,7 @@ class Trace:
         self.outputs: list[Output] = []
         self._output_times = array("d")
         self.notes: list[dict] = []
+        self.causes: dict[int, list[Cause]] = {}  # task -> what woke it, in time order
         self.exit: dict | None = None
         self.end_time = 0.0
         self._steps = array("d")
@@ -257,6 +270,13 @@ class Trace:
             self.sources[rec["file"]] = rec["text"]
         elif kind == "note":
             self.notes.append(rec)
+        elif kind == "cause":
+            cause = Cause(float(t), rec["task"], rec.get("by"), rec["what"])
+            causes = self.causes.setdefault(cause.task, [])
+            if causes and cause.t < causes[-1].t:
+                causes.insert(bisect_right([c.t for c in causes], cause.t), cause)
+            else:
+                causes.append(cause)
         elif kind == "exit":
             self.exit = rec
 
@@ -317,6 +337,17 @@ class Trace:
         return Span(lane.task, i, STATES[lane.states[i]], self._strings[lane.reasons[i]], lane.starts[i],
                     self.span_end(lane, i), self._strings[lane.files[i]], lane.lines[i] or None,
                     bool(lane.flags[i]))
+
+    def cause_of(self, lane: Lane, i: int) -> Cause | None:
+        """What woke the task into span i of `lane` (the cause recorded at the span's start), if known."""
+        causes = self.causes.get(lane.task)
+        if not causes or not 0 <= i < len(lane.starts):
+            return None
+        start = lane.starts[i]
+        j = bisect_left(causes, start - CAUSE_MATCH, key=lambda c: c.t)
+        if j < len(causes) and causes[j].t <= start + CAUSE_MATCH:
+            return causes[j]
+        return None
 
     def span_index_at(self, lane: Lane, t: float) -> int | None:
         """Index of the span of `lane` that covers time t, or None before its first span / after its end."""
@@ -403,6 +434,9 @@ class Trace:
                                               "text": out.text, "file": out.file, "line": out.line}))
         for note in self.notes:
             timed.append((note.get("t") or 0.0, len(timed), note))
+        for causes in self.causes.values():
+            for c in causes:
+                timed.append((c.t, len(timed), {"k": "cause", "t": c.t, "task": c.task, "by": c.by, "what": c.what}))
         timed.sort(key=lambda x: (x[0], x[1]))
         for _, _, rec in timed:
             yield rec
