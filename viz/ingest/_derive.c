@@ -111,6 +111,7 @@ static PyTypeObject HubType = {
 /* ---- switches ------------------------------------------------------------------------------------------- */
 static PyObject *s_state, *s_ready, *s_running, *s_blocked, *s_until, *s_blocks_loop, *s_tag_h, *s_tag_y;
 static PyObject *s_fd, *s_fds, *s_io, *s_write, *s_timer_fired, *s_select_returned;
+static PyObject *s_k, *s_cause, *s_t, *s_task, *s_by, *s_what;
 #define SWITCH_SIZE 25  /* a packed switch: kind (1 byte), t (float64), two task ids (int64), little-endian */
 #define LATE 0.005  /* viz.ingest.derive.LATE: a wake-up later than this after its cause shows as a ready span */
 
@@ -221,6 +222,48 @@ static int woke_late(Task *task, double t, double polled, PyObject **late_t, PyO
     return 1;
 }
 
+/* What woke a task blocked on a timer or an fd that the hub resumes (derive._wake_words): *what a new reference, or
+ * left NULL for a wait whose end the hub does not see; -1 on an error. Read before the task's info is cleared. */
+static int wake_words(Task *task, PyObject **what) {
+    PyObject *info = task->info, *v, *io;
+    int r;
+    if (!PyDict_CheckExact(info)) return 0;
+    if ((r = get(info, s_until, &v)) < 0) return -1;
+    if (r && v != Py_None) {
+        PyObject *reason = task->reason;
+        if (!PyUnicode_Check(reason) || PyUnicode_GET_LENGTH(reason) == 0)
+            *what = PyUnicode_FromString("the timer fired");
+        else if (task->line != Py_None)
+            *what = PyUnicode_FromFormat("the timer %U set at line %S fired", reason, task->line);
+        else
+            *what = PyUnicode_FromFormat("the timer %U fired", reason);
+        return *what ? 1 : -1;
+    }
+    if ((r = get(info, s_fd, &v)) < 0) return -1;
+    if (r && v != Py_None) {
+        int writable = 0;
+        if ((r = get(info, s_io, &io)) < 0) return -1;
+        if (r && (writable = same(io, s_write)) < 0) return -1;
+        *what = PyUnicode_FromFormat("fd %S %s, returned by the hub's poll", v, writable ? "writable" : "readable");
+        return *what ? 1 : -1;
+    }
+    if ((r = get(info, s_fds, &v)) < 0) return -1;
+    if (!r || (r = PyObject_IsTrue(v)) <= 0) return r;
+    *what = PyUnicode_FromString("select() returned, in the hub's poll");
+    return *what ? 1 : -1;
+}
+
+/* {"k": "cause", "t": t, "task": tid, "by": by, "what": what} appended to out; steals what; -1 on error */
+static int emit_cause(PyObject *out, PyObject *t, PyObject *tid, PyObject *by, PyObject *what) {
+    PyObject *d = PyDict_New();
+    int r = d == NULL || PyDict_SetItem(d, s_k, s_cause) < 0 || PyDict_SetItem(d, s_t, t) < 0
+            || PyDict_SetItem(d, s_task, tid) < 0 || PyDict_SetItem(d, s_by, by) < 0
+            || PyDict_SetItem(d, s_what, what) < 0 || PyList_Append(out, d) < 0 ? -1 : 0;
+    Py_XDECREF(d);
+    Py_DECREF(what);
+    return r;
+}
+
 /* One switch event, handled whole (1) or left to Python (0), or an error (-1). t_obj, a, b (and item for Y) are the
  * event's values; the records made keep references to them. */
 static int one_switch(Py_UCS4 kind, PyObject *t_obj, PyObject *a, PyObject *b, PyObject *item, PyObject *out,
@@ -240,7 +283,7 @@ static int one_switch(Py_UCS4 kind, PyObject *t_obj, PyObject *a, PyObject *b, P
         if (task == NULL) return err ? -1 : 0;
         r = PyObject_RichCompareBool(task->state, s_blocked, Py_EQ);
         if (r < 0) return -1;
-        PyObject *late_t = NULL, *late_reason = NULL;
+        PyObject *late_t = NULL, *late_reason = NULL, *what = NULL;
         int blocked_on_something = 0;
         if (r) {
             r = PyObject_IsTrue(task->info);
@@ -248,6 +291,7 @@ static int one_switch(Py_UCS4 kind, PyObject *t_obj, PyObject *a, PyObject *b, P
             if (r) {  /* it may have woken late: Deriver._woke_late */
                 r = woke_late(task, t, polled, &late_t, &late_reason);
                 if (r <= 0) return r;
+                if (wake_words(task, &what) < 0) goto late_fail;
                 blocked_on_something = 1;
             }
         }
@@ -262,7 +306,16 @@ static int one_switch(Py_UCS4 kind, PyObject *t_obj, PyObject *a, PyObject *b, P
             if (emit(out, late_t, tid, s_ready, late_reason, task->file, task->line, 0) < 0) goto late_fail;
             set(&task->state, s_ready); set(&task->reason, late_reason);
             task->t = PyFloat_AS_DOUBLE(late_t); set(&task->info, Py_None);
+            if (what != NULL) {  /* the hub woke it: the cause of its ready span */
+                r = emit_cause(out, late_t, tid, hid, what);
+                what = NULL;
+                if (r < 0) goto late_fail;
+            }
             Py_CLEAR(late_t); Py_CLEAR(late_reason);
+        }
+        if (what != NULL) {  /* the hub woke it, on time: the cause of its running span */
+            r = emit_cause(out, t_obj, tid, hid, what);
+            if (r < 0) return -1;
         }
         if (task->reason == Py_None && !blocked_on_something) {
             r = PyObject_RichCompareBool(task->state, s_running, Py_EQ);
@@ -273,7 +326,7 @@ static int one_switch(Py_UCS4 kind, PyObject *t_obj, PyObject *a, PyObject *b, P
         set(&task->state, s_running); set(&task->reason, Py_None); task->t = t; set(&task->info, Py_None);
         return 1;
     late_fail:
-        Py_XDECREF(late_t); Py_XDECREF(late_reason);
+        Py_XDECREF(late_t); Py_XDECREF(late_reason); Py_XDECREF(what);
         return -1;
     }
     /* Y: a task switched to the hub: Deriver._to_hub */
@@ -485,6 +538,13 @@ PyMODINIT_FUNC PyInit__derive(void) {
     s_timer_fired = PyUnicode_InternFromString("timer fired");
     s_select_returned = PyUnicode_InternFromString("select() returned");
     if (!s_fd || !s_fds || !s_io || !s_write || !s_timer_fired || !s_select_returned) return NULL;
+    s_k = PyUnicode_InternFromString("k");
+    s_cause = PyUnicode_InternFromString("cause");
+    s_t = PyUnicode_InternFromString("t");
+    s_task = PyUnicode_InternFromString("task");
+    s_by = PyUnicode_InternFromString("by");
+    s_what = PyUnicode_InternFromString("what");
+    if (!s_k || !s_cause || !s_t || !s_task || !s_by || !s_what) return NULL;
     s_blocks_loop = PyUnicode_InternFromString("blocks_loop");
     s_tag_h = PyUnicode_InternFromString("H");
     s_tag_y = PyUnicode_InternFromString("Y");

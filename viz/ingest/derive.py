@@ -27,6 +27,24 @@ LATE = 0.005  # a wake-up later than this after its cause shows as a ready span
 GIL_WAIT = "waiting for the GIL"  # the reason of the recorder's GIL waits (viz/recorder/gil.py)
 
 
+def _wake_words(task) -> str | None:
+    """What a hub's switch to a task blocked on a timer or an fd says woke it (viz/ingest/_derive.c says the same), or
+    None for a wait the hub does not see the end of (an event, a queue: the task that set it is not in the events)."""
+    info = task.info
+    if info.get("until") is not None:
+        reason = task.reason
+        if not (isinstance(reason, str) and reason):
+            return "the timer fired"
+        return f"the timer {reason} set at line {task.line} fired" if task.line is not None else \
+            f"the timer {reason} fired"
+    fd = info.get("fd")
+    if fd is not None:
+        return f"fd {fd} {'writable' if info.get('io') == 'write' else 'readable'}, returned by the hub's poll"
+    if info.get("fds"):
+        return "select() returned, in the hub's poll"
+    return None
+
+
 class _PyTask:
     """What the deriver knows of one task: its current state and where it last stopped."""
 
@@ -89,7 +107,7 @@ class Deriver:
             if type(rec) is StateRecord and rec[2] in spawns:
                 parent, line = spawns.pop(rec[2])
                 if rec[3] in ("ready", "running"):
-                    where = f" at line {line}" if line else ""
+                    where = f" (its code starts at line {line})" if line else ""  # the task record's line
                     out.append({"k": "cause", "t": rec[1], "task": rec[2], "by": parent,
                                 "what": f"spawned by {self.names.get(parent, '?')}{where}"})
                 if not spawns:
@@ -218,7 +236,12 @@ class Deriver:
             self._state(out, t, tid, "running", None, None, None, None)
             return
         if task.state == "blocked" and task.info:
+            what = _wake_words(task)
+            n = len(out)
             self._woke_late(out, task, t, tid)  # what _state does here, then the same running span
+            if what is not None:  # the hub resumed it: the cause of its ready span (woke late) or its running span
+                out.append({"k": "cause", "t": out[-1][1] if len(out) > n else t, "task": tid, "by": hid,
+                            "what": what})
         elif task.state == "running" and task.reason is None:
             return
         out.append(StateRecord("state", t, tid, "running", None, task.file, task.line, False))

@@ -316,6 +316,7 @@ class BlockingHooks:
             if ctid is not None and fd in self._waiting:
                 self._waiting.discard(fd)
                 rec.state(ctid, "ready", f"fd {fd} {'readable' if fd in readable else 'writable'}", t=t)
+                rec.cause(ctid, tid, f"{name} returned fd {fd}", t)  # the loop's select made it ready
         return result
 
     # ---- connections of select/selectors loops ---------------------------------------------------------------

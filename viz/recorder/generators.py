@@ -197,6 +197,7 @@ class GeneratorHooks:
         t = rec.now()
         rec.state(caller, "blocked", reason or f"resumed {rec.names.get(tid)}", back, t=t)
         rec.state(tid, "running", None, frame, t=t)
+        rec.cause(tid, caller, f"{reason or 'resumed'} from {rec.names.get(caller)}", t)  # `con.send(n) from producer`
         stack.append(tid)
 
     def suspended(self, frame, yielded: bool | None = None) -> None:

@@ -280,11 +280,20 @@ class GreenletHooks:
                     self._cache_socket_wait(signature, sock_at, (reason, state, None, file, line, info))
         else:
             ttid = rec.greenlet_task.get(target) or self.task_of_greenlet(target)
+            self._switched_by(t, otid, ttid, user, line)
             if target in self._raw_unnamed:  # named by its first call, then this state is sent
                 self._name_on_first_call(target, ttid, (protocol.TASK_STATE, t, otid, state, None, file, line, info))
                 return
             reason = "switched to " + rec.names.get(ttid, "?")
         rec.emit((protocol.TASK_STATE, t, otid, state, reason, file, line, info))
+
+    def _switched_by(self, t: float, otid: int, ttid: int, user, line) -> None:
+        """A direct switch (no hub): the target runs because the origin switched to it, `switched to by test1
+        (gr2.switch() at line 14)`."""
+        rec = self.rec
+        call = rec.sites.call_text(user) if user is not None else None
+        where = f" ({call} at line {line})" if call and line else f" (line {line})" if line else ""
+        rec.emit((protocol.TASK_CAUSE, t, ttid, otid, f"switched to by {rec.names.get(otid, '?')}{where}"))
 
     def _name_on_first_call(self, g, tid: int, pending: tuple) -> None:
         """A raw greenlet's `run` is gone by its first switch: learn its name from the first frame it calls."""
