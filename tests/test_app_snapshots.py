@@ -86,3 +86,10 @@ def test_the_compare_screen_with_gevent_sleepers_against_sleepers_unpatched(snap
     runs = [Run(name, Trace.load(DATA / f"{name}.jsonl")) for name in ("gevent_sleepers", "sleepers_unpatched")]
     assert snap_compare(compare_app(runs), press=["home"] + ["right"] * 8, terminal_size=(120, 40),
                         run_before=settled)
+
+
+def test_a_cause_connector_from_main_releasing_the_lock_to_the_worker_it_woke(snap_compare):
+    # lock_handoff: rows main, bystander, worker; worker's 4th event is its run once main released the lock (0.31 s):
+    # a connector ╷ │ ╵ in that column from main's row through bystander's to worker's, and the details say why
+    assert snap_compare(saved("lock_handoff"), press=["down", "down", "home"] + ["full_stop"] * 4,
+                        terminal_size=(120, 40), run_before=settled)

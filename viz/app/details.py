@@ -1,5 +1,5 @@
-"""The details panel: the selected task's span at the playhead (state, reason, times, line), what changed at this
-instant, and how the task has spent its time so far."""
+"""The details panel: the selected task's span at the playhead (state, reason, times, line, what woke it), what
+changed at this instant, and how the task has spent its time so far."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from viz.app.panel import TracePanel
 from viz.app.timescale import fmt_instant
 from viz.views.durations import fmt_duration
 from viz.trace.model import Lane
+from viz.views.causes import link_of, words
 from viz.views.cells import LOOP_V, LOOP_WORDS, NAMES, with_loop_words
 
 MAX_CHANGES = 4
@@ -20,20 +21,24 @@ _T = attrgetter("t")
 
 
 class DetailsPanel(TracePanel):
-    COMPONENT_CLASSES = LABEL_CLASSES | {"details--dim", "details--title"}
+    COMPONENT_CLASSES = LABEL_CLASSES | {"details--dim", "details--title", "details--cause"}
+    DEFAULT_CSS = "DetailsPanel > .details--cause { color: $accent; }"
 
-    def show(self, lane: Lane | None, t: float, live: bool) -> None:
-        self._shown = (lane, t, live)
-        key = (lane.task if lane else None, len(lane.starts) if lane else 0, t, live, self.trace.changes if live else 0)
+    def show(self, lane: Lane | None, t: float, live: bool, index: int | None = None) -> None:
+        """Show `lane` at t: its span there, or span `index` when given (the waker's span after a jump to a cause,
+        which may have ended just before t)."""
+        self._shown = (lane, t, live, index)
+        key = (lane.task if lane else None, len(lane.starts) if lane else 0, t, live, self.trace.changes if live else 0,
+               index)
         if key == self._key:
             return
         self._key = key
-        self.update(self._text(lane, t, live), layout=False)
+        self.update(self._text(lane, t, live, index), layout=False)
 
     def _state_word(self, vis: int, word: str | None = None) -> Text:
         return Text(f" {word or NAMES[vis]} ", style=self.get_component_rich_style(f"label--{NAMES[vis]}"))
 
-    def _text(self, lane: Lane | None, t: float, live: bool) -> Text:
+    def _text(self, lane: Lane | None, t: float, live: bool, index: int | None = None) -> Text:
         if self._colors is None:
             self._colors = TaskColors(self.trace, self.app.theme_variables)
         dim = self.get_component_rich_style("details--dim")
@@ -43,7 +48,7 @@ class DetailsPanel(TracePanel):
         out = Text(no_wrap=False)
         out.append(lane.name, style=self._colors.style(lane.task) + self.get_component_rich_style("details--title"))
         out.append(f"  {lane.kind}", style=dim)
-        i = trace.span_index_at(lane, t)
+        i = trace.span_index_at(lane, t) if index is None else index
         ended = lane.ended is not None and t >= lane.ended and lane.starts
         if i is None and ended:
             i = len(lane.starts) - 1  # at or after its end: show how it ended
@@ -66,6 +71,11 @@ class DetailsPanel(TracePanel):
                 where = f"line {span.line} · " if in_main else f"{span.file}:{span.line} · "
             length = f"so far {fmt_duration(t - span.start)}" if still else f"for {fmt_duration(span.duration)}"
             out.append(f"{where}from {fmt_instant(span.start)}, {length}\n", style=dim)
+            link = link_of(trace, lane, i)
+            if link is not None:
+                hint = "  (w: go there)" if link.waker is not None else ""
+                out.append(words(trace, link, fmt_instant) + hint + "\n",
+                           style=self.get_component_rich_style("details--cause"))
         changes = self.changes(t)
         if changes:
             for line in changes:

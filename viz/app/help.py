@@ -20,6 +20,10 @@ KEYS = (
     ("f", "fit the whole run"),
     ("[ / ]", "slower / faster (1x = real time)"),
     ("↑ / ↓", "select a lane: its span, source line and totals show below"),
+    (". / ,", "step to the selected lane's next / previous event (its own state changes only)"),
+    ("w", "jump to what woke the selected span: the playhead to that moment, the waker's lane selected (a line "
+          "on the timeline joins the two lanes there); w again walks on along the chain of causes"),
+    ("W / backspace", "back along the chain of causes walked with w"),
     ("click", "move the playhead there (and select that lane); drag to scrub"),
     ("wheel", "scroll the lanes (shift+wheel or a sideways wheel: move along the time axis)"),
     ("s", "save the trace to a file in the current directory"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from bisect import bisect_left, bisect_right
 
 from rich.text import Text
 from textual import on
@@ -42,6 +43,7 @@ from viz.app.where import Whereabouts
 from viz.ingest.session import Session
 from viz.scenarios import list_scenarios
 from viz.trace.model import Lane, Trace
+from viz.views.causes import link_of
 from viz.views.durations import fmt_duration
 from viz.views.verdict import helper_tasks
 
@@ -86,6 +88,10 @@ class RunScreen(Screen):
         Binding("right_square_bracket", "speed(1)", "speed", key_display="[]", priority=True),
         Binding("left_square_bracket", "speed(-1)", "slower", show=False, priority=True),
         Binding("home", "home", "start", show=False, priority=True),
+        Binding("w", "cause", "cause", show=False),
+        Binding("W,backspace", "cause_back", "back from cause", show=False, key_display="W"),
+        Binding("full_stop", "lane_step(1)", "lane's next event", show=False, key_display="."),
+        Binding("comma", "lane_step(-1)", "lane's previous event", show=False, key_display=","),
         Binding("end", "end", "end", show=False, priority=True),
     ]
     AUTO_FOCUS = None
@@ -117,6 +123,8 @@ class RunScreen(Screen):
         self._dirty = False
         self._next_panels = 0.0  # with light syncs, the panels wait until then
         self._colors: TaskColors | None = None
+        self._pinned: tuple[int, float, int] | None = None  # (task, t, span): the waker's span after a jump (w)
+        self._causes_walked: list[tuple[float, int, tuple | None]] = []  # where each w came from, for W
 
     def _size_classes(self) -> None:
         """Start with the breakpoint classes the terminal's size gives (as Textual would set them on the first
@@ -328,11 +336,26 @@ class RunScreen(Screen):
         if light and now < self._next_panels:
             return
         lane = timeline.selected_lane
-        self.query_one(DetailsPanel).show(lane, t, self.live)
+        index = self._selected_span(lane, t)
+        link = link_of(self.trace, lane, index) if index is not None else None
+        timeline.set_link(None if link is None or link.waker is None else (link.cause.t, link.waker, link.woken))
+        self.query_one(DetailsPanel).show(lane, t, self.live, index if self._pinned else None)
         self.query_one(SummaryPanel).show(t)
         self._show_source(lane, t)
         # panels that take long to update (a thousand tasks' totals) are updated less often, not the keys slowed
         self._next_panels = now + max(every, PANEL_SPACING * (time.monotonic() - now))
+
+    def _selected_span(self, lane: Lane | None, t: float) -> int | None:
+        """The selected span: the selected lane's span at the playhead, or the waker's span a jump to a cause pinned
+        (while the playhead and the selection stay there)."""
+        if lane is None:
+            return None
+        pinned = self._pinned
+        if pinned is not None:
+            if pinned[0] == lane.task and pinned[1] == t:
+                return pinned[2]
+            self._pinned = None
+        return self.trace.span_index_at(lane, t)
 
     def _show_source(self, lane: Lane | None, t: float) -> None:
         trace = self.trace
@@ -371,6 +394,58 @@ class RunScreen(Screen):
     def action_step(self, direction: int) -> None:
         if not self.playback.step(direction):
             self.app.bell()
+        self._sync()
+
+    def action_cause(self) -> None:
+        """Jump to what woke the selected span: the playhead to the cause's instant, the waker's lane selected with
+        its span that woke it (W goes back along the chain walked)."""
+        timeline = self.query_one(Timeline)
+        lane, t = timeline.selected_lane, self.playback.t
+        index = self._selected_span(lane, t)
+        link = link_of(self.trace, lane, index) if index is not None else None
+        if link is None or link.waker is None or link.waker not in timeline.rows:
+            self.app.bell()
+            if link is not None:
+                self.notify(f"{link.cause.what}: no task woke {lane.name}." if link.waker is None else
+                            f"{link.waker.name}'s lane is hidden (H shows it).", timeout=3)
+            return
+        self._causes_walked.append((t, lane.task, self._pinned))
+        self._go_to(link.cause.t, link.waker.task)
+        self._pinned = (link.waker.task, self.playback.t, link.waker_index) if link.waker_index is not None else None
+        self._sync()
+
+    def action_cause_back(self) -> None:
+        """Back along the chain of causes walked with w: the playhead and the lane where the last w was pressed."""
+        if not self._causes_walked:
+            self.app.bell()
+            return
+        t, task, pinned = self._causes_walked.pop()
+        self._go_to(t, task)
+        self._pinned = pinned
+        self._sync()
+
+    def action_lane_step(self, direction: int) -> None:
+        """To the selected lane's next (+1) or previous (-1) event: a change of its state, or its end."""
+        lane = self.query_one(Timeline).selected_lane
+        pb = self.playback
+        if lane is None:
+            self.app.bell()
+            return
+        starts, ended, t = lane.starts, lane.ended, pb.t
+        if direction > 0:
+            i = bisect_right(starts, t)
+            to = starts[i] if i < len(starts) else ended if ended is not None and ended > t else None
+        elif ended is not None and ended < t:
+            to = ended
+        else:
+            i = bisect_left(starts, t) - 1
+            to = starts[i] if i >= 0 else None
+        if to is None:
+            self.app.bell()
+            return
+        pb.pause()
+        pb.seek(to)
+        pb.stepped = abs(to - t)
         self._sync()
 
     def action_home(self) -> None:

@@ -5,7 +5,8 @@ its cells from the `LanePainter`, one Segment per run of equal cells: a dense vi
 runs map straight to cached Segments (`_Styles.bars`), a sparse one as runs with sub-cell edges and labels. The
 segments of a lane are cached until the view, the width, the theme or that lane's data change; the playhead is
 spliced into the cached segments, and a lane's whole Strip is reused while the playhead stays in the same cell (so
-Textual's per-strip caches hold too). Lane summaries the painter skipped during a frame are built from a timer
+Textual's per-strip caches hold too). The selected span's cause is a connector (`set_link`): `╷`, `│`, `╵` in the cause's column from the waker's row to the woken
+task's row, spliced in like the playhead. Lane summaries the painter skipped during a frame are built from a timer
 (`_warm`), with the lanes a page above and below the view. Horizontal position and zoom are a `View` (t0, seconds
 per cell), not a scroll offset.
 """
@@ -48,7 +49,9 @@ class Timeline(ScrollView, can_focus=False):
 
     COMPONENT_CLASSES = BAR_CLASSES | LABEL_CLASSES | {
         "timeline--axis", "timeline--name", "timeline--selected", "timeline--playhead", "timeline--marker",
+        "timeline--cause",
     }
+    DEFAULT_CSS = "Timeline > .timeline--cause { color: $accent; text-style: bold; }"
 
     class Clicked(Message):
         """The user clicked the timeline: `time` to seek to (None on a name), `row` to select (None on the axis)."""
@@ -70,6 +73,8 @@ class Timeline(ScrollView, can_focus=False):
         self.reach = float("inf")  # a fit shows at least back to here (the first instant, once asked for all of it)
         self.playhead = 0.0
         self.selected = 0
+        self.link: tuple[float, Lane, Lane] | None = None  # the selected span's cause: (t, waker, woken)
+        self._link_rows: tuple[int, int, float] | None = None  # its rows (top, bottom) and instant, while both drawn
         self._styles: _Styles | None = None
         self._lane_cache: dict[tuple, list] = {}  # [segments, segment ends, last strip's key, last strip]
         self._cache_key: tuple | None = None
@@ -107,6 +112,7 @@ class Timeline(ScrollView, can_focus=False):
             self.selected = min(self.selected, max(0, len(self.rows) - 1))
             self._names = [lane.name for lane in self.rows]
             self._size_names()
+            self._place_link()
         keeping = self.keeping_height
         if self._height_kept and not keeping:
             self._height_kept = False
@@ -244,6 +250,35 @@ class Timeline(ScrollView, can_focus=False):
                 self.reach = min(self.reach, t)
                 self._fit(exact=self.trace.finished)
         self.refresh()
+
+    def set_link(self, link: tuple[float, Lane, Lane] | None) -> None:
+        """Draw the connector of a cause: (its instant, the waker's lane, the woken lane), or none."""
+        if link == self.link:
+            return
+        self.link = link
+        self._place_link()
+        self.refresh()
+
+    def _place_link(self) -> None:
+        link, rows = self.link, None
+        if link is not None:
+            try:
+                a, b = self.rows.index(link[1]), self.rows.index(link[2])
+            except ValueError:  # a lane not drawn (hidden)
+                a = b = -1
+            if a >= 0 and a != b:
+                rows = (min(a, b), max(a, b), link[0])
+        self._link_rows = rows
+
+    def _link_char(self, row: int) -> tuple[int, str] | None:
+        """The connector's cell in lane row `row` (its column, its character), or None."""
+        rows = self._link_rows
+        if rows is None or not rows[0] <= row <= rows[1]:
+            return None
+        x = self.view.cell_of(rows[2])
+        if not 0 <= x < self.view.width:
+            return None
+        return x, "╷" if row == rows[0] else "╵" if row == rows[1] else "│"
 
     def hide(self, tasks: set[int]) -> None:
         """Draw every lane but those of `tasks` (the selection stays on its lane when it is still drawn)."""
@@ -409,11 +444,15 @@ class Timeline(ScrollView, can_focus=False):
         px = view.cell_of(self.playhead)
         selected = row == self.selected
         name = self.shown_name(row)
-        key = (px, selected, name, self.hide_future)
+        link = self._link_char(row) if self._link_rows is not None else None
+        key = (px, selected, name, self.hide_future, link)
         if strip_key == key:  # the playhead stayed in the same cell of this lane
             return strip
         if 0 <= px < view.width:
             segments = _splice(segments, ends, px, None, st.playhead)
+        if link is not None:  # (a few rows only: the ends of the segments as spliced are counted again)
+            segments = _splice(segments, list(accumulate(seg.cell_length for seg in segments)), link[0],
+                               Segment(link[1], st.cause))
         strip = Strip(st.head(lane, name, self.name_width, selected) + segments, self._width)
         if self.hide_future:  # predict mode: nothing after the playhead
             strip = strip.crop(0, self.name_width + max(px, -1) + 1).extend_cell_length(self._width, st.base)
@@ -491,11 +530,12 @@ class _Styles:
         self.selected = get("timeline--selected")
         self.marker = get("timeline--marker")
         self.playhead = Style(color=get("timeline--playhead").color, bold=True)
+        self.cause = Style(bgcolor=background) + get("timeline--cause")
         self.colors = TaskColors(widget.trace, widget.app.theme_variables)
         self.bars = _Bars(self.bar)
         self.runs = _Runs(self)
         self.truecolor = all(_truecolor(style) for style in [self.base, self.axis, self.name, self.selected,
-                                                             self.marker, self.playhead, *self.bar, *self.label,
+                                                             self.marker, self.playhead, self.cause, *self.bar, *self.label,
                                                              *self.colors.styles])
         self._edges: dict[tuple[int, int, int], Segment] = {}
         self._heads: dict[tuple, list[Segment]] = {}
