@@ -1,6 +1,6 @@
-"""Build the optional C hot paths: the recorder's switch hook (viz/recorder/_fasthook.c), its GIL sampler
-(viz/recorder/_cpuclock.c), the viewer's deriver on switch events (viz/ingest/_derive.c) and the trace model's record
-folding and trace-file scanning (viz/trace/_fold.c);
+"""Build the optional C hot paths: the recorder's switch hook (viz/recorder/_fasthook.c), its asyncio task-step hook
+(viz/recorder/_aiohook.c), its GIL sampler (viz/recorder/_cpuclock.c), the viewer's deriver on switch events
+(viz/ingest/_derive.c) and the trace model's record folding and trace-file scanning (viz/trace/_fold.c);
 and ship the top-level scenarios/ folder, the scenarios' one source, inside the package as viz/_scenarios
 (viz.scenarios finds it there in an installed copy).
 
@@ -17,6 +17,7 @@ setup(
     package_dir={"viz._scenarios": "scenarios"},
     ext_modules=[
         Extension("viz.recorder._fasthook", ["viz/recorder/_fasthook.c"], optional=True),
+        Extension("viz.recorder._aiohook", ["viz/recorder/_aiohook.c"], optional=True),
         Extension("viz.recorder._cpuclock", ["viz/recorder/_cpuclock.c"], optional=True),
         Extension("viz.ingest._derive", ["viz/ingest/_derive.c"], depends=[RECORD_H], optional=True),
         Extension("viz.trace._fold", ["viz/trace/_fold.c"], depends=[RECORD_H], optional=True),

@@ -22,6 +22,7 @@ events keep their order. Coroutines run this way need no profile function (gener
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -38,6 +39,17 @@ _TASK_MAKERS = frozenset(("create_task", "ensure_future", "_ensure_future", "gat
                           "_wait", "as_completed", "call_soon", "_viz_scheduled", "new", "__init__"))
 _R = protocol.SWITCH_RUN
 _RUN_BYTES = 32 * 1024  # switches packed (protocol.SWITCH) before they go to the recorder's buffer at the latest
+
+
+def _fast_steps():
+    """The C hot path of task steps (viz/recorder/_aiohook.c), or None: not built, or VIZ_PURE_PYTHON=1."""
+    if os.environ.get("VIZ_PURE_PYTHON"):
+        return None
+    try:
+        from viz.recorder._aiohook import Steps
+    except ImportError:
+        return None
+    return Steps
 
 
 def uses_asyncio(code) -> bool:
@@ -260,6 +272,13 @@ class AsyncioHooks:
         rec.state(tid, "ready", reason, t=t)
         rec.cause(tid, cur if cur is not None else loop._viz_tid, reason, t)  # else the loop woke it (its poll, a timer)
 
+    def user_code(self, code) -> bool:
+        """Whether a code object is the program's own (asked by the C step hook once per code object)."""
+        entry = self._codes.get(id(code))
+        if entry is None:  # holds the code, so its id stays its own
+            entry = self._codes[id(code)] = (code, self.rec.sites.is_user(code), {})
+        return entry[1]
+
     def where(self, task) -> tuple:
         """(reason, file, line, stream, wait if it yielded) of a suspended task: the call at its innermost await in
         the program's own coroutines (`await asyncio.sleep(0.05)`), where that is, whether it waits on a stream's
@@ -358,6 +377,7 @@ def _loop_class(asyncio, hooks: AsyncioHooks):
     pack = protocol.SWITCH.pack
     base = asyncio.SelectorEventLoop
     base_call_soon, base_call_at = base.call_soon, base.call_at
+    fast_steps = _fast_steps()
     sel_base = selectors.DefaultSelector
     real_select = getattr(sel_base.select, "__wrapped__", sel_base.select)  # not blocking.py's: the loop is idle
 
@@ -410,6 +430,12 @@ def _loop_class(asyncio, hooks: AsyncioHooks):
             self._viz_run, self._viz_items = bytearray(), []  # task steps as packed switches (H, Y) and Y's Waits
             super().__init__(selector)
             self._viz_step_soon = self._viz_step
+            if fast_steps is not None:  # the common case in C: a task's step that yields where it did before
+                steps = fast_steps(self, Task, tid_of, fresh, base_call_soon, VizLoop.call_soon, VizLoop._viz_step,
+                                   VizLoop._viz_after, hooks.user_code, t0)
+                self._viz_remember = steps.remember
+                self._viz_step_soon = steps.step
+                self.call_soon = steps.call_soon
             if own:
                 selector._viz_own = frozenset(key.fd for key in selector.get_map().values())  # the self-pipe
                 selector._viz_loop = self
@@ -462,21 +488,29 @@ def _loop_class(asyncio, hooks: AsyncioHooks):
                 return callback(*args)
             finally:
                 self._viz_current = None
-                t = clock() - t0
-                try:
-                    if self._viz_yielded:  # the common case of a busy loop, kept short: cached per place
-                        item = where(task)[4]
-                    elif task.done():
-                        item = hooks.finished(self, task, tid, t)
-                    else:
-                        item = wait(self, task, tid, t, False)
-                    if item is not None:
-                        run += pack(b"Y", t, tid, loop_tid)
-                        self._viz_items.append(item)
-                        if len(run) > _RUN_BYTES:
-                            self._viz_flush()
-                except Exception:
-                    rec.hook_error("asyncio step hook")
+                self._viz_after(task, tid, clock() - t0, self._viz_yielded)
+
+        def _viz_after(self, task, tid, t, yielded, signature=None):
+            """After a task's step: its switch back to the loop (Y) and why it waits, or its end. `signature`: the C
+            hook's key of where the task yielded, to remember the item by (a place of the program's own)."""
+            try:
+                if yielded:  # the common case of a busy loop, kept short: cached per place
+                    place = where(task)
+                    item = place[4]
+                    if signature is not None and place[1] is not None:
+                        self._viz_remember(signature, item)
+                elif task.done():
+                    item = hooks.finished(self, task, tid, t)
+                else:
+                    item = wait(self, task, tid, t, False)
+                if item is not None:
+                    run = self._viz_run
+                    run += pack(b"Y", t, tid, self._viz_tid)
+                    self._viz_items.append(item)
+                    if len(run) > _RUN_BYTES:
+                        self._viz_flush()
+            except Exception:
+                rec.hook_error("asyncio step hook")
 
         def _viz_flush(self) -> None:
             """Hand the switches packed so far to the recorder as one event, ahead of any event that follows them."""
