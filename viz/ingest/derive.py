@@ -208,10 +208,25 @@ class Deriver:
         if file is None and state == "running":
             file, line = task.file, task.line
         if state == "running" and task.state == "blocked" and task.info:
+            hid = self._switching_hub(t)  # the Python switch hook's form of a hub's switch: its ready state, then ours
+            what = _wake_words(task) if hid is not None else None
+            n = len(out)
             self._woke_late(out, task, t, tid)
+            if what is not None:
+                out.append({"k": "cause", "t": out[-1][1] if len(out) > n else t, "task": tid, "by": hid,
+                            "what": what})
         if state == task.state and reason == task.reason and file == task.file and line == task.line:
             return
         self._emit(out, task, t, tid, state, reason, file, line, info)
+
+    def _switching_hub(self, t: float) -> int | None:
+        """The hub that switched to a task at time t (it went ready, "switched to ...", at that very instant)."""
+        tasks = self.tasks
+        for hid in self._hubs:
+            htask = tasks[hid]
+            if htask.t == t and htask.state == "ready":
+                return hid
+        return None
 
     # ---- the C hook's compact switch events, on a fast path ----------------------------------------------------
     def _hub_resumes(self, out, ev) -> None:
