@@ -44,7 +44,7 @@ class BlockingHooks:
         """Wrap `fn` so the calling task is blocked, for the reason `describe(args, kwargs)` gives, while it runs.
 
         `woken(args, kwargs, result)`, when given, says what ended the wait, `(by, what)` (by: a task id or None), or
-        None when it cannot tell: the running span after the wait gets that cause."""
+        None when it cannot tell: the running span after a wait that returned gets that cause."""
         rec, busy = self.rec, self._busy
 
         @functools.wraps(fn)
@@ -65,15 +65,16 @@ class BlockingHooks:
             rec.state(tid, "blocked", reason, frame,
                       {"blocks_loop": True} if loop else None)
             busy.add(ident)
-            result = None
+            result = returned = None
             try:
                 result = fn(*args, **kwargs)
+                returned = True
                 return result
             finally:
                 busy.discard(ident)
                 t = rec.now()
                 rec.state(tid, "running", None, frame, t=t)
-                if woken is not None:
+                if woken is not None and returned:  # (a wait that raised, a queue's timeout, has no cause)
                     try:
                         cause = woken(args, kwargs, result)
                         if cause is not None:

@@ -222,6 +222,7 @@ def _install_threads(hooks) -> None:
             rec.end(tid)
     Thread.start = start_wrapper
     Thread._bootstrap_inner = bootstrap_wrapper
+
     def ended(a, k, result):
         th = a[0]
         tid = getattr(th, "_viz_task", None)
@@ -248,27 +249,25 @@ def _called_from(code, depth: int = 5) -> bool:
     return False
 
 
-def setter(rec, real, what: str):
+def setter(rec, real):
     """Wrap a method that wakes waiters (Event.set, Queue.put): it records its task on the object, so the waiter it
     wakes can name it (`by_setter` reads it)."""
-    current_task = rec.current_task
-
     @functools.wraps(real)
     def wrapper(self, *args, **kwargs):
         try:
-            self._viz_by = current_task()
+            self._viz_by = rec.current_task()  # (looked up each time: generator and asyncio hooks replace it)
         except Exception:
             pass
         return real(self, *args, **kwargs)
     return wrapper
 
 
-def by_setter(rec, what: str):
-    """The wake-up cause of a wait that returned something (`woken` for BlockingHooks.blocking): the task that last
-    called the setter on the object, `Event.set() by worker-2`."""
+def by_setter(rec, what: str, flag: bool = False):
+    """The wake-up cause of a wait that returned (`woken` for BlockingHooks.blocking): the task that last called the
+    setter on the object, `Event.set() by worker-2`. With `flag`, the wait returns False when it timed out."""
     def woken(a, k, result):
         by = getattr(a[0], "_viz_by", None)
-        return None if by is None or result is False else (by, f"{what} by {rec.names.get(by, '?')}")
+        return None if by is None or flag and result is False else (by, f"{what} by {rec.names.get(by, '?')}")
     return woken
 
 
@@ -283,8 +282,8 @@ def _install_waits(hooks) -> None:
         if _called_from(timer_run):  # a Timer's thread waits out its interval (or a cancel())
             return f"Timer({format_seconds(a[1] if len(a) > 1 else k.get('timeout'))})"
         return "Event.wait()"
-    Event.wait = hooks.blocking(Event.wait, unless_patched(event_words), by_setter(rec, "Event.set()"))
-    Event.set = setter(rec, Event.set, "Event.set()")
+    Event.wait = hooks.blocking(Event.wait, unless_patched(event_words), by_setter(rec, "Event.set()", True))
+    Event.set = setter(rec, Event.set)
     wait_for = Condition.wait_for
 
     def condition_words(a, k):
@@ -325,7 +324,7 @@ def _install_queues(hooks) -> None:
         lambda a, k: "Queue.get()" if (a[1] if len(a) > 1 else k.get("block", True)) and a[0].empty() else None),
         by_setter(rec, "Queue.put()"))
     Queue.put = setter(rec, hooks.blocking(Queue.put, unless_patched(
-        lambda a, k: "Queue.put()" if a[0].maxsize > 0 and a[0].full() else None)), "Queue.put()")
+        lambda a, k: "Queue.put()" if a[0].maxsize > 0 and a[0].full() else None)))
     Queue.join = hooks.blocking(Queue.join, unless_patched(lambda a, k: "Queue.join()" if a[0].unfinished_tasks else None))
     _SimpleQueue.__name__ = _SimpleQueue.__qualname__ = "SimpleQueue"
     _SimpleQueue.__module__ = "queue"
