@@ -9,6 +9,9 @@ The child reports only what it sees at the moment: switches, waits, the loop's p
 - a GIL wait (ready "waiting for the GIL", then running with info {"gil": True}) only ever interrupts a running
   span: the recorder's sampler finds it after the fact and may name a task that has stopped running meanwhile (a
   hook that records the stop straight into the buffer does not tell it), and then the wait and its end are dropped;
+- causes (who woke a task, and how): a spawned task's first span is its parent's doing, and a hub that resumes a task
+  blocked on a timer or an fd woke it (`the timer gevent.sleep(2) set at line 13 fired`, `fd 7 readable, returned
+  by the hub's poll`); the recorder's own cause events (threads, generators, asyncio, select loops) pass through;
 - repeated identical states are folded, and at exit every task still open is ended.
 
 State records, the bulk of a trace, come out as viz.trace.record.StateRecord; the rest as dicts.
@@ -90,7 +93,7 @@ class Deriver:
         self._switched_to: dict[int, str] = {}  # task -> "switched to <its name>", the reason of a hub's ready span
         self._idle_told: set[int] = set()  # hubs whose idle span of the current poll went out early (quiet())
         self._gil_dropped: set[int] = set()  # tasks whose GIL wait was dropped: drop its end too
-        self._spawns: dict[int, tuple] = {}  # task spawned, not yet stepped -> (parent, line of its spawn)
+        self._spawns: dict[int, tuple] = {}  # task spawned, no state yet -> (parent, line of its task record)
 
     def feed(self, batch: list) -> list[Record]:
         """The records of a batch of raw events, in order (and the spawn causes of tasks that took their first step)."""
@@ -100,7 +103,8 @@ class Deriver:
         return out
 
     def _spawn_causes(self, out: list) -> None:
-        """A spawned task's first span, ready or running, was caused by its parent: `spawned by main at line 35`."""
+        """A spawned task's first span, ready or running, was caused by its parent: `spawned by main (its code starts
+        at line 12)` (the line of the task record: where its function is defined, not the spawn call)."""
         spawns = self._spawns
         for i in range(len(out)):
             rec = out[i]
@@ -313,6 +317,7 @@ class Deriver:
 
     def _end(self, out, t, tid) -> None:
         self._see(t)
+        self._spawns.pop(tid, None)
         task = self.tasks.get(tid)
         if task is None or task.ended:
             return
