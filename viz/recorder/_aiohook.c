@@ -81,7 +81,7 @@ static int table_set(Table *t, unsigned long long key, unsigned long long check,
 
 static PyObject *str_self, *str_get_coro, *str_viz_tid, *str_viz_run, *str_viz_items, *str_viz_current,
     *str_viz_yielded, *str_viz_timer, *str_viz_step_soon, *str_viz_flush,
-    *str_cr_code, *str_cr_frame, *str_cr_await, *str_gi_code, *str_gi_frame, *str_gi_yieldfrom;
+    *str_cr_frame, *str_cr_await, *str_gi_frame, *str_gi_yieldfrom;
 
 typedef struct {
     PyObject_HEAD
@@ -112,6 +112,17 @@ static int optional_attr(PyObject *obj, PyObject *name, PyObject **out) {
     return PyObject_GetOptionalAttr(obj, name, out);
 #else
     return _PyObject_LookupAttr(obj, name, out);
+#endif
+}
+
+/* The code object of a coroutine or generator (new reference), without an attribute look-up. */
+static PyObject *code_of(PyObject *gen) {
+#if PY_VERSION_HEX >= 0x030C0000
+    return (PyObject *)PyGen_GetCode((PyGenObject *)gen);
+#else
+    PyObject *code = (PyObject *)((PyGenObject *)gen)->gi_code;
+    Py_INCREF(code);
+    return code;
 #endif
 }
 
@@ -150,16 +161,16 @@ static int signature(Steps *self, PyObject *task, unsigned long long *out) {
     PyObject *c = PyObject_CallMethodNoArgs(task, str_get_coro);
     if (c == NULL) return -1;
     for (int depth = 0; c != Py_None && depth < MAX_DEPTH; depth++) {
-        PyObject *code_name, *frame_name, *await_name;
+        PyObject *frame_name, *await_name;
         if (PyCoro_CheckExact(c)) {
-            code_name = str_cr_code; frame_name = str_cr_frame; await_name = str_cr_await;
+            frame_name = str_cr_frame; await_name = str_cr_await;
         } else if (PyGen_CheckExact(c)) {
-            code_name = str_gi_code; frame_name = str_gi_frame; await_name = str_gi_yieldfrom;
+            frame_name = str_gi_frame; await_name = str_gi_yieldfrom;
         } else {  /* a future or another awaitable: where() stops here */
             MIX(h, (uintptr_t)Py_TYPE(c));
             break;
         }
-        PyObject *code = PyObject_GetAttr(c, code_name);
+        PyObject *code = code_of(c);
         if (code == NULL) goto error;
         MIX(h, (uintptr_t)code);
         int user = is_user(self, code);
@@ -273,7 +284,7 @@ static PyObject *Steps_step(Steps *self, PyObject *const *args, Py_ssize_t nargs
         goto python;
     }
     Py_INCREF(tid);
-    int fresh = PySet_Contains(self->fresh, tid);
+    int fresh = PySet_GET_SIZE(self->fresh) > 0 ? PySet_Contains(self->fresh, tid) : 0;
     if (fresh < 0) goto error;
     loop_tid = PyDict_GetItemWithError(self->dict, str_viz_tid);
     if (loop_tid == NULL && PyErr_Occurred()) goto error;
@@ -286,8 +297,10 @@ static PyObject *Steps_step(Steps *self, PyObject *const *args, Py_ssize_t nargs
         goto python;
     }
     if (append_switch(run, 'H', now() - self->t0, loop_c, tid_c) < 0) goto error;
+    PyObject *timer = PyDict_GetItemWithError(self->dict, str_viz_timer);  /* None (or unset) unless a step set it */
+    if (timer == NULL && PyErr_Occurred()) goto error;
     if (PyDict_SetItem(self->dict, str_viz_current, tid) < 0 || PyDict_SetItem(self->dict, str_viz_yielded, Py_False) < 0
-            || PyDict_SetItem(self->dict, str_viz_timer, Py_None) < 0)
+            || (timer != NULL && timer != Py_None && PyDict_SetItem(self->dict, str_viz_timer, Py_None) < 0))
         goto error;
 
     PyObject *result = PyObject_Vectorcall(callback, args + 1, (size_t)(n - 1), NULL);
@@ -482,10 +495,8 @@ PyMODINIT_FUNC PyInit__aiohook(void) {
     INTERN(str_viz_timer, "_viz_timer");
     INTERN(str_viz_step_soon, "_viz_step_soon");
     INTERN(str_viz_flush, "_viz_flush");
-    INTERN(str_cr_code, "cr_code");
     INTERN(str_cr_frame, "cr_frame");
     INTERN(str_cr_await, "cr_await");
-    INTERN(str_gi_code, "gi_code");
     INTERN(str_gi_frame, "gi_frame");
     INTERN(str_gi_yieldfrom, "gi_yieldfrom");
 #undef INTERN
