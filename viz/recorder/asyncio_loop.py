@@ -18,6 +18,9 @@ step wrapper and `task_wakeup` on Python 3.11-3.13 alike); `call_soon` runs it i
 goes out as the two switch events of gevent's hub (HUB_TO_TASK as it starts, TASK_TO_HUB with why the task waits as
 it ends), packed into runs (SWITCH_RUN) that the viewer derives in C; any other event flushes the run first, so
 events keep their order. Coroutines run this way need no profile function (generators.install leaves them out).
+The common step of a busy loop (a task that yields again where it yielded before) and the bookkeeping of `call_soon`
+run in C when `_aiohook.c` is built (`Steps`: the loop's `call_soon` and step wrapper); everything else goes to the
+methods here, which are the reference (VIZ_PURE_PYTHON=1 uses them alone; tests/test_aiohook.py checks both agree).
 """
 
 from __future__ import annotations
