@@ -405,7 +405,10 @@ class RunScreen(Screen):
         link = link_of(self.trace, lane, index) if index is not None else None
         if link is None or link.waker is None or link.waker not in timeline.rows:
             self.app.bell()
-            if link is not None:
+            if link is None:
+                self.notify(f"No cause recorded for {lane.name}'s span here." if lane is not None else
+                            "No lane selected.", timeout=3)
+            else:
                 self.notify(f"{link.cause.what}: no task woke {lane.name}." if link.waker is None else
                             f"{link.waker.name}'s lane is hidden (H shows it).", timeout=3)
             return

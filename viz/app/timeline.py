@@ -76,7 +76,7 @@ class Timeline(ScrollView, can_focus=False):
         self.link: tuple[float, Lane, Lane] | None = None  # the selected span's cause: (t, waker, woken)
         self._link_rows: tuple[int, int, float] | None = None  # its rows (top, bottom) and instant, while both drawn
         self._styles: _Styles | None = None
-        self._lane_cache: dict[tuple, list] = {}  # [segments, segment ends, last strip's key, last strip]
+        self._lane_cache: dict[tuple, list] = {}  # [segments, segment ends, last strip's key, last strip, linked]
         self._cache_key: tuple | None = None
         self._axis: list | None = None  # [key, segments, text, (playhead key, strip)]
         self._warming = False
@@ -437,10 +437,10 @@ class Timeline(ScrollView, can_focus=False):
         if cached is None:
             if len(self._lane_cache) > 4096:
                 self._lane_cache.clear()
-            cached = self._lane_cache[lane_key] = [*self._lane_segments(lane, st), None, None]
+            cached = self._lane_cache[lane_key] = [*self._lane_segments(lane, st), None, None, None]
             if self.painter.behind:
                 self._warm_later()
-        segments, ends, strip_key, strip = cached
+        segments, ends, strip_key, strip, linked = cached
         px = view.cell_of(self.playhead)
         selected = row == self.selected
         name = self.shown_name(row)
@@ -448,15 +448,17 @@ class Timeline(ScrollView, can_focus=False):
         key = (px, selected, name, self.hide_future, link)
         if strip_key == key:  # the playhead stayed in the same cell of this lane
             return strip
-        if 0 <= px < view.width:
+        if link is not None:  # the connector's cell, spliced in once per link and kept while the playhead moves
+            if linked is None or linked[0] != link:
+                spliced = _splice(segments, ends, link[0], Segment(link[1], st.cause))
+                linked = cached[4] = (link, spliced, _spliced_ends(ends, link[0]))
+            segments, ends = linked[1], linked[2]
+        if 0 <= px < view.width and (link is None or px != link[0]):
             segments = _splice(segments, ends, px, None, st.playhead)
-        if link is not None:  # (a few rows only: the ends of the segments as spliced are counted again)
-            segments = _splice(segments, list(accumulate(seg.cell_length for seg in segments)), link[0],
-                               Segment(link[1], st.cause))
         strip = Strip(st.head(lane, name, self.name_width, selected) + segments, self._width)
         if self.hide_future:  # predict mode: nothing after the playhead
             strip = strip.crop(0, self.name_width + max(px, -1) + 1).extend_cell_length(self._width, st.base)
-        cached[2:] = key, strip
+        cached[2:4] = key, strip
         return strip
 
     def _warm_later(self) -> None:
@@ -511,6 +513,15 @@ def _splice(segments: list[Segment], ends: list[int], x: int, replacement: Segme
         out.append(Segment(text[cut + 1:], style))
     out.extend(segments[i + 1:])
     return out
+
+
+def _spliced_ends(ends: list[int], x: int) -> list[int]:
+    """Where each segment `_splice(segments, ends, x, ...)` returns ends: the segment at x cut in up to three."""
+    i = bisect_right(ends, x)
+    if i >= len(ends):
+        return ends
+    start = ends[i - 1] if i else 0
+    return ends[:i] + ([x] if x > start else []) + [x + 1] + ([ends[i]] if x + 1 < ends[i] else []) + ends[i + 1:]
 
 
 class _Styles:
