@@ -131,3 +131,27 @@ def test_full_stop_and_comma_step_through_the_selected_lanes_own_events_only(scr
             await pilot.press("comma", "comma")
             assert screen.playback.t == own[-3]
     asyncio.run(run())
+
+
+def test_w_on_a_span_no_task_caused_leaves_the_playhead_and_the_lane_where_they_are(script):
+    trace, wait = handoff(script)
+    main = lane(trace, "main")
+    sleep = next(s for s in spans(trace, "main", "blocked") if s.reason == "time.sleep(0.3)")
+    assert 0.25 <= sleep.end - sleep.start <= 0.6 and trace.cause_of(main, sleep.index) is None
+
+    async def run():
+        app = VizApp(trace=trace, trace_name="handoff")
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = app.screen
+            timeline = screen.query_one(Timeline)
+            await pilot.pause()
+            await select(pilot, "main")
+            screen.playback.seek((sleep.start + sleep.end) / 2)
+            screen._sync()
+            await pilot.press("w")
+            await pilot.pause()
+            assert timeline.selected_lane is main and screen.playback.t == (sleep.start + sleep.end) / 2
+            assert timeline.link is None and "woken" not in details_text(app)
+            await pilot.press("W")  # nothing walked: nowhere to go back to
+            assert screen.playback.t == (sleep.start + sleep.end) / 2
+    asyncio.run(run())
