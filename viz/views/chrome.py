@@ -67,7 +67,7 @@ def _flow(trace: Trace, fid: int, waker, cause, woken, start: float, what: str) 
         return []
     ts = _us(waker.starts[j])
     dur = _dur(ts, _us(trace.span_end(waker, j)))
-    at = max(ts, min(_us(cause.t), ts + dur - 0.001))  # inside the waker's slice, short of the next one's start
+    at = max(ts, min(_us(cause.t), round(ts + dur - 0.001, 3)))  # inside the waker's slice, short of the next one's
     common = {"name": what, "cat": "cause", "id": fid, "pid": PID, "bp": "e"}
     return [{"ph": "s", "tid": waker.task, "ts": at, **common},
             {"ph": "f", "tid": woken.task, "ts": _us(start), **common}]
