@@ -134,6 +134,27 @@ def test_threads_woken_by_event_queue_lock_and_join_name_the_thread_that_release
     assert ("join: A ended", task_id(trace, "A")) in [(c.what, c.by) for c in joined]
 
 
+def test_threads_woken_by_a_condition_a_semaphore_and_their_start_name_the_thread_behind_it(script):
+    path = script("import threading, time\n"
+                  "cond, sem, ready = threading.Condition(), threading.Semaphore(0), False\n"
+                  "def notifier():\n    global ready\n    time.sleep(0.2)\n"
+                  "    with cond:\n        ready = True\n        cond.notify_all()\n"
+                  "    time.sleep(0.2)\n    sem.release()\n"
+                  "def waiter():\n    with cond:\n        cond.wait_for(lambda: ready)\n    sem.acquire()\n"
+                  "ts = [threading.Thread(target=notifier, name='notifier'), threading.Thread(target=waiter, name='waiter')]\n"
+                  "for t in ts: t.start()\nfor t in ts: t.join()\n")
+    trace = record(str(path))
+    notifier = task_id(trace, "notifier")
+    causes = woken(trace, "waiter")
+    assert [(c.by, c.what) for _, c in causes] == [(notifier, "Condition.notify() by notifier"),
+                                                   (notifier, "Semaphore.release() by notifier")]
+    start = spans(trace, "waiter", "blocked")[0].start
+    for (span, _), due in zip(causes, (0.2, 0.4)):
+        assert due - 0.05 <= span.start - start <= due + 0.25
+    started = [(c.by, c.what) for _, c in woken(trace, "main")]
+    assert (notifier, "notifier started") in started and (task_id(trace, "waiter"), "waiter started") in started
+
+
 def test_asyncio_wake_ups_name_the_waking_task_or_the_loop(script):
     path = script("import asyncio\n"
                   "async def consumer(q):\n    await q.get()\n"

@@ -149,10 +149,10 @@ def unless_patched(describe):
     return words
 
 
-def try_first(hooks, real, describe):
+def try_first(hooks, real, describe, woken=None):
     """Wrap an `acquire(blocking=True, timeout=None)`: try it without waiting first (nothing recorded when that
-    succeeds), then wait recorded as blocked for `describe(args, kwargs)`."""
-    slow = hooks.blocking(real, unless_patched(describe))
+    succeeds), then wait recorded as blocked for `describe(args, kwargs)` (and its end caused as `woken` says)."""
+    slow = hooks.blocking(real, unless_patched(describe), woken)
 
     @functools.wraps(real)
     def acquire(self, blocking=True, timeout=None):
@@ -182,7 +182,10 @@ def _install_threads(hooks) -> None:
         return rec.names.get(getattr(th, "_viz_task", 0), th.name)
 
     # start() waits until the new thread runs: `start (worker(1))`, not the Event.wait() inside it
-    started = hooks.blocking(start, unless_patched(lambda a, k: f"start ({task_name(a[0])})"))
+    def running(a, k, result):  # start() returns once the new thread runs: the thread woke its starter
+        tid = getattr(a[0], "_viz_task", None)
+        return None if tid is None else (tid, f"{task_name(a[0])} started")
+    started = hooks.blocking(start, unless_patched(lambda a, k: f"start ({task_name(a[0])})"), running)
 
     @functools.wraps(start)
     def start_wrapper(th):
@@ -264,10 +267,13 @@ def setter(rec, real):
 
 def by_setter(rec, what: str, flag: bool = False):
     """The wake-up cause of a wait that returned (`woken` for BlockingHooks.blocking): the task that last called the
-    setter on the object, `Event.set() by worker-2`. With `flag`, the wait returns False when it timed out."""
+    setter on the object, `Event.set() by worker-2`. With `flag`, the wait returns False when it timed out. A `what`
+    starting with a dot follows the object's class name (`.release()`: `BoundedSemaphore.release()`)."""
     def woken(a, k, result):
         by = getattr(a[0], "_viz_by", None)
-        return None if by is None or flag and result is False else (by, f"{what} by {rec.names.get(by, '?')}")
+        if by is None or flag and result is False:
+            return None
+        return by, f"{type(a[0]).__name__ if what[0] == '.' else ''}{what} by {rec.names.get(by, '?')}"
     return woken
 
 
@@ -291,9 +297,14 @@ def _install_waits(hooks) -> None:
             return None
         # wait_for() calls wait(): the span names the call the program made
         return "Condition.wait_for()" if _called_from(wait_for.__code__) else "Condition.wait()"
-    Condition.wait = hooks.blocking(Condition.wait, unless_patched(condition_words))
+    Condition.wait = hooks.blocking(Condition.wait, unless_patched(condition_words),
+                                    by_setter(rec, "Condition.notify()", True))
+    Condition.notify = setter(rec, Condition.notify)  # (notify_all() calls it)
     threading.Semaphore.acquire = try_first(hooks, threading.Semaphore.acquire,
-                                            lambda a, k: f"{type(a[0]).__name__}.acquire()")
+                                            lambda a, k: f"{type(a[0]).__name__}.acquire()",
+                                            by_setter(rec, ".release()", True))
+    threading.Semaphore.release = setter(rec, threading.Semaphore.release)
+    threading.BoundedSemaphore.release = setter(rec, threading.BoundedSemaphore.release)
     threading.Semaphore.__enter__ = threading.Semaphore.acquire
 
     def barrier_words(a, k):
