@@ -1,10 +1,13 @@
 """The recorder: what runs inside the traced child process, and nothing else.
 
 `child` is the entry point (`python -m viz.recorder.child FD SCRIPT`); it installs the hooks of `core` (the event
-buffer and its flusher), `greenlets` (greenlet switches, gevent's hub), `blocking` (the standard library's blocking
-calls), `generators` (a profile hook for the script's generators and coroutines), `output` (per-task stdout/stderr)
-and `sockets`, `callsite` (how a call is named); `_fasthook.c` is the switch hook's hot path. Events leave through
-the pipe as `viz.protocol` defines them. This package imports nothing of viz but `viz.protocol` (a test enforces
-it): the viewer's model, Textual and the app never load into the traced program, and gevent only if the script
-imports it.
+buffer and its flusher), `greenlets` (greenlet switches, gevent's hub), `blocking`, `locks`, `processes` and
+`futures` (the standard library's blocking calls: sleep, sockets, select and poll, locks and queues, child processes
+and pipes, futures), `asyncio_loop` (asyncio's loop and tasks), `generators` with `monitoring` (the script's
+generators: sys.monitoring on 3.12+, a profile hook on 3.11), `gil` (threads waiting for the GIL), `output`
+(per-task stdout/stderr), with `imports` (hooks added when the script imports a module), `sockets` and `callsite`
+(how a call is named). The C hot paths: `_fasthook.c` (switches and the generators' profile filter), `_aiohook.c`
+(asyncio task steps), `_cpuclock.c` (the GIL sampler). Events leave through the pipe as `viz.protocol` defines
+them. This package imports nothing of viz but `viz.protocol` (a test enforces it): the viewer's model, Textual and
+the app never load into the traced program, and gevent only if the script imports it.
 """
