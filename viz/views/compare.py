@@ -151,8 +151,28 @@ def task_times(runs: list[Run]) -> tuple[list[str], list[list[tuple[float, float
             for i, state in enumerate(STATES):
                 acc[i] += tot[state]
         per_run.append(sums)
-    names = list(order)
+    alias = _same_function(per_run)
+    for sums in per_run:
+        for name in [n for n in sums if n in alias]:
+            sums[alias[name]] = sums.pop(name)
+    names = list(dict.fromkeys(alias.get(name, name) for name in order))
     return names, [[tuple(sums[name]) if name in sums else None for sums in per_run] for name in names]
+
+
+def _same_function(per_run: list[dict]) -> dict[str, str]:
+    """Names to match as one task although their arguments differ between runs (`outer` in one scenario,
+    `outer('alex', 'wupeiqi')` in another): the same function, one task of that function in each run. Each maps to
+    the shortest of them."""
+    groups: dict[str, set[str]] = {}
+    for sums in per_run:
+        for name in sums:
+            groups.setdefault(name.split("(", 1)[0], set()).add(name)
+    alias: dict[str, str] = {}
+    for names in groups.values():
+        if len(names) > 1 and all(sum(n in sums for n in names) <= 1 for sums in per_run):
+            keep = min(names, key=len)
+            alias.update({n: keep for n in names if n != keep})
+    return alias
 
 
 def fmt_times(times: tuple[float, float, float] | None) -> str:
