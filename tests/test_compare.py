@@ -385,3 +385,19 @@ def test_a_narrow_table_has_a_row_per_task_and_state_and_cuts_no_figure():
     console = Console(width=160, record=True, color_system=None)
     console.print(comparison_tables(runs, 160))
     assert "running / ready / blocked" in console.export_text()  # wide enough: a cell per run
+
+
+def test_question_mark_on_the_compare_screen_lists_its_own_keys():
+    async def run():
+        from viz.app.help import HelpScreen
+        app = compare_app(_runs("gevent_sleepers", "sleepers_unpatched"))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            assert any(key == "w" and "counted work" in what for key, what in app.screen.keys)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not isinstance(app.screen, HelpScreen)
+    asyncio.run(run())

@@ -292,6 +292,7 @@ class CompareScreen(Screen):
         Binding("pagedown", "table(1)", "table", key_display="pgdn/up"),
         Binding("pageup", "table(-1)", "table up", show=False),
         Binding("escape,b", "back", "back", key_display="esc"),
+        Binding("question_mark", "help", "help", key_display="?"),
     ]
     AUTO_FOCUS = None
 
@@ -445,6 +446,11 @@ class CompareScreen(Screen):
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         return self.can_go_back if action == "back" else True
+
+    def action_help(self) -> None:
+        from viz.app.help import COMPARE_KEYS, HelpScreen
+
+        self.app.push_screen(HelpScreen(COMPARE_KEYS))
 
     def action_back(self) -> None:
         if self.can_go_back:

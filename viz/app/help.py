@@ -58,14 +58,36 @@ STATES = (
 )
 
 
+COMPARE_KEYS = (
+    ("space", "play / pause every run at once, on the shared time axis"),
+    ("→ / ←", "step to the next / previous event of any run"),
+    ("home / end", "jump to the start / end"),
+    ("+ / -", "zoom in / out around the playhead"),
+    ("f / a", "fit every run's counted work / fit everything, start-up included"),
+    ("w", "count time from each run's start, or from the start of its counted work (the verdict's span)"),
+    ("[ / ]", "slower / faster"),
+    ("↑ / ↓", "choose a row (a run's header or one of its lanes)"),
+    ("pgdn / pgup", "scroll the comparison table"),
+    ("esc", "back"),
+    ("?", "this help"),
+    ("q", "quit"),
+)
+
+
 class HelpScreen(ModalScreen):
+    """Every key (those of the run screen, or `keys` given: the compare screen's), the states and the summary."""
+
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
+
+    def __init__(self, keys: tuple = KEYS) -> None:
+        super().__init__()
+        self.keys = keys
 
     def compose(self) -> ComposeResult:
         keys = Table.grid(padding=(0, 2))
         keys.add_column(style="bold", no_wrap=True)
         keys.add_column()
-        for key, what in KEYS:
+        for key, what in self.keys:
             keys.add_row(key, what)
         states = Table.grid(padding=(0, 2))
         states.add_column(style="bold", no_wrap=True)
