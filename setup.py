@@ -11,13 +11,14 @@ Python headers), installation goes on and viz uses the same code in pure Python 
 from setuptools import Extension, find_packages, setup
 
 RECORD_H = "viz/trace/record.h"  # the record layout _derive.c and _fold.c share: a change rebuilds both
+TABLE_H = "viz/recorder/table.h"  # the hash table _fasthook.c and _aiohook.c share
 
 setup(
     packages=find_packages(include=["viz", "viz.*"]) + ["viz._scenarios"],
     package_dir={"viz._scenarios": "scenarios"},
     ext_modules=[
-        Extension("viz.recorder._fasthook", ["viz/recorder/_fasthook.c"], optional=True),
-        Extension("viz.recorder._aiohook", ["viz/recorder/_aiohook.c"], optional=True),
+        Extension("viz.recorder._fasthook", ["viz/recorder/_fasthook.c"], depends=[TABLE_H], optional=True),
+        Extension("viz.recorder._aiohook", ["viz/recorder/_aiohook.c"], depends=[TABLE_H], optional=True),
         Extension("viz.recorder._cpuclock", ["viz/recorder/_cpuclock.c"], optional=True),
         Extension("viz.ingest._derive", ["viz/ingest/_derive.c"], depends=[RECORD_H], optional=True),
         Extension("viz.trace._fold", ["viz/trace/_fold.c"], depends=[RECORD_H], optional=True),
