@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ import pytest
 from viz.ingest.session import Session
 from viz.scenarios import resolve
 from viz.trace.model import Trace
+from viz.trace.record import StateRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,6 +71,45 @@ def gone(pid: int | None, within: float = 5.0) -> bool:
         if time.monotonic() > deadline:
             return False
         time.sleep(0.02)
+
+
+_PORT = re.compile(r"\b\d{4,5}\b")  # port numbers (fds and lines are smaller)
+
+
+def normal_records(records: list) -> dict:
+    """Each task's records in order, without timings: times dropped, port numbers masked, the loops' records and
+    late wake-ups left out (they depend on how long things took), and so is the order between tasks. Two recordings
+    of one program made differently (the C hot paths, their Python fallbacks) compare equal this way."""
+    loops = {r["task"] for r in records if isinstance(r, dict) and r.get("k") == "task" and r.get("kind") == "loop"}
+    out: dict = {}
+    for r in records:
+        if isinstance(r, StateRecord):
+            _, _, task, state, reason, file, line, held = r
+            if task in loops or (state == "ready" and reason and re.search(r"(readable|writable|timer fired)$", reason)):
+                continue
+            out.setdefault(task, []).append((state, _PORT.sub("PORT", reason or ""), file, line, held))
+        elif r.get("k") in ("task", "output", "end"):
+            out.setdefault(r.get("task"), []).append(tuple((k, _PORT.sub("PORT", v) if isinstance(v, str) else v)
+                                                           for k, v in sorted(r.items()) if k != "t"))
+    return out
+
+
+def record_with(path, monkeypatch, pure: bool) -> tuple[dict, Trace]:
+    """Record a script with the C hot paths (pure=False) or their pure-Python fallbacks (VIZ_PURE_PYTHON=1): its
+    records as normal_records gives them, and its trace."""
+    if pure:
+        monkeypatch.setenv("VIZ_PURE_PYTHON", "1")
+    else:
+        monkeypatch.delenv("VIZ_PURE_PYTHON", raising=False)
+    records: list = []
+    session = Session(str(path), [], timeout=30)
+    trace = Trace(session.header)
+    session.start()
+    try:
+        session.run(lambda batch: (records.extend(batch), trace.add_many(batch)))
+    finally:
+        session.close()
+    return normal_records(records), trace
 
 
 @pytest.fixture(scope="session")

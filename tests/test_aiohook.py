@@ -3,14 +3,9 @@ the reference) record: the same programs, recorded both ways in real child proce
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from conftest import spans
-from viz.ingest.session import Session
-from viz.trace.model import Trace
-from viz.trace.record import StateRecord
+from conftest import record_with, spans
 
 pytest.importorskip("viz.recorder._aiohook")
 
@@ -100,46 +95,11 @@ async def main(k):
 print(asyncio.run(main(3)), asyncio.run(main(5)))  # a second loop: its own lane, the same places
 """
 
-_PORT = re.compile(r"\b\d{4,5}\b")
-
-
-def _normal(records: list) -> dict:
-    """Each task's records in order, without timings: the loops' own records and the wake-ups whose reason depends
-    on how long things took (timer fired, fd ready) left out, and so is the order between tasks."""
-    loops = {r["task"] for r in records if isinstance(r, dict) and r.get("k") == "task" and r.get("kind") == "loop"}
-    out: dict = {}
-    for r in records:
-        if isinstance(r, StateRecord):
-            _, _, task, state, reason, file, line, held = r
-            if task in loops or (state == "ready" and reason and re.search(r"(readable|writable|timer fired)$", reason)):
-                continue
-            out.setdefault(task, []).append((state, _PORT.sub("PORT", reason or ""), file, line, held))
-        elif r.get("k") in ("task", "output", "end"):
-            out.setdefault(r.get("task"), []).append(tuple((k, v) for k, v in sorted(r.items()) if k != "t"))
-    return out
-
-
-def _record(path, monkeypatch, pure: bool) -> tuple[dict, Trace]:
-    if pure:
-        monkeypatch.setenv("VIZ_PURE_PYTHON", "1")
-    else:
-        monkeypatch.delenv("VIZ_PURE_PYTHON", raising=False)
-    records: list = []
-    session = Session(str(path), [], timeout=30)
-    trace = Trace(session.header)
-    session.start()
-    try:
-        session.run(lambda batch: (records.extend(batch), trace.add_many(batch)))
-    finally:
-        session.close()
-    return _normal(records), trace
-
-
 def test_yields_blocks_errors_and_cancellation_record_the_same_with_the_c_step_hook_as_with_the_python_one(
         script, monkeypatch):
     path = script(YIELDS)
-    c, c_trace = _record(path, monkeypatch, False)
-    pure, pure_trace = _record(path, monkeypatch, True)
+    c, c_trace = record_with(path, monkeypatch, False)
+    pure, pure_trace = record_with(path, monkeypatch, True)
     assert c == pure
     yields = [r for task in c.values() for r in task if isinstance(r[1], str) and r[1].endswith("— yields")]
     assert len(yields) >= 40  # the steps the C hook explains from its cache, far more than the places
@@ -152,8 +112,8 @@ def test_yields_blocks_errors_and_cancellation_record_the_same_with_the_c_step_h
 
 def test_a_second_loop_in_the_same_program_records_the_same_with_the_c_step_hook(script, monkeypatch):
     path = script(TWO_LOOPS)
-    c, _ = _record(path, monkeypatch, False)
-    pure, _ = _record(path, monkeypatch, True)
+    c, _ = record_with(path, monkeypatch, False)
+    pure, _ = record_with(path, monkeypatch, True)
     assert c == pure
     assert any(r[0] == ("k", "output") or ("text", "3 10") in r for task in c.values() for r in task)
 
@@ -164,7 +124,7 @@ def test_the_c_step_hook_is_the_loops_call_soon_unless_turned_off(script, monkey
                   "    print(type(asyncio.get_running_loop().call_soon).__name__)\n"
                   "asyncio.run(main())\n")
     for pure, kind in ((False, "builtin_function_or_method"), (True, "method")):
-        normal, _ = _record(path, monkeypatch, pure)
+        normal, _ = record_with(path, monkeypatch, pure)
         outputs = [dict(r)["text"] for task in normal.values() for r in task
                    if isinstance(r, tuple) and r and isinstance(r[0], tuple) and dict(r).get("k") == "output"]
         assert outputs == [kind]

@@ -6,9 +6,7 @@ import re
 
 import pytest
 
-from conftest import run_session
-from viz.ingest.session import Session
-from viz.trace.record import StateRecord
+from conftest import record_with, run_session
 
 pytest.importorskip("viz.recorder._fasthook")
 
@@ -48,26 +46,6 @@ gevent.sleep(0.01)
 server.stop()
 """
 
-_PORT = re.compile(r"\b\d{4,5}\b")  # port numbers (fds and lines are smaller)
-
-
-def _normal(records: list) -> dict:
-    """Each task's records in order, without timings: times dropped, port numbers masked, the hub's records and
-    late wake-ups left out (they depend on how long things took), and so is the order between tasks."""
-    hubs = {r["task"] for r in records if isinstance(r, dict) and r.get("k") == "task" and r.get("kind") == "loop"}
-    out: dict = {}
-    for r in records:
-        if isinstance(r, StateRecord):
-            _, _, task, state, reason, file, line, loop = r
-            if task in hubs or (state == "ready" and reason and re.search(r"(readable|writable|timer fired)$", reason)):
-                continue
-            out.setdefault(task, []).append((state, _PORT.sub("PORT", reason or ""), file, line, loop))
-        elif r.get("k") in ("task", "output", "end"):
-            out.setdefault(r.get("task"), []).append(tuple((k, _PORT.sub("PORT", v) if isinstance(v, str) else v)
-                                                           for k, v in sorted(r.items()) if k != "t"))
-    return out
-
-
 def _use_hook(monkeypatch, pure: bool) -> None:
     """Record with the pure-Python hook (the reference) or the C one."""
     if pure:
@@ -75,17 +53,6 @@ def _use_hook(monkeypatch, pure: bool) -> None:
     else:
         monkeypatch.delenv("VIZ_PURE_PYTHON", raising=False)
 
-
-def _record(path, monkeypatch, pure: bool) -> dict:
-    _use_hook(monkeypatch, pure)
-    records: list = []
-    session = Session(path, [], timeout=30)
-    session.start()
-    try:
-        session.run(records.extend)
-    finally:
-        session.close()
-    return _normal(records)
 
 
 
@@ -126,7 +93,7 @@ def test_a_new_socket_on_a_reused_fd_is_described_by_its_own_peer(script, monkey
 @pytest.mark.parametrize("program", ["ECHO", "RECONNECT"])
 def test_socket_waits_record_the_same_with_the_c_hook_as_with_the_python_hook(script, monkeypatch, program):
     path = script(globals()[program])
-    c, pure = _record(path, monkeypatch, False), _record(path, monkeypatch, True)
+    c, pure = record_with(path, monkeypatch, False)[0], record_with(path, monkeypatch, True)[0]
     assert c == pure
     reasons = [r[1] for task in c.values() for r in task if len(r) == 5 and r[0] == "blocked"]
     assert len([r for r in reasons if re.fullmatch(r"recv\(\) on fd \d+ \(127\.0\.0\.1:PORT\)", r)]) >= 12
