@@ -16,7 +16,6 @@ import importlib.util
 import os
 import resource
 import subprocess
-import sys
 import tempfile
 import time
 
