@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import statistics
 import sys
 import time
@@ -34,13 +33,13 @@ if str(REPO) not in sys.path:
 
 from textual.app import App, ComposeResult  # noqa: E402
 
-from render import nudged, synthetic_trace  # noqa: E402  (bench/render.py: the same synthetic runs)
+import render  # noqa: E402  (bench/render.py: the same synthetic runs, frames timed the same way)
+from render import ms, nudged, synthetic_trace, time_lines  # noqa: E402
 from viz.app.compare import CompareTimeline  # noqa: E402
 from viz.app.lanes import LanePainter  # noqa: E402
 from viz.app.timescale import View, fit  # noqa: E402
 from viz.views.compare import Run, comparison_tables  # noqa: E402
 
-CLOCK = time.perf_counter
 
 
 class CompareBench(App):
@@ -60,19 +59,6 @@ class CompareBench(App):
         timeline.styles.height = "100%"
         timeline.styles.max_height = "100%"
         timeline.sync()
-
-
-def ms(seconds: float) -> float:
-    return seconds * 1000.0
-
-
-def time_lines(timeline: CompareTimeline, height: int) -> float:
-    render_line = timeline.render_line
-    gc.collect()
-    t = CLOCK()
-    for y in range(height):
-        render_line(y)
-    return CLOCK() - t
 
 
 def settle(timeline: CompareTimeline) -> None:
@@ -147,8 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                     help="wall: perf_counter (default); cpu: this thread's CPU time, steadier on a busy machine")
     args = ap.parse_args(argv)
-    global CLOCK
-    CLOCK = time.perf_counter if args.clock == "wall" else time.thread_time
+    render.CLOCK = time.perf_counter if args.clock == "wall" else time.thread_time  # what time_lines reads
 
     t = time.perf_counter()
     traces = [synthetic_trace(args.lanes, args.spans, seed=4 + i) for i in range(args.runs)]
