@@ -8,10 +8,9 @@ from bisect import bisect_right
 from rich.text import Text
 from textual.widgets import Static
 
-from viz.trace.model import STATE_CODE, Lane, Trace
+from viz.trace.model import LOOP_KIND, STATE_CODE, Lane, Trace
 
 RUNNING = STATE_CODE["running"]
-LOOP_KINDS = ("loop",)  # an event loop runs between every two tasks: the question is which task it hands over to
 CHOICES = 9
 
 
@@ -19,7 +18,7 @@ def next_turn(trace: Trace, t: float) -> tuple[float, Lane] | None:
     """The next moment after t at which a task (not a loop) starts running, and that task; None when none does."""
     best: tuple[float, Lane] | None = None
     for lane in trace.lanes:
-        if lane.kind in LOOP_KINDS:
+        if lane.kind == LOOP_KIND:  # a loop runs between every two tasks: the question is which task it hands over to
             continue
         starts, states = lane.starts, lane.states
         for i in range(bisect_right(starts, t), len(starts)):
@@ -44,7 +43,7 @@ class Predict:
         self.answer = next_turn(trace, t)
         if self.answer is None:
             return False
-        alive = [lane for lane in order if lane.kind not in LOOP_KINDS and lane.starts and lane.starts[0] <= t
+        alive = [lane for lane in order if lane.kind != LOOP_KIND and lane.starts and lane.starts[0] <= t
                  and (lane.ended is None or lane.ended > t)]
         newcomer = self.answer[1]
         if newcomer not in alive:  # a task that starts right then: offer it too, or the question has no answer

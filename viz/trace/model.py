@@ -20,6 +20,7 @@ from viz.trace.format import STATES, ReadResult, TraceWriter, header, read_batch
 from viz.trace.record import Record, StateRecord
 
 RUNNING, READY, BLOCKED, IDLE = range(4)
+LOOP_KIND = "loop"  # the kind of an event loop's own lane (gevent's hub, asyncio's loop): its time is its tasks'
 _OLD_LOOP_WORDS = " — blocks the whole loop"  # what reasons ended with before the flag alone said it
 STATE_CODE = {name: code for code, name in enumerate(STATES)}
 

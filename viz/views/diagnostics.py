@@ -20,13 +20,12 @@ from array import array
 from bisect import bisect_right
 from dataclasses import asdict, dataclass
 
-from viz.trace.model import BLOCKED, READY, Lane, Span, Trace
+from viz.trace.model import BLOCKED, LOOP_KIND, READY, Lane, Span, Trace
 from viz.views.durations import fmt_duration
 
 THRESHOLDS = {"loop-blocked": 20.0, "long-run": 50.0, "lock-contention": 50.0, "starved": 100.0,
               "serial-io": 100.0}
 KINDS = tuple(THRESHOLDS)
-LOOP_KINDS = ("loop", "hub")               # the lanes of event loops themselves
 LOOP_TASK_KINDS = ("greenlet", "coroutine", "asyncio", "main")  # tasks that take turns on a loop
 _IO = re.compile(r"^(recv|recv_into|recvfrom|recvfrom_into|send|sendall|sendto|connect|accept|read|write|"
                  r"select|poll|epoll|urlopen)\b|\bon fd \d|\bfd \d+ (readable|writable)")
@@ -162,7 +161,7 @@ def _starved_during(trace, task: int, t0: float, t1: float, lanes, limit: float)
     """`starved (ready meanwhile): inner 2.00 s, outer 2.00 s`: the other tasks kept ready while `task` held the loop."""
     starved = []
     for other, lane in lanes.items():
-        if other == task or lane.kind in LOOP_KINDS:
+        if other == task or lane.kind == LOOP_KIND:
             continue
         waited = _ready_during(trace, lane, t0, t1)
         if waited >= min(limit, (t1 - t0) / 2):
@@ -184,7 +183,7 @@ def _loop_fix(call: str, runtime: str) -> str:
 
 def _long_runs(trace, lanes, limit, found) -> list[tuple[float, float]]:
     held: list[tuple[float, float]] = []
-    loops = [lane.created for lane in lanes.values() if lane.kind in LOOP_KINDS]
+    loops = [lane.created for lane in lanes.values() if lane.kind == LOOP_KIND]
     if not loops:
         return held
     loop_from = min(loops)
@@ -242,7 +241,7 @@ def _lock_contention(trace, lanes, limit, found) -> None:
 
 def _starved(trace, lanes, explained_by, limit, found) -> None:
     for lane in lanes.values():
-        if lane.kind in LOOP_KINDS:
+        if lane.kind == LOOP_KIND:
             continue
         starts, ends = lane.starts, _ends(trace, lane)
         for i in _long(lane, ends, READY, limit):

@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
 
-from viz.trace.model import Lane, Trace
+from viz.trace.model import LOOP_KIND, Lane, Trace
 from viz.trace.totals import Totals
 from viz.views.durations import fmt_duration
 
 HELPERS_VARIABLE = "VIZ_HELPERS"
 LIBRARY_HELPERS = ("ThreadPool worker*",)  # gevent's threadpool: work done for tasks that wait for it (DNS lookups)
-LOOP_KINDS = ("loop",)
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ def helper_tasks(trace: Trace, marked: set[int] = frozenset()) -> set[int]:
 
 def counted_lanes(trace: Trace, marked: set[int] = frozenset()) -> list[Lane]:
     helpers = helper_tasks(trace, marked)
-    candidates = [lane for lane in trace.lanes if lane.kind not in LOOP_KINDS and lane.task not in helpers]
+    candidates = [lane for lane in trace.lanes if lane.kind != LOOP_KIND and lane.task not in helpers]
     coordinators = {lane.parent for lane in candidates if lane.parent is not None}
     return [lane for lane in candidates if lane.task not in coordinators]
 
