@@ -12,7 +12,7 @@ from viz.app.palette import TaskColors
 from viz.app.panel import TracePanel
 from viz.trace.totals import LOOP
 from viz.views.durations import fmt_duration
-from viz.views.verdict import verdict
+from viz.views.verdict import counted_lanes, verdict
 
 MAX_ROWS = 60
 NAME_MIN = 5  # task names get the room the columns leave, at least this much (shortened, viz.app.names)
@@ -24,6 +24,7 @@ class SummaryPanel(TracePanel):
     helpers: set[int] = frozenset()  # tasks the user marked as helpers: left out of the verdict (viz.views.verdict)
     since: float | None = None   # a time range the user marked, ( and ): the summary covers [since, until] only
     until: float | None = None
+    _counted: tuple | None = None  # (lane count, helpers) and the counted lanes for them
 
     def show(self, t: float) -> None:
         self._shown = (t,)
@@ -62,7 +63,10 @@ class SummaryPanel(TracePanel):
             t = self.until  # a marked range: the summary covers it, wherever the playhead is
         span = f" · {fmt_duration(since)}–{fmt_duration(t)}" if self.since is not None or self.until is not None \
             else ""
-        judged = verdict(trace, t, self.totals, self.helpers, since=since)
+        key = (len(trace.lanes), self.helpers)
+        if self._counted is None or self._counted[0] != key:  # which tasks count changes only with new lanes or h
+            self._counted = (key, counted_lanes(trace, self.helpers))
+        judged = verdict(trace, t, self.totals, self.helpers, since=since, counted=self._counted[1])
         if judged is not None and judged.span > 0:  # the verdict; the playhead's time is in the status line
             out.append(judged.words(), style=bold)
             self.border_title = f"summary{span} · {judged.factor:.1f}x"  # in sight when the panel is small

@@ -97,11 +97,14 @@ def counted_lanes(trace: Trace, marked: set[int] = frozenset()) -> list[Lane]:
 
 
 def verdict(trace: Trace, t: float | None = None, totals: Totals | None = None,
-            marked: set[int] = frozenset(), since: float = 0.0) -> Verdict | None:
-    """The verdict over [since, t] (the whole run by default); None when no counted task worked in it."""
+            marked: set[int] = frozenset(), since: float = 0.0, counted: list[Lane] | None = None) -> Verdict | None:
+    """The verdict over [since, t] (the whole run by default); None when no counted task worked in it. `counted`:
+    counted_lanes(trace, marked), when the caller keeps it (the app's summary, redrawn as the playhead moves)."""
     t = trace.duration if t is None else t
     totals = totals or Totals(trace)
-    lanes = [lane for lane in counted_lanes(trace, marked) if lane.starts and lane.starts[0] < t
+    if counted is None:
+        counted = counted_lanes(trace, marked)
+    lanes = [lane for lane in counted if lane.starts and lane.starts[0] < t
              and (lane.ended is None or lane.ended > since)]
     if not lanes:
         return None
