@@ -99,17 +99,21 @@ def _place(stop: Stop, trace: Trace) -> Placed:
         return Placed(stop, hit.t, hit.task) if hit is not None else Placed(stop, stop.t, None)
     if stop.task is None:
         return Placed(stop, stop.t if stop.t is None or stop.t <= trace.duration else None, None)
-    for lane in trace.lanes:
-        if not fnmatchcase(lane.name, stop.task):
-            continue
-        if stop.state is None and stop.reason is None:
-            return Placed(stop, lane.created, lane.task)
-        spans = [s for s in trace.spans(lane) if (stop.state is None or s.state == stop.state)
-                 and (stop.reason is None or fnmatchcase(s.reason or "", stop.reason))]
-        span = _nth(spans, stop.nth)
-        if span is not None:
-            return Placed(stop, span.end if stop.at == "end" else span.start, lane.task)
-    return Placed(stop, None, None)
+    # A pattern can match several lanes: their spans count together, in time order, so "task *" with nth = 3 is
+    # the third time any task got there, whichever lane it was.
+    lanes = [lane for lane in trace.lanes if fnmatchcase(lane.name, stop.task)]
+    if stop.state is None and stop.reason is None:
+        hit = _nth(sorted(lanes, key=lambda lane: lane.created), stop.nth)
+        return Placed(stop, hit.created, hit.task) if hit is not None else Placed(stop, None, None)
+    spans = sorted(((s, lane) for lane in lanes for s in trace.spans(lane)
+                    if (stop.state is None or s.state == stop.state)
+                    and (stop.reason is None or fnmatchcase(s.reason or "", stop.reason))),
+                   key=lambda pair: pair[0].start)
+    hit = _nth(spans, stop.nth)
+    if hit is None:
+        return Placed(stop, None, None)
+    span, lane = hit
+    return Placed(stop, span.end if stop.at == "end" else span.start, lane.task)
 
 
 def _nth(items: list, nth: int):
