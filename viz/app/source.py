@@ -1,15 +1,20 @@
 """The source panel: a script's source, syntax-highlighted, with the selected task's line and the others' marked.
 
-A Line-API widget over the source lines. The selected task's current line gets a bar and a highlight; every other
-task at a line of the same file gets a dot in the gutter and its name, in its colour, after the code. It keeps the
-selected line in view. Highlighting runs on a thread (Pygments takes a moment to load); until it is done the lines
-show plain. The scenario picker uses the same widget, without marks, for its preview.
+A Line-API widget over the source lines. A line wider than the panel wraps (viz.app.wrap): its code goes on in the rows
+below, indented a little under its own indentation, with `↪` in the gutter instead of a line number; the scroll
+position counts rows. The selected task's current line gets a bar and a highlight on all its rows; every other task at
+a line of the same file gets a dot in the gutter (a bar down the line's other rows) and its name, in its colour, after
+the code. It keeps the whole selected line in view. Highlighting runs on a thread (Pygments takes a moment to load);
+until it is done the lines show plain (wrapped alike: rows are cut from the plain text). The scenario picker uses the
+same widget, without marks, for its preview.
 """
 
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Span, Text
@@ -18,6 +23,9 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from viz.app.wrap import wrap
+
+HANG = 4  # a wrapped line's later rows start this much further in than its indentation (at most a third of the code)
 Marks = dict[int, list[tuple[str, Style]]]  # line -> [(task name, its colour)]
 
 
@@ -32,7 +40,9 @@ class SourceView(ScrollView, can_focus=False):
         self.current: int | None = None
         self.marks: Marks = {}
         self._lines: list[Text] = []
-        self._segments: dict[int, list[Segment]] = {}
+        self._starts: list[int] = [0]  # each line's first row, then the number of rows, at code width self._cut
+        self._cut = 0
+        self._rows: dict[int, list[list[Segment]]] = {}  # a line's code as rows of segments, at code width self._cut
         self._cache: LRUCache[tuple, Strip] = LRUCache(512)
         self._styles: dict[str, Style] = {}  # component class ("": the widget's own) -> rich style, until restyled
         self.empty_message = "no source recorded"
@@ -59,11 +69,17 @@ class SourceView(ScrollView, can_focus=False):
             self._keep_in_view(current - 1)
         self.refresh()
 
+    def row_of(self, line: int) -> int:
+        """The first row of source line `line` (counted from 1) at the panel's width: where to scroll to show it."""
+        starts = self._layout()
+        return starts[max(0, min(line - 1, len(starts) - 1))]
+
     def _set_lines(self, lines: list[Text]) -> None:
         self._lines = lines
-        self._segments: dict[int, list[Segment]] = {}
+        self._rows.clear()
         self._cache.clear()
-        self.virtual_size = Size(self.size.width, max(1, len(lines)))
+        self._cut = 0  # laid out again at the next look
+        self.virtual_size = Size(self.size.width, self._layout()[-1])
 
     def _highlight_later(self, text: str) -> None:
         """Colour the source in a thread, started after the next frame so it never delays one (the first frame of
@@ -93,21 +109,84 @@ class SourceView(ScrollView, can_focus=False):
             self._set_lines(lines)
             self.refresh()
 
+    # ---- rows: lines cut to the width -----------------------------------------------------------------------
+    def _gutter_width(self) -> int:
+        return len(str(len(self._lines))) + 2  # the sign, the line number, a space
+
+    def _code_width(self) -> int:
+        """The cells a row has for code: the panel less the gutter and the vertical scrollbar's column (kept free
+        whether or not the scrollbar shows, so a line never wraps differently because the scrollbar came)."""
+        return max(8, self.size.width - self._gutter_width() - self.styles.scrollbar_size_vertical)
+
+    def _layout(self) -> list[int]:
+        """Each line's first row (and the number of rows last): one row a line, more for a line that wraps."""
+        cut = self._code_width() if self.size.width > 0 else -1  # -1: not laid out yet, a row a line till then
+        if cut != self._cut:
+            self._cut = cut
+            self._rows.clear()
+            self._cache.clear()
+            starts, row = [0], 0
+            for line in self._lines:
+                row += 1 if cut < 0 or cell_len(_untab(line.plain)) <= cut else len(self._wrap(line, cut))
+                starts.append(row)
+            self._starts = starts
+        return self._starts
+
+    def _wrap(self, line: Text, cut: int) -> list[Text]:
+        """A line's code as rows: the later ones start past its indentation (they are drawn after that many
+        spaces)."""
+        if "\t" in line.plain:
+            line = line.copy()
+            line.expand_tabs(4)
+        plain = line.plain
+        hang = min(len(plain) - len(plain.lstrip(" ")) + HANG, cut // 3)
+        return wrap(line, cut, hang)
+
+    def _code_rows(self, i: int) -> list[list[Segment]]:
+        """Line i's highlighted code as rows of segments (cut once per highlighting and width)."""
+        rows = self._rows.get(i)
+        if rows is None:
+            line = self._lines[i]
+            pieces = self._wrap(line, self._cut)
+            console = self.app.console
+            rows = [list(piece.render(console)) if piece.spans or piece.style else [Segment(piece.plain)]
+                    for piece in pieces]
+            if len(rows) > 1:
+                plain = pieces[0].plain
+                indent = Segment(" " * min(len(plain) - len(plain.lstrip(" ")) + HANG, self._cut // 3))
+                rows[1:] = [[indent, *row] for row in rows[1:]]
+            self._rows[i] = rows
+        return rows
+
+    def _line_at(self, row: int) -> tuple[int, int]:
+        """The line drawn at `row` and which of its rows it is."""
+        starts = self._layout()
+        i = bisect_right(starts, row) - 1
+        return i, row - starts[i]
+
     def _keep_in_view(self, i: int) -> None:
+        """Scroll so that all of line i's rows show (the first ones, if it has more rows than the panel)."""
         top, height = int(self.scroll_y), self.size.height
-        if height <= 0:
+        if height <= 0 or not self._lines:
             return
-        if i < top + 1 or i >= top + height - 1:
-            self.scroll_to(y=max(0, i - height // 3), animate=False, immediate=True)
+        starts = self._layout()
+        i = max(0, min(i, len(self._lines) - 1))
+        first, end = starts[i], starts[i + 1]
+        if first < top + 1 or end > top + height - 1:
+            y = max(0, first - height // 3)
+            if end - y > height - 1:  # a long line: as much of it as fits, from its first row
+                y = max(0, min(first - 1, end - height + 1))
+            self.scroll_to(y=y, animate=False, immediate=True)
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, max(1, len(self._lines)))  # drawn lines are cached per width
+        self.virtual_size = Size(self.size.width, self._layout()[-1])  # rows are cut (and cached) per width
         if self.current is not None:
             self._keep_in_view(self.current - 1)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._cache.clear()
+        self._rows.clear()
         self._styles.clear()
         if self.text and self.is_attached:
             self._highlight_later(self.text)
@@ -115,19 +194,20 @@ class SourceView(ScrollView, can_focus=False):
     # ---- drawing --------------------------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        i = int(self.scroll_y) + y
         if not self._lines:
             if y == 0:
                 text = Text(" " + self.empty_message, style=self.get_component_rich_style("source--empty"), end="")
                 return Strip(list(text.render(self.app.console))).adjust_cell_length(width, self.rich_style)
             return Strip.blank(width, self.rich_style)
-        if i >= len(self._lines):
+        row = int(self.scroll_y) + y
+        if row >= self._layout()[-1]:
             return Strip.blank(width, self.rich_style)
+        i, part = self._line_at(row)
         number = i + 1
-        key = (i, width, number == self.current, tuple(self.marks.get(number, ())))
+        key = (i, part, width, number == self.current, tuple(self.marks.get(number, ())))
         strip = self._cache.get(key)
         if strip is None:
-            strip = self._cache[key] = self._line(i, width)
+            strip = self._cache[key] = self._row(i, part, width)
         return strip
 
     def _style(self, component: str) -> Style:
@@ -142,21 +222,24 @@ class SourceView(ScrollView, can_focus=False):
             style = self._styles[""] = self.rich_style
         return style
 
-    def _line(self, i: int, width: int) -> Strip:
+    def _row(self, i: int, part: int, width: int) -> Strip:
+        """Row `part` of line i: the gutter (sign and number, or `↪` on a later row), the code, and on the line's
+        last row the other tasks at it."""
         number = i + 1
         digits = len(str(len(self._lines)))
         current = number == self.current
         gutter_style = self._style("source--current-gutter" if current else "source--gutter")
         marks = self.marks.get(number)
-        if current:
-            sign = Segment("▶", gutter_style)
-        elif marks:
-            sign = Segment("●", gutter_style + marks[0][1])
-        else:
-            sign = Segment(" ", gutter_style)
-        gutter = Segment(str(number).rjust(digits) + " ", gutter_style)
-        segments = [sign, gutter, *self._code_segments(i)]
-        if marks:
+        rows = self._code_rows(i)
+        if part == 0:
+            sign = "▶" if current else "●" if marks else " "
+            gutter = Segment(str(number).rjust(digits) + " ", gutter_style)
+        else:  # a bar down the rest of a selected or marked line
+            sign = "┃" if current or marks else " "
+            gutter = Segment("↪".rjust(digits) + " ", gutter_style)
+        sign_style = gutter_style + marks[0][1] if marks and not current else gutter_style
+        segments = [Segment(sign, sign_style), gutter, *rows[part]]
+        if marks and part == len(rows) - 1:
             segments.append(Segment("  ◀ ", marks[0][1]))
             for n, (name, style) in enumerate(marks):
                 segments.append(Segment(("" if n == 0 else ", ") + name, style))
@@ -165,17 +248,9 @@ class SourceView(ScrollView, can_focus=False):
             base = base + self._style("source--current")
         return Strip(segments).adjust_cell_length(width, base).apply_style(base)
 
-    def _code_segments(self, i: int) -> list[Segment]:
-        """Line i's highlighted code as segments (rendered once per highlighting)."""
-        cached = self._segments.get(i)
-        if cached is None:
-            line = self._lines[i]
-            if line.spans:
-                cached = list(line.render(self.app.console))
-            else:
-                cached = [Segment(line.plain.expandtabs(4))]
-            self._segments[i] = cached
-        return cached
+
+def _untab(plain: str) -> str:
+    return plain.expandtabs(4) if "\t" in plain else plain
 
 
 def highlight(text: str, dark: bool = True) -> list[Text]:

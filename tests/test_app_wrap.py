@@ -1,0 +1,237 @@
+"""Long lines wrap on a projector-sized screen: a printed line wider than the output panel, and a source line wider
+than the source panel, go on in the rows below (the output under its text, the source after a `↪` in the gutter)
+instead of being cut, with their colours, the current line's highlight and the marks on every row.
+
+The program is recorded once, in a real child process, with a known timeline: worker sleeps 0.2 s, prints a
+200-character line and a long red one; main sleeps 0.4 s on a source line of over 100 characters, joins, prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from textual import events
+from textual.strip import Strip
+
+from conftest import lane, run_session, spans
+from viz.app.app import VizApp
+from viz.app.output import OutputView
+from viz.app.source import SourceView
+from viz.app.timeline import Timeline
+
+WORDS = " ".join(f"w{i:03d}" for i in range(40)) + "!"  # 200 characters, words of 4
+PROGRAM = f'''\
+import threading, time
+
+def worker():
+    time.sleep(0.2); note = "the worker sleeps two tenths of a second here, then it prints two lines"
+    print({WORDS!r})
+    print("\\x1b[31m" + "red " * 30 + "\\x1b[0mplain")
+
+t = threading.Thread(target=worker, name="worker")
+t.start()
+settings = {{"first": "a value", "second": "another value", "third": "a third", "fourth": "the fourth"}}; time.sleep(0.4)
+t.join()
+print("done")
+'''
+SLEEP_LINE, WORKER_LINE = 10, 4
+SIZE = (86, 24)  # under 110 columns the panels go two by two: the output panel is 40 cells wide
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    path = tmp_path_factory.mktemp("wrap") / "wrap.py"
+    path.write_text(PROGRAM, encoding="utf-8")
+    _, trace = run_session(path)
+    main_sleep = next(s for s in spans(trace, "main", "blocked") if s.reason == "time.sleep(0.4)")
+    worker_sleep = next(s for s in spans(trace, "worker", "blocked") if s.reason == "time.sleep(0.2)")
+    assert 0.35 <= main_sleep.end - main_sleep.start <= 0.7 and main_sleep.line == SLEEP_LINE, main_sleep
+    assert 0.15 <= worker_sleep.end - worker_sleep.start <= 0.5 and worker_sleep.line == WORKER_LINE, worker_sleep
+    printed = [o for o in trace.outputs if o.task == lane(trace, "worker").task]
+    assert [o.text for o in printed][0] == WORDS and len(WORDS) == 200
+    assert all(o.t >= worker_sleep.end for o in printed) and printed[-1].t < main_sleep.end
+    return trace, main_sleep
+
+
+def on_app(trace, body, size=SIZE, at: float | None = None) -> None:
+    """Run `body(app, pilot)` on the run screen of `trace`, the playhead at `at` (default: the end), main selected."""
+    async def run():
+        app = VizApp(trace=trace, trace_name="wrap")
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            screen = app.screen
+            timeline = screen.query_one(Timeline)
+            assert timeline.selected_lane.name == "main"
+            if at is not None:
+                screen.playback.seek(at)
+                screen._sync()
+            await settled(pilot)
+            await body(app, pilot)
+    asyncio.run(run())
+
+
+async def settled(pilot) -> None:
+    """Wait for the source highlighting thread and the redraw after it."""
+    view = pilot.app.screen.query_one(SourceView)
+    for _ in range(100):
+        await pilot.pause(0.01)
+        if view.text and view._lines and view._lines[0].spans:
+            break
+    await pilot.pause()
+
+
+def rows_of(app, widget, scrollbar: bool = False) -> list[Strip]:
+    """The widget's rows as drawn on screen: the compositor's strips, cut to its content (less its scrollbar)."""
+    region = widget.scrollable_content_region if scrollbar else widget.content_region
+    strips = app.screen._compositor.render_strips()
+    return [strips[y].crop(region.x, region.right) for y in range(region.y, region.bottom)]
+
+
+def text(row: Strip) -> str:
+    return row.text
+
+
+def test_a_200_character_line_wraps_in_a_40_wide_output_panel_every_word_on_consecutive_rows(recorded):
+    trace, main_sleep = recorded
+
+    async def body(app, pilot):
+        out = app.screen.query_one(OutputView)
+        assert out.size.width == 40
+        rows = [text(r) for r in rows_of(app, out)]
+        first = next(n for n, row in enumerate(rows) if row.startswith("worker w000"))
+        indent = " " * len("worker ")
+        pieces = [rows[first][len(indent):]]
+        for row in rows[first + 1:]:
+            if not row.startswith(indent + "w"):
+                break
+            pieces.append(row[len(indent):])
+        assert len(pieces) == 7  # 33 cells of text a row: 6 words of 4 and their spaces, 40 words
+        assert " ".join(piece.rstrip() for piece in pieces) == WORDS
+        assert all(len(row) == 40 for row in rows)
+
+    first_print = next(o for o in trace.outputs if o.text == WORDS)
+    on_app(trace, body, at=first_print.t)  # the long line is the newest: its 7 rows fill the panel
+
+
+def test_the_program_s_colours_stay_on_every_row_of_a_wrapped_line_and_the_newest_row_is_at_the_bottom(recorded):
+    trace, main_sleep = recorded
+
+    async def body(app, pilot):
+        out = app.screen.query_one(OutputView)
+        rows = rows_of(app, out)
+        assert text(rows[-1]).startswith("       red") and text(rows[-1]).rstrip().endswith("red plain")
+        red = [row for row in rows if "red" in text(row)]
+        assert len(red) == 4  # 125 characters, 8 words of 4 a row
+        red_cells = {seg.style.color for row in red for seg in row if "red" in seg.text}
+        plain = {seg.style.color for seg in rows[-1] if "plain" in seg.text}
+        assert len(red_cells) == 1 and len(plain) == 1 and red_cells != plain  # red on each row, to the last word
+
+    on_app(trace, body, at=main_sleep.start + 0.3)
+
+
+def test_the_mouse_wheel_scrolls_back_row_by_row_to_the_first_row_and_down_to_the_newest_again(recorded):
+    trace, _ = recorded
+
+    async def wheel(pilot, out, up: bool) -> None:
+        kind = events.MouseScrollUp if up else events.MouseScrollDown
+        out.post_message(kind(out, 1, 1, 0, -1 if up else 1, 0, False, False, False))
+        await pilot.pause()
+
+    async def body(app, pilot):
+        out = app.screen.query_one(OutputView)
+        newest = [text(r) for r in rows_of(app, out)]
+        assert newest[-1].startswith("main   done")
+        windows = [newest]
+        while True:
+            await wheel(pilot, out, up=True)
+            window = [text(r) for r in rows_of(app, out)]
+            if window == windows[-1]:
+                break
+            windows.append(window)
+        assert len(windows) >= 3  # 7 + 4 + 1 rows in a panel of 7: a wheel turn is 3 rows
+        for below, above in zip(windows, windows[1:]):
+            shift = next(k for k in range(1, 4) if above[k:] == below[:-k])  # the same rows, moved down
+            assert shift == 3 or above is windows[-1]
+        assert windows[-1][0].startswith("worker w000")  # back to the first line's first row
+        for _ in windows[1:]:
+            await wheel(pilot, out, up=False)
+        assert [text(r) for r in rows_of(app, out)] == newest
+
+    on_app(trace, body)
+
+
+def test_a_long_source_line_wraps_with_the_current_line_highlight_on_each_row_and_stays_in_view(recorded):
+    trace, main_sleep = recorded
+    source_line = PROGRAM.splitlines()[SLEEP_LINE - 1]
+    assert len(source_line) > 100
+
+    async def body(app, pilot):
+        view = app.screen.query_one(SourceView)
+        assert view.current == SLEEP_LINE
+        rows = rows_of(app, view, scrollbar=True)
+        texts = [text(r) for r in rows]
+        first = next(n for n, row in enumerate(texts) if row.startswith(f"▶{SLEEP_LINE}"))
+        later = [n for n in range(first + 1, len(texts)) if texts[n].startswith("┃ ↪")]
+        assert later == list(range(first + 1, first + 1 + len(later))) and len(later) >= 2
+        assert texts[first + 1 + len(later)].startswith(f" {SLEEP_LINE + 1} ")  # all its rows are on screen
+        gutter = len(f"▶{SLEEP_LINE} ")
+        code = " ".join(row[gutter:].strip() for row in texts[first:first + 1 + len(later)])
+        assert code.replace(" ", "") == source_line.replace(" ", "")
+        def backgrounds(n: int) -> set:  # of the code's cells (the gutter has its own colours)
+            return {seg.style.bgcolor for seg in rows[n].crop(gutter, rows[n].cell_length)}
+
+        highlighted = set().union(*(backgrounds(n) for n in range(first, first + 1 + len(later))))
+        assert len(highlighted) == 1  # one background, the highlight's, across all the code of the line's rows
+        others = backgrounds(first - 1) | backgrounds(first + 1 + len(later))
+        assert highlighted.isdisjoint(others)
+        strings = {seg.style.color for row in rows[first + 1:first + 1 + len(later)] for seg in row
+                   if seg.text.startswith('"')}
+        assert strings and None not in strings  # syntax colours on the later rows too
+
+    on_app(trace, body, at=main_sleep.start + 0.1)
+
+
+def test_another_task_s_mark_covers_every_row_of_its_wrapped_line(recorded):
+    trace, main_sleep = recorded
+    worker_sleep = next(s for s in spans(trace, "worker", "blocked") if s.reason == "time.sleep(0.2)")
+
+    async def body(app, pilot):
+        view = app.screen.query_one(SourceView)
+        assert [name for name, _ in view.marks[WORKER_LINE]] == ["worker"]
+        view.scroll_to(y=view.row_of(WORKER_LINE), animate=False, immediate=True)
+        await pilot.pause()
+        rows = rows_of(app, view, scrollbar=True)
+        texts = [text(r) for r in rows]
+        assert texts[0].startswith(f"●{WORKER_LINE:>2} ")
+        later = [n for n in range(1, len(texts)) if texts[n].startswith("┃ ↪")]
+        assert later == list(range(1, 1 + len(later))) and later
+        mark_color = list(rows[0])[0].style.color
+        assert all(list(rows[n])[0].style.color == mark_color for n in later)
+        assert "◀ worker" in texts[later[-1]] and "◀" not in texts[0]
+
+    on_app(trace, body, at=worker_sleep.start + 0.1)
+
+
+def test_a_maximised_source_panel_wraps_the_line_at_its_own_width_in_fewer_rows(recorded):
+    trace, main_sleep = recorded
+
+    def rows_of_line(view) -> int:
+        return view.row_of(SLEEP_LINE + 1) - view.row_of(SLEEP_LINE)
+
+    async def body(app, pilot):
+        view = app.screen.query_one(SourceView)
+        small = rows_of_line(view)
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.screen.maximized is view
+        big = rows_of_line(view)
+        assert 1 < big < small
+        texts = [text(r) for r in rows_of(app, view, scrollbar=True)]
+        first = next(n for n, row in enumerate(texts) if row.startswith(f"▶{SLEEP_LINE}"))
+        assert all(texts[n].startswith("┃ ↪") for n in range(first + 1, first + big))
+        await pilot.press("e")
+        await pilot.pause()
+        assert rows_of_line(view) == small
+
+    on_app(trace, body, at=main_sleep.start + 0.1)
