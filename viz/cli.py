@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                          formatter_class=argparse.RawDescriptionHelpFormatter,
                          description="Run TARGET in a child process under the recorder, then print its output,\n"
                                      "text swimlanes and per-task totals. viz exits with the program's own exit\n"
-                                     "status (see below).",
+                                     "status (see below). The program reads viz's stdin when it is a pipe or a\n"
+                                     "file (echo 3 | viz record script.py); from a terminal, end-of-file.",
                          epilog=f"{EXIT_STATUSES}\n\nexample: viz record gevent_sleepers -o sleepers.jsonl")
     rec.add_argument("target", metavar="TARGET", help=target_help)
     rec.add_argument("-o", "--output", metavar="FILE", help="also write the trace to FILE (JSON Lines)")
@@ -244,7 +245,10 @@ def _record(args: argparse.Namespace, script_args: list[str]) -> int:
 
     thresholds = _thresholds(args)
     path, name = resolve(args.target)
-    session = Session(path, script_args, name=name, timeout=args.timeout, out=args.output)
+    # the script reads viz's stdin when that is a pipe or a file (`echo 3 | viz record x.py`), as it would run alone;
+    # from a terminal it reads end-of-file: its prompts would not show until the report
+    stdin = None if sys.stdin is None or sys.stdin.isatty() else sys.stdin
+    session = Session(path, script_args, name=name, timeout=args.timeout, out=args.output, stdin=stdin)
     trace = Trace(session.header)
     err = Console(stderr=True, highlight=False)
     ctrl_c: list[int] = []

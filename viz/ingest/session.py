@@ -1,7 +1,7 @@
 """Running a script under the recorder, from the viewer's side: spawn, read the pipe, derive, write, stop.
 
 `Session` starts `python -m viz.recorder.child` in its own process group with an inherited pipe for events, and the
-script's stdin closed. `poll()` reads whatever arrived (events, plus anything written straight to fd 1 / fd 2) and
+script's stdin closed (reading it gets end-of-file), or, given `stdin`, reading that (`viz record` in a pipe). `poll()` reads whatever arrived (events, plus anything written straight to fd 1 / fd 2) and
 returns new trace records (viz.trace.record.StateRecord for states, dicts for the rest); it also
 enforces the timeout, counted from the script's first line (the trace's time 0), so a run stopped by it lasts as
 long as the timeout says. `stop()` ends the child's whole process group (SIGTERM,
@@ -42,7 +42,8 @@ _PKG_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 class Session:
     def __init__(self, script: str | os.PathLike, args: list[str] | None = None, *, name: str | None = None,
                  timeout: float | None = None, out: str | os.PathLike | None = None,
-                 max_records: int = MAX_RECORDS, max_output_lines: int = MAX_OUTPUT_LINES):
+                 max_records: int = MAX_RECORDS, max_output_lines: int = MAX_OUTPUT_LINES, stdin=None):
+        self.stdin = subprocess.DEVNULL if stdin is None else stdin  # a file or fd the script reads as its stdin
         self.script = str(Path(script).resolve())
         self.args = list(args or [])
         self.name = name or Path(self.script).name
@@ -95,7 +96,7 @@ class Session:
         try:
             self.proc = subprocess.Popen(
                 self.child_command(wfd),
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(wfd,),
+                stdin=self.stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(wfd,),
                 start_new_session=True, env=env, cwd=os.getcwd())
         finally:
             os.close(wfd)

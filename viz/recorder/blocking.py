@@ -23,7 +23,7 @@ import sys
 import time
 
 from viz.protocol import TASK_STATE
-from viz.recorder import futures, locks, processes
+from viz.recorder import futures, locks, processes, stdin
 from viz.recorder.callsite import caller, format_seconds
 from viz.recorder.core import get_ident
 from viz.recorder.sockets import fds_of, remember_connects, socket_peer
@@ -38,6 +38,7 @@ class BlockingHooks:
         self._waiting: set[int] = set()      # connection fds currently shown blocked in select()
         self.loop_checks: list = [self.gevent_loop_held]  # each says whether the calling task holds an event loop
         self._last_attempt = None  # ((task, words, code, line), event) of the last non-blocking attempt sent
+        self.loop_io = None  # asyncio_loop.py's: puts a non-blocking call in its loop's thread in the right lane
 
     # ---- the generic wrapper --------------------------------------------------------------------------------
     def blocking(self, fn, describe, woken=None):
@@ -110,6 +111,7 @@ class BlockingHooks:
         locks.install(self)
         processes.install(self)
         futures.install(self)
+        stdin.install(self)
 
     def _install_socket(self) -> None:
         cls = socket.socket
@@ -148,8 +150,9 @@ class BlockingHooks:
         is one short running span of its own, an attempt (`recv() on fd 7 → no data yet (BlockingIOError)`), so a
         loop that keeps asking shows every time it asked. A connection of a select loop (accepted from a
         non-blocking listening socket) gets the same words in its own lane (`nonblocking_op`). A non-blocking call
-        made in a thread that runs an event loop (asyncio's transports and sock_* methods) is the loop's own I/O and
-        records nothing: the tasks' awaits and the loop's polls show those waits."""
+        made in a thread that runs an asyncio loop goes to `loop_io` (asyncio_loop.py): a task's own try in its lane,
+        the copy the loop makes for it (a transport's or sock_recv's recv()) in the loop's; one made under a gevent
+        hub records nothing."""
         rec, busy, conn_task = self.rec, self._busy, self.conn_task
         count = _BYTES.get(name)
         nothing = f"{_NOTHING.get(name, 'not done yet')} (BlockingIOError)"
@@ -207,12 +210,14 @@ class BlockingHooks:
         rec = self.rec
         try:
             served = fd in self.conn_task
+            words = f"{name}() on fd {fd} → {nothing}" if n is None else _copied(name, fd, n)
             if not served:
+                loop_io = self.loop_io
+                if loop_io is not None and loop_io(sock, fd, name, n, words, frame):
+                    return  # a thread running an asyncio loop: its hooks put the call in the task's or the loop's lane
                 for held in self.loop_checks:  # (loop_blocked() without its generator: this runs on every attempt)
                     if held():
-                        return  # an event loop's own I/O (asyncio's transports and sock_* methods): its tasks'
-                        # awaits and its polls show the wait already, and a loop's lane shows no reason while it runs
-            words = f"{name}() on fd {fd} → {nothing}" if n is None else _copied(name, fd, n)
+                        return  # a gevent hub's thread: its waits show in its greenlets' lanes already
             if served:
                 self.nonblocking_op(sock, name, words, frame)
                 return
