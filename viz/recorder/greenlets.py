@@ -16,6 +16,7 @@ import os
 import sys
 
 from viz import protocol
+from viz.recorder import gevent_sync
 from viz.recorder.callsite import call_name, call_source, flat, format_seconds, shorten_call
 from viz.recorder.sockets import fds_of, remember_connects, socket_peer
 from viz.recorder.core import get_ident
@@ -35,6 +36,7 @@ class GreenletHooks:
         self._prev = None
         self.fast = None
         self._socket_places: dict = {}  # signature of a socket wait -> (depth, method name, file, line)
+        self.ended = None  # ended(greenlet, task, t) when a greenlet finishes (gevent_sync: its joiners are ready)
 
     def install(self) -> None:
         import greenlet
@@ -63,6 +65,7 @@ class GreenletHooks:
             self.rec.hook_error("gevent spawn callback")
         self._attribute_hub_reports(Hub)
         self._follow_threadpool_work()
+        gevent_sync.install(self.rec, self, gevent)
         try:
             from gevent import _socket3
             for name in ("connect", "connect_ex"):
@@ -248,6 +251,8 @@ class GreenletHooks:
             if origin.dead:
                 rec.emit((protocol.TASK_EXITED, t, otid))
                 rec.greenlet_task.pop(origin, None)
+                if self.ended is not None:
+                    self.ended(origin, otid, t)
             elif origin in self.hubs:
                 rec.emit((protocol.TASK_STATE, t, otid, "ready", "switched to " + rec.names.get(ttid, "?"), None, None, None))
             else:
