@@ -16,6 +16,7 @@ import pytest
 
 from conftest import viz
 from viz.app.compare import CompareScreen, CompareTimeline, compare_app, step_time
+from viz.app.timescale import fmt_instant
 from viz.trace.model import Trace
 from viz.views.cells import NAMES
 from viz.views.compare import Run, compare_report, comparison_tables, task_times
@@ -401,3 +402,134 @@ def test_question_mark_on_the_compare_screen_lists_its_own_keys():
             await pilot.pause()
             assert not isinstance(app.screen, HelpScreen)
     asyncio.run(run())
+
+
+# ---- the panels follow the selected row's run ----------------------------------------------------------------------
+# gevent_sleepers and sleepers_unpatched (tests/data): in sleepers_unpatched fun prints "In the function fun!!!" and
+# an empty line at 0.047 s, then time.sleep(2) on line 13 blocks the whole loop until 2.05 s; by its end (3.55 s) the
+# run has printed 12 lines, the last "time spent: 3.50...". In gevent_sleepers, by 1.0 s, outer has printed "On second
+# thought, alex is busy..." (0.55 s), and inner nothing more until 1.05 s.
+
+def _drawn(widget) -> str:
+    """The widget's lines as drawn (Line API: render_line), one per row."""
+    return "\n".join("".join(seg.text for seg in widget.render_line(y)) for y in range(widget.size.height))
+
+
+def _words(widget) -> str:
+    """What the widget draws as one line of words (a long line wrapped over rows reads whole again)."""
+    return " ".join(_drawn(widget).split())
+
+
+async def _select(pilot, timeline: CompareTimeline, row: int) -> None:
+    """Move the selection to `row` with the arrow keys, as a user does."""
+    key = "down" if row > timeline.selected else "up"
+    await pilot.press(*[key] * abs(row - timeline.selected))
+    assert timeline.selected == row
+
+
+async def _click_time(pilot, timeline: CompareTimeline, t: float) -> None:
+    """Click the axis row at shared time t: the playhead moves there, the selection stays."""
+    await pilot.click(CompareTimeline, offset=(timeline.name_width + timeline.view.cell_of(t), 0))
+    await pilot.pause()
+
+
+def _panels(screen: CompareScreen):
+    from viz.app.compare_panels import ComparePanels, RunDetails
+    from viz.app.source import SourceView
+
+    panels = screen.query_one(ComparePanels)
+    return panels, panels.query_one(RunDetails), panels.output, panels.query_one(SourceView)
+
+
+@pilot_test
+async def test_a_lane_of_the_second_run_shows_its_span_its_output_and_its_source_line_at_the_playhead():
+    runs = _runs("gevent_sleepers", "sleepers_unpatched")
+    async with compare_app(runs).run_test(size=(120, 40)) as pilot:
+        screen, timeline = await _screen(pilot)
+        await _select(pilot, timeline, _row_of(timeline, 1, "fun"))
+        await _click_time(pilot, timeline, 1.0)
+        assert screen.t == pytest.approx(1.0, abs=2 * timeline.view.dt)
+        panels, details, output, source = _panels(screen)
+        assert output.trace is runs[1].trace and output.display and output.count == 2
+        shown = _words(output)
+        assert "In the function fun!!!" in shown and "Come back" not in shown
+        text = str(details.render())
+        assert text.startswith("fun") and "blocks the whole loop" in text and "time.sleep(2)" in text
+        span = re.search(r"line 13 · from (\d+\.\d+) ms, for (\d\.\d+) s", text)
+        assert span and float(span[1]) == pytest.approx(47, abs=5) and float(span[2]) == pytest.approx(2.0, abs=0.05)
+        assert source.current == 13 and "fun at line 13" in source.border_title
+        assert "time.sleep(2)" in next(row for row in _drawn(source).splitlines() if row.startswith("▶"))
+        assert details.border_title.startswith("sleepers_unpatched")
+        # the playhead moves on (end: 3.55 s): fun has ended, every line is printed, the source is at fun's last line
+        await pilot.press("end")
+        assert output.count == 12 and "time spent: 3.50" in _words(output)
+        assert "ended at 2.05" in str(details.render())
+        assert source.current == 14
+
+
+@pilot_test
+async def test_a_runs_header_row_shows_its_output_and_what_its_tasks_do_and_no_task():
+    runs = _runs("gevent_sleepers", "sleepers_unpatched")
+    async with compare_app(runs).run_test(size=(120, 40)) as pilot:
+        screen, timeline = await _screen(pilot)
+        await _click_time(pilot, timeline, 1.0)
+        head = timeline.rows.index(None, 1)  # sleepers_unpatched's header
+        await _select(pilot, timeline, head)
+        panels, details, output, source = _panels(screen)
+        assert output.trace is runs[1].trace and output.count == 2
+        text = str(details.render())
+        assert text.startswith("sleepers_unpatched  run 2 of 2")
+        # at 1.0 s: main blocked in joinall, fun holds the loop, hub, inner and outer wait for their turn
+        assert "1 ready" not in text and "3 ready · 1 blocked · 1 blocks the whole loop" in text
+        assert source.current is None and source.file == runs[1].trace.main_file
+        assert [name for name, _ in source.marks[13]] == ["fun"]  # every task is marked; fun is at line 13
+        # up to the first run's last lane: its output, drawn by its own view (the other one hidden)
+        await pilot.press("up")
+        assert timeline.row_run[timeline.selected] == 0
+        assert panels.output is not output and not output.display and panels.output.display
+        assert panels.output.count == 7 and "On second thought, alex" in _words(panels.output)
+        assert str(details.render()).startswith(timeline.rows[timeline.selected].name)
+
+
+@pilot_test
+async def test_with_time_from_the_work_start_the_panels_show_the_runs_own_moment():
+    runs = _runs("gevent_sleepers", "select_server")
+    async with compare_app(runs).run_test(size=(120, 40)) as pilot:
+        screen, timeline = await _screen(pilot)
+        await _select(pilot, timeline, _row_of(timeline, 1, "main"))
+        await pilot.press("w")
+        origin = timeline.origins[1]
+        assert origin > 0.005
+        # step to select_server's first line printed after 0.25 s of its own time (0.308 s): shared time 0.302 s
+        printed = next(out.t for out in runs[1].trace.outputs if out.t > 0.25)
+        await _click_time(pilot, timeline, 0.28)
+        for _ in range(50):
+            if screen.t + origin >= printed - 1e-9:
+                break
+            await pilot.press("right")
+        assert screen.t + origin == pytest.approx(printed)
+        _, details, output, _ = _panels(screen)
+        outputs = runs[1].trace.outputs
+        assert output.count == sum(1 for out in outputs if out.t <= printed)
+        assert output.count > sum(1 for out in outputs if out.t <= screen.t)  # shared time would not show it yet
+        main = runs[1].trace.lanes[0]
+        span = runs[1].trace.span(main, runs[1].trace.span_index_at(main, screen.t + origin))
+        assert f"from {fmt_instant(span.start)}," in str(details.render())  # its span at the run's own moment
+
+
+@pilot_test
+async def test_t_shows_the_comparison_table_in_place_of_the_panels_and_back():
+    runs = _runs("gevent_sleepers", "sleepers_unpatched")
+    async with compare_app(runs).run_test(size=(80, 24)) as pilot:
+        screen, timeline = await _screen(pilot)
+        panels = screen.query_one("#compare-panels")
+        table = screen.query_one("#compare-table")
+        assert panels.display and not table.display
+        assert timeline.size.height >= 12  # most of the height stays the timeline's
+        assert not screen.check_action("table", (1,))  # pgdn does not scroll a hidden table
+        await pilot.press("t")
+        assert table.display and not panels.display and table.size.height >= 4
+        await pilot.press("pagedown")
+        assert table.scroll_y > 0
+        await pilot.press("t", "down")
+        assert panels.display and str(_panels(screen)[1].render()).startswith("main")

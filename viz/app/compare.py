@@ -4,7 +4,8 @@ The timeline is one Line-API widget (`CompareTimeline`, a Timeline over several 
 name, wall time and verdict), its lanes under it, drawn by each run's own LanePainter. Time on the axis is shared
 time: it counts from each run's start, or (w) from the start of each run's counted work, so a run's trace time is
 shared time plus the run's origin. One playhead moves over all runs: play, step to the next event of any run, zoom
-and fit. The comparison table (viz.views.compare) is under it. `RecordingScreen` records a comparison's scenarios
+and fit. Under it, the panels follow the selected row's run (viz.app.compare_panels: its details, source and
+output at the playhead, in that run's time), or, with t, the comparison table (viz.views.compare). `RecordingScreen` records a comparison's scenarios
 one after another, with progress, before the compare screen opens.
 """
 
@@ -25,6 +26,7 @@ from textual.screen import Screen
 from textual.strip import Strip
 from textual.widgets import Footer, Static
 
+from viz.app.compare_panels import ComparePanels
 from viz.app.lanes import SAME_CELLS, LanePainter, display_order
 from viz.app.legend import Legend
 from viz.app.palette import TaskColors
@@ -37,6 +39,7 @@ from viz.trace.model import Lane, Trace
 from viz.views.compare import Run, comparison_tables, task_times
 
 FRAME = 1 / 30  # playback timer
+PANEL_REFRESH = 0.1  # the panels' redraws while playing (as the run screen's)
 RECORD_TIMEOUT = 120.0  # a run recorded for a comparison picked in the picker is stopped after this long
 WARM_BUDGET = 0.004
 _WIDTH = itemgetter(3)
@@ -272,10 +275,12 @@ def comfortable_speed(length: float, seconds: float = 2.0) -> int:
 
 
 class CompareScreen(Screen):
-    """Runs side by side on one time axis, with one playhead, and the comparison table under them."""
+    """Runs side by side on one time axis, with one playhead; under them the selected row's run's panels, or the
+    comparison table (t)."""
 
     BINDINGS = [
         Binding("space", "toggle_play", "play", priority=True),
+        Binding("t", "toggle_table", "table / panels"),
         Binding("right", "step(1)", "step", key_display="←→", priority=True),
         Binding("left", "step(-1)", "step back", show=False, priority=True),
         Binding("down", "row(1)", "row", key_display="↑↓", priority=True),
@@ -289,12 +294,13 @@ class CompareScreen(Screen):
         Binding("left_square_bracket", "speed(-1)", "slower", show=False, priority=True),
         Binding("home", "home", "start", show=False, priority=True),
         Binding("end", "end", "end", show=False, priority=True),
-        Binding("pagedown", "table(1)", "table", key_display="pgdn/up"),
+        Binding("pagedown", "table(1)", "scroll table", key_display="pgdn/up"),
         Binding("pageup", "table(-1)", "table up", show=False),
         Binding("escape,b", "back", "back", key_display="esc"),
         Binding("question_mark", "help", "help", key_display="?"),
     ]
     AUTO_FOCUS = None
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # app.tcss: the panels' widths
 
     def __init__(self, runs: list[Run], from_work: bool = False, can_go_back: bool = False):
         super().__init__()
@@ -307,11 +313,13 @@ class CompareScreen(Screen):
         self.speed_index = REAL_TIME
         self._times = task_times(runs)  # the tasks matched by name, for the table (made once)
         self._table_width = 0
+        self._next_panels = 0.0  # while playing, the panels wait until then
 
     def compose(self) -> ComposeResult:
         yield Static(id="compare-status")
         yield CompareTimeline(self.runs, self.from_work, id="compare-timeline")
         yield Legend(id="compare-legend")
+        yield ComparePanels(self.runs, id="compare-panels")
         with VerticalScroll(id="compare-table"):
             yield Static(id="compare-figures")
         yield Footer(compact=True)
@@ -328,7 +336,7 @@ class CompareScreen(Screen):
             self.query_one("#compare-figures", Static).update(comparison_tables(self.runs, width, times=self._times))
 
     def on_mount(self) -> None:
-        self.query_one("#compare-table").border_title = "compared"
+        self.query_one("#compare-table").border_title = "compared  (t: the panels again)"
         self.on_resize()
         timeline = self.timeline
         timeline.sync()
@@ -347,7 +355,13 @@ class CompareScreen(Screen):
     def end(self) -> float:
         return max(run.trace.duration - o for run, o in zip(self.runs, self.timeline.origins))
 
-    def _sync(self) -> None:
+    @property
+    def table_shown(self) -> bool:
+        return self.has_class("-table")
+
+    def _sync(self, light: bool = False) -> None:
+        """Bring the timeline, the status line and the panels in step with the playhead and the selected row (with
+        `light`, while playing, the panels at most once per PANEL_REFRESH)."""
         timeline = self.timeline
         timeline.set_playhead(self.t)
         origin = "counted work's start" if self.from_work else "start"
@@ -357,7 +371,14 @@ class CompareScreen(Screen):
         speed = speed_label(SPEEDS[self.speed_index])
         text.append(f" · {len(self.runs)} runs · {fmt_instant(self.t)} · {state} {speed}")
         text.append(f" · time from each run's {origin} (w)")
-        self.query_one("#compare-status", Static).update(text)
+        self.query_one("#compare-status", Static).update(text, layout=False)  # one row: no new layout
+        now = time.monotonic()
+        if self.table_shown or not timeline.rows or light and now < self._next_panels:
+            return
+        row = timeline.selected
+        r = timeline.row_run[row]
+        self.query_one(ComparePanels).show(r, timeline.rows[row], timeline.trace_time(row, self.t))
+        self._next_panels = now + max(PANEL_REFRESH, 10 * (time.monotonic() - now))
 
     def _on_play_tick(self) -> None:
         if not self.playing:
@@ -370,7 +391,7 @@ class CompareScreen(Screen):
         if self.t >= self.end:
             self.playing = False
             self._play_timer.pause()
-        self._sync()
+        self._sync(light=self.playing)
 
     def action_toggle_play(self) -> None:
         if self.playing:
@@ -419,6 +440,13 @@ class CompareScreen(Screen):
     def action_row(self, by: int) -> None:
         timeline = self.timeline
         timeline.select(timeline.selected + by)
+        self._sync()
+
+    def action_toggle_table(self) -> None:
+        """The comparison table in place of the panels, or the panels again."""
+        self.set_class(not self.table_shown, "-table")
+        self.refresh_bindings()
+        self._sync()
 
     def action_table(self, pages: int) -> None:
         """Scroll the comparison table a page down (1) or up (-1)."""
@@ -445,7 +473,11 @@ class CompareScreen(Screen):
         self._sync()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        return self.can_go_back if action == "back" else True
+        if action == "back":
+            return self.can_go_back
+        if action == "table":
+            return self.table_shown
+        return True
 
     def action_help(self) -> None:
         from viz.app.help import COMPARE_KEYS, HelpScreen

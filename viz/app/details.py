@@ -23,6 +23,7 @@ _T = attrgetter("t")
 class DetailsPanel(TracePanel):
     COMPONENT_CLASSES = LABEL_CLASSES | {"details--dim", "details--title", "details--cause"}
     DEFAULT_CSS = "DetailsPanel > .details--cause { color: $accent; }"
+    CAUSE_HINT = "  (w: go there)"  # after a cause with a waker: the run screen's key for the jump to it
 
     def show(self, lane: Lane | None, t: float, live: bool, index: int | None = None) -> None:
         """Show `lane` at t: its span there, or span `index` when given (the waker's span after a jump to a cause,
@@ -73,7 +74,7 @@ class DetailsPanel(TracePanel):
             out.append(f"{where}from {fmt_instant(span.start)}, {length}\n", style=dim)
             link = link_of(trace, lane, i)
             if link is not None:
-                hint = "  (w: go there)" if link.waker is not None else ""
+                hint = self.CAUSE_HINT if link.waker is not None else ""
                 out.append(words(trace, link, fmt_instant) + hint + "\n",
                            style=self.get_component_rich_style("details--cause"))
         changes = self.changes(t)

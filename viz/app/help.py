@@ -66,8 +66,11 @@ COMPARE_KEYS = (
     ("f / a", "fit every run's counted work / fit everything, start-up included"),
     ("w", "count time from each run's start, or from the start of its counted work (the verdict's span)"),
     ("[ / ]", "slower / faster"),
-    ("↑ / ↓", "choose a row (a run's header or one of its lanes)"),
-    ("pgdn / pgup", "scroll the comparison table"),
+    ("↑ / ↓", "choose a row (a run's header or one of its lanes): the panels show that run at the playhead, in its "
+              "own time: the lane's span and totals, its task's source line, and what the run printed so far"),
+    ("t", "the comparison table (each run's figures, each task's time in every run) in place of the panels; t "
+          "again brings the panels back"),
+    ("pgdn / pgup", "scroll the comparison table (while it is shown)"),
     ("esc", "back"),
     ("?", "this help"),
     ("q", "quit"),
