@@ -102,17 +102,26 @@ def test_signal_driven_reader_runs_its_own_work_until_sigio_then_its_handler_onl
     assert sent.start <= signalled.t <= copy.start
 
 
-def test_async_read_waits_in_the_loop_while_the_task_that_asked_keeps_running_or_ready():
+def test_async_read_tries_recv_once_waits_on_its_fd_while_main_works_and_the_loop_copies_the_bytes_in_its_lane():
     trace = record("io_async")
     read = spans(trace, "read")
-    wait = next(s for s in read if s.state == "blocked")
-    assert 0.45 <= wait.end - wait.start <= 0.9  # the client sends after 0.6 s
+    attempt = next(s for s in read if s.state == "running" and s.reason and NO_DATA.fullmatch(s.reason))
+    fd = NO_DATA.fullmatch(attempt.reason).group(1)  # the first phase, tried once: asyncio's sock_recv tries recv()
+    assert (attempt.file, attempt.line) == ("io_async.py", 34)  # where the program made the read
+    wait = read[read.index(attempt) + 1]
+    assert wait.state == "blocked" and wait.line == 34
+    assert re.fullmatch(rf"loop\.sock_recv\(conn, 1024\) on fd {fd} \(127\.0\.0\.1:\d+\)", wait.reason)
+    assert wait.start - attempt.start < 0.01 and 0.45 <= wait.end - wait.start <= 0.9  # the client sends after 0.6 s
     woken = read[read.index(wait) + 1]
-    assert woken.state == "ready" and re.fullmatch(r"fd \d+ ready", woken.reason)  # the loop saw it readable
-    # the loop's own non-blocking recv() calls (the first try, then the read for the task) add no spans of their own
-    assert not [s for ln in trace.lanes for s in spans(trace, ln.name) if s.reason and "recv()" in s.reason]
+    assert (woken.state, woken.reason) == ("ready", f"fd {fd} readable")  # the loop's poll saw it readable
     sent = next(s for s in spans(trace, "client", "blocked") if s.reason.startswith("sendall()"))
     assert 0 <= woken.start - sent.start <= 0.1
+    # the second phase: the loop's recv() for the read, a short run in the loop's lane, before read runs again
+    copies = _copies(trace, "asyncio loop")
+    assert [COPIED.fullmatch(s.reason).groups() for s in copies] == [(fd, "34")]
+    ran = read[read.index(woken) + 1]
+    assert woken.start <= copies[0].start <= ran.start and copies[0].end - copies[0].start < 0.03
+    assert not [s for s in spans(trace, "main()") if s.reason and "recv()" in s.reason]  # main() never reads itself
     # meanwhile the task that asked for the data never waits for it: running or ready, never blocked
     during = [s for s in spans(trace, "main()") if s.end > wait.start + 0.01 and s.start < wait.end - 0.01]
     assert {s.state for s in during} == {"running", "ready"}

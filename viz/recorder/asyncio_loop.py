@@ -12,7 +12,11 @@ selector subclass), so that:
   moment its step is scheduled (`call_soon` of its step or wake-up) until it runs, with the cause (`spawned`,
   `timer fired` from the timer's deadline, `fd 7 readable`, `woken by producer()`, `cancel() by main()`);
 - a blocking call inside the loop's thread (`time.sleep` in a coroutine) is marked as holding the whole loop
-  (`blocks_loop`, through BlockingHooks.loop_checks).
+  (`blocks_loop`, through BlockingHooks.loop_checks);
+- a non-blocking socket call in the loop's thread shows asyncio's I/O as far as it can be seen (asyncio_sockets.py):
+  a task's own try in its lane, its wait on that fd, the copy the loop makes for it in the loop's lane;
+- a library coroutine the program runs as a task is named in the program's words (`loop.sock_recv(conn, 1024)` in
+  `create_task(loop.sock_recv(conn, 1024), name="read")`), at the line that made it.
 A task's step is found by the callback asyncio schedules for it: a bound method whose `__self__` is the Task (the C
 step wrapper and `task_wakeup` on Python 3.11-3.13 alike); `call_soon` runs it inside a wrapper of ours. Each step
 goes out as the two switch events of gevent's hub (HUB_TO_TASK as it starts, TASK_TO_HUB with why the task waits as
@@ -31,7 +35,8 @@ import sys
 import time
 
 from viz import protocol
-from viz.recorder.callsite import short_repr
+from viz.recorder.asyncio_sockets import LoopSockets
+from viz.recorder.callsite import call_source, short_repr, shorten_call
 from viz.recorder.core import get_ident
 from viz.recorder.imports import when_imported
 
@@ -86,6 +91,10 @@ class AsyncioHooks:
         self.base_task = rec.current_task
         self._codes: dict = {}            # id(code) -> (code, is it the program's own, {instruction: place})
         self.frame = None                 # the frame where() found last (wait() looks for a stream in it)
+        self.sockets = None               # LoopSockets: the loops' socket calls (once asyncio is imported)
+        self.made_as: dict[int, tuple] = {}  # task id of a library coroutine run as a task -> (the program's words
+        # for it, file, line of the call that made it)
+        self._made_texts: dict = {}       # (code, instruction, coroutine name) -> those words, or None
 
     # ---- install --------------------------------------------------------------------------------------------
     def install(self, asyncio) -> None:
@@ -117,6 +126,8 @@ class AsyncioHooks:
             if get_ident() not in running:
                 new_connection(conn, addr)
         self.blocking.new_connection = new_connection_outside_loops
+        self.sockets = LoopSockets(self.rec, running, asyncio.current_task)
+        self.blocking.loop_io = self.sockets.call
 
     def asyncio_loop_held(self) -> bool:
         """True when this thread runs an asyncio loop: a blocking call here (in a step or a callback) holds it."""
@@ -178,14 +189,21 @@ class AsyncioHooks:
         coro = task.get_coro()
         code = getattr(coro, "cr_code", None)
         user = code is not None and rec.sites.is_user(code)
-        if not user and not self._created_by_program(sys._getframe(2)):
-            # asyncio's own work (accepting a connection, resolving a server's address, shutting down async
-            # generators): part of the loop's lane or of the task that called asyncio, not a lane of its own
-            self.tid_of[task] = 0
-            return 0
-        file = line = None
+        maker = None
+        if not user:
+            maker = self._program_maker(sys._getframe(2))
+            if maker is None:
+                # asyncio's own work (accepting a connection, resolving a server's address, shutting down async
+                # generators): part of the loop's lane or of the task that called asyncio, not a lane of its own
+                self.tid_of[task] = 0
+                return 0
+        file = line = made = None
         if user:
             file, line = rec.sites.file_name(code), code.co_firstlineno
+        elif code is not None:
+            made = self._made_text(maker, code.co_name)
+            if made is not None:  # its lane starts where the program made it
+                file, line = rec.sites.file_name(maker.f_code), maker.f_lineno
         parent = loop._viz_current or (loop._viz_tid if get_ident() in self.running else self.base_task())
         peer = None
         name = task.get_name()
@@ -197,14 +215,39 @@ class AsyncioHooks:
             self.peers[tid] = peer
         self.tid_of[task] = tid
         self.fresh.add(tid)
+        if made is not None:
+            self.made_as[tid] = (made, file, line)
         rec.state(tid, "ready", "spawned")
         return tid
 
-    def _created_by_program(self, frame) -> bool:
-        """Whether the call that made this task (create_task, ensure_future, gather, ...) is the program's own."""
+    def _program_maker(self, frame):
+        """The program's frame whose call made this task (create_task, ensure_future, gather, ...), or None."""
         while frame is not None and frame.f_code.co_name in _TASK_MAKERS and not self.rec.sites.is_user(frame.f_code):
             frame = frame.f_back
-        return frame is not None and self.rec.sites.is_user(frame.f_code)
+        return frame if frame is not None and self.rec.sites.is_user(frame.f_code) else None
+
+    def _made_text(self, frame, name: str) -> str | None:
+        """The program's words for a library coroutine it runs as a task: in `asyncio.create_task(loop.sock_recv(
+        conn, 1024), name="read")`, the one call of `name` (`loop.sock_recv(conn, 1024)`); None if there is not
+        exactly one such call. Cached per instruction."""
+        key = (frame.f_code, frame.f_lasti, name)
+        texts = self._made_texts
+        if key in texts:
+            return texts[key]
+        found = None
+        source = call_source(frame)
+        if source:
+            import ast
+            try:
+                tree = ast.parse(source, mode="eval")
+            except SyntaxError:
+                tree = None
+            calls = {ast.get_source_segment(source, node) for node in ast.walk(tree) if isinstance(node, ast.Call)
+                     and getattr(node.func, "attr", getattr(node.func, "id", None)) == name} if tree else ()
+            if len(calls) == 1:
+                found = shorten_call(" ".join(calls.pop().split()))
+        texts[key] = found
+        return found
 
     def _coro_name(self, coro) -> tuple[str, tuple | None]:
         """`fetch('a', 1)`; a stream handler (given a StreamWriter) is named by its peer, as gevent's are."""
@@ -285,8 +328,9 @@ class AsyncioHooks:
     def where(self, task) -> tuple:
         """(reason, file, line, stream, wait if it yielded) of a suspended task: the call at its innermost await in
         the program's own coroutines (`await asyncio.sleep(0.05)`), where that is, whether it waits on a stream's
-        read, and the Wait of a task that only yielded there. Cached per code object (by id: hashing a code object
-        costs more than the rest) and instruction."""
+        read (None for a library coroutine run as a task: its place is not one to cache by code), and the Wait of a
+        task that only yielded there. Cached per code object (by id: hashing a code object costs more than the rest)
+        and instruction."""
         codes = self._codes
         frame = per = None
         c = task.get_coro()
@@ -315,9 +359,14 @@ class AsyncioHooks:
                 c = getattr(c, "gi_yieldfrom", None)
             if c is None:
                 break
-        if frame is None:  # a library coroutine run as a task (create_task(asyncio.sleep(5))): where it is
-            text = f"in {getattr(c, '__qualname__', None) or type(c).__name__}"
-            return text, None, None, False, (text + " — yields", "ready", None, None, None, None)
+        if frame is None:  # a library coroutine run as a task (create_task(asyncio.sleep(5))): the program's words
+            made = self.made_as.get(self.tid_of.get(task))
+            if made is None:
+                text, file, line = f"in {getattr(getattr(c, 'cr_code', None), 'co_name', None) or type(c).__name__}", \
+                    None, None
+            else:
+                text, file, line = made
+            return text, file, line, None, (text + " — yields", "ready", None, file, line, None)  # (None: not cached)
         self.frame = frame
         lasti = frame.f_lasti
         place = per.get(lasti)
@@ -340,7 +389,12 @@ class AsyncioHooks:
         if when is not None:
             until = when - loop.time() + t
             info = {"until": until}
-        if stream:
+        tried = self.sockets.waits_on(loop, tid)  # its step's try found an fd not ready (loop.sock_recv(...))
+        if tried is not None:
+            fd, io, words = tried
+            text += words
+            info = {**(info or {}), "fd": fd, "io": io}
+        elif stream:
             peer = self.peers.get(tid) or self._stream_of(self.frame)
             if peer is not None and peer[0] is not None:
                 fd, io = peer[0], "read"
@@ -364,6 +418,8 @@ class AsyncioHooks:
         self.tid_of.pop(task, None)
         self.waits.pop(tid, None)
         self.peers.pop(tid, None)
+        self.sockets.forget(tid)
+        self.made_as.pop(tid, None)
         self.fresh.discard(tid)
 
 
@@ -421,6 +477,7 @@ def _loop_class(asyncio, hooks: AsyncioHooks):
         _viz_timer = None     # the earliest timer its step set (loop time)
         _viz_polled_fds = ()
         _viz_polled_at = 0.0
+        _viz_own_fds: frozenset = frozenset()
 
         def _viz_polled(self, events, t, own) -> None:
             self._viz_polled_fds = {key.fd for key, _ in events if key.fd not in own}
@@ -432,6 +489,8 @@ def _loop_class(asyncio, hooks: AsyncioHooks):
                 selector = VizSelector()
             self._viz_run, self._viz_items = bytearray(), []  # task steps as packed switches (H, Y) and Y's Waits
             super().__init__(selector)
+            self._viz_selector = selector  # (asyncio_sockets: which fds it watches)
+            self._viz_own_fds = frozenset(key.fd for key in selector.get_map().values())  # its self-pipe
             self._viz_step_soon = self._viz_step
             if fast_steps is not None:  # the common case in C: a task's step that yields where it did before
                 steps = fast_steps(self, Task, tid_of, fresh, base_call_soon, VizLoop.call_soon, VizLoop._viz_step,
@@ -500,7 +559,7 @@ def _loop_class(asyncio, hooks: AsyncioHooks):
                 if yielded:  # the common case of a busy loop, kept short: cached per place
                     place = where(task)
                     item = place[4]
-                    if signature is not None and place[1] is not None:
+                    if signature is not None and place[3] is not None:  # a place of the program's own
                         self._viz_remember(signature, item)
                 elif task.done():
                     item = hooks.finished(self, task, tid, t)
