@@ -88,6 +88,23 @@ def test_the_compare_screen_with_gevent_sleepers_against_sleepers_unpatched(snap
                         run_before=settled)
 
 
+def test_the_compare_screen_at_80x24_with_a_lane_of_the_second_run_selected(snap_compare):
+    # sleepers_unpatched's fun one second in: time.sleep(2) on line 13 holds the loop; its run printed 2 lines so far
+    from viz.app.compare import CompareTimeline, compare_app
+    from viz.views.compare import Run
+
+    async def fun_of_the_second_run_one_second_in(pilot) -> None:
+        await settled(pilot)
+        timeline = pilot.app.screen.query_one(CompareTimeline)
+        row = next(i for i, lane in enumerate(timeline.rows) if timeline.row_run[i] == 1 and lane and lane.name == "fun")
+        await pilot.press(*["down"] * row)
+        await pilot.click(CompareTimeline, offset=(timeline.name_width + timeline.view.cell_of(1.0), 0))
+        await settled(pilot)
+
+    runs = [Run(name, Trace.load(DATA / f"{name}.jsonl")) for name in ("gevent_sleepers", "sleepers_unpatched")]
+    assert snap_compare(compare_app(runs), terminal_size=(80, 24), run_before=fun_of_the_second_run_one_second_in)
+
+
 def test_a_cause_connector_from_main_releasing_the_lock_to_the_worker_it_woke(snap_compare):
     # lock_handoff: rows main, bystander, worker; worker's 4th event is its run once main released the lock (0.31 s):
     # a connector ╷ │ ╵ in that column from main's row through bystander's to worker's, and the details say why
