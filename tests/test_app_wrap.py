@@ -19,6 +19,7 @@ from viz.app.app import VizApp
 from viz.app.output import OutputView
 from viz.app.source import SourceView
 from viz.app.timeline import Timeline
+from viz.app.wrap import row_ranges
 
 WORDS = " ".join(f"w{i:03d}" for i in range(40)) + "!"  # 200 characters, words of 4
 PROGRAM = f'''\
@@ -235,3 +236,16 @@ def test_a_maximised_source_panel_wraps_the_line_at_its_own_width_in_fewer_rows(
         assert rows_of_line(view) == small
 
     on_app(trace, body, at=main_sleep.start + 0.1)
+
+
+def test_rows_break_after_spaces_commas_and_brackets_and_mid_word_only_for_a_word_wider_than_the_row():
+    def rows(line: str, width: int, hang: int = 0) -> list[str]:
+        return [line[a:b] for a, b in row_ranges(line, width, hang)]
+
+    assert rows("did 12 steps of other work", 10) == ["did 12 ", "steps of ", "other work"]  # the break's space goes
+    assert rows("    t = threading.Thread(target=worker, name='worker')", 32, 8) == [
+        "    t = threading.Thread(", "target=worker, ", "name='worker')"]  # later rows 8 narrower: they are indented
+    assert rows("f(a,b,c,d,e,f,g,h)", 6) == ["f(a,b,", "c,d,e,", "f,g,h)"]
+    assert rows("x" * 10, 4) == ["xxxx", "xxxx", "xx"]
+    assert rows("中文中文中文 abc", 5) == ["中文", "中文", "中文 ", "abc"]  # two cells a character
+    assert rows("short", 40) == ["short"]

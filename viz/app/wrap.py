@@ -1,15 +1,19 @@
 """Cutting a long line into rows of a panel's width, for the panels that wrap (output, source) instead of cutting.
 
-A row ends after the last space that fits, or mid-word when a word alone is wider than the row; the spaces a break
-falls on are dropped, every other character stays (in its style: rows are slices of the line's `Text`). Widths are
-terminal cells, so wide characters count twice. Rows after the first can be `hang` cells narrower, for a panel that
-indents them.
+A row ends at the last place in it where a line can break: after a space, or after a comma, semicolon or opening
+bracket (long calls and literals break between their arguments); mid-word only when a word alone is wider than the
+row. The spaces a break falls on are dropped, every other character stays (in its style: rows are slices of the
+line's `Text`). Widths are terminal cells, so wide characters count twice. Rows after the first can be `hang` cells
+narrower, for a panel that indents them.
 """
 
 from __future__ import annotations
 
 from rich.cells import cell_len, get_character_cell_size
 from rich.text import Text
+
+BREAK_AFTER = frozenset(",;([{")  # a row may end after one of these (as after a space), unless a closing one follows
+CLOSING = frozenset(")]}")
 
 
 def row_ranges(plain: str, width: int, hang: int = 0) -> list[tuple[int, int]]:
@@ -21,7 +25,7 @@ def row_ranges(plain: str, width: int, hang: int = 0) -> list[tuple[int, int]]:
     ranges: list[tuple[int, int]] = []
     n, start, room = len(plain), 0, width
     while True:
-        end, cells, space = start, 0, -1  # space: after the last space that follows a word, in this row
+        end, cells, cut = start, 0, -1  # cut: after the last break in this row that follows a word
         word = False
         while end < n:
             c = plain[end]
@@ -32,16 +36,18 @@ def row_ranges(plain: str, width: int, hang: int = 0) -> list[tuple[int, int]]:
             end += 1
             if c == " ":
                 if word:
-                    space = end
+                    cut = end
             else:
                 word = True
+                if c in BREAK_AFTER and end < n and plain[end] not in CLOSING and plain[end] != " ":
+                    cut = end
         if end >= n:
             ranges.append((start, n))
             return ranges
         if end == start:  # one character wider than the row
             end += 1
-        elif plain[end] != " " and space > 0:
-            end = space
+        elif plain[end] != " " and cut > 0:
+            end = cut
         ranges.append((start, end))
         start = end
         while start < n and plain[start] == " ":  # the spaces the break fell on
