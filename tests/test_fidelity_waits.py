@@ -297,6 +297,10 @@ def test_simplequeue_get_and_future_result_wait_for_the_producer_naming_the_job(
     assert mapped.line == line_of(src, "# map")
     assert not waits(trace, "main", "Event.wait()") and not waits(trace, "main", "Condition.wait()")
     assert texts(trace, "main") == ["[3, 4]"]
+    # the pool's workers: blocked in their jobs, and between jobs idle, waiting for work (not a SimpleQueue.get())
+    worker = "ThreadPoolExecutor-0_0"
+    assert waits(trace, worker, "time.sleep(0.3)") and waits(trace, worker, "waiting for work")
+    assert not waits(trace, worker, "SimpleQueue.get()")
 
 
 def test_multiprocessing_join_and_queue_get_wait_for_the_child_process(script):

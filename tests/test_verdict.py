@@ -49,6 +49,18 @@ def test_a_program_of_one_task_is_judged_on_that_task_and_reads_1_0x(script):
     assert lane(trace, "main").kind == "main"
 
 
+def test_thread_pool_workers_are_helpers_the_tasks_waiting_for_their_jobs_are_counted(script):
+    path = script("import asyncio, time\n"
+                  "async def main():\n"
+                  "    await asyncio.gather(asyncio.to_thread(time.sleep, 0.2), asyncio.sleep(0.2))\n"
+                  "    await asyncio.sleep(0.3)  # the executor's worker waits for work meanwhile\n"
+                  "asyncio.run(main())\n")
+    trace = record(str(path))
+    counted = [ln.name for ln in counted_lanes(trace)]
+    assert "asyncio_0" in [ln.name for ln in trace.lanes] and "asyncio_0" not in counted, counted
+    assert "to_thread(sleep)" in counted, counted
+
+
 def test_record_and_show_text_end_with_the_same_verdict_and_its_factor(tmp_path):
     out = tmp_path / "t.jsonl"
     recorded = viz("record", "gevent_sleepers", "--no-color", "--width", "100", "-o", str(out))

@@ -339,6 +339,11 @@ def _install_queues(hooks) -> None:
     Queue.join = hooks.blocking(Queue.join, unless_patched(lambda a, k: "Queue.join()" if a[0].unfinished_tasks else None))
     _SimpleQueue.__name__ = _SimpleQueue.__qualname__ = "SimpleQueue"
     _SimpleQueue.__module__ = "queue"
+    def simple_get_words(a, k):
+        pool = sys.modules.get("concurrent.futures.thread")  # (a ThreadPoolExecutor's idle worker waits here)
+        if pool is not None and _called_from(pool._worker.__code__):
+            return "waiting for work"
+        return "SimpleQueue.get()"
     _SimpleQueue._wait = staticmethod(hooks.blocking(
-        lambda q, timeout: _CSimpleQueue.get(q, True, timeout), lambda a, k: "SimpleQueue.get()"))
+        lambda q, timeout: _CSimpleQueue.get(q, True, timeout), simple_get_words))
     queue.SimpleQueue = _SimpleQueue

@@ -24,7 +24,10 @@ from viz.trace.totals import Totals
 from viz.views.durations import fmt_duration
 
 HELPERS_VARIABLE = "VIZ_HELPERS"
-LIBRARY_HELPERS = ("ThreadPool worker*",)  # gevent's threadpool: work done for tasks that wait for it (DNS lookups)
+# Thread pools' workers, by the names their libraries give them: work done for tasks that wait for it (and counted
+# there), and idle time waiting for work: gevent's threadpool (DNS lookups), concurrent.futures' ThreadPoolExecutor
+# and asyncio's default executor (run_in_executor, to_thread)
+LIBRARY_HELPERS = ("ThreadPool worker*", "ThreadPoolExecutor-*_*", "asyncio_*")
 
 
 @dataclass(frozen=True)
