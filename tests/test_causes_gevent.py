@@ -1,0 +1,213 @@
+"""What woke a greenlet that waited on a gevent Event, AsyncResult, queue, Semaphore, lock or another greenlet's end:
+small programs with a known timeline, recorded in real child processes. The woken greenlet is `ready` from the call
+that woke it (the waker still holds the loop), with the cause naming the waker and the call, then `running`."""
+
+from __future__ import annotations
+
+from conftest import lane, record, spans
+from viz.trace.model import Trace
+
+BUSY = ("import time\n"
+        "def busy(s):  # holds the loop: no switch\n"
+        "    t = time.perf_counter()\n"
+        "    while time.perf_counter() - t < s:\n"
+        "        pass\n")
+
+
+def causes(trace: Trace, name: str, what: str | None = None):
+    """(span, cause) for each span of task `name` with a cause (whose words are `what`, when given)."""
+    ln = lane(trace, name)
+    found = []
+    for s in spans(trace, name):
+        c = trace.cause_of(ln, s.index)
+        if c is not None and (what is None or c.what == what):
+            found.append((s, c))
+    return found
+
+
+def task(trace: Trace, name: str) -> int:
+    return lane(trace, name).task
+
+
+def after(trace: Trace, name: str, span):
+    """The span of task `name` that follows `span`."""
+    return spans(trace, name)[span.index + 1]
+
+
+def first_blocked(trace: Trace, name: str, reason: str):
+    """The first span of task `name` blocked for the call `reason` (the line's text, as the switch hook gives it)."""
+    return next(s for s in spans(trace, name, "blocked") if s.reason.startswith(reason))
+
+
+def test_event_set_makes_the_waiter_ready_while_the_setter_holds_the_loop_then_it_runs(script):
+    path = script("import gevent\nfrom gevent.event import Event\n" + BUSY +
+                  "ev = Event()\n"
+                  "def waiter():\n    ev.wait()\n    print('woke')\n"
+                  "def setter():\n    gevent.sleep(0.3)\n    ev.set()\n    busy(0.15)\n"
+                  "gevent.joinall([gevent.spawn(waiter), gevent.spawn(setter)])\n")
+    trace = record(str(path))
+    (ready, cause), = causes(trace, "waiter", "Event.set() by setter")
+    assert ready.state == "ready" and ready.reason == "Event.set() by setter" and cause.by == task(trace, "setter")
+    assert 0.25 <= ready.start - first_blocked(trace, "waiter", "ev.wait()").start <= 0.6
+    assert 0.12 <= ready.end - ready.start <= 0.4  # ready while the setter was busy for 0.15 s without switching
+    assert after(trace, "waiter", ready).state == "running" and (ready.file, ready.line) == ("script.py", 10)
+
+
+def test_async_result_get_and_wait_are_woken_by_set_and_set_exception(script):
+    path = script("import gevent\nfrom gevent.event import AsyncResult\n"
+                  "r1, r2 = AsyncResult(), AsyncResult()\n"
+                  "def getter():\n    print('got', r1.get())\n"
+                  "def waiter():\n    r2.wait()\n"
+                  "def setter():\n    gevent.sleep(0.2)\n    r1.set(7)\n    gevent.sleep(0.2)\n"
+                  "    r2.set_exception(ValueError('no'))\n"
+                  "gevent.joinall([gevent.spawn(getter), gevent.spawn(waiter), gevent.spawn(setter)])\n")
+    trace = record(str(path))
+    setter = task(trace, "setter")
+    (got, c1), = causes(trace, "getter", "AsyncResult.set() by setter")
+    (waited, c2), = causes(trace, "waiter", "AsyncResult.set_exception() by setter")
+    assert c1.by == c2.by == setter and got.state == waited.state == "ready"
+    assert 0.15 <= got.start - first_blocked(trace, "getter", "r1.get()").start <= 0.5
+    assert 0.15 <= waited.start - got.start <= 0.5  # the exception came 0.2 s after the value
+
+
+def test_queue_put_wakes_the_getter_and_get_wakes_the_putter_of_a_full_queue(script):
+    path = script("import gevent\nfrom gevent.queue import Queue\n"
+                  "q, full = Queue(), Queue(1)\nfull.put('first')\n"
+                  "def consumer():\n    print('got', q.get())\n"
+                  "def producer():\n    gevent.sleep(0.2)\n    q.put(42)\n"
+                  "def putter():\n    full.put('second')\n"
+                  "def taker():\n    gevent.sleep(0.3)\n    full.get()\n"
+                  "gevent.joinall([gevent.spawn(f) for f in (consumer, producer, putter, taker)])\n")
+    trace = record(str(path))
+    (got, c), = causes(trace, "consumer", "Queue.put() by producer")
+    assert c.by == task(trace, "producer") and got.state == "ready"
+    assert 0.15 <= got.start - first_blocked(trace, "consumer", "q.get()").start <= 0.5
+    (put, c2), = causes(trace, "putter", "Queue.get() by taker")
+    assert c2.by == task(trace, "taker") and after(trace, "putter", put).state == "running"
+    assert 0.25 <= put.start - first_blocked(trace, "putter", "full.put('second')").start <= 0.6
+
+
+def test_queue_variants_record_and_stay_queues_and_join_is_woken_by_the_last_task_done(script):
+    path = script("import gevent\nfrom gevent import queue\n"
+                  "pq, lq, jq = queue.PriorityQueue(), queue.LifoQueue(), queue.JoinableQueue()\n"
+                  "assert isinstance(pq, queue.Queue) and isinstance(jq, queue.Queue) and "
+                  "isinstance(pq, queue.SimpleQueue)\n"
+                  "def first():\n    print('pq', pq.get())\n"
+                  "def last():\n    print('lq', lq.get())\n"
+                  "def worker():\n    jq.get()\n    gevent.sleep(0.2)\n    jq.task_done()\n"
+                  "def feeder():\n    gevent.sleep(0.1)\n    pq.put(3)\n    lq.put(4)\n"
+                  "jq.put('job')\n"
+                  "gs = [gevent.spawn(f) for f in (first, last, worker, feeder)]\n"
+                  "jq.join()\nprint('joined')\ngevent.joinall(gs)\n")
+    trace = record(str(path))
+    assert [o.text for o in trace.outputs] == ["pq 3", "lq 4", "joined"]
+    assert causes(trace, "first", "PriorityQueue.put() by feeder") and causes(trace, "last", "LifoQueue.put() by feeder")
+    (joined, c), = causes(trace, "main", "Queue.task_done() by worker")
+    assert c.by == task(trace, "worker") and 0.15 <= joined.start - first_blocked(trace, "main", "jq.join()").start <= 0.5
+
+
+def test_semaphore_release_wakes_the_first_waiter_and_bounded_semaphore_says_its_class(script):
+    path = script("import gevent\nfrom gevent.lock import Semaphore, BoundedSemaphore\n"
+                  "sem, two = Semaphore(), BoundedSemaphore(2)\n"
+                  "def holder():\n    with sem:\n        gevent.sleep(0.3)\n"
+                  "def contender():\n    gevent.sleep(0.05)\n    with sem:\n        print('sem acquired')\n"
+                  "def short():\n    with two:\n        gevent.sleep(0.1)\n"
+                  "def long():\n    with two:\n        gevent.sleep(0.4)\n"
+                  "def third():\n    gevent.sleep(0.05)\n    two.acquire()\n    two.release()\n"
+                  "gevent.joinall([gevent.spawn(f) for f in (holder, contender, short, long, third)])\n")
+    trace = record(str(path))
+    (got, c), = causes(trace, "contender", "Semaphore.release() by holder")
+    assert c.by == task(trace, "holder") and got.state == "ready" and after(trace, "contender", got).state == "running"
+    assert 0.2 <= got.start - first_blocked(trace, "contender", "with sem:").start <= 0.5  # held 0.3 s from 0.0
+    (third, c3), = causes(trace, "third", "BoundedSemaphore.release() by short")
+    assert 0.03 <= third.start - first_blocked(trace, "third", "two.acquire()").start <= 0.3  # 0.1 s hold from 0.0
+
+
+def test_a_waiter_woken_for_a_permit_its_releaser_takes_back_at_once_is_blocked_again_until_the_next_release(script):
+    path = script("import gevent\nfrom gevent.lock import Semaphore\nsem = Semaphore()\n"
+                  "def holder():\n    with sem:\n        gevent.sleep(0.2)\n    with sem:  # no switch between\n"
+                  "        gevent.sleep(0.2)\n"
+                  "def contender():\n    gevent.sleep(0.05)\n    with sem:\n        print('got it')\n"
+                  "gevent.joinall([gevent.spawn(holder), gevent.spawn(contender)])\n")
+    trace = record(str(path))
+    woke = causes(trace, "contender", "Semaphore.release() by holder")
+    assert len(woke) == 2  # ready at each release; the first time the holder took the permit back
+    (first, _), (second, _) = woke
+    back = after(trace, "contender", first)
+    assert back.state == "blocked" and back.reason.startswith("with sem:") and back.end == second.start
+    assert 0.15 <= second.start - first.start <= 0.5
+    assert after(trace, "contender", second).state == "running"
+    assert trace.outputs[0].t >= second.start
+
+
+def test_rlock_and_monkey_patched_threading_lock_name_the_lock_class_and_the_holder(script):
+    path = script("from gevent import monkey\nmonkey.patch_all()\n"
+                  "import gevent, threading\nfrom gevent.lock import RLock\n"
+                  "rlock, lock = RLock(), threading.Lock()\n"
+                  "def holder():\n    with rlock:\n        with rlock:\n            gevent.sleep(0.2)\n"
+                  "    with lock:\n        gevent.sleep(0.2)\n"
+                  "def contender():\n    gevent.sleep(0.05)\n    with rlock:\n        pass\n"
+                  "    with lock:\n        pass\n"
+                  "gevent.joinall([gevent.spawn(holder), gevent.spawn(contender)])\n")
+    trace = record(str(path))
+    holder = task(trace, "holder")
+    (r, rc), = causes(trace, "contender", "RLock.release() by holder")
+    (k, kc), = causes(trace, "contender", "Lock.release() by holder")
+    assert rc.by == kc.by == holder and r.state == k.state == "ready"
+    assert 0.1 <= r.start - first_blocked(trace, "contender", "with rlock:").start <= 0.4  # 0.2 s hold from 0.0
+    assert 0.15 <= k.start - r.start <= 0.5  # then 0.2 s with the lock
+
+
+def test_join_get_joinall_and_wait_are_woken_by_the_end_of_the_greenlet_they_waited_for(script):
+    path = script("import gevent\nfrom gevent.event import Event\nev = Event()\n"
+                  "def fun():\n    gevent.sleep(0.1)\n    return 5\n"
+                  "def slow():\n    gevent.sleep(0.2)\n"
+                  "def setter():\n    gevent.sleep(0.3)\n    ev.set()\n"
+                  "g = gevent.spawn(fun)\ng.join()\n"
+                  "h = gevent.spawn(fun)\nprint('got', h.get())\n"
+                  "gevent.joinall([gevent.spawn(slow), gevent.spawn(fun)])\n"
+                  "gevent.spawn(setter)\ngevent.wait([ev, gevent.spawn(slow)])\n")
+    trace = record(str(path))
+    fun, fun2 = task(trace, "fun"), task(trace, "fun #2")
+    (joined, c), = causes(trace, "main", "fun ended")
+    assert c.by == fun and joined.state == "ready"
+    assert 0.07 <= joined.start - first_blocked(trace, "main", "g.join()").start <= 0.4
+    (got, _), = causes(trace, "main", "fun #2 ended")
+    assert 0.07 <= got.start - first_blocked(trace, "main", "h.get()").start <= 0.4
+    # joinall: woken once per greenlet's end, fun #3 (0.1 s) before slow (0.2 s)
+    (a, ca), = causes(trace, "main", "fun #3 ended")
+    (b, cb), = causes(trace, "main", "slow ended")
+    assert 0.07 <= b.start - a.start <= 0.3 and cb.by == task(trace, "slow")
+    # wait([ev, g]): the greenlet's end (0.2 s), then the event (0.3 s)
+    (e, ce), = causes(trace, "main", "Event.set() by setter")
+    (s, cs), = causes(trace, "main", "slow #2 ended")
+    assert 0.05 <= e.start - s.start <= 0.3 and ce.by == task(trace, "setter")
+    assert [o.text for o in trace.outputs] == ["got 5"]
+
+
+def test_a_program_subclassing_gevent_event_and_greenlet_still_works_and_its_class_names_the_wake_up(script):
+    path = script("import gevent, pickle\nfrom gevent.event import Event\n"
+                  "class Flag(Event):\n    def __init__(self):\n        super().__init__()\n        self.sets = 0\n"
+                  "    def set(self):\n        self.sets += 1\n        super().set()\n"
+                  "class Job(gevent.Greenlet):\n    def _run(self):\n        gevent.sleep(0.1)\n        flag.set()\n"
+                  "flag = Flag()\n"
+                  "assert isinstance(flag, Event) and type(Event()).__name__ == 'Event'\n"
+                  "assert repr(Event()).startswith('<gevent._gevent_cevent.Event object at')\n"
+                  "assert isinstance(gevent.spawn(lambda: 1), gevent.Greenlet)\n"
+                  "job = Job()\njob.start()\nflag.wait()\njob.join()\nprint('sets', flag.sets, flag.is_set())\n")
+    trace = record(str(path))
+    assert [o.text for o in trace.outputs] == ["sets 1 True"]
+    (woke, c), = causes(trace, "main", "Flag.set() by _run")  # (a Greenlet subclass's task is named by its _run)
+    assert c.by == task(trace, "_run") and 0.07 <= woke.start - first_blocked(trace, "main", "flag.wait()").start <= 0.4
+
+
+def test_a_wait_that_times_out_gets_no_wake_up_cause_and_is_not_left_ready(script):
+    path = script("import gevent\nfrom gevent.event import Event\nfrom gevent.queue import Queue, Empty\n"
+                  "ev, q = Event(), Queue()\n"
+                  "print(ev.wait(timeout=0.1))\n"
+                  "try:\n    q.get(timeout=0.1)\nexcept Empty:\n    print('empty')\n"
+                  "ev.set()\nq.put(1)\n")
+    trace = record(str(path))
+    assert [o.text for o in trace.outputs] == ["False", "empty"]
+    assert not [c for _, c in causes(trace, "main") if c.what.startswith(("Event", "Queue"))]
+    assert not spans(trace, "main", "ready") or all(s.reason != "Event.set() by main" for s in spans(trace, "main"))
