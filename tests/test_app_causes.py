@@ -155,3 +155,27 @@ def test_w_on_a_span_no_task_caused_leaves_the_playhead_and_the_lane_where_they_
             await pilot.press("W")  # nothing walked: nowhere to go back to
             assert screen.playback.t == (sleep.start + sleep.end) / 2
     asyncio.run(run())
+
+
+def test_w_after_a_lane_ended_walks_from_the_last_span_the_details_panel_shows(script):
+    trace, wait = handoff(script)
+    worker = lane(trace, "worker")
+    last = len(worker.starts) - 1
+    link = trace.cause_of(worker, last)
+    assert link is not None and worker.ended is not None, "the worker's last run was caused by main's release"
+
+    async def run():
+        app = VizApp(trace=trace, trace_name="handoff")
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = app.screen
+            timeline = screen.query_one(Timeline)
+            await pilot.pause()
+            await select(pilot, "worker")
+            screen.playback.seek(trace.duration)  # past the worker's end: the panel shows how it ended
+            screen._sync()
+            await pilot.pause()
+            assert "woken by: main" in details_text(app)
+            await pilot.press("w")
+            await pilot.pause()
+            assert timeline.selected_lane.name == "main" and screen.playback.t == link.t
+    asyncio.run(run())

@@ -355,7 +355,10 @@ class RunScreen(Screen):
             if pinned[0] == lane.task and pinned[1] == t:
                 return pinned[2]
             self._pinned = None
-        return self.trace.span_index_at(lane, t)
+        i = self.trace.span_index_at(lane, t)
+        if i is None and lane.ended is not None and t >= lane.ended and lane.starts:
+            i = len(lane.starts) - 1  # at or after its end: its last span, the one the details panel shows
+        return i
 
     def _show_source(self, lane: Lane | None, t: float) -> None:
         trace = self.trace
