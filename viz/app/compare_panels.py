@@ -10,6 +10,8 @@ rebuilds one.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid
@@ -21,7 +23,7 @@ from viz.app.palette import TaskColors
 from viz.app.source import Marks, SourceView
 from viz.app.timescale import fmt_instant
 from viz.app.where import Whereabouts
-from viz.trace.model import Lane
+from viz.trace.model import STATES, Lane
 from viz.trace.totals import Totals
 from viz.views.cells import LOOP_WORDS
 from viz.views.compare import Run
@@ -68,13 +70,11 @@ class RunDetails(DetailsPanel):
             if lane.ended is not None and t >= lane.ended:
                 counts["ended"] += 1
                 continue
-            i = trace.span_index_at(lane, t)
-            if i is None:
+            i = bisect_right(lane.starts, t) - 1
+            if i < 0:
                 counts["not started"] += 1
                 continue
-            span = trace.span(lane, i)
-            state = LOOP_WORDS if span.blocks_loop else span.state
-            counts[state] = counts.get(state, 0) + 1
+            counts[LOOP_WORDS if lane.flags[i] else STATES[lane.states[i]]] += 1  # the span's state, from its columns
         out.append(f"at {fmt_instant(t)}: ")
         out.append(" · ".join(f"{n} {name}" for name, n in counts.items() if n) or "no tasks")
         out.append("\n")
