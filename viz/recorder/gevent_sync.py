@@ -142,7 +142,7 @@ class _EventWaits:
     __slots__ = ()
 
     def wait(self, timeout=None):
-        if self.is_set() or not _will_wait(timeout) or _W is None:
+        if self.is_set() or not _will_wait(timeout) or _W is None or sys._getframe(1).f_code in _NESTED:
             return super().wait(timeout)
         w = _W.begin(id(self), sys._getframe(1))
         try:
@@ -312,6 +312,9 @@ class _GreenletWaits:
             _W.end(id(self), w)
 
 
+_NESTED: set = set()  # code of our waits that wait on an Event of gevent's inside (Queue.join): it records none
+
+
 def _waiting_for_all(real):
     """gevent.joinall / gevent.wait(objects): one wait on every object not ready yet. gevent resumes the task once
     per object that gets ready (its loop then waits again), so each resume has its own cause."""
@@ -348,6 +351,9 @@ def _waiting_for_all(real):
             for o in pending:
                 waits.end(id(o), w)
     return wrapper
+
+
+_NESTED.add(_JoinableWaits.join.__code__)
 
 
 # ---- install ----------------------------------------------------------------------------------------------------
