@@ -398,6 +398,7 @@ def test_question_mark_on_the_compare_screen_lists_its_own_keys():
             await pilot.pause()
             assert isinstance(app.screen, HelpScreen)
             assert any(key == "w" and "counted work" in what for key, what in app.screen.keys)
+            assert any(key == "t" and "comparison table" in what for key, what in app.screen.keys)
             await pilot.press("escape")
             await pilot.pause()
             assert not isinstance(app.screen, HelpScreen)
@@ -533,3 +534,23 @@ async def test_t_shows_the_comparison_table_in_place_of_the_panels_and_back():
         assert table.scroll_y > 0
         await pilot.press("t", "down")
         assert panels.display and str(_panels(screen)[1].render()).startswith("main")
+
+
+@pilot_test
+async def test_o_puts_the_selected_runs_output_over_the_screen_and_it_follows_the_selection_to_another_run():
+    runs = _runs("gevent_sleepers", "sleepers_unpatched")
+    async with compare_app(runs).run_test(size=(80, 24)) as pilot:
+        screen, timeline = await _screen(pilot)
+        await _click_time(pilot, timeline, 1.0)
+        await pilot.press("o")
+        panels = _panels(screen)[0]
+        first = panels.output
+        assert screen.maximized is first and first.trace is runs[0].trace and first.size.height > 12
+        assert first.count == 7 and "On second thought, alex" in _words(first)  # gevent_sleepers' 7 lines by 1.0 s
+        await _select(pilot, timeline, timeline.rows.index(None, 1))  # onto sleepers_unpatched's header
+        assert screen.maximized is panels.output and panels.output is not first
+        assert panels.output.count == 2 and "In the function fun!!!" in _words(panels.output)
+        await pilot.press("escape")  # esc brings it back first (the screen cannot go back: it is the app's only one)
+        assert screen.maximized is None and panels.output.size.height < 10
+        await pilot.press("e", "e")
+        assert screen.maximized is None

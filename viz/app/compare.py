@@ -296,6 +296,8 @@ class CompareScreen(Screen):
         Binding("end", "end", "end", show=False, priority=True),
         Binding("pagedown", "table(1)", "scroll table", key_display="pgdn/up"),
         Binding("pageup", "table(-1)", "table up", show=False),
+        Binding("o", "maximize('output')", "maximise output", show=False),
+        Binding("e", "maximize('source')", "maximise source", show=False),
         Binding("escape,b", "back", "back", key_display="esc"),
         Binding("question_mark", "help", "help", key_display="?"),
     ]
@@ -474,7 +476,7 @@ class CompareScreen(Screen):
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "back":
-            return self.can_go_back
+            return self.can_go_back or self.maximized is not None
         if action == "table":
             return self.table_shown
         return True
@@ -484,8 +486,24 @@ class CompareScreen(Screen):
 
         self.app.push_screen(HelpScreen(COMPARE_KEYS))
 
+    def action_maximize(self, panel: str) -> None:
+        """The selected run's output or the source over the whole screen (the same key again, or esc, brings it
+        back); ↑↓ still choose rows, and it follows them."""
+        if self.table_shown:
+            self.action_toggle_table()
+        panels = self.query_one(ComparePanels)
+        widget = panels.output if panel == "output" else panels.source
+        if self.maximized is widget:
+            self.minimize()
+        else:
+            self.maximize(widget, container=False)
+        self.refresh_bindings()
+
     def action_back(self) -> None:
-        if self.can_go_back:
+        if self.maximized is not None:  # esc first brings a maximised panel back
+            self.minimize()
+            self.refresh_bindings()
+        elif self.can_go_back:
             self.app.pop_screen()
 
 

@@ -125,12 +125,19 @@ class ComparePanels(Grid):
         """The output view of the run shown."""
         return self.query_one(f"#{self._output_id(self.run_index)}", OutputView)
 
+    @property
+    def source(self) -> SourceView:
+        return self.query_one(SourceView)
+
     def show(self, r: int, lane: Lane | None, t: float) -> None:
         """Run r, at t of its own trace time, with `lane` selected (None: its header row)."""
         run = self.runs[r]
         if r != self.run_index:
+            before = self.output
             self.run_index = r
             self.query_one(ContentSwitcher).current = self._output_id(r)
+            if self.screen.maximized is before:  # the output over the whole screen (o) follows the selection
+                self.screen.maximize(self.output, container=False)
         details = self.query_one(RunDetails)
         details.retarget(run, self._totals_of(r), (r, len(self.runs)))
         details.border_title = f"{run.name}  ↑↓"
@@ -161,7 +168,7 @@ class ComparePanels(Grid):
         title = file or "source"
         if lane is not None and line:
             title += f" · {lane.name} at line {line}"
-        self.query_one(SourceView).show(file, trace.sources.get(file) if file else None, line, marks, title)
+        self.source.show(file, trace.sources.get(file) if file else None, line, marks, title)
 
 
 __all__ = ["ComparePanels", "RunDetails"]

@@ -71,7 +71,8 @@ COMPARE_KEYS = (
     ("t", "the comparison table (each run's figures, each task's time in every run) in place of the panels; t "
           "again brings the panels back"),
     ("pgdn / pgup", "scroll the comparison table (while it is shown)"),
-    ("esc", "back"),
+    ("o / e", "the selected run's output / the source over the whole screen (again, or esc, to bring it back)"),
+    ("esc", "back (first, a panel over the whole screen comes back)"),
     ("?", "this help"),
     ("q", "quit"),
 )
