@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich.cells import cell_len
 from textual import events
 from textual.strip import Strip
 
@@ -19,9 +22,10 @@ from viz.app.app import VizApp
 from viz.app.output import OutputView
 from viz.app.source import SourceView
 from viz.app.timeline import Timeline
-from viz.app.wrap import row_ranges
+from viz.app.wrap import _ascii_ranges, _cell_ranges, row_ranges
 
 WORDS = " ".join(f"w{i:03d}" for i in range(40)) + "!"  # 200 characters, words of 4
+SETTINGS = '{"first": "a value", "second": "another value", "third": "a third", "fourth": "the fourth"}'
 PROGRAM = f'''\
 import threading, time
 
@@ -32,7 +36,7 @@ def worker():
 
 t = threading.Thread(target=worker, name="worker")
 t.start()
-settings = {{"first": "a value", "second": "another value", "third": "a third", "fourth": "the fourth"}}; time.sleep(0.4)
+settings = {SETTINGS}; time.sleep(0.4)
 t.join()
 print("done")
 '''
@@ -249,3 +253,23 @@ def test_rows_break_after_spaces_commas_and_brackets_and_mid_word_only_for_a_wor
     assert rows("x" * 10, 4) == ["xxxx", "xxxx", "xx"]
     assert rows("中文中文中文 abc", 5) == ["中文", "中文", "中文 ", "abc"]  # two cells a character
     assert rows("short", 40) == ["short"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(line=st.text(alphabet="ab c,(d)[e] {f};g=中", max_size=90), width=st.integers(1, 40), hang=st.integers(0, 12))
+def test_rows_keep_every_character_but_the_spaces_at_breaks_and_fit_their_width(line, width, hang):
+    ranges = row_ranges(line, width, hang)
+    assert ranges[0][0] == 0 and line[ranges[-1][1]:].strip(" ") == ""  # the last row ends the line, or its spaces
+    for (a, b), (c, _) in zip(ranges, ranges[1:]):
+        assert a < b and line[b:c].strip(" ") == ""  # between two rows only the spaces a break fell on
+    for n, (a, b) in enumerate(ranges):
+        room = max(1, width if n == 0 else width - hang)
+        assert cell_len(line[a:b]) <= room or b == a + 1  # a character wider than the row has a row of its own
+
+
+@settings(max_examples=300, deadline=None)
+@given(line=st.text(alphabet="ab c,(d)[e] {f};g=", max_size=90), width=st.integers(1, 40), hang=st.integers(0, 12))
+def test_the_ascii_fast_path_cuts_rows_where_counting_cells_does(line, width, hang):
+    later = max(1, max(1, width) - hang)
+    if len(line) > width:
+        assert _ascii_ranges(line, width, later) == _cell_ranges(line, width, later)

@@ -23,7 +23,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from viz.app.wrap import wrap
+from viz.app.wrap import row_ranges
 
 HANG = 4  # a wrapped line's later rows start this much further in than its indentation (at most a third of the code)
 Marks = dict[int, list[tuple[str, Style]]]  # line -> [(task name, its colour)]
@@ -41,7 +41,9 @@ class SourceView(ScrollView, can_focus=False):
         self.marks: Marks = {}
         self._lines: list[Text] = []
         self._starts: list[int] = [0]  # each line's first row, then the number of rows, at code width self._cut
-        self._cut = 0
+        self._cut: int | None = None  # (None: to lay out; -1: laid out before the panel had a width)
+        self._width = -1  # the panel width self._starts is for (-1: none yet)
+        self._breaks: dict[int, list[tuple[int, int]]] = {}  # a wrapping line's rows, at code width self._cut
         self._rows: dict[int, list[list[Segment]]] = {}  # a line's code as rows of segments, at code width self._cut
         self._cache: LRUCache[tuple, Strip] = LRUCache(512)
         self._styles: dict[str, Style] = {}  # component class ("": the widget's own) -> rich style, until restyled
@@ -78,7 +80,7 @@ class SourceView(ScrollView, can_focus=False):
         self._lines = lines
         self._rows.clear()
         self._cache.clear()
-        self._cut = 0  # laid out again at the next look
+        self._cut, self._width = None, -1  # laid out again at the next look
         self.virtual_size = Size(self.size.width, self._layout()[-1])
 
     def _highlight_later(self, text: str) -> None:
@@ -105,64 +107,71 @@ class SourceView(ScrollView, can_focus=False):
         self.call_after_refresh(start)
 
     def _highlighted(self, text: str, lines: list[Text]) -> None:
-        if text == self.text:
+        if text != self.text:
+            return
+        if [line.plain for line in lines] == [line.plain for line in self._lines]:  # coloured, cut into the same rows
+            self._lines = lines
+            self._rows.clear()
+            self._cache.clear()
+        else:  # split otherwise (a form feed, say): laid out again
             self._set_lines(lines)
-            self.refresh()
+        self.refresh()
 
     # ---- rows: lines cut to the width -----------------------------------------------------------------------
     def _gutter_width(self) -> int:
         return len(str(len(self._lines))) + 2  # the sign, the line number, a space
 
-    def _code_width(self) -> int:
+    def _code_width(self, width: int) -> int:
         """The cells a row has for code: the panel less the gutter and the vertical scrollbar's column (kept free
         whether or not the scrollbar shows, so a line never wraps differently because the scrollbar came)."""
-        return max(8, self.size.width - self._gutter_width() - self.styles.scrollbar_size_vertical)
+        return max(8, width - self._gutter_width() - self.styles.scrollbar_size_vertical)
 
-    def _layout(self) -> list[int]:
-        """Each line's first row (and the number of rows last): one row a line, more for a line that wraps."""
-        cut = self._code_width() if self.size.width > 0 else -1  # -1: not laid out yet, a row a line till then
+    def _layout(self, width: int | None = None) -> list[int]:
+        """Each line's first row (and the number of rows last): one row a line, more for a line that wraps, at the
+        panel's width (or `width`, when the caller has it)."""
+        width = self.size.width if width is None else width
+        if width == self._width:
+            return self._starts
+        self._width = width
+        cut = self._code_width(width) if width > 0 else -1  # -1: not laid out yet, a row a line till then
         if cut != self._cut:
             self._cut = cut
             self._rows.clear()
             self._cache.clear()
+            self._breaks.clear()
             starts, row = [0], 0
-            for line in self._lines:
-                row += 1 if cut < 0 or cell_len(_untab(line.plain)) <= cut else len(self._wrap(line, cut))
+            for i, line in enumerate(self._lines):
+                plain = _untab(line.plain)
+                if cut < 0 or cell_len(plain) <= cut:
+                    row += 1
+                else:
+                    ranges = self._breaks[i] = row_ranges(plain, cut, _hang(plain, cut))
+                    row += len(ranges)
                 starts.append(row)
             self._starts = starts
         return self._starts
 
-    def _wrap(self, line: Text, cut: int) -> list[Text]:
-        """A line's code as rows: the later ones start past its indentation (they are drawn after that many
-        spaces)."""
-        if "\t" in line.plain:
-            line = line.copy()
-            line.expand_tabs(4)
-        plain = line.plain
-        hang = min(len(plain) - len(plain.lstrip(" ")) + HANG, cut // 3)
-        return wrap(line, cut, hang)
-
     def _code_rows(self, i: int) -> list[list[Segment]]:
-        """Line i's highlighted code as rows of segments (cut once per highlighting and width)."""
+        """Line i's highlighted code as rows of segments, the later rows indented (cut once per highlighting and
+        width)."""
         rows = self._rows.get(i)
         if rows is None:
             line = self._lines[i]
-            pieces = self._wrap(line, self._cut)
-            console = self.app.console
-            rows = [list(piece.render(console)) if piece.spans or piece.style else [Segment(piece.plain)]
-                    for piece in pieces]
+            if "\t" in line.plain:
+                line = line.copy()
+                line.expand_tabs(4)
+            ranges = self._breaks.get(i, ((0, len(line.plain)),))
+            if line.spans:
+                console = self.app.console
+                rows = [list(line[a:b].render(console)) for a, b in ranges] if len(ranges) > 1 else [
+                    list(line.render(console))]
+            else:
+                rows = [[Segment(line.plain[a:b])] for a, b in ranges]
             if len(rows) > 1:
-                plain = pieces[0].plain
-                indent = Segment(" " * min(len(plain) - len(plain.lstrip(" ")) + HANG, self._cut // 3))
+                indent = Segment(" " * _hang(line.plain, self._cut))
                 rows[1:] = [[indent, *row] for row in rows[1:]]
             self._rows[i] = rows
         return rows
-
-    def _line_at(self, row: int) -> tuple[int, int]:
-        """The line drawn at `row` and which of its rows it is."""
-        starts = self._layout()
-        i = bisect_right(starts, row) - 1
-        return i, row - starts[i]
 
     def _keep_in_view(self, i: int) -> None:
         """Scroll so that all of line i's rows show (the first ones, if it has more rows than the panel)."""
@@ -185,6 +194,7 @@ class SourceView(ScrollView, can_focus=False):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._width = -1  # the scrollbar's width may have changed
         self._cache.clear()
         self._rows.clear()
         self._styles.clear()
@@ -200,9 +210,11 @@ class SourceView(ScrollView, can_focus=False):
                 return Strip(list(text.render(self.app.console))).adjust_cell_length(width, self.rich_style)
             return Strip.blank(width, self.rich_style)
         row = int(self.scroll_y) + y
-        if row >= self._layout()[-1]:
+        starts = self._layout(width)
+        if row >= starts[-1]:
             return Strip.blank(width, self.rich_style)
-        i, part = self._line_at(row)
+        i = bisect_right(starts, row) - 1
+        part = row - starts[i]
         number = i + 1
         key = (i, part, width, number == self.current, tuple(self.marks.get(number, ())))
         strip = self._cache.get(key)
@@ -251,6 +263,11 @@ class SourceView(ScrollView, can_focus=False):
 
 def _untab(plain: str) -> str:
     return plain.expandtabs(4) if "\t" in plain else plain
+
+
+def _hang(plain: str, cut: int) -> int:
+    """How far a wrapped line's later rows are indented: past its own indentation, at most a third of the row."""
+    return min(len(plain) - len(plain.lstrip(" ")) + HANG, cut // 3)
 
 
 def highlight(text: str, dark: bool = True) -> list[Text]:

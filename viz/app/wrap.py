@@ -22,6 +22,13 @@ def row_ranges(plain: str, width: int, hang: int = 0) -> list[tuple[int, int]]:
     if cell_len(plain) <= width:
         return [(0, len(plain))]
     later = max(1, width - hang)
+    if plain.isascii() and plain.isprintable():  # a cell a character: rows found by slicing, not by counting
+        return _ascii_ranges(plain, width, later)
+    return _cell_ranges(plain, width, later)
+
+
+def _cell_ranges(plain: str, width: int, later: int) -> list[tuple[int, int]]:
+    """row_ranges for any line: each character's cells counted."""
     ranges: list[tuple[int, int]] = []
     n, start, room = len(plain), 0, width
     while True:
@@ -48,6 +55,35 @@ def row_ranges(plain: str, width: int, hang: int = 0) -> list[tuple[int, int]]:
             end += 1
         elif plain[end] != " " and cut > 0:
             end = cut
+        ranges.append((start, end))
+        start = end
+        while start < n and plain[start] == " ":  # the spaces the break fell on
+            start += 1
+        if start >= n:
+            return ranges
+        room = later
+
+
+def _ascii_ranges(plain: str, width: int, later: int) -> list[tuple[int, int]]:
+    """row_ranges for a line of printable ASCII (each character one cell): the same rows, found from the row's end
+    back to its last break."""
+    ranges: list[tuple[int, int]] = []
+    n, start, room = len(plain), 0, width
+    while True:
+        end = start + room
+        if end >= n:
+            ranges.append((start, n))
+            return ranges
+        row = plain[start:end]
+        word = end - len(row.lstrip(" "))  # the row's first character that is not a space
+        if plain[end] != " ":  # the row ends mid-word: back to its last break, if it has one after a word
+            p = end - 1
+            while p >= word:
+                c = plain[p]
+                if c == " " and p > word or c in BREAK_AFTER and plain[p + 1] not in CLOSING and plain[p + 1] != " ":
+                    end = p + 1
+                    break
+                p -= 1
         ranges.append((start, end))
         start = end
         while start < n and plain[start] == " ":  # the spaces the break fell on
