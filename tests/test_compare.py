@@ -554,3 +554,5 @@ async def test_o_puts_the_selected_runs_output_over_the_screen_and_it_follows_th
         assert screen.maximized is None and panels.output.size.height < 10
         await pilot.press("e", "e")
         assert screen.maximized is None
+        await pilot.press("e", "t")  # the table takes the panels' place: nothing stays over the screen
+        assert screen.maximized is None and screen.query_one("#compare-table").display

@@ -446,6 +446,8 @@ class CompareScreen(Screen):
 
     def action_toggle_table(self) -> None:
         """The comparison table in place of the panels, or the panels again."""
+        if self.maximized is not None:  # a panel over the whole screen goes back first, or it would hide the table
+            self.minimize()
         self.set_class(not self.table_shown, "-table")
         self.refresh_bindings()
         self._sync()
