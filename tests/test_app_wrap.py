@@ -273,3 +273,17 @@ def test_the_ascii_fast_path_cuts_rows_where_counting_cells_does(line, width, ha
     later = max(1, max(1, width) - hang)
     if len(line) > width:
         assert _ascii_ranges(line, width, later) == _cell_ranges(line, width, later)
+
+
+def test_a_source_line_with_more_rows_than_the_panel_shows_from_its_first_row(recorded):
+    trace, main_sleep = recorded
+
+    async def body(app, pilot):
+        view = app.screen.query_one(SourceView)
+        rows = view.row_of(SLEEP_LINE + 1) - view.row_of(SLEEP_LINE)
+        assert rows > view.size.height  # the smallest run screen: a 5-row panel
+        texts = [text(r) for r in rows_of(app, view, scrollbar=True)]
+        assert texts[0].startswith(f"▶{SLEEP_LINE} settings = ")
+        assert all(row.startswith("┃ ↪") for row in texts[1:])
+
+    on_app(trace, body, size=(60, 20), at=main_sleep.start + 0.1)

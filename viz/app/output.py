@@ -43,8 +43,7 @@ class OutputView(Widget):
         self.back = 0        # how many rows the user scrolled back from the newest
         self._colors: TaskColors | None = None
         self._cache: LRUCache[tuple, list[Strip]] = LRUCache(1024)  # a line's rows, by (line, its time, layout)
-        self._heights: dict[tuple, int] = {}  # a line's number of rows, by (line, its time), at self._layout
-        self._layout: tuple[int, int] = (0, 0)  # the (width, lanes) the rows are cut for
+        self._heights: LRUCache[tuple, int] = LRUCache(16384)  # a line's number of rows, by the same key
         self._window: tuple[tuple, list[tuple[int, int]]] | None = None  # the rows on screen: (line, row of line)
         self._tags: tuple[tuple, int, dict[int, str]] | None = None  # (lanes, width), tag width, tag by task
 
@@ -79,14 +78,17 @@ class OutputView(Widget):
     # ---- rows: lines cut to the width -----------------------------------------------------------------------
     def _height(self, i: int, width: int) -> int:
         """How many rows line i takes at this width."""
-        layout = (width, len(self.trace.lanes))
-        if layout != self._layout:
-            self._layout = layout
-            self._heights.clear()
-        key = (i, self.trace.outputs[i].t)
+        out = self.trace.outputs[i]
+        key = (i, out.t, width, len(self.trace.lanes))
         height = self._heights.get(key)
         if height is None:
-            height = self._heights[key] = len(self._rows(i, width))
+            text = out.text
+            room = width - self._tag_names(width)[0] - 1
+            if "\x1b" not in text and cell_len(text.expandtabs(4).replace("\r", "")) <= room:
+                height = 1  # fits: no need to draw it to know
+            else:
+                height = len(self._rows(i, width))
+            self._heights[key] = height
         return height
 
     def _rows_back(self, width: int, limit: int) -> int:

@@ -174,17 +174,23 @@ class SourceView(ScrollView, can_focus=False):
         return rows
 
     def _keep_in_view(self, i: int) -> None:
-        """Scroll so that all of line i's rows show (the first ones, if it has more rows than the panel)."""
+        """Scroll so that all of line i's rows show, a row of the lines around it too where they fit (a line with as
+        many rows as the panel or more: from its first row)."""
         top, height = int(self.scroll_y), self.size.height
         if height <= 0 or not self._lines:
             return
         starts = self._layout()
         i = max(0, min(i, len(self._lines) - 1))
         first, end = starts[i], starts[i + 1]
-        if first < top + 1 or end > top + height - 1:
+        if end - first >= height:
+            y = first
+        elif first < top + 1 or end > top + height - 1:
             y = max(0, first - height // 3)
-            if end - y > height - 1:  # a long line: as much of it as fits, from its first row
-                y = max(0, min(first - 1, end - height + 1))
+            if end > y + height - 1:
+                y = max(0, end - height + 1)
+        else:
+            return
+        if y != top:
             self.scroll_to(y=y, animate=False, immediate=True)
 
     def on_resize(self) -> None:
