@@ -18,11 +18,14 @@ transports of Python 3.11-3.13 alike.
 
 from __future__ import annotations
 
+import time
+
 from viz import protocol
 from viz.recorder.core import get_ident
 from viz.recorder.sockets import socket_peer
 
 _S = protocol.TASK_STATE
+_clock = time.perf_counter  # the recorder's clock (Recorder.now)
 _WRITES = frozenset(("send", "sendall", "sendto", "connect"))  # socket calls that wait for an fd to be writable
 
 
@@ -34,6 +37,7 @@ class LoopSockets:
         self.running = running
         self.current_task = current_task  # asyncio.current_task
         self.tried: dict[int, tuple] = {}  # task id -> (socket, fd, io) of the call its step found not ready
+        self._append, self._t0 = rec.emit_fast, rec.t0  # (a stream's every read comes here: kept short)
 
     def call(self, sock, fd: int, name: str, n, words: str, frame) -> bool:
         """A non-blocking socket call that returned at once (`n` bytes copied, or None: BlockingIOError), in words;
@@ -41,16 +45,16 @@ class LoopSockets:
         loop = self.running.get(get_ident())
         if loop is None:
             return False
-        rec = self.rec
         tid = loop._viz_current
         if tid is None:  # the loop's own callback: a read is the copy it makes for a task
             if n is not None and fd not in loop._viz_own_fds:
-                loop._viz_flush()  # the switches so far come first
-                rec.emit((_S, rec.now(), loop._viz_tid, "running", words, None, None, None))
+                if loop._viz_run:
+                    loop._viz_flush()  # the switches so far come first
+                self._append((_S, _clock() - self._t0, loop._viz_tid, "running", words, None, None, None))
             return True
         loop._viz_flush()
         file, line = self._step_place(frame)
-        rec.emit((_S, rec.now(), tid, "running", words, file, line, None))
+        self._append((_S, _clock() - self._t0, tid, "running", words, file, line, None))
         if n is None:
             self.tried[tid] = (sock, fd, "write" if name in _WRITES else "read")
         elif self.tried:
