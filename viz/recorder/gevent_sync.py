@@ -21,6 +21,7 @@ from viz import protocol
 from viz.recorder.imports import when_imported
 
 _W = None  # the run's Waits, once install() ran
+_ON: dict = {}  # its waits by key (Waits.on): while it is empty, no call needs to look further
 
 
 class Wait:
@@ -39,7 +40,7 @@ class Waits:
 
     def __init__(self, rec):
         self.rec = rec
-        self.on: dict = {}  # key (id of the object; ~id for a queue's putters) -> [Wait, ...]
+        self.on = _ON  # key (id of the object; ~id for a queue's putters) -> [Wait, ...]
 
     def make(self, frame, multi=False) -> Wait:
         """The calling task's wait, at the user's frame at or above `frame`."""
@@ -152,7 +153,7 @@ class _EventWaits:
 
     def set(self):
         super().set()
-        if _W is not None and id(self) in _W.on:
+        if _ON and id(self) in _ON:
             _W.settle(id(self), None, f"{type(self).__name__}.set()")
 
 
@@ -180,12 +181,12 @@ class _AsyncResultWaits:
 
     def set(self, value=None):
         super().set(value)
-        if _W is not None and id(self) in _W.on:
+        if _ON and id(self) in _ON:
             _W.settle(id(self), None, f"{type(self).__name__}.set()")
 
     def set_exception(self, exception, exc_info=None):
         super().set_exception(exception, exc_info)
-        if _W is not None and id(self) in _W.on:
+        if _ON and id(self) in _ON:
             _W.settle(id(self), None, f"{type(self).__name__}.set_exception()")
 
 
@@ -202,7 +203,7 @@ class _SemaphoreWaits:
     def acquire(self, blocking=True, timeout=None):
         if self.counter > 0 or not blocking or not _will_wait(timeout) or _W is None:
             got = super().acquire(blocking, timeout)
-            if got and _W is not None and id(self) in _W.on:
+            if got and _ON and id(self) in _ON:
                 _W.settle(id(self), self.counter)  # took a permit a waiter was woken for
             return got
         w = _W.begin(id(self), sys._getframe(1))
@@ -211,12 +212,11 @@ class _SemaphoreWaits:
         finally:
             _W.end(id(self), w)
 
-    def __enter__(self):
-        self.acquire()
+    __enter__ = acquire  # (returns what acquire() returns: gevent's returns None; a `with` ignores it)
 
     def release(self):
         result = super().release()
-        if _W is not None and id(self) in _W.on:
+        if _ON and id(self) in _ON:
             kind = "RLock" if sys._getframe(1).f_code in _RLOCK_RELEASE else _KIND.get(type(self).__name__,
                                                                                       type(self).__name__)
             _W.settle(id(self), self.counter, f"{kind}.release()")
@@ -244,11 +244,10 @@ class _QueueWaits:
                 _W.end(id(self), w)
         else:
             item = super().get(block, timeout)
-        if _W is not None:
-            on = _W.on
-            if ~id(self) in on:
+        if _ON:
+            if ~id(self) in _ON:
                 _W.settle(~id(self), self._viz_free(), f"{type(self).__name__}.get()")
-            if id(self) in on:
+            if id(self) in _ON:
                 _W.settle(id(self), self.qsize())  # took an item a waiter was woken for
         return item
 
@@ -261,11 +260,10 @@ class _QueueWaits:
                 _W.end(~id(self), w)
         else:
             super().put(item, block, timeout)
-        if _W is not None:
-            on = _W.on
-            if id(self) in on:
+        if _ON:
+            if id(self) in _ON:
                 _W.settle(id(self), self.qsize(), f"{type(self).__name__}.put()")
-            if ~id(self) in on:
+            if ~id(self) in _ON:
                 _W.settle(~id(self), self._viz_free())  # took a free slot a waiter was woken for
 
 
@@ -285,7 +283,7 @@ class _JoinableWaits:
 
     def task_done(self):
         super().task_done()
-        if _W is not None and not self.unfinished_tasks and ("join", id(self)) in _W.on:
+        if _ON and not self.unfinished_tasks and ("join", id(self)) in _ON:
             _W.settle(("join", id(self)), None, f"{type(self).__name__}.task_done()")
 
 
