@@ -96,7 +96,8 @@ def test_the_compare_screen_at_80x24_with_a_lane_of_the_second_run_selected(snap
     async def fun_of_the_second_run_one_second_in(pilot) -> None:
         await settled(pilot)
         timeline = pilot.app.screen.query_one(CompareTimeline)
-        row = next(i for i, lane in enumerate(timeline.rows) if timeline.row_run[i] == 1 and lane and lane.name == "fun")
+        row = next(i for i, lane in enumerate(timeline.rows)
+                   if timeline.row_run[i] == 1 and lane is not None and lane.name == "fun")
         await pilot.press(*["down"] * row)
         await pilot.click(CompareTimeline, offset=(timeline.name_width + timeline.view.cell_of(1.0), 0))
         await settled(pilot)

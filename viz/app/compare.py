@@ -5,8 +5,8 @@ name, wall time and verdict), its lanes under it, drawn by each run's own LanePa
 time: it counts from each run's start, or (w) from the start of each run's counted work, so a run's trace time is
 shared time plus the run's origin. One playhead moves over all runs: play, step to the next event of any run, zoom
 and fit. Under it, the panels follow the selected row's run (viz.app.compare_panels: its details, source and
-output at the playhead, in that run's time), or, with t, the comparison table (viz.views.compare). `RecordingScreen` records a comparison's scenarios
-one after another, with progress, before the compare screen opens.
+output at the playhead, in that run's time), or, with t, the comparison table (viz.views.compare). `RecordingScreen`
+records a comparison's scenarios one after another, with progress, before the compare screen opens.
 """
 
 from __future__ import annotations
