@@ -556,3 +556,17 @@ async def test_o_puts_the_selected_runs_output_over_the_screen_and_it_follows_th
         assert screen.maximized is None
         await pilot.press("e", "t")  # the table takes the panels' place: nothing stays over the screen
         assert screen.maximized is None and screen.query_one("#compare-table").display
+
+
+@pilot_test
+async def test_w_at_the_end_keeps_the_playhead_at_the_new_end_in_sight():
+    # at the end (2.05 s, gevent_sleepers' end) with a select_server lane selected: that run's moment 2.05 s counted
+    # from its work's start is past every run's end; the playhead goes to the new end, inside the fitted view
+    runs = _runs("gevent_sleepers", "select_server")
+    async with compare_app(runs).run_test(size=(120, 40)) as pilot:
+        screen, timeline = await _screen(pilot)
+        await _select(pilot, timeline, _row_of(timeline, 1, "main"))
+        await pilot.press("end", "w")
+        assert screen.t == pytest.approx(screen.end)
+        assert screen.end == pytest.approx(max(r.trace.duration - r.origin(True) for r in runs))
+        assert timeline.view.t0 <= screen.t <= timeline.view.t1

@@ -459,13 +459,15 @@ class CompareScreen(Screen):
 
     def action_toggle_origin(self) -> None:
         """Count time from each run's start, or from the start of its counted work: the playhead stays on the same
-        moment of the selected row's run."""
+        moment of the selected row's run (or the new end, when that moment is past every run's end: the playhead
+        stays in sight)."""
         timeline = self.timeline
         row = timeline.selected
         before = timeline.trace_time(row, self.t) if timeline.rows else self.t
         self.from_work = not self.from_work
         timeline.set_origin(self.from_work)
         self.t = before - timeline.origins[timeline.row_run[row]] if timeline.rows else self.t
+        self.t = min(self.t, self.end)
         self._sync()
 
     def on_timeline_clicked(self, message: Timeline.Clicked) -> None:
