@@ -39,6 +39,11 @@ t.start()
 settings = {SETTINGS}; time.sleep(0.4)
 t.join()
 print("done")
+
+
+def unused():
+    """Lines after the program's last, so that the source panel can scroll on past it."""
+    return None
 '''
 SLEEP_LINE, WORKER_LINE = 10, 4
 SIZE = (86, 24)  # under 110 columns the panels go two by two: the output panel is 40 cells wide
@@ -287,3 +292,27 @@ def test_a_source_line_with_more_rows_than_the_panel_shows_from_its_first_row(re
         assert all(row.startswith("┃ ↪") for row in texts[1:])
 
     on_app(trace, body, size=(60, 20), at=main_sleep.start + 0.1)
+
+
+def test_the_source_panel_starts_at_a_line_s_first_row_not_in_the_middle_of_a_wrapped_line(recorded):
+    trace, main_sleep = recorded
+
+    async def body(app, pilot):
+        view = app.screen.query_one(SourceView)
+        view.scroll_to(y=0, animate=False, immediate=True)  # the panel at the top: the next line is out of view
+        await pilot.pause()
+        assert view.scroll_y == 0
+        app.screen.playback.seek(main_sleep.end + 0.001)  # main past the long line: at t.join() or print("done")
+        app.screen._sync()
+        await pilot.pause()
+        current = view.current
+        assert current in (SLEEP_LINE + 1, SLEEP_LINE + 2)
+        # a third of the panel above the current line falls inside the wrapped line ...
+        aim = view.row_of(current) - view.size.height // 3
+        assert view.row_of(SLEEP_LINE) < aim < view.row_of(SLEEP_LINE + 1)
+        # ... so the panel starts at that line's first row (all of it fits above the current line)
+        texts = [text(r) for r in rows_of(app, view, scrollbar=True)]
+        assert texts[0].startswith(f" {SLEEP_LINE} settings = "), texts
+        assert any(row.startswith(f"▶{current}") for row in texts)
+
+    on_app(trace, body, at=main_sleep.start + 0.1)

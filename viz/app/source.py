@@ -188,6 +188,9 @@ class SourceView(ScrollView, can_focus=False):
             y = max(0, first - height // 3)
             if end > y + height - 1:
                 y = max(0, end - height + 1)
+            j = bisect_right(starts, y) - 1
+            if starts[j] != y:  # not from the middle of a wrapped line: from its first row, or the next line's
+                y = starts[j] if end <= starts[j] + height - 1 else starts[j + 1]
         else:
             return
         if y != top:
