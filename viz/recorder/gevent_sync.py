@@ -26,13 +26,14 @@ _ON: dict = {}  # its waits by key (Waits.on): while it is empty, no call needs 
 
 class Wait:
     """One task waiting: where it waits (file, line, the call as written), and whether it is ready (woken, not yet
-    resumed). A wait for several objects (`gevent.joinall`) is on each object's list, and is `multi`."""
+    resumed). A wait for several objects (`gevent.joinall`) is on each object's list, and is `multi`: its `woken`
+    holds the cause of each object that got ready, told when gevent resumes the task for that object."""
     __slots__ = ("task", "file", "line", "reason", "ready", "multi", "woken")
 
     def __init__(self, task, file, line, reason, multi=False):
         self.task, self.file, self.line, self.reason = task, file, line, reason
         self.ready, self.multi = False, multi
-        self.woken = None  # multi: {key: (by, words)} of objects ready while this wait was already ready
+        self.woken = {} if multi else None  # multi: {key: (by, words)}
 
 
 class Waits:
@@ -94,11 +95,12 @@ class Waits:
                     by = rec.current_task() if by is None else by
                     words = f"{what} by {rec.names.get(by, '?')}" if named else what
                     t = rec.now() if t is None else t
+                if w.multi:
+                    # joinall's task is resumed for each object, but only the last lets the call return: it is not
+                    # ready (able to go on with the program) before; the cause is told when gevent resumes it
+                    w.woken.setdefault(key, (by, words))
+                    continue
                 if w.ready:
-                    if w.multi:  # already ready for another object: this one is told when gevent resumes it
-                        if w.woken is None:
-                            w.woken = {}
-                        w.woken[key] = (by, words)
                     continue
                 w.ready = True
                 emit((protocol.TASK_STATE, t, w.task, "ready", words, w.file, w.line, None))
@@ -109,16 +111,10 @@ class Waits:
                       w.reason or "waiting for the loop", w.file, w.line, None))
 
     def resumed(self, w: Wait, obj) -> None:
-        """A rawlink of a multi wait: gevent is about to resume its task for `obj` (the callbacks of an object run in
-        the order they were linked, ours first). If nothing made it ready since it last ran, it is ready now."""
+        """A rawlink of a multi wait: gevent is about to resume its task for `obj` (an object's callbacks run in the
+        order they were linked, ours first). The cause of `obj` getting ready, if we saw it, starts its ready span."""
         try:
-            key = id(obj)
-            if w.ready:
-                w.ready = False
-                if w.woken:
-                    w.woken.pop(key, None)
-                return
-            cause = w.woken.pop(key, None) if w.woken else None
+            cause = w.woken.pop(id(obj), None)
             if cause is not None:
                 rec = self.rec
                 t = rec.now()
@@ -315,7 +311,8 @@ _NESTED: set = set()  # code of our waits that wait on an Event of gevent's insi
 
 def _waiting_for_all(real):
     """gevent.joinall / gevent.wait(objects): one wait on every object not ready yet. gevent resumes the task once
-    per object that gets ready (its loop then waits again), so each resume has its own cause."""
+    per object that gets ready (its loop then waits again), so each resume has its own cause; the task is `ready`
+    only from the moment gevent resumes it (a greenlet's end does not let joinall return while others run on)."""
     @functools.wraps(real)
     def wrapper(*args, **kwargs):
         objects = args[0] if args else kwargs.get("greenlets", kwargs.get("objects"))
