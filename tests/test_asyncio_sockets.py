@@ -157,3 +157,39 @@ def test_a_library_coroutine_run_as_a_task_is_named_in_the_programs_words_at_the
     assert [(s.reason, s.file, s.line) for s in blocked] == [("asyncio.sleep(0.2)", "script.py", 3)]
     assert 0.15 <= blocked[0].end - blocked[0].start <= 0.4
     assert spans(trace, "nap", "ready")[-1].reason == "timer fired"
+
+
+def test_a_writer_ahead_of_its_reader_waits_in_drain_until_its_fd_is_writable_and_every_read_is_a_copy(script):
+    path = script("import asyncio\n"
+                  "async def handle(reader, writer):\n"
+                  "    await asyncio.sleep(0.2)\n"                                 # a slow reader: the writes pile up
+                  "    n = 0\n"
+                  "    while data := await reader.read(1 << 20):\n"
+                  "        n += len(data)\n"
+                  "    print('server got', n)\n"
+                  "    writer.close()\n"
+                  "async def main():\n"
+                  "    server = await asyncio.start_server(handle, '127.0.0.1', 0)\n"
+                  "    async with server:\n"
+                  "        port = server.sockets[0].getsockname()[1]\n"
+                  "        reader, writer = await asyncio.open_connection('127.0.0.1', port)\n"
+                  "        writer.write(b'x' * 32_000_000)\n"
+                  "        await writer.drain()\n"                                 # line 15
+                  "        writer.close()\n"
+                  "        await writer.wait_closed()\n"
+                  "        await asyncio.sleep(0.05)\n"
+                  "asyncio.run(main())\n")
+    trace = record(str(path))
+    handler = next(ln.name for ln in trace.lanes if ln.name.startswith("127.0.0.1:"))
+    assert texts(trace, handler) == ["server got 32000000"]
+    main = spans(trace, "main()")
+    drain = next(s for s in main if s.state == "blocked" and s.line == 15)
+    fd = re.fullmatch(r"await writer\.drain\(\) on fd (\d+) \(127\.0\.0\.1:\d+\)", drain.reason).group(1)
+    assert 0.12 <= drain.end - drain.start <= 0.6  # until the reader starts reading, 0.2 s in
+    assert (_after(main, drain).state, _after(main, drain).reason) == ("ready", f"fd {fd} writable")
+    # the handler's side: every byte it got went through a copy the loop made, each with its byte count
+    hfd = re.search(r"on fd (\d+)", next(s for s in spans(trace, handler, "blocked")
+                                         if s.reason.startswith("await reader.read")).reason).group(1)
+    got = [COPY.fullmatch(s.reason) for s in _copies(trace)]
+    assert sum(int(m.group(3)) for m in got if m.group(2) == hfd) == 32_000_000
+    assert [m.group(3) for m in got if m.group(2) == hfd][-1] == "0"  # then the client closed

@@ -328,9 +328,9 @@ class AsyncioHooks:
     def where(self, task) -> tuple:
         """(reason, file, line, stream, wait if it yielded) of a suspended task: the call at its innermost await in
         the program's own coroutines (`await asyncio.sleep(0.05)`), where that is, whether it waits on a stream's
-        read (None for a library coroutine run as a task: its place is not one to cache by code), and the Wait of a
-        task that only yielded there. Cached per code object (by id: hashing a code object costs more than the rest)
-        and instruction."""
+        fd to be readable or writable ("read", "write" for drain(), else False; None for a library coroutine run as
+        a task: its place is not one to cache by code), and the Wait of a task that only yielded there. Cached per
+        code object (by id: hashing a code object costs more than the rest) and instruction."""
         codes = self._codes
         frame = per = None
         c = task.get_coro()
@@ -373,7 +373,9 @@ class AsyncioHooks:
         if place is None:
             sites = self.rec.sites
             text = sites.call_text(frame) or "waiting at await"
-            stream = getattr(getattr(c, "cr_code", None), "co_filename", "").endswith("streams.py")
+            code = getattr(c, "cr_code", None)
+            stream = getattr(code, "co_filename", "").endswith("streams.py") and \
+                ("write" if code.co_name == "drain" else "read")  # what a stream waits for: its fd to be ...able
             file, line = sites.file_name(frame.f_code), frame.f_lineno
             place = per[lasti] = (text, file, line, stream, (text + " — yields", "ready", None, file, line, None))
         return place
@@ -389,7 +391,7 @@ class AsyncioHooks:
         if when is not None:
             until = when - loop.time() + t
             info = {"until": until}
-        tried = self.sockets.waits_on(loop, tid)  # its step's try found an fd not ready (loop.sock_recv(...))
+        tried = self.sockets.waits_on(loop, tid) if self.sockets.tried else None  # its try found an fd not ready
         if tried is not None:
             fd, io, words = tried
             text += words
@@ -397,7 +399,7 @@ class AsyncioHooks:
         elif stream:
             peer = self.peers.get(tid) or self._stream_of(self.frame)
             if peer is not None and peer[0] is not None:
-                fd, io = peer[0], "read"
+                fd, io = peer[0], stream
                 text = f"{text} on fd {fd} ({peer[1]})"
                 info = {"fd": fd, "io": io}
         self.waits[tid] = (t, until, fd, io)

@@ -64,7 +64,7 @@ class LoopSockets:
     def waits_on(self, loop, tid: int):
         """After a task's step that did not finish it: (fd, io, the words to add to its wait: ` on fd 7
         (127.0.0.1:5000)`) when the step's last try found an fd not ready and the loop now watches it, else None."""
-        tried = self.tried.pop(tid, None) if self.tried else None
+        tried = self.tried.pop(tid, None)
         if tried is None:
             return None
         sock, fd, io = tried
