@@ -4,6 +4,7 @@ cause records survive saving and loading, while traces saved before causes exist
 
 from __future__ import annotations
 
+import textwrap
 from unittest import mock
 
 import pytest
@@ -148,6 +149,46 @@ def test_a_connection_of_a_select_loop_is_made_ready_by_the_loops_select(script)
     fd = ready.reason.split()[1]  # "fd 7 readable"
     assert cause.by == task_id(trace, "main") and cause.what == f"select() returned fd {fd}"
     assert 0.15 <= ready.start - spans(trace, conn.name)[0].start <= 0.5  # the client sent after 0.2 s
+    # and main's select() returned because the client wrote: the chain goes on to the client's sendall()
+    (loop_run, by_client), = [(s, c) for s, c in woken(trace, "main") if "readable" in c.what]
+    assert by_client.by == task_id(trace, "client 1") and by_client.what == f"fd {fd} readable: sendall() by client 1"
+    assert abs(loop_run.start - ready.start) < 0.01
+    # the client's recv() returned the echo main sent
+    (_, echoed), = [(s, c) for s, c in woken(trace, "client 1") if "send" in c.what]
+    assert echoed.by == task_id(trace, "main") and echoed.what == "send() by main"
+
+
+def test_a_threads_blocking_read_names_the_thread_that_sent_and_end_of_file_the_one_that_closed(script):
+    path = script(textwrap.dedent("""\
+        import socket, threading, time
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        port = srv.getsockname()[1]
+        def server():
+            conn, _ = srv.accept()
+            time.sleep(0.2)
+            conn.sendall(b"reply")
+            conn.close()  # at once: the reply is read first, then end of file
+        th = threading.Thread(target=server, name="server")
+        th.start()
+        c = socket.create_connection(("127.0.0.1", port))
+        print(c.recv(100))
+        print(c.recv(100))
+        th.join()
+        a, b = socket.socketpair()  # no connect/accept: its ends are not paired, no cause is made up
+        threading.Timer(0.1, b.send, (b"x",)).start()
+        print(a.recv(1))
+        """))
+    trace = record(str(path))
+    server = task_id(trace, "server")
+    by_server = [(s, c) for s, c in woken(trace, "main") if c.by == server and c.what != "server started"]
+    assert [c.what for _, c in by_server] == ["sendall() by server", "close() by server"], by_server
+    (reply, _), (eof, _) = by_server
+    assert reply.reason.endswith("→ 5 bytes") and eof.reason.endswith("→ 0 bytes (the peer closed)")
+    wait = next(s for s in spans(trace, "main", "blocked") if s.end == reply.start)
+    assert 0.15 <= wait.end - wait.start <= 0.6  # the server sent after 0.2 s
+    assert not [c for _, c in woken(trace, "main") if c.what.startswith("send() by")]  # the socketpair's read
 
 
 def test_threads_woken_by_event_queue_lock_and_join_name_the_thread_that_released_them(script):

@@ -26,6 +26,7 @@ from viz.protocol import TASK_STATE
 from viz.recorder import futures, locks, processes, stdin
 from viz.recorder.callsite import caller, format_seconds
 from viz.recorder.core import get_ident
+from viz.recorder.socket_pairs import SocketPairs
 from viz.recorder.sockets import fds_of, remember_connects, socket_peer
 
 
@@ -39,6 +40,7 @@ class BlockingHooks:
         self.loop_checks: list = [self.gevent_loop_held]  # each says whether the calling task holds an event loop
         self._last_attempt = None  # ((task, words, code, line), event) of the last non-blocking attempt sent
         self.loop_io = None  # asyncio_loop.py's: puts a non-blocking call in its loop's thread in the right lane
+        self.pairs = SocketPairs(rec)  # connections with both ends in the program: who wrote to a socket
 
     # ---- the generic wrapper --------------------------------------------------------------------------------
     def blocking(self, fn, describe, woken=None):
@@ -120,11 +122,16 @@ class BlockingHooks:
                 setattr(cls, name, self.socket_call(getattr(cls, name), name))
         accept = self.socket_call(cls.accept, "accept")
         close = cls.close
-        cls.connect = remember_connects(cls.connect, self.rec)
-        cls.connect_ex = remember_connects(cls.connect_ex, self.rec)
+        pairs = self.pairs
+        cls.connect = remember_connects(cls.connect, self.rec, pairs.connected)
+        cls.connect_ex = remember_connects(cls.connect_ex, self.rec, pairs.connected)
 
         def accept_wrapper(sock, *a, **k):
             conn, addr = accept(sock, *a, **k)
+            try:
+                pairs.accepted(conn, addr)
+            except Exception:
+                self.rec.hook_error("accept hook")
             if sock.gettimeout() == 0.0:
                 self.new_connection(conn, addr)
             return conn, addr
@@ -132,6 +139,8 @@ class BlockingHooks:
         def close_wrapper(sock):
             try:
                 fd = sock.fileno()
+                if fd >= 0:
+                    pairs.closed(fd)
                 if fd in self.conn_task:
                     self.end_connection(fd)
             except Exception:
@@ -153,10 +162,12 @@ class BlockingHooks:
         made in a thread that runs an asyncio loop goes to `loop_io` (asyncio_loop.py): a task's own try in its lane,
         the copy the loop makes for it (a transport's or sock_recv's recv()) in the loop's; one made under a gevent
         hub records nothing."""
-        rec, busy, conn_task = self.rec, self._busy, self.conn_task
+        rec, busy, conn_task, pairs = self.rec, self._busy, self.conn_task, self.pairs
         count = _BYTES.get(name)
         nothing = f"{_NOTHING.get(name, 'not done yet')} (BlockingIOError)"
         describe = _blocking_words(name)
+        wrote = pairs.wrote if name.startswith("send") else None
+        what = f"{name}()"
 
         @functools.wraps(fn)
         def wrapper(sock, *args, **kwargs):
@@ -164,6 +175,11 @@ class BlockingHooks:
             if ident in busy or rec._closed:
                 return fn(sock, *args, **kwargs)
             fd = sock.fileno()
+            if wrote is not None:  # before the bytes go: the reader's thread may run the moment they arrive
+                try:
+                    wrote(fd, what)
+                except Exception:
+                    rec.hook_error(f"{name} hook")
             if fd not in conn_task and sock.gettimeout() != 0.0:
                 return self._blocking_socket_call(fn, name, sock, fd, args, kwargs, describe, count)
             try:
@@ -172,7 +188,9 @@ class BlockingHooks:
                 self._attempt(sock, fd, name, None, nothing, sys._getframe(1))
                 raise
             if count is not None:
-                self._attempt(sock, fd, name, count(result), nothing, sys._getframe(1))
+                n = count(result)
+                self._attempt(sock, fd, name, n, nothing, sys._getframe(1))
+                pairs.writer(fd, n)  # the read takes the writes it got (a select() after it looks at the next)
             elif fd in conn_task:
                 self.nonblocking_op(sock, name, None, sys._getframe(1))
             return result
@@ -196,11 +214,17 @@ class BlockingHooks:
         try:
             result = fn(sock, *args, **kwargs)
             if count is not None:
-                copied = _copied(name, fd, count(result))
+                n = count(result)
+                copied = _copied(name, fd, n)
             return result
         finally:
             self._busy.discard(ident)
-            rec.state(tid, "running", copied, frame)
+            t = rec.now()
+            rec.state(tid, "running", copied, frame, t=t)
+            if copied is not None:
+                writer = self.pairs.writer(fd, n)  # another task of the program sent what it got
+                if writer is not None:
+                    rec.cause(tid, writer[0], writer[1], t)
 
     def _attempt(self, sock, fd, name, n, nothing, frame) -> None:
         """A non-blocking call that returned at once: a running span from its return that says what it copied
@@ -317,6 +341,11 @@ class BlockingHooks:
         t = rec.now()
         rec.state(tid, "running", f"{name} returned " + (", ".join(parts) if parts else "nothing (timeout)"), frame,
                   t=t)
+        for fd in readable:  # the first fd another task of the program made readable: its write woke the loop
+            writer = self.pairs.writer(fd)
+            if writer is not None:
+                rec.cause(tid, writer[0], f"fd {fd} readable: {writer[1]}", t)
+                break
         for fd in readable + writable:
             ctid = self.conn_task.get(fd)
             if ctid is not None and fd in self._waiting:

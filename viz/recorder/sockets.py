@@ -41,12 +41,21 @@ def fds_of(*lists) -> list[int]:
     return sorted(out)
 
 
-def remember_connects(connect, rec):
-    """Wrap a socket's connect so the connecting task is known by its local address (see Recorder.peer_name)."""
+def remember_connects(connect, rec, then=None):
+    """Wrap a socket's connect so the connecting task is known by its local address (see Recorder.peer_name);
+    `then(sock)`, when given, is told of each connect that succeeded."""
     @functools.wraps(connect)
     def wrapper(sock, *args, **kwargs):
+        ok = False
         try:
-            return connect(sock, *args, **kwargs)
+            result = connect(sock, *args, **kwargs)
+            ok = result in (None, 0)  # (connect_ex returns an error number instead of raising)
+            return result
         finally:
             rec.remember_client(sock)
+            if ok and then is not None:
+                try:
+                    then(sock)
+                except Exception:
+                    rec.hook_error("connect hook")
     return wrapper
