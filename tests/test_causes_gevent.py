@@ -151,22 +151,24 @@ def test_a_waiter_woken_for_a_permit_its_releaser_takes_back_at_once_is_blocked_
     assert trace.outputs[0].t >= second.start
 
 
-def test_rlock_and_monkey_patched_threading_lock_name_the_lock_class_and_the_holder(script):
+def test_rlock_and_monkey_patched_threading_lock_and_event_name_the_call_and_the_holder(script):
     path = script("from gevent import monkey\nmonkey.patch_all()\n"
                   "import gevent, threading\nfrom gevent.lock import RLock\n"
-                  "rlock, lock = RLock(), threading.Lock()\n"
+                  "rlock, lock, ev = RLock(), threading.Lock(), threading.Event()\n"
                   "def holder():\n    with rlock:\n        with rlock:\n            gevent.sleep(0.2)\n"
-                  "    with lock:\n        gevent.sleep(0.2)\n"
+                  "    with lock:\n        gevent.sleep(0.2)\n    gevent.sleep(0.1)\n    ev.set()\n"
                   "def contender():\n    gevent.sleep(0.05)\n    with rlock:\n        pass\n"
-                  "    with lock:\n        pass\n"
+                  "    with lock:\n        pass\n    ev.wait()\n"
                   "gevent.joinall([gevent.spawn(holder), gevent.spawn(contender)])\n")
     trace = record(str(path))
     holder = task(trace, "holder")
     (r, rc), = causes(trace, "contender", "RLock.release() by holder")
     (k, kc), = causes(trace, "contender", "Lock.release() by holder")
-    assert rc.by == kc.by == holder and r.state == k.state == "ready"
+    (e, ec), = causes(trace, "contender", "Event.set() by holder")  # threading's, on a Condition's waiter lock
+    assert rc.by == kc.by == ec.by == holder and r.state == k.state == e.state == "ready"
     assert 0.1 <= r.start - waited(trace, "contender", r).start <= 0.4  # 0.2 s hold from 0.0
     assert 0.15 <= k.start - r.start <= 0.5  # then 0.2 s with the lock
+    assert 0.07 <= e.start - waited(trace, "contender", e, "ev.wait()").start <= 0.4  # set 0.1 s after
 
 
 def test_join_get_joinall_and_wait_are_woken_by_the_end_of_the_greenlet_they_waited_for(script):

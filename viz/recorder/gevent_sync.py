@@ -15,7 +15,9 @@ it). Not followed: Channel, peek(), Semaphore.wait(), gevent.iwait(), and object
 from __future__ import annotations
 
 import functools
+import queue
 import sys
+import threading
 
 from viz import protocol
 from viz.recorder.imports import when_imported
@@ -186,8 +188,21 @@ class _AsyncResultWaits:
             _W.settle(id(self), None, f"{type(self).__name__}.set_exception()")
 
 
-_RLOCK_RELEASE: set = set()  # code of gevent.lock.RLock's methods that release its semaphore
 _KIND = {"LockType": "Lock"}  # the name a monkey-patched threading.Lock goes by
+_LIBRARY_FILES = {threading.__file__, queue.__file__}  # (and gevent's lock.py): code built on semaphores
+
+
+def _called_as(frame, default: str) -> str:
+    """The library call a release() was made in, `Event.set()` (threading's, monkey-patched: a Condition's waiter
+    lock is released), `RLock.release()` (gevent's, around a semaphore), else `default`: the outermost public
+    method among the library frames just above."""
+    name = None
+    while frame is not None and frame.f_code.co_filename in _LIBRARY_FILES:
+        code = frame.f_code
+        if not code.co_name.startswith("_"):
+            name = getattr(code, "co_qualname", code.co_name)
+        frame = frame.f_back
+    return f"{name}()" if name else default
 
 
 class _SemaphoreWaits:
@@ -213,9 +228,8 @@ class _SemaphoreWaits:
     def release(self):
         result = super().release()
         if _ON and id(self) in _ON:
-            kind = "RLock" if sys._getframe(1).f_code in _RLOCK_RELEASE else _KIND.get(type(self).__name__,
-                                                                                      type(self).__name__)
-            _W.settle(id(self), self.counter, f"{kind}.release()")
+            kind = _KIND.get(type(self).__name__, type(self).__name__)
+            _W.settle(id(self), self.counter, _called_as(sys._getframe(1), f"{kind}.release()"))
         return result
 
     def __exit__(self, t, v, tb):
@@ -382,11 +396,7 @@ def _install_event(module) -> None:
 
 def _install_lock(module) -> None:
     _recording(module, ["Semaphore", "BoundedSemaphore"], {"Semaphore": _SemaphoreWaits})
-    rlock = getattr(module, "RLock", None)
-    for name in ("release", "_release_save", "__exit__"):
-        code = getattr(getattr(rlock, name, None), "__code__", None)
-        if code is not None:
-            _RLOCK_RELEASE.add(code)
+    _LIBRARY_FILES.add(module.__file__)  # gevent.lock.RLock releases a semaphore
 
 
 def _install_queue(module) -> None:
