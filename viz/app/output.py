@@ -23,7 +23,7 @@ from textual.widget import Widget
 from viz.app.names import short_names
 from viz.app.palette import TaskColors
 from viz.app.wrap import wrap
-from viz.trace.model import Trace
+from viz.trace.model import Output, Trace
 
 TAG_MAX = 12  # a line's task tag at most, or a sixth of a wider panel
 TAG_SHARE = 6
@@ -167,7 +167,7 @@ class OutputView(Widget):
             rows = self._cache[key] = self._cut(out, width)
         return rows
 
-    def _cut(self, out, width: int) -> list[Strip]:
+    def _cut(self, out: Output, width: int) -> list[Strip]:
         if self._colors is None:
             self._colors = TaskColors(self.trace, self.app.theme_variables)
         tag_width, tags = self._tag_names(width)

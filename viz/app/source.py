@@ -81,7 +81,7 @@ class SourceView(ScrollView, can_focus=False):
         self._rows.clear()
         self._cache.clear()
         self._cut, self._width = None, -1  # laid out again at the next look
-        self.virtual_size = Size(self.size.width, self._layout()[-1])
+        self.virtual_size = Size(self.size.width, max(1, self._layout()[-1]))
 
     def _highlight_later(self, text: str) -> None:
         """Colour the source in a thread, started after the next frame so it never delays one (the first frame of
@@ -197,7 +197,7 @@ class SourceView(ScrollView, can_focus=False):
             self.scroll_to(y=y, animate=False, immediate=True)
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, self._layout()[-1])  # rows are cut (and cached) per width
+        self.virtual_size = Size(self.size.width, max(1, self._layout()[-1]))  # rows are cut (and cached) per width
         if self.current is not None:
             self._keep_in_view(self.current - 1)
 
