@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import record, spans, texts
+from conftest import record, record_with, spans, texts
 
 COPY = re.compile(r"(recv|recv_into)\(\) on fd (\d+) → (\d+) bytes( \(the peer closed\))?")
 
@@ -133,7 +133,8 @@ def test_sock_accept_and_sock_connect_try_once_then_wait_readable_and_writable_o
                                                                   f"{fd}", 15)
     assert 0.15 <= wait.end - wait.start <= 0.45  # until the other task connects, 0.2 s in
     tried = next(s for s in connect if s.state == "running" and s.reason and s.reason.startswith("connect()"))
-    cfd = re.fullmatch(r"connect\(\) on fd (\d+) → connecting, not done yet \(BlockingIOError\)", tried.reason).group(1)
+    cfd = re.fullmatch(r"connect\(\) on fd (\d+) → connecting, not done yet \(BlockingIOError\)",
+                       tried.reason).group(1)
     connecting = _after(connect, tried)
     assert tried.line == 6 and connecting.state == "blocked"
     assert re.fullmatch(rf"await loop\.sock_connect\(c, address\) on fd {cfd} \(127\.0\.0\.1:\d+\)", connecting.reason)
@@ -193,3 +194,31 @@ def test_a_writer_ahead_of_its_reader_waits_in_drain_until_its_fd_is_writable_an
     got = [COPY.fullmatch(s.reason) for s in _copies(trace)]
     assert sum(int(m.group(3)) for m in got if m.group(2) == hfd) == 32_000_000
     assert [m.group(3) for m in got if m.group(2) == hfd][-1] == "0"  # then the client closed
+
+
+def test_a_busy_task_beside_socket_tries_records_the_same_with_the_c_step_hook_as_with_the_python_one(
+        script, monkeypatch):
+    path = script("import asyncio, socket, threading\n"
+                  "async def busy():\n"
+                  "    for _ in range(300):\n"
+                  "        await asyncio.sleep(0)\n"                              # steps the C hook packs
+                  "async def main():\n"
+                  "    loop = asyncio.get_running_loop()\n"
+                  "    a, b = socket.socketpair()\n"
+                  "    a.setblocking(False)\n"
+                  "    t = asyncio.create_task(busy())\n"
+                  "    threading.Timer(0.1, b.send, (b'x' * 3,)).start()\n"
+                  "    print(len(await loop.sock_recv(a, 10)))\n"                 # a try among the packed steps
+                  "    b.send(b'y')\n"
+                  "    print(len(await loop.sock_recv(a, 10)))\n"                 # the data is there: the task's copy
+                  "    await t\n"
+                  "asyncio.run(main())\n")
+    c, c_trace = record_with(path, monkeypatch, False)
+    pure, _ = record_with(path, monkeypatch, True)
+    assert c == pure
+    assert texts(c_trace, "main()") == ["3", "1"]
+    tries = [(s.reason, s.line) for s in spans(c_trace, "main()", "running") if s.reason]
+    fd = re.search(r"fd (\d+)", tries[0][0]).group(1)
+    assert tries == [(f"recv() on fd {fd} → no data yet (BlockingIOError)", 11),
+                     (f"recv() on fd {fd} → 1 bytes", 13)]
+    assert [s.reason for s in _copies(c_trace)] == [f"recv() on fd {fd} → 3 bytes"]  # the loop's, for the first
