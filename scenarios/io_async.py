@@ -3,10 +3,11 @@
 Watch for: the main task asks asyncio's loop for the data (loop.sock_recv) and
 does not wait for it: it goes on with its own work in small steps, running or
 ready the whole time, while the client thread takes about 0.6 s to send. The
-"read" task is asyncio's sock_recv: it tries recv() once, finds no data, and is
-blocked until the asyncio loop sees the socket readable and does the recv() for
-it: both phases, the wait and the copy, are done for the program (in the loop's
-lane, a short run). Only then does the main task collect the bytes, already in it.
+"read" task is asyncio's sock_recv: it tries recv() once, finds no data ("→ no
+data yet (BlockingIOError)"), and is blocked on the socket's fd until the asyncio
+loop sees it readable and does the recv() for it: both phases, the wait and the
+copy, are done for the program (the copy in the loop's lane, a short run: "recv()
+on fd N → 34 bytes"). Only then does the main task collect the bytes, already in it.
 """
 import asyncio, socket, threading, time
 
