@@ -317,3 +317,19 @@ def test_the_source_panel_starts_at_a_line_s_first_row_not_in_the_middle_of_a_wr
         assert any(row.startswith(f"▶{current}") for row in texts)
 
     on_app(trace, body, at=main_sleep.start + 0.1)
+
+
+def test_a_source_that_arrives_after_its_current_line_opens_with_that_line_in_view(recorded):
+    trace, main_sleep = recorded
+
+    async def body(app, pilot):
+        view = app.screen.query_one(SourceView)
+        file, text_ = view.file, view.text
+        view.show(file, None, SLEEP_LINE + 2)  # a live run: main's line is known before the source record arrives
+        await pilot.pause()
+        view.show(file, text_, SLEEP_LINE + 2)  # the same line, now with its source: out of view at the top
+        await pilot.pause()
+        texts = [text(r) for r in rows_of(app, view, scrollbar=True)]
+        assert any(row.startswith(f"▶{SLEEP_LINE + 2}") for row in texts), texts
+
+    on_app(trace, body, at=main_sleep.start + 0.1)

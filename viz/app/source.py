@@ -59,13 +59,14 @@ class SourceView(ScrollView, can_focus=False):
             self.border_title = title
         if file == self.file and text == self.text and current == self.current and marks == self.marks:
             return
+        moved = current != self.current
         if text != self.text or file != self.file:
             self.file, self.text = file, text
             self._set_lines([Text(line, end="") for line in (text or "").splitlines()])
             if text:
                 self._highlight_later(text)
             self.scroll_to(y=0, animate=False, immediate=True)
-        moved = current != self.current
+            moved = True  # a new text (or a live run's source, arrived after the line): to the line again
         self.current, self.marks = current, marks
         if moved and current is not None:
             self._keep_in_view(current - 1)
@@ -193,8 +194,8 @@ class SourceView(ScrollView, can_focus=False):
                 y = starts[j] if end <= starts[j] + height - 1 else starts[j + 1]
         else:
             return
-        if y != top:
-            self.scroll_to(y=y, animate=False, immediate=True)
+        if y != top:  # forced: the scrollbar that allows it may come only at the next layout (a text just shown)
+            self.scroll_to(y=y, animate=False, immediate=True, force=True)
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.size.width, max(1, self._layout()[-1]))  # rows are cut (and cached) per width
