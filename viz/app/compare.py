@@ -302,7 +302,7 @@ class CompareScreen(Screen):
         Binding("question_mark", "help", "help", key_display="?"),
     ]
     AUTO_FOCUS = None
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # app.tcss: the panels' widths
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide"), (200, "-wider")]  # app.tcss: the panels' widths
 
     def __init__(self, runs: list[Run], from_work: bool = False, can_go_back: bool = False):
         super().__init__()

@@ -95,7 +95,8 @@ class RunScreen(Screen):
         Binding("end", "end", "end", show=False, priority=True),
     ]
     AUTO_FOCUS = None
-    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_SIZE[0], "-narrow"), (110, "-wide"), (160, "-wider")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-too-narrow"), (MIN_SIZE[0], "-narrow"), (110, "-wide"), (160, "-wider"),
+                              (200, "-widest")]
     VERTICAL_BREAKPOINTS = [(0, "-too-short"), (MIN_SIZE[1], "-short"), (30, "-tall")]
 
     def __init__(self, trace: Trace, name: str, session: Session | None = None, can_go_back: bool = False):
