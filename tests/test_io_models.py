@@ -8,10 +8,16 @@ import re
 
 import pytest
 
-from conftest import lane, record, spans, texts
+from conftest import ROOT, lane, record, spans, texts
 
 COPIED = re.compile(r"recv\(\) on fd (\d+) → (\d+) bytes")
 NO_DATA = re.compile(r"recv\(\) on fd (\d+) → no data yet \(BlockingIOError\)")
+
+
+def _line_of(scenario: str, text: str) -> int:
+    """The line of a scenario's source that holds `text`."""
+    lines = (ROOT / "scenarios" / f"{scenario}.py").read_text(encoding="utf-8").splitlines()
+    return next(n for n, line in enumerate(lines, 1) if text in line)
 
 
 def _copies(trace, name):
@@ -107,9 +113,10 @@ def test_async_read_tries_recv_once_waits_on_its_fd_while_main_works_and_the_loo
     read = spans(trace, "read")
     attempt = next(s for s in read if s.state == "running" and s.reason and NO_DATA.fullmatch(s.reason))
     fd = NO_DATA.fullmatch(attempt.reason).group(1)  # the first phase, tried once: asyncio's sock_recv tries recv()
-    assert (attempt.file, attempt.line) == ("io_async.py", 34)  # where the program made the read
+    made = _line_of("io_async", 'name="read"')
+    assert (attempt.file, attempt.line) == ("io_async.py", made)  # where the program made the read
     wait = read[read.index(attempt) + 1]
-    assert wait.state == "blocked" and wait.line == 34
+    assert wait.state == "blocked" and wait.line == made
     assert re.fullmatch(rf"loop\.sock_recv\(conn, 1024\) on fd {fd} \(127\.0\.0\.1:\d+\)", wait.reason)
     assert wait.start - attempt.start < 0.01 and 0.45 <= wait.end - wait.start <= 0.9  # the client sends after 0.6 s
     woken = read[read.index(wait) + 1]
