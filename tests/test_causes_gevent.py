@@ -198,7 +198,7 @@ def test_join_get_joinall_and_wait_are_woken_by_the_end_of_the_greenlet_they_wai
     assert [o.text for o in trace.outputs] == ["got 5"]
 
 
-def test_a_program_subclassing_gevent_event_and_greenlet_still_works_and_its_class_names_the_wake_up(script):
+def test_a_program_subclassing_gevent_classes_still_works_and_its_class_names_the_wake_up(script):
     """isinstance, repr and pickling the program's class by name behave as without the recorder; its own set() runs."""
     path = script("import gevent, pickle\nfrom gevent.event import Event\n"
                   "class Flag(Event):\n    def __init__(self):\n        super().__init__()\n        self.sets = 0\n"
@@ -209,9 +209,14 @@ def test_a_program_subclassing_gevent_event_and_greenlet_still_works_and_its_cla
                   "assert repr(Event()).startswith('<gevent._gevent_cevent.Event object at')\n"
                   "assert isinstance(gevent.spawn(lambda: 1), gevent.Greenlet)\n"
                   "assert pickle.loads(pickle.dumps(Flag)) is Flag\n"
-                  "job = Job()\njob.start()\nflag.wait()\njob.join()\nprint('sets', flag.sets, flag.is_set())\n")
+                  "from gevent.lock import Semaphore\n"
+                  "class Counted(Semaphore):\n    n = 0\n"
+                  "    def acquire(self, *args):\n        Counted.n += 1\n        return super().acquire(*args)\n"
+                  "with Counted():\n    pass\n"
+                  "job = Job()\njob.start()\nflag.wait()\njob.join()\n"
+                  "print('sets', flag.sets, flag.is_set(), 'acquires', Counted.n)\n")
     trace = record(str(path))
-    assert [o.text for o in trace.outputs] == ["sets 1 True"]
+    assert [o.text for o in trace.outputs] == ["sets 1 True acquires 1"]  # `with` calls the subclass's acquire()
     (woke, c), = causes(trace, "main", "Flag.set() by _run")  # (a Greenlet subclass's task is named by its _run)
     assert c.by == task(trace, "_run") and 0.07 <= woke.start - waited(trace, "main", woke, "flag.wait()").start <= 0.4
 

@@ -24,6 +24,7 @@ from viz.recorder.imports import when_imported
 
 _W = None  # the run's Waits, once install() ran
 _ON: dict = {}  # its waits by key (Waits.on): while it is empty, no call needs to look further
+_NESTED: set = set()  # code of our waits whose Event.wait() inside is theirs, not one more wait (Queue.join)
 
 
 class Wait:
@@ -223,7 +224,8 @@ class _SemaphoreWaits:
         finally:
             _W.end(id(self), w)
 
-    __enter__ = acquire  # (returns what acquire() returns: gevent's returns None; a `with` ignores it)
+    def __enter__(self):
+        self.acquire()  # (a subclass's own acquire(), as gevent's __enter__ calls it: threading.Lock's when patched)
 
     def release(self):
         result = super().release()
@@ -320,9 +322,6 @@ class _GreenletWaits:
             _W.end(id(self), w)
 
 
-_NESTED: set = set()  # code of our waits that wait on an Event of gevent's inside (Queue.join): it records none
-
-
 def _waiting_for_all(real):
     """gevent.joinall / gevent.wait(objects): one wait on every object not ready yet. gevent resumes the task once
     per object that gets ready (its loop then waits again), so each resume has its own cause; the task is `ready`
@@ -362,7 +361,7 @@ def _waiting_for_all(real):
     return wrapper
 
 
-_NESTED.add(_JoinableWaits.join.__code__)
+_NESTED.add(_JoinableWaits.join.__code__)  # it waits on gevent's Event inside: that wait records nothing
 
 
 # ---- install ----------------------------------------------------------------------------------------------------
