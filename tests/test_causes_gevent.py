@@ -198,6 +198,18 @@ def test_join_get_joinall_and_wait_are_woken_by_the_end_of_the_greenlet_they_wai
     assert [o.text for o in trace.outputs] == ["got 5"]
 
 
+def test_a_full_pool_and_its_join_are_woken_by_the_end_of_a_job_the_pool_saw_in_the_hub(script):
+    path = script("import gevent\nfrom gevent.pool import Pool\npool = Pool(2)\n"
+                  "def job(n):\n    gevent.sleep(0.1 * n)\n"
+                  "for n in (1, 2, 3):\n    pool.spawn(job, n)\npool.join()\n")
+    trace = record(str(path))
+    (room, c1), = causes(trace, "main", "job(1) ended")  # the pool's semaphore, released in the hub's callback
+    (done, c3), = causes(trace, "main", "job(3) ended")  # the pool's empty event, set there too
+    assert c1.by == task(trace, "job(1)") and c3.by == task(trace, "job(3)") and room.state == done.state == "ready"
+    assert 0.07 <= room.start - waited(trace, "main", room, "pool.spawn(job, n)").start <= 0.4
+    assert 0.25 <= done.start - room.start <= 0.6  # job(3) started then, and slept 0.3 s
+
+
 def test_a_program_subclassing_gevent_classes_still_works_and_its_class_names_the_wake_up(script):
     """isinstance, repr and pickling the program's class by name behave as without the recorder; its own set() runs."""
     path = script("import gevent, pickle\nfrom gevent.event import Event\n"

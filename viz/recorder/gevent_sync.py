@@ -45,6 +45,7 @@ class Waits:
     def __init__(self, rec):
         self.rec = rec
         self.on = _ON  # key (id of the object; ~id for a queue's putters) -> [Wait, ...]
+        self.ended: dict = {}  # id of a greenlet that ended lately -> its task (a hub callback may wake for it)
 
     def make(self, frame, multi=False) -> Wait:
         """The calling task's wait, at the user's frame at or above `frame`."""
@@ -95,7 +96,10 @@ class Waits:
                 if what is None:
                     continue
                 if words is None:
-                    by = rec.current_task() if by is None else by
+                    if by is None:
+                        by = rec.current_task()
+                        if rec.kinds.get(by) == "loop":  # the hub, in a callback: for a greenlet that ended?
+                            by, what, named = self._ended_in_hub(by, what, named)
                     words = f"{what} by {rec.names.get(by, '?')}" if named else what
                     t = rec.now() if t is None else t
                 if w.multi:
@@ -128,8 +132,31 @@ class Waits:
 
     def greenlet_ended(self, g, tid: int, t: float) -> None:
         """For the switch hook: greenlet `g` (task `tid`) finished at t; the tasks joining it are ready."""
+        ended = self.ended
+        ended[id(g)] = tid
+        if len(ended) > _ENDED_KEPT:
+            del ended[next(iter(ended))]
         if id(g) in self.on:
             self.settle(id(g), None, f"{self.rec.names.get(tid, '?')} ended", tid, t, named=False)
+
+    def _ended_in_hub(self, hub: int, what: str, named: bool):
+        """(by, what, named) of a wake-up made by the hub: in a callback it runs for a greenlet's end (a link, as
+        gevent.pool's, which releases the pool's semaphore), the greenlet that ended woke the waiter, `job(1)
+        ended`; else the hub itself."""
+        f = sys._getframe(3)
+        for _ in range(_CALLBACK_DEPTH):
+            if f is None:
+                break
+            for value in f.f_locals.values():
+                tid = self.ended.get(id(value))
+                if tid is not None and getattr(value, "dead", False):
+                    return tid, f"{self.rec.names.get(tid, '?')} ended", False
+            f = f.f_back
+        return hub, what, named
+
+
+_ENDED_KEPT = 256  # greenlets that ended lately, remembered for the hub's callbacks on their ends
+_CALLBACK_DEPTH = 6  # frames looked at above a wake-up made in the hub
 
 
 def _will_wait(timeout) -> bool:

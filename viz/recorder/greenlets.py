@@ -63,9 +63,9 @@ class GreenletHooks:
             gevent.Greenlet.add_spawn_callback(self.on_spawn)
         except Exception:
             self.rec.hook_error("gevent spawn callback")
+        gevent_sync.install(self.rec, self, gevent)  # first: the modules imported below take its classes
         self._attribute_hub_reports(Hub)
         self._follow_threadpool_work()
-        gevent_sync.install(self.rec, self, gevent)
         try:
             from gevent import _socket3
             for name in ("connect", "connect_ex"):
