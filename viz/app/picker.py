@@ -182,7 +182,7 @@ class PickerScreen(Screen):
         view.show(first.path.name if first is not None else "", source, title="")
         skip = _docstring_end(source or "")
         if skip:
-            self.call_after_refresh(view.scroll_to, y=skip, animate=False)
+            self.call_after_refresh(lambda: view.scroll_to(y=view.row_of(skip + 1), animate=False))
 
     def _preview(self, scenario: Scenario) -> None:
         watch = Text()
@@ -204,7 +204,7 @@ class PickerScreen(Screen):
         view.show(scenario.path.name, source, title="")
         skip = _docstring_end(source or "")  # the preview already shows the docstring above: start at the code
         if skip:
-            self.call_after_refresh(view.scroll_to, y=skip, animate=False)
+            self.call_after_refresh(lambda: view.scroll_to(y=view.row_of(skip + 1), animate=False))
 
     def action_open_script(self) -> None:
         def opened(target: str | None) -> None:
