@@ -5,7 +5,9 @@ inside gevent's `sleep` (a timer), a socket method (an fd), `select`; else the u
 `gevent.joinall(…)`), or a plain `switch()` to another greenlet. gevent is hooked lazily, when the script imports
 it: a spawn callback names greenlets as they start (they are `ready` until first run, or `blocked` on their timer if
 spawned with a delay), and prepare/check watchers
-on the hub's loop bracket each poll, from which the parent derives the hub's `idle` spans.
+on the hub's loop bracket each poll, from which the parent derives the hub's `idle` spans. What woke a greenlet that
+waited on gevent's events, queues, locks or another greenlet's end is gevent_sync's (installed with the gevent hooks;
+the switch hook tells it when a greenlet ends).
 """
 
 from __future__ import annotations
