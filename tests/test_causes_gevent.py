@@ -289,3 +289,16 @@ def test_the_c_deriver_and_the_python_one_and_the_pure_python_hooks_give_the_sam
         ("contender", "holder", "Semaphore.release() by holder"),
         *[("main", name, f"{name} ended") for name in ("waiter", "setter", "consumer", "producer", "holder",
                                                          "contender")]])
+
+
+def test_a_waiter_killed_while_waiting_is_not_made_ready_by_a_later_set(script):
+    path = script("import gevent\nfrom gevent.event import Event\nev = Event()\n"
+                  "def waiter():\n    ev.wait()\n"
+                  "def other():\n    gevent.sleep(0.2)\n    ev.wait()\n"
+                  "w, o = gevent.spawn(waiter), gevent.spawn(other)\n"
+                  "gevent.sleep(0.1)\nw.kill()\ngevent.sleep(0.2)\nev.set()\no.join()\n")
+    trace = record(str(path))
+    assert not causes(trace, "waiter", "Event.set() by main") and not spans(trace, "waiter", "ready")[1:]
+    (woke, c), = causes(trace, "other", "Event.set() by main")
+    assert spans(trace, "waiter")[-1].end < woke.start - 0.1  # it ended at its kill, 0.2 s before the set
+    assert 0.05 <= woke.start - waited(trace, "other", woke, "ev.wait()").start <= 0.3

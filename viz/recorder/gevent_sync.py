@@ -56,17 +56,22 @@ class Waits:
             return Wait(rec.current_task(), None, None, None, multi)
         return Wait(rec.current_task(), sites.file_name(f.f_code), f.f_lineno, sites.call_text(f), multi)
 
-    def begin(self, key, frame) -> Wait:
-        w = self.make(frame)
+    def begin(self, key, frame) -> Wait | None:
+        """The calling task begins to wait on `key` (None if the hook failed: the wait goes on unrecorded)."""
+        try:
+            w = self.make(frame)
+        except Exception:
+            self.rec.hook_error("gevent wait hook")
+            return None
         self.on.setdefault(key, []).append(w)
         return w
 
     def add(self, key, w: Wait) -> None:
         self.on.setdefault(key, []).append(w)
 
-    def end(self, key, w: Wait) -> None:
+    def end(self, key, w: Wait | None) -> None:
         waits = self.on.get(key)
-        if waits is not None:
+        if waits is not None and w is not None:
             try:
                 waits.remove(w)
             except ValueError:
@@ -365,26 +370,25 @@ def _waiting_for_all(real):
             pending = []
         if not pending:
             return real(*args, **kwargs)
-        w = waits.make(sys._getframe(1), multi=True)
-        link = functools.partial(waits.resumed, w)
         linked = []
         try:
+            w = waits.make(sys._getframe(1), multi=True)
+            link = functools.partial(waits.resumed, w)
             for o in pending:
-                waits.add(id(o), w)
                 o.rawlink(link)  # before the wait's own link: gevent calls them in order
                 linked.append(o)
+                waits.add(id(o), w)
         except Exception:
             waits.rec.hook_error("gevent wait hook")
         try:
             return real(*args, **kwargs)
         finally:
             for o in linked:
+                waits.end(id(o), w)
                 try:
                     o.unlink(link)
                 except Exception:
                     pass
-            for o in pending:
-                waits.end(id(o), w)
     return wrapper
 
 
