@@ -111,9 +111,11 @@ def test_queue_variants_record_and_stay_queues_and_join_is_woken_by_the_last_tas
                   "jq.join()\nprint('joined')\ngevent.joinall(gs)\n")
     trace = record(str(path))
     assert [o.text for o in trace.outputs] == ["pq 3", "lq 4", "joined"]
-    assert causes(trace, "first", "PriorityQueue.put() by feeder") and causes(trace, "last", "LifoQueue.put() by feeder")
+    assert causes(trace, "first", "PriorityQueue.put() by feeder")
+    assert causes(trace, "last", "LifoQueue.put() by feeder")
     (joined, c), = causes(trace, "main", "Queue.task_done() by worker")
-    assert c.by == task(trace, "worker") and 0.15 <= joined.start - waited(trace, "main", joined, "jq.join()").start <= 0.5
+    assert c.by == task(trace, "worker")
+    assert 0.15 <= joined.start - waited(trace, "main", joined, "jq.join()").start <= 0.5
 
 
 def test_semaphore_release_wakes_the_first_waiter_and_bounded_semaphore_says_its_class(script):
@@ -181,11 +183,11 @@ def test_join_get_joinall_and_wait_are_woken_by_the_end_of_the_greenlet_they_wai
                   "gevent.joinall([gevent.spawn(slow), gevent.spawn(fun)])\n"
                   "gevent.spawn(setter)\ngevent.wait([ev, gevent.spawn(slow)])\n")
     trace = record(str(path))
-    fun, fun2 = task(trace, "fun"), task(trace, "fun #2")
     (joined, c), = causes(trace, "main", "fun ended")
-    assert c.by == fun and joined.state == "ready"
+    assert c.by == task(trace, "fun") and joined.state == "ready"
     assert 0.07 <= joined.start - waited(trace, "main", joined, "g.join()").start <= 0.4
-    (got, _), = causes(trace, "main", "fun #2 ended")
+    (got, c2), = causes(trace, "main", "fun #2 ended")
+    assert c2.by == task(trace, "fun #2")
     assert 0.07 <= got.start - waited(trace, "main", got, "h.get()").start <= 0.4
     # joinall: woken once per greenlet's end, fun #3 (0.1 s) before slow (0.2 s)
     (a, ca), = causes(trace, "main", "fun #3 ended")
@@ -256,7 +258,8 @@ def test_the_c_deriver_and_the_python_one_and_the_pure_python_hooks_give_the_sam
                   "def producer():\n    gevent.sleep(0.1)\n    q.put(42)\n"
                   "def holder():\n    with sem:\n        gevent.sleep(0.15)\n"
                   "def contender():\n    gevent.sleep(0.02)\n    with sem:\n        pass\n"
-                  "gevent.joinall([gevent.spawn(f) for f in (waiter, setter, consumer, producer, holder, contender)])\n")
+                  "fs = (waiter, setter, consumer, producer, holder, contender)\n"
+                  "gevent.joinall([gevent.spawn(f) for f in fs])\n")
     seen: list = []
     feed = Deriver.feed
 
