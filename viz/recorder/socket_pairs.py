@@ -11,6 +11,8 @@ finds end of file, the close). A close forgets the pair, so a reused fd is never
 
 from __future__ import annotations
 
+EARLY_WRITES = 16  # writes noted on an unpaired socket before it is taken for one whose other end is elsewhere
+
 
 class SocketPairs:
     def __init__(self, rec):
@@ -20,6 +22,7 @@ class SocketPairs:
         self._accepted: dict[str, int] = {}     # "host:port" of an accepted connection's peer -> its fd, not paired
         self._wrote: dict[int, list] = {}       # fd -> [(task, "sendall()"), ...] the other end's writes not yet read
         self._early: dict[int, list] = {}       # fd -> its own writes, made before its other end was accepted
+        self._unpaired: dict[int, list] = {}    # fd waiting for its other end -> [table, address, writes so far]
 
     def connected(self, sock) -> None:
         """After a connect() that succeeded: pair it with its accepted end, or keep it for the accept to find."""
@@ -32,6 +35,7 @@ class SocketPairs:
         other = self._accepted.pop(local, None)
         if other is None:
             self._connected[local] = fd
+            self._unpaired[fd] = [self._connected, local, 0]
         else:
             self._pair(fd, other)
 
@@ -47,11 +51,14 @@ class SocketPairs:
         other = self._connected.pop(peer, None)
         if other is None:
             self._accepted[peer] = fd
+            self._unpaired[fd] = [self._accepted, peer, 0]
         else:
             self._pair(fd, other)
 
     def _pair(self, a: int, b: int) -> None:
         self.peer[a], self.peer[b] = b, a
+        self._unpaired.pop(a, None)
+        self._unpaired.pop(b, None)
         for fd, other in ((a, b), (b, a)):  # a client may send before the server accepts
             early = self._early.pop(fd, None)
             if early is None:
@@ -64,17 +71,33 @@ class SocketPairs:
         other = self.peer.get(fd)
         if other is not None:
             _note(self._wrote.setdefault(other, []), (self.rec.current_task(), what))
-        elif fd in self._early or len(self._early) < 1024:  # (bounded: a socket whose other end is elsewhere too)
-            _note(self._early.setdefault(fd, []), (self.rec.current_task(), what))
+        else:
+            waiting = self._unpaired.get(fd)
+            if waiting is None:
+                return  # its other end is not in the program: nothing to note
+            waiting[2] += 1
+            if waiting[2] > EARLY_WRITES:  # the other end would have come by now: it is elsewhere, stop noting
+                self._forget(fd)
+            else:
+                _note(self._early.setdefault(fd, []), (self.rec.current_task(), what))
 
     def closed(self, fd: int) -> None:
         """fd is being closed: its other end reads end of file, by this task's close(); the pair is forgotten."""
         other = self.peer.pop(fd, None)
         self._wrote.pop(fd, None)
-        self._early.pop(fd, None)
+        self._forget(fd)
         if other is not None:
             self.peer.pop(other, None)
             _note(self._wrote.setdefault(other, []), (self.rec.current_task(), "close()"))
+
+    def _forget(self, fd: int) -> None:
+        """fd's other end never came (a server or client outside the program): stop waiting for it."""
+        self._early.pop(fd, None)
+        waiting = self._unpaired.pop(fd, None)
+        if waiting is not None:
+            table, address, _ = waiting
+            if table.get(address) == fd:
+                del table[address]
 
     def writer(self, fd: int, read: int | None = None) -> tuple[int, str] | None:
         """(task, `sendall() by client 1`) of the write that made fd readable, or None when no task of the program
