@@ -77,21 +77,30 @@ _PORT = re.compile(r"\b\d{4,5}\b")  # port numbers (fds and lines are smaller)
 
 
 def normal_records(records: list) -> dict:
-    """Each task's records in order, without timings: times dropped, port numbers masked, the loops' records and
-    late wake-ups left out (they depend on how long things took), and so is the order between tasks. Two recordings
-    of one program made differently (the C hot paths, their Python fallbacks) compare equal this way."""
+    """Each task's records in order (keyed by the task's name), without timings: times dropped, port numbers masked, the loops' records and
+    late wake-ups left out (they depend on how long things took), and so is the order between tasks: tasks are keyed
+    by name, not by id (a thread pool's worker and the hub can be created in either order), with the ids inside
+    records replaced by names too. Two recordings of one program made differently (the C hot paths, their Python
+    fallbacks) compare equal this way."""
+    names = {r["task"]: _PORT.sub("PORT", str(r.get("name"))) for r in records
+             if isinstance(r, dict) and r.get("k") == "task"}
     loops = {r["task"] for r in records if isinstance(r, dict) and r.get("k") == "task" and r.get("kind") == "loop"}
-    out: dict = {}
+    per_task: dict = {}
     for r in records:
         if isinstance(r, StateRecord):
             _, _, task, state, reason, file, line, held = r
             if task in loops or (state == "ready" and reason and re.search(r"(readable|writable|timer fired)$", reason)):
                 continue
-            out.setdefault(task, []).append((state, _PORT.sub("PORT", reason or ""), file, line, held))
+            per_task.setdefault(task, []).append((state, _PORT.sub("PORT", reason or ""), file, line, held))
         elif r.get("k") in ("task", "output", "end"):
-            out.setdefault(r.get("task"), []).append(tuple((k, _PORT.sub("PORT", v) if isinstance(v, str) else v)
-                                                           for k, v in sorted(r.items()) if k != "t"))
-    return out
+            per_task.setdefault(r.get("task"), []).append(tuple(
+                (k, names.get(v) if k in ("task", "parent") else _PORT.sub("PORT", v) if isinstance(v, str) else v)
+                for k, v in sorted(r.items()) if k != "t"))
+    out: dict = {}
+    for task, recs in per_task.items():
+        out.setdefault(names.get(task), []).append(recs)
+    # each name's records: those of its tasks one after another, the tasks in a fixed order
+    return {name: [r for recs in sorted(tasks, key=repr) for r in recs] for name, tasks in out.items()}
 
 
 def record_with(path, monkeypatch, pure: bool) -> tuple[dict, Trace]:
