@@ -175,7 +175,8 @@ def test_a_thread_asleep_in_a_lock_is_not_waiting_for_the_gil(script):
     first, last = lifetime(trace, "holder")
     assert last - first >= 0.1
     assert sum(s.duration for s in gil_waits(trace, "waiter")) < 0.015
-    assert gil_waits(trace, "holder") == []
+    # the holder may wait a moment for the GIL while the waiter, set free by held.set(), runs to the lock: no more
+    assert sum(s.duration for s in gil_waits(trace, "holder")) < 0.015
 
 
 def test_gil_waits_keep_each_tasks_events_in_time_order(script):
