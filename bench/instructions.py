@@ -10,6 +10,10 @@ one echo round trip) with start-up cancelled out. The viewer's share is measured
 An instruction count is not a time (cache misses, the other vCPU), but the ratio tracks the child-only time ratio
 within a few percent on a quiet machine, and it says which change made the recorder cheaper.
 
+`--against TREE` also runs the recorder child of another source tree (a checkout with its C extensions built in
+place, e.g. `git worktree add /tmp/old REV && (cd /tmp/old && python setup.py build_ext --inplace)`), so what a
+change costs is read within one run: the table gains its per-unit instructions and this tree's ratio to it.
+
 Needs valgrind on PATH. Runs the valgrind processes two at a time; takes about three minutes.
 
 Last line of stdout: instr_ratio_io=<traced / untraced instructions per echo round trip>; the line before:
@@ -68,10 +72,10 @@ def callgrind(argv: list[str], env: dict, out_dir: str) -> tuple[int, str]:
     return int(m.group(1)), p.stdout
 
 
-def measure(kind: str, script, args: list[str], out_dir: str) -> tuple[int, str]:
+def measure(kind: str, script, args: list[str], out_dir: str, tree=REPO) -> tuple[int, str]:
     env = dict(os.environ)
     env.pop("VIZ_PURE_PYTHON", None)
-    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = str(tree) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     if kind == "plain":
         return callgrind([PY, str(script), *args], env, out_dir)
     if kind == "child":  # the recorder child alone, its events written to /dev/null (fd 3)
@@ -92,7 +96,10 @@ def main() -> int:
                                  epilog="Prints progress to stderr, a table, instr_ratio_switch= and instr_ratio_io= "
                                         "(last line).")
     ap.add_argument("--jobs", type=int, default=2, help="valgrind processes at a time (default 2)")
+    ap.add_argument("--against", metavar="TREE", help="also the recorder child of this source tree (C extensions "
+                                                      "built in place), for what a change costs")
     a = ap.parse_args()
+    kinds = ("plain", "child", "viewer") + (("against",) if a.against else ())
     if shutil.which("valgrind") is None:
         print("instructions: valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         return 2
@@ -100,25 +107,27 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="viz-bench-callgrind-") as out_dir, ThreadPoolExecutor(a.jobs) as pool:
         jobs = {}
         for name, (script, small, large, _, _) in WORKLOADS.items():
-            for kind in ("plain", "child", "viewer"):
+            for kind in kinds:
                 for size, args in (("small", small), ("large", large)):
-                    jobs[name, kind, size] = pool.submit(measure, kind, script, args, out_dir)
+                    jobs[name, kind, size] = pool.submit(measure, "child" if kind == "against" else kind, script,
+                                                         args, out_dir, a.against if kind == "against" else REPO)
         log(f"instructions: {len(jobs)} runs under callgrind, {a.jobs} at a time")
         got = {}
         for key, job in jobs.items():
             got[key] = job.result()
             log(f"  {' '.join(key)}: {got[key][0]:,} instructions")
     for name, (script, small, large, units, unit) in WORKLOADS.items():
-        per = {kind: (got[name, kind, "large"][0] - got[name, kind, "small"][0]) / units
-               for kind in ("plain", "child", "viewer")}
+        per = {kind: (got[name, kind, "large"][0] - got[name, kind, "small"][0]) / units for kind in kinds}
         records = [int(re.search(r"records (\d+)", got[name, "viewer", size][1]).group(1)) for size in ("small", "large")]
         per_record = (got[name, "viewer", "large"][0] - got[name, "viewer", "small"][0]) / (records[1] - records[0])
         ratios[name] = per["child"] / per["plain"]
         rows.append([f"{script.name} {' '.join(large)}", unit, per["plain"], per["child"], ratios[name],
-                     (records[1] - records[0]) / units, per_record])
+                     (records[1] - records[0]) / units, per_record]
+                    + ([per["against"], per["child"] / per["against"]] if a.against else []))
     print("recorder overhead in instructions (callgrind; the difference between two sizes of each program)")
     print(table(rows, ["program", "unit of work", "untraced / unit", "recorder child / unit", "ratio",
-                       "records / unit", "viewer / record"]))
+                       "records / unit", "viewer / record"]
+                + (["--against child / unit", "this tree / --against"] if a.against else [])))
     print(f"instr_ratio_switch={ratios['switch']:.3f}")
     print(f"instr_ratio_io={ratios['io']:.3f}")
     return 0
