@@ -24,7 +24,7 @@ from viz.recorder.imports import when_imported
 
 _W = None  # the run's Waits, once install() ran
 _ON: dict = {}  # its waits by key (Waits.on): while it is empty, no call needs to look further
-_NESTED: set = set()  # code of our waits whose Event.wait() inside is theirs, not one more wait (Queue.join)
+_NESTED: set = set()  # code that waits, recorded, and whose Event.wait() inside is the same wait (Queue.join)
 
 
 class Wait:
@@ -65,6 +65,14 @@ class Waits:
             return None
         self.on.setdefault(key, []).append(w)
         return w
+
+    def waiting(self, key, frame, call, *args):
+        """`call(*args)`: a wait on `key` the calling task makes from `frame`, recorded while it lasts."""
+        w = self.begin(key, frame)
+        try:
+            return call(*args)
+        finally:
+            self.end(key, w)
 
     def add(self, key, w: Wait) -> None:
         self.on.setdefault(key, []).append(w)
@@ -176,11 +184,7 @@ class _EventWaits:
     def wait(self, timeout=None):
         if self.is_set() or not _will_wait(timeout) or _W is None or sys._getframe(1).f_code in _NESTED:
             return super().wait(timeout)
-        w = _W.begin(id(self), sys._getframe(1))
-        try:
-            return super().wait(timeout)
-        finally:
-            _W.end(id(self), w)
+        return _W.waiting(id(self), sys._getframe(1), super().wait, timeout)
 
     def set(self):
         super().set()
@@ -195,20 +199,12 @@ class _AsyncResultWaits:
     def wait(self, timeout=None):
         if self.ready() or not _will_wait(timeout) or _W is None:
             return super().wait(timeout)
-        w = _W.begin(id(self), sys._getframe(1))
-        try:
-            return super().wait(timeout)
-        finally:
-            _W.end(id(self), w)
+        return _W.waiting(id(self), sys._getframe(1), super().wait, timeout)
 
     def get(self, block=True, timeout=None):
         if not block or self.ready() or not _will_wait(timeout) or _W is None:
             return super().get(block, timeout)
-        w = _W.begin(id(self), sys._getframe(1))
-        try:
-            return super().get(block, timeout)
-        finally:
-            _W.end(id(self), w)
+        return _W.waiting(id(self), sys._getframe(1), super().get, block, timeout)
 
     def set(self, value=None):
         super().set(value)
@@ -250,11 +246,7 @@ class _SemaphoreWaits:
             if got and _ON and id(self) in _ON:
                 _W.settle(id(self), self.counter)  # took a permit a waiter was woken for
             return got
-        w = _W.begin(id(self), sys._getframe(1))
-        try:
-            return super().acquire(blocking, timeout)
-        finally:
-            _W.end(id(self), w)
+        return _W.waiting(id(self), sys._getframe(1), super().acquire, blocking, timeout)
 
     def __enter__(self):
         self.acquire()  # (a subclass's own acquire(), as gevent's __enter__ calls it: threading.Lock's when patched)
@@ -281,11 +273,7 @@ class _QueueWaits:
 
     def get(self, block=True, timeout=None):
         if block and not self.qsize() and _will_wait(timeout) and _W is not None:
-            w = _W.begin(id(self), sys._getframe(1))
-            try:
-                item = super().get(block, timeout)
-            finally:
-                _W.end(id(self), w)
+            item = _W.waiting(id(self), sys._getframe(1), super().get, block, timeout)
         else:
             item = super().get(block, timeout)
         if _ON:
@@ -297,11 +285,7 @@ class _QueueWaits:
 
     def put(self, item, block=True, timeout=None):
         if block and self.full() and _will_wait(timeout) and _W is not None:
-            w = _W.begin(~id(self), sys._getframe(1))
-            try:
-                super().put(item, block, timeout)
-            finally:
-                _W.end(~id(self), w)
+            _W.waiting(~id(self), sys._getframe(1), super().put, item, block, timeout)
         else:
             super().put(item, block, timeout)
         if _ON:
@@ -319,11 +303,7 @@ class _JoinableWaits:
         if not self.unfinished_tasks or not _will_wait(timeout) or _W is None:
             return super().join(timeout)
         key = ("join", id(self))
-        w = _W.begin(key, sys._getframe(1))
-        try:
-            return super().join(timeout)
-        finally:
-            _W.end(key, w)
+        return _W.waiting(key, sys._getframe(1), super().join, timeout)
 
     def task_done(self):
         super().task_done()
@@ -338,20 +318,12 @@ class _GreenletWaits:
     def join(self, timeout=None):
         if self.ready() or not _will_wait(timeout) or _W is None:
             return super().join(timeout)
-        w = _W.begin(id(self), sys._getframe(1))
-        try:
-            return super().join(timeout)
-        finally:
-            _W.end(id(self), w)
+        return _W.waiting(id(self), sys._getframe(1), super().join, timeout)
 
     def get(self, block=True, timeout=None):
         if not block or self.ready() or not _will_wait(timeout) or _W is None:
             return super().get(block, timeout)
-        w = _W.begin(id(self), sys._getframe(1))
-        try:
-            return super().get(block, timeout)
-        finally:
-            _W.end(id(self), w)
+        return _W.waiting(id(self), sys._getframe(1), super().get, block, timeout)
 
 
 def _waiting_for_all(real):
@@ -392,7 +364,8 @@ def _waiting_for_all(real):
     return wrapper
 
 
-_NESTED.add(_JoinableWaits.join.__code__)  # it waits on gevent's Event inside: that wait records nothing
+_NESTED.add(Waits.waiting.__code__)  # a recorded wait (Queue.join) that waits on gevent's Event inside: that one is
+# the same wait, and records nothing
 
 
 # ---- install ----------------------------------------------------------------------------------------------------
