@@ -81,15 +81,8 @@ class ProcessHooks:
         def fd_wait(name, event):
             def describe(args, kwargs):
                 fd = args[0]
-                try:
-                    if not isinstance(fd, int) or stat.S_IFMT(os.fstat(fd).st_mode) not in _WAITABLE or \
-                            not os.get_blocking(fd):
-                        return None
-                    if ready(fd, event):
-                        return None  # the call returns at once
-                except OSError:
-                    return None  # not an open fd: the call itself will say so
-                return f"os.{name}() on fd {fd} ({_fd_kind(fd)})"
+                kind = would_wait(fd, event) if isinstance(fd, int) else None
+                return None if kind is None else f"os.{name}() on fd {fd} ({kind})"
             return describe
         os.read = blocking(os.read, fd_wait("read", select.POLLIN))
         os.write = blocking(os.write, fd_wait("write", select.POLLOUT))
@@ -165,6 +158,18 @@ class ProcessHooks:
         result.wait = blocking(result.wait, lambda a, k: None if a[0].ready() else "AsyncResult.wait()")
         imap = module.IMapIterator  # (imap and imap_unordered: the next result, in order or as it comes)
         imap.next = imap.__next__ = blocking(imap.next, lambda a, k: "Pool.imap() next result")
+
+
+def would_wait(fd: int, event: int = select.POLLIN) -> str | None:
+    """The kind of fd (`pipe`, `socket`, `terminal`, `device`) when a blocking read (or write, with POLLOUT) of it
+    would wait now; None when it returns at once: a regular file, a non-blocking fd, data (or room) already there,
+    or not an open fd (the call itself will say so)."""
+    try:
+        if stat.S_IFMT(os.fstat(fd).st_mode) not in _WAITABLE or not os.get_blocking(fd) or ready(fd, event):
+            return None
+        return _fd_kind(fd)
+    except OSError:
+        return None
 
 
 def _fd_kind(fd: int) -> str:

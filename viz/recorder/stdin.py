@@ -2,44 +2,31 @@
 
 `input()` and the reads of `sys.stdin` (`readline`, `read`, `readlines`, a `for line in sys.stdin`; its `buffer`
 the same) wait until the other end writes or closes. `sys.stdin` becomes a thin stand-in that records those calls
-and hands everything else to the real one, as output.py does for `sys.stdout`. A read of a regular file or a device,
-or of a pipe or terminal with data already waiting in it, is no wait and records nothing. (Lines the stream has
-already read ahead into its own buffer cannot be seen from outside it: such a read is recorded as a wait as long as
-the call, microseconds.) Under gevent, an unpatched read holds
-the whole loop and is marked so (BlockingHooks.blocking). `os.read(0, n)` is processes.py's.
+and hands everything else to the real one, as output.py does for `sys.stdout`. A read that would not wait (a regular
+file, /dev/null, a pipe or terminal with data already in it: processes.would_wait) records nothing. (Lines the
+stream has already read ahead into its own buffer cannot be seen from outside it: such a read is recorded as a wait
+as long as the call, microseconds.) Under gevent, an unpatched read holds the whole loop and is marked so
+(BlockingHooks.blocking). `os.read(0, n)` is processes.py's.
 """
 
 from __future__ import annotations
 
 import builtins
-import os
-import stat
 import sys
 
-from viz.recorder.processes import ready
+from viz.recorder.processes import would_wait
 
 _READS = ("read", "readline", "readlines")
-
-
-def _kind(fd: int) -> str:
-    mode = os.fstat(fd).st_mode
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISCHR(mode):
-        return "terminal" if os.isatty(fd) else "device"
-    return "socket" if stat.S_ISSOCK(mode) else "pipe"
 
 
 def words(stream, call: str) -> str | None:
     """The reason of a read of `stream` that would wait, or None when it returns at once."""
     try:
         fd = stream.fileno()
-        kind = _kind(fd)
-        if kind in ("file", "device") or ready(fd):
-            return None  # a regular file, /dev/null: never a wait; data already there: no wait either
     except (AttributeError, OSError, ValueError):  # closed, or a stream with no fd: nothing to say
         return None
-    return f"{call} on stdin ({kind})"
+    kind = would_wait(fd)
+    return None if kind is None else f"{call} on stdin ({kind})"
 
 
 class Stdin:
