@@ -20,6 +20,15 @@ MAX_CHANGES = 4
 _T = attrgetter("t")
 
 
+def shown_span(trace, lane: Lane, t: float) -> int | None:
+    """The index of the lane's span the panel shows at t: the one there, or at or after its end its last (how it
+    ended)."""
+    i = trace.span_index_at(lane, t)
+    if i is None and lane.ended is not None and t >= lane.ended and lane.starts:
+        i = len(lane.starts) - 1
+    return i
+
+
 class DetailsPanel(TracePanel):
     COMPONENT_CLASSES = LABEL_CLASSES | {"details--dim", "details--title", "details--cause"}
     DEFAULT_CSS = "DetailsPanel > .details--cause { color: $accent; }"
@@ -49,10 +58,8 @@ class DetailsPanel(TracePanel):
         out = Text(no_wrap=False)
         out.append(lane.name, style=self._colors.style(lane.task) + self.get_component_rich_style("details--title"))
         out.append(f"  {lane.kind}", style=dim)
-        i = trace.span_index_at(lane, t) if index is None else index
+        i = shown_span(trace, lane, t) if index is None else index
         ended = lane.ended is not None and t >= lane.ended and lane.starts
-        if i is None and ended:
-            i = len(lane.starts) - 1  # at or after its end: show how it ended
         if ended:
             out.append(f"  ended at {fmt_instant(lane.ended)}", style=dim)
         out.append("\n")

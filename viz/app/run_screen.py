@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from viz.app.breakpoints import Breakpoints
-from viz.app.details import DetailsPanel
+from viz.app.details import DetailsPanel, shown_span
 from viz.app.feed import LiveFeed
 from viz.app.lanes import LanePainter
 from viz.app.legend import Legend
@@ -356,10 +356,7 @@ class RunScreen(Screen):
             if pinned[0] == lane.task and pinned[1] == t:
                 return pinned[2]
             self._pinned = None
-        i = self.trace.span_index_at(lane, t)
-        if i is None and lane.ended is not None and t >= lane.ended and lane.starts:
-            i = len(lane.starts) - 1  # at or after its end: its last span, the one the details panel shows
-        return i
+        return shown_span(self.trace, lane, t)  # the span the details panel shows (after its end: its last)
 
     def _show_source(self, lane: Lane | None, t: float) -> None:
         trace = self.trace
