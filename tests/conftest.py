@@ -36,6 +36,40 @@ def record(target: str, *args: str, timeout: float | None = 20, out: str | os.Pa
     return run_session(path, *args, name=name, timeout=timeout, out=out)[1]
 
 
+def fed_batches(path) -> list[list]:
+    """Record a script in a real child process; the batches of events its deriver was fed, to derive again."""
+    from unittest import mock
+
+    from viz.ingest.derive import Deriver
+    seen: list = []
+    feed = Deriver.feed
+
+    def keep(self, batch):
+        seen.append(list(batch))
+        return feed(self, batch)
+    with mock.patch.object(Deriver, "feed", keep):
+        record(str(path))
+    return seen
+
+
+def derived(batches: list[list], pure_python: bool = False) -> list:
+    """What a fresh deriver makes of `batches`: the C one (viz/ingest/_derive.c), or with `pure_python` derive.py's
+    own code."""
+    from unittest import mock
+
+    from viz import protocol
+    from viz.ingest import derive
+
+    def run() -> list:
+        d = derive.Deriver()
+        return [r for batch in batches for r in d.feed(batch)]
+    if not pure_python:
+        return run()
+    with mock.patch.multiple(derive, _switches=None, _Task=derive._PyTask, _Hub=derive._PyHub,
+                             _expand_runs=protocol.expand_runs):
+        return run()
+
+
 def lane(trace: Trace, name: str):
     found = [ln for ln in trace.lanes if ln.name == name]
     assert found, f"no lane {name!r} in {[ln.name for ln in trace.lanes]}"

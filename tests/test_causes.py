@@ -5,11 +5,10 @@ cause records survive saving and loading, while traces saved before causes exist
 from __future__ import annotations
 
 import textwrap
-from unittest import mock
 
 import pytest
 
-from conftest import ROOT, lane, record, spans
+from conftest import ROOT, derived, fed_batches, lane, record, spans
 from viz.trace.format import read_records
 from viz.trace.model import Trace
 
@@ -96,8 +95,6 @@ def test_a_gevent_timer_due_while_the_loop_was_held_explains_the_ready_span_from
 def test_the_c_deriver_and_the_python_one_give_a_gevent_programs_wake_ups_the_same_causes(script):
     """The hub's timer and fd causes are derived in viz/ingest/_derive.c on the fast path, as derive.py does."""
     import viz.ingest.derive as derive
-    from viz import protocol
-    from viz.ingest.derive import Deriver
     if derive._switches is None:
         pytest.skip("the C deriver is not built or turned off (VIZ_PURE_PYTHON)")
     path = script("import time\nimport gevent\nfrom gevent import socket\n"
@@ -106,22 +103,11 @@ def test_the_c_deriver_and_the_python_one_give_a_gevent_programs_wake_ups_the_sa
                   "def writer(s):\n    gevent.sleep(0.02)\n    s.send(b'hi')\n    time.sleep(0.1)\n"
                   "a, b = socket.socketpair()\n"
                   "gevent.joinall([gevent.spawn(sleeper), gevent.spawn(reader, a), gevent.spawn(writer, b)])\n")
-    seen: list = []
-    feed = Deriver.feed
+    batches = fed_batches(path)
 
-    def keep(self, batch):
-        seen.append(list(batch))
-        return feed(self, batch)
-    with mock.patch.object(Deriver, "feed", keep):
-        record(str(path))
-
-    def causes() -> list:
-        d = Deriver()
-        return [r for batch in seen for r in d.feed(batch) if type(r) is dict and r["k"] == "cause"]
-    fast = causes()
-    with mock.patch.multiple(derive, _switches=None, _Task=derive._PyTask, _Hub=derive._PyHub,
-                             _expand_runs=protocol.expand_runs):
-        pure = causes()
+    def causes(pure_python: bool) -> list:
+        return [r for r in derived(batches, pure_python) if type(r) is dict and r["k"] == "cause"]
+    fast, pure = causes(False), causes(True)
     assert fast == pure
     whats = [c["what"] for c in fast]
     assert "the timer gevent.sleep(0.05) set at line 5 fired" in whats  # woke late: the writer's time.sleep held it

@@ -4,14 +4,10 @@ that woke it (the waker still holds the loop), with the cause naming the waker a
 
 from __future__ import annotations
 
-from unittest import mock
-
 import pytest
 
-from conftest import lane, record, spans
-from viz import protocol
+from conftest import derived, fed_batches, lane, record, spans
 from viz.ingest import derive
-from viz.ingest.derive import Deriver
 from viz.trace.model import Trace
 
 BUSY = ("import time\n"
@@ -260,22 +256,9 @@ def test_the_c_deriver_and_the_python_one_and_the_pure_python_hooks_give_the_sam
                   "def contender():\n    gevent.sleep(0.02)\n    with sem:\n        pass\n"
                   "fs = (waiter, setter, consumer, producer, holder, contender)\n"
                   "gevent.joinall([gevent.spawn(f) for f in fs])\n")
-    seen: list = []
-    feed = Deriver.feed
-
-    def keep(self, batch):
-        seen.append(list(batch))
-        return feed(self, batch)
-    with mock.patch.object(Deriver, "feed", keep):
-        record(str(path))
-
-    def derived() -> list:
-        d = Deriver()
-        return [r for batch in seen for r in d.feed(batch)]
-    fast = derived()
-    with mock.patch.multiple(derive, _switches=None, _Task=derive._PyTask, _Hub=derive._PyHub,
-                             _expand_runs=protocol.expand_runs):
-        assert derived() == fast
+    batches = fed_batches(path)
+    fast = derived(batches)
+    assert derived(batches, pure_python=True) == fast
 
     def wake_ups(records) -> list:
         names = {r["task"]: r["name"] for r in records if type(r) is dict and r["k"] == "task"}
@@ -283,10 +266,7 @@ def test_the_c_deriver_and_the_python_one_and_the_pure_python_hooks_give_the_sam
                       if type(r) is dict and r["k"] == "cause" and "timer" not in r["what"]
                       and not r["what"].startswith("spawned"))
     monkeypatch.setenv("VIZ_PURE_PYTHON", "1")
-    seen.clear()
-    with mock.patch.object(Deriver, "feed", keep):
-        record(str(path))
-    pure = [r for batch in seen for r in Deriver().feed(batch)]
+    pure = derived(fed_batches(path))
     assert wake_ups(pure) == wake_ups(fast) == sorted([
         ("waiter", "setter", "Event.set() by setter"), ("consumer", "producer", "Queue.put() by producer"),
         ("contender", "holder", "Semaphore.release() by holder"),
