@@ -1,0 +1,105 @@
+"""How much longer `viz record` takes than a plain run of a program that does almost nothing (issue 18: <= 0.1 s).
+
+    python bench/startup_record.py [--runs 15] [--program FILE]
+
+Each round runs, in a rotating order, `python HELLO` (plain), `python -m viz record -q HELLO` (record: the whole
+command, from spawning the viewer to its exit) and `python -m viz.recorder.child FD HELLO` with the event pipe read
+and discarded (child: the recorder's child alone, no viewer). HELLO is a one-line `print("hello")` written to a
+temporary folder (removed at the end), or --program. Every run is wall clock from just before the spawn to the exit,
+stdin at /dev/null, stdout and stderr captured. One untimed round comes first (bytecode and the OS file cache as a
+user has them). The difference record - plain is taken within each round and the headline is its median: the
+machine is shared and noisy, so only runs close in time are compared.
+
+Prints one line per round, a table, then `record_startup_over_plain_s=<median difference>` as the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import PY, REPO, child_env, log, median, min_runs, table  # noqa: E402
+
+MODES = ("plain", "record", "child")
+
+
+def timed(cmd: list[str], pass_fds=(), env=None) -> float:
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, pass_fds=pass_fds, cwd=str(REPO),
+                       env=env if env is not None else child_env(), timeout=60)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited with {p.returncode}: {p.stderr.decode(errors='replace')[-1500:]}")
+    return wall
+
+
+def run_child(program: str) -> float:
+    """The recorder child alone; its event pipe is read to the end by a thread and discarded."""
+    import threading
+    rfd, wfd = os.pipe()
+
+    def drain():
+        while os.read(rfd, 1 << 20):
+            pass
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    env = child_env(PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    try:
+        wall = timed([PY, "-m", "viz.recorder.child", str(wfd), program], pass_fds=(wfd,), env=env)
+    finally:
+        os.close(wfd)
+        reader.join(5)
+        os.close(rfd)
+    return wall
+
+
+def run_one(mode: str, program: str) -> float:
+    if mode == "plain":
+        return timed([PY, program])
+    if mode == "record":
+        return timed([PY, "-m", "viz", "record", "-q", program])
+    return run_child(program)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=min_runs, default=15, help="timed rounds (default 15, at least 5)")
+    ap.add_argument("--program", help="the program to run (default: a one-line print('hello'))")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="viz-startup-") as tmp:
+        program = args.program
+        if program is None:
+            program = os.path.join(tmp, "hello.py")
+            with open(program, "w") as f:
+                f.write('print("hello")\n')
+        program = os.path.abspath(program)
+        for m in MODES:  # untimed
+            run_one(m, program)
+        walls: dict[str, list[float]] = {m: [] for m in MODES}
+        over: list[float] = []
+        for r in range(args.runs):
+            order = MODES[r % len(MODES):] + MODES[:r % len(MODES)]
+            got = {m: run_one(m, program) for m in order}
+            for m in MODES:
+                walls[m].append(got[m])
+            over.append(got["record"] - got["plain"])
+            log(f"  round {r + 1}/{args.runs}: " + ", ".join(f"{m} {got[m]:.3f} s" for m in MODES) +
+                f"; record over plain {over[-1]:.3f} s")
+    base = median(walls["plain"])
+    rows = [[m, median(walls[m]), min(walls[m]), max(walls[m]), median(walls[m]) - base] for m in MODES]
+    print(table(rows, ["mode", "median_s", "min_s", "max_s", "over_plain_s"]))
+    print(f"{Path(program).name}, Python {sys.version.split()[0]}, {args.runs} rounds; record over plain "
+          f"within a round: median {median(over):.3f} s, min {min(over):.3f} s, max {max(over):.3f} s")
+    print(f"record_startup_over_plain_s={median(over):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
