@@ -412,7 +412,7 @@ def _compare(args: argparse.Namespace, script_args: list[str]) -> int:
         return bad(f"-o {out_dir}: not a folder")
     planned: list[tuple[str, Path | None, Trace | None]] = []  # (name, script to record, or a loaded trace)
     for target in args.runs:
-        if target.endswith(".jsonl"):
+        if target.endswith((".jsonl", ".viztrace")):
             from viz.trace.format import TraceFileError
             try:
                 trace = Trace.load(target)

@@ -54,7 +54,7 @@ class Session:
         tour = read_tour(self.script)
         if tour is not None:
             self.header["tour"] = tour  # a saved trace keeps the script's guided tour (viz.views.tour)
-        self.writer = TraceWriter(out, self.header) if out is not None else None
+        self.writer = TraceWriter.open(out, self.header) if out is not None else None
         self.deriver = Deriver()
         self.decoder = protocol.FrameDecoder()
         self.proc: subprocess.Popen | None = None

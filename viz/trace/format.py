@@ -29,6 +29,7 @@ if _orjson_loads is not None and not os.environ.get("VIZ_PURE_PYTHON"):
         pass
 
 VERSION = 1
+BINARY_SUFFIX = ".viztrace"  # a path ending so is written in the binary form (viz.trace.binary)
 STATES = ("running", "ready", "blocked", "idle")
 MAX_LINE_BYTES = 4 * 1024 * 1024
 
@@ -342,6 +343,15 @@ class TraceWriter:
 
     With `exclusive`, the file is created as new (open mode "x", O_CREAT | O_EXCL): FileExistsError if anything is at
     the path, a symbolic link included, and nothing is written through it."""
+
+    @staticmethod
+    def open(path: str | os.PathLike, head: dict, exclusive: bool = False) -> "TraceWriter":
+        """The writer for `path` by its suffix: `.viztrace` gets the binary form (viz.trace.binary.BinaryWriter,
+        the same methods), anything else JSON Lines."""
+        if str(path).endswith(BINARY_SUFFIX):
+            from viz.trace.binary import BinaryWriter
+            return BinaryWriter(path, head, exclusive)
+        return TraceWriter(path, head, exclusive)
 
     def __init__(self, path: str | os.PathLike, head: dict, exclusive: bool = False):
         self.path = str(path)
