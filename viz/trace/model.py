@@ -375,13 +375,13 @@ class Trace:
 
     def totals(self, lane: Lane) -> dict[str, float]:
         """Seconds the task spent in each state."""
-        return dict(zip(STATES, self._sums(lane)))
+        return dict(zip(STATES, self.seconds_by_state(lane)))
 
     def loop_blocked_time(self, lane: Lane) -> float:
         """Seconds this task spent in calls that blocked the whole loop."""
-        return self._sums(lane)[-1]
+        return self.seconds_by_state(lane)[-1]
 
-    def _sums(self, lane: Lane) -> list[float]:
+    def seconds_by_state(self, lane: Lane) -> list[float]:
         """Seconds per state (STATES order), then in calls that block the loop, over the lane's spans: added up in
         span order, in C when built (a report reads these for a thousand lanes of thousands of spans)."""
         starts, states, flags = lane.starts, lane.states, lane.flags
