@@ -7,7 +7,8 @@ command, from spawning the viewer to its exit) and `python -m viz.recorder.child
 and discarded (child: the recorder's child alone, no viewer). HELLO is a one-line `print("hello")` written to a
 temporary folder (removed at the end), or --program. Every run is wall clock from just before the spawn to the exit,
 stdin at /dev/null, stdout and stderr captured. One untimed round comes first (bytecode and the OS file cache as a
-user has them). The difference record - plain is taken within each round and the headline is its median: the
+user has them; with the default --bytecode cached, that round writes viz's bytecode if it is missing, as an installed
+viz has it). The difference record - plain is taken within each round and the headline is its median: the
 machine is shared and noisy, so only runs close in time are compared.
 
 Prints one line per round, a table, then `record_startup_over_plain_s=<median difference>` as the last line.
@@ -29,10 +30,14 @@ from _common import PY, REPO, child_env, log, median, min_runs, table  # noqa: E
 MODES = ("plain", "record", "child")
 
 
+BYTECODE: dict[str, str | None] = {"PYTHONDONTWRITEBYTECODE": None}
+
+
 def timed(cmd: list[str], pass_fds=(), env=None) -> float:
+    env = env if env is not None else child_env(**BYTECODE)
     t0 = time.perf_counter()
     p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, pass_fds=pass_fds, cwd=str(REPO),
-                       env=env if env is not None else child_env(), timeout=60)
+                       env=env, timeout=60)
     wall = time.perf_counter() - t0
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} exited with {p.returncode}: {p.stderr.decode(errors='replace')[-1500:]}")
@@ -49,7 +54,7 @@ def run_child(program: str) -> float:
             pass
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
-    env = child_env(PYTHONUNBUFFERED="1")
+    env = child_env(PYTHONUNBUFFERED="1", **BYTECODE)
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     try:
         wall = timed([PY, "-m", "viz.recorder.child", str(wfd), program], pass_fds=(wfd,), env=env)
@@ -72,7 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=min_runs, default=15, help="timed rounds (default 15, at least 5)")
     ap.add_argument("--program", help="the program to run (default: a one-line print('hello'))")
+    ap.add_argument("--bytecode", choices=("cached", "none"), default="cached",
+                    help="cached (default): viz's modules' bytecode cached, as an installed viz has it; none: "
+                         "PYTHONDONTWRITEBYTECODE=1, so they are compiled from source at every start")
     args = ap.parse_args(argv)
+    BYTECODE["PYTHONDONTWRITEBYTECODE"] = None if args.bytecode == "cached" else "1"
     with tempfile.TemporaryDirectory(prefix="viz-startup-") as tmp:
         program = args.program
         if program is None:
@@ -95,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     base = median(walls["plain"])
     rows = [[m, median(walls[m]), min(walls[m]), max(walls[m]), median(walls[m]) - base] for m in MODES]
     print(table(rows, ["mode", "median_s", "min_s", "max_s", "over_plain_s"]))
-    print(f"{Path(program).name}, Python {sys.version.split()[0]}, {args.runs} rounds; record over plain "
+    print(f"{Path(program).name}, Python {sys.version.split()[0]}, bytecode {args.bytecode}, {args.runs} rounds; record over plain "
           f"within a round: median {median(over):.3f} s, min {min(over):.3f} s, max {max(over):.3f} s")
     print(f"record_startup_over_plain_s={median(over):.3f}")
     return 0
