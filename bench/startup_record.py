@@ -1,6 +1,6 @@
 """How much longer `viz record` takes than a plain run of a program that does almost nothing (issue 18: <= 0.1 s).
 
-    python bench/startup_record.py [--runs 15] [--program FILE]
+    python bench/startup_record.py [--runs 15] [--program FILE] [--against TREE]
 
 Each round runs, in a rotating order, `python HELLO` (plain), `python -m viz record -q HELLO` (record: the whole
 command, from spawning the viewer to its exit) and `python -m viz.recorder.child FD HELLO` with the event pipe read
@@ -10,6 +10,10 @@ stdin at /dev/null, stdout and stderr captured. One untimed round comes first (b
 user has them; with the default --bytecode cached, that round writes viz's bytecode if it is missing, as an installed
 viz has it). The difference record - plain is taken within each round and the headline is its median: the
 machine is shared and noisy, so only runs close in time are compared.
+
+`--against TREE` adds a mode, `against`: `viz record -q HELLO` of another source tree (a checkout, with or without its
+C extensions built; run from it, so `-m viz` and the child it spawns are that tree's), to see what a change buys
+within one run.
 
 Prints one line per round, a table, then `record_startup_over_plain_s=<median difference>` as the last line.
 """
@@ -24,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # leave no __pycache__ behind in bench/
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import PY, REPO, child_env, log, median, min_runs, table  # noqa: E402
 
@@ -33,10 +38,10 @@ MODES = ("plain", "record", "child")
 BYTECODE: dict[str, str | None] = {"PYTHONDONTWRITEBYTECODE": None}
 
 
-def timed(cmd: list[str], pass_fds=(), env=None) -> float:
+def timed(cmd: list[str], pass_fds=(), env=None, cwd=REPO) -> float:
     env = env if env is not None else child_env(**BYTECODE)
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, pass_fds=pass_fds, cwd=str(REPO),
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, pass_fds=pass_fds, cwd=str(cwd),
                        env=env, timeout=60)
     wall = time.perf_counter() - t0
     if p.returncode != 0:
@@ -65,11 +70,13 @@ def run_child(program: str) -> float:
     return wall
 
 
-def run_one(mode: str, program: str) -> float:
+def run_one(mode: str, program: str, against: str | None = None) -> float:
     if mode == "plain":
         return timed([PY, program])
     if mode == "record":
         return timed([PY, "-m", "viz", "record", "-q", program])
+    if mode == "against":
+        return timed([PY, "-m", "viz", "record", "-q", program], cwd=against)
     return run_child(program)
 
 
@@ -80,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bytecode", choices=("cached", "none"), default="cached",
                     help="cached (default): viz's modules' bytecode cached, as an installed viz has it; none: "
                          "PYTHONDONTWRITEBYTECODE=1, so they are compiled from source at every start")
+    ap.add_argument("--against", metavar="TREE", help="also `viz record` of this source tree")
     args = ap.parse_args(argv)
+    modes = MODES + (("against",) if args.against else ())
     BYTECODE["PYTHONDONTWRITEBYTECODE"] = None if args.bytecode == "cached" else "1"
     with tempfile.TemporaryDirectory(prefix="viz-startup-") as tmp:
         program = args.program
@@ -89,20 +98,20 @@ def main(argv: list[str] | None = None) -> int:
             with open(program, "w") as f:
                 f.write('print("hello")\n')
         program = os.path.abspath(program)
-        for m in MODES:  # untimed
-            run_one(m, program)
-        walls: dict[str, list[float]] = {m: [] for m in MODES}
+        for m in modes:  # untimed
+            run_one(m, program, args.against)
+        walls: dict[str, list[float]] = {m: [] for m in modes}
         over: list[float] = []
         for r in range(args.runs):
-            order = MODES[r % len(MODES):] + MODES[:r % len(MODES)]
-            got = {m: run_one(m, program) for m in order}
-            for m in MODES:
+            order = modes[r % len(modes):] + modes[:r % len(modes)]
+            got = {m: run_one(m, program, args.against) for m in order}
+            for m in modes:
                 walls[m].append(got[m])
             over.append(got["record"] - got["plain"])
-            log(f"  round {r + 1}/{args.runs}: " + ", ".join(f"{m} {got[m]:.3f} s" for m in MODES) +
+            log(f"  round {r + 1}/{args.runs}: " + ", ".join(f"{m} {got[m]:.3f} s" for m in modes) +
                 f"; record over plain {over[-1]:.3f} s")
     base = median(walls["plain"])
-    rows = [[m, median(walls[m]), min(walls[m]), max(walls[m]), median(walls[m]) - base] for m in MODES]
+    rows = [[m, median(walls[m]), min(walls[m]), max(walls[m]), median(walls[m]) - base] for m in modes]
     print(table(rows, ["mode", "median_s", "min_s", "max_s", "over_plain_s"]))
     print(f"{Path(program).name}, Python {sys.version.split()[0]}, bytecode {args.bytecode}, {args.runs} rounds; record over plain "
           f"within a round: median {median(over):.3f} s, min {min(over):.3f} s, max {max(over):.3f} s")

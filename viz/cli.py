@@ -171,21 +171,28 @@ def main(argv: list[str] | None = None) -> int:
     if "--" in argv:
         i = argv.index("--")
         argv, script_args = argv[:i], argv[i + 1:]
-    args = build_parser().parse_args(argv)
+    held = None
+    if argv[:1] == ["record"]:  # its child starts now, held, while the rest of viz loads (viz.ingest.held)
+        from viz.ingest.held import HeldChild
+        held = HeldChild(stdin=_script_stdin())
     try:
-        return _dispatch(args, script_args)
+        args = build_parser().parse_args(argv)
+        return _dispatch(args, script_args, held)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except _Failure as e:
         print(f"viz: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    finally:
+        if held is not None:
+            held.cancel()  # not used (bad arguments, --help): it ran nothing
 
 
 class _Failure(Exception):
     pass
 
 
-def _dispatch(args: argparse.Namespace, script_args: list[str]) -> int:
+def _dispatch(args: argparse.Namespace, script_args: list[str], held=None) -> int:
     from viz.protocol import UnsupportedPython
     from viz.scenarios import TargetError
     from viz.trace.format import TraceFileError
@@ -200,7 +207,7 @@ def _dispatch(args: argparse.Namespace, script_args: list[str]) -> int:
         if args.command == "list":
             return _list()
         if args.command == "record":
-            return _record(args, script_args)
+            return _record(args, script_args, held)
         if args.command == "run":
             from viz.app import run_target
             from viz.scenarios import resolve
@@ -231,26 +238,23 @@ def _list() -> int:
     return 0
 
 
-def _record(args: argparse.Namespace, script_args: list[str]) -> int:
-    import signal
+def _script_stdin():
+    """The script reads viz's stdin when that is a pipe or a file (`echo 3 | viz record x.py`), as it would run alone;
+    from a terminal it reads end-of-file (None): its prompts would not show until the report."""
+    return None if sys.stdin is None or sys.stdin.isatty() else sys.stdin
 
-    from rich.console import Console
+
+def _record(args: argparse.Namespace, script_args: list[str], held=None) -> int:
+    """`viz record`; `held` is the child main() started early (viz.ingest.held), None to spawn one here."""
+    import signal
 
     from viz.ingest.session import RUN_BATCH, Session
     from viz.scenarios import resolve
-    from viz.trace.model import Trace
-    from viz.views.diagnostics import diagnose
-    from viz.views.durations import fmt_duration
-    from viz.views.text import outcome_line, print_report
 
     thresholds = _thresholds(args)
     path, name = resolve(args.target)
-    # the script reads viz's stdin when that is a pipe or a file (`echo 3 | viz record x.py`), as it would run alone;
-    # from a terminal it reads end-of-file: its prompts would not show until the report
-    stdin = None if sys.stdin is None or sys.stdin.isatty() else sys.stdin
-    session = Session(path, script_args, name=name, timeout=args.timeout, out=args.output, stdin=stdin)
-    trace = Trace(session.header)
-    err = Console(stderr=True, highlight=False)
+    session = (held.session if held is not None else Session)(path, script_args, name=name, timeout=args.timeout,
+                                                                out=args.output, stdin=_script_stdin())
     ctrl_c: list[int] = []
 
     def on_ctrl_c(signum, frame):
@@ -269,6 +273,16 @@ def _record(args: argparse.Namespace, script_args: list[str]) -> int:
     previous = signal.signal(signal.SIGINT, on_ctrl_c)
     try:
         session.start()
+        # what the report needs loads while the program runs (the pipe reader thread keeps its pipes drained)
+        from rich.console import Console
+
+        from viz.trace.model import Trace
+        from viz.views.diagnostics import diagnose
+        from viz.views.durations import fmt_duration
+        from viz.views.text import outcome_line, print_report
+
+        trace = Trace(session.header)
+        err = Console(stderr=True, highlight=False)
         if err.is_terminal and not args.quiet:
             with err.status(f"recording {name}…") as status:
                 def progress(recs):

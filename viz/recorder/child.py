@@ -2,10 +2,17 @@
 
     python -m viz.recorder.child FD SCRIPT [ARGS...]
 
-FD is the write end of the event pipe the viewer reads. This module never imports Textual; it imports gevent only
-if the script does (an import hook then adds the gevent-specific hooks). The order matters: the recorder captures
-the real thread/write/sleep functions and wraps the standard library before the script's first line, so a later
-`monkey.patch_all()` replaces our wrappers with gevent's cooperative versions, which the greenlet hooks see.
+    python -m viz.recorder.child --held GO_FD FD
+
+FD is the write end of the event pipe the viewer reads. Held (`--held`): the child starts before the viewer has read
+its own arguments (`viz record` spawns it first thing, so the interpreter's start and the recorder's imports overlap
+the viewer's); it imports the recorder, then waits for GO_FD to bring the script and its arguments (NUL-separated),
+and the run, its time 0 included, starts only then. End-of-file with nothing on GO_FD: it exits, having run nothing.
+
+This module never imports Textual; it imports gevent only if the script does (an import hook then adds the
+gevent-specific hooks). The order matters: the recorder captures the real thread/write/sleep functions and wraps the
+standard library before the script's first line, so a later `monkey.patch_all()` replaces our wrappers with gevent's
+cooperative versions, which the greenlet hooks see.
 """
 
 from __future__ import annotations
@@ -27,10 +34,13 @@ def main(argv: list[str]) -> None:
     except UnsupportedPython as e:
         print(f"viz: {e}", file=sys.stderr)
         os._exit(2)
-    fd, script, args = int(argv[0]), os.path.abspath(argv[1]), argv[2:]
     from viz.recorder import asyncio_loop, blocking, generators, gil, greenlets, output
     from viz.recorder.core import Recorder
     from viz.recorder.imports import when_imported
+
+    if argv[0] == "--held":
+        argv = [argv[2], *_wait_for_script(int(argv[1]))]
+    fd, script, args = int(argv[0]), os.path.abspath(argv[1]), argv[2:]
 
     rec = Recorder(fd, script)
     gil.install(rec)  # before any hook holds on to rec.state: threads waiting for the GIL are ready, not running
@@ -82,6 +92,17 @@ def main(argv: list[str]) -> None:
     _wait_for_threads(rec)
     finish(status, outcome, detail)
     os._exit(status)
+
+
+def _wait_for_script(go_fd: int) -> list[str]:
+    """Held: the script and its arguments, once the viewer sends them; nothing sent means nothing to run."""
+    data = b""
+    while chunk := os.read(go_fd, 1 << 16):
+        data += chunk
+    os.close(go_fd)
+    if not data:
+        os._exit(0)
+    return [os.fsdecode(a) for a in data.split(b"\0")]
 
 
 def _code_stub(script: str):

@@ -1,0 +1,108 @@
+"""The recorder child started before the viewer knows what it will run: `viz record`'s head start.
+
+`viz record` spawns `HeldChild()` first thing, before it parses its arguments or imports the trace model, Rich and
+the views: the child's interpreter start and the recorder's imports then run on the other core meanwhile. The child
+waits (`python -m viz.recorder.child --held GO_FD FD`) until `session(...)` and its `start()` send it the script and
+its arguments; from there the run is an ordinary `Session` (same pipes, process group, environment, limits). If the
+viewer gives up first (bad arguments, --help), `cancel()` ends the child, which has run nothing.
+
+This module imports no more than spawning needs; `viz.ingest.session` loads only when a session is made.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+_PKG_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))  # as Session's
+
+
+class HeldChild:
+    def __init__(self, stdin=None):
+        """Spawn the child, held; `stdin` as Session's (None: the script reads end-of-file)."""
+        rfd, wfd = os.pipe()
+        go_r, self._go = os.pipe()
+        _grow_pipe(wfd)
+        env = dict(os.environ)  # as Session.start makes it
+        env["PYTHONPATH"] = _PKG_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env["PYTHONUNBUFFERED"] = "1"
+        env.pop("PYTHONSTARTUP", None)
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "viz.recorder.child", "--held", str(go_r), str(wfd)],
+                stdin=subprocess.DEVNULL if stdin is None else stdin, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, pass_fds=(wfd, go_r), start_new_session=True, env=env, cwd=os.getcwd())
+        except BaseException:
+            for fd in (rfd, self._go):
+                os.close(fd)
+            raise
+        finally:
+            os.close(wfd)
+            os.close(go_r)
+        self.events = rfd  # the read end of the event pipe
+        self.spawned = time.perf_counter()
+
+    def go(self, script: str, args: list[str]) -> None:
+        """Let the child run `script` with `args`."""
+        data = b"\0".join(os.fsencode(a) for a in [script, *args])
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._go, view):]
+        except BrokenPipeError:
+            pass  # the child is gone already (an unsupported Python, say): the session reads how it ended
+        finally:
+            os.close(self._go)
+            self._go = None
+
+    def cancel(self) -> None:
+        """The child is not wanted (it has run nothing): end it and release its pipes. Safe after go() too: no-op."""
+        if self._go is None:
+            return
+        os.close(self._go)
+        self._go = None
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        os.close(self.events)
+
+    def session(self, script, args: list[str] | None = None, **kw):
+        """A `Session` for `script` whose start() lets this child run it (keyword arguments: Session's)."""
+        from viz.ingest.session import Session
+
+        held = self
+
+        class HeldSession(Session):
+            def start(self) -> "HeldSession":
+                import selectors
+                import threading
+
+                from viz import protocol
+                protocol.check_python()
+                self.proc = held.proc
+                held.go(self.script, self.args)
+                self.started = time.monotonic()
+                self._spawned = time.perf_counter()
+                self._sel = selectors.DefaultSelector()  # from here on, as Session.start
+                for fd, what in ((held.events, "events"), (self.proc.stdout.fileno(), 1),
+                                 (self.proc.stderr.fileno(), 2)):
+                    os.set_blocking(fd, False)
+                    self._sel.register(fd, selectors.EVENT_READ, what)
+                self._open = 3
+                self._pump = threading.Thread(target=self._pump_pipes, name="viz pipe reader", daemon=True)
+                self._pump.start()
+                return self
+
+        return HeldSession(script, args, **kw)
+
+
+def _grow_pipe(fd: int) -> None:
+    """As Session's: a 1 MiB pipe buffer lets the child run on while the viewer is busy for a moment."""
+    try:
+        import fcntl
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (OSError, ImportError):
+        pass
