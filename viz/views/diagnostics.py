@@ -19,6 +19,8 @@ import re
 from array import array
 from bisect import bisect_right
 from dataclasses import asdict, dataclass
+from itertools import compress, count
+from operator import sub
 
 from viz.trace.model import BLOCKED, LOOP_KIND, READY, Lane, Span, Trace
 from viz.views.durations import fmt_duration
@@ -122,7 +124,8 @@ def _ends(trace: Trace, lane: Lane) -> array:
 def _long(lane: Lane, ends: array, code: int, limit: float) -> list[int]:
     """Indices of the lane's spans in state `code` that last at least `limit` seconds."""
     states = lane.states
-    return [i for i, (a, b) in enumerate(zip(lane.starts, ends)) if b - a >= limit and states[i] == code]
+    long = compress(count(), map(limit.__le__, map(sub, ends, lane.starts)))  # in C: lanes of a million spans
+    return [i for i in long if states[i] == code]
 
 
 def _reason_ids(trace: Trace, lane: Lane, pattern: re.Pattern) -> set[int]:
@@ -188,8 +191,8 @@ def _long_runs(trace, lanes, limit, found) -> list[tuple[float, float]]:
         return held
     loop_from = min(loops)
     for task, lane in lanes.items():
-        if lane.kind not in LOOP_TASK_KINDS:
-            continue
+        if lane.kind not in LOOP_TASK_KINDS or trace.totals(lane)["running"] < limit - 1e-9:
+            continue  # (a run is never longer than all the lane's running together: most lanes are skipped in C)
         starts, ends = lane.starts, _ends(trace, lane)
         for m in re.finditer(b"\x00+", lane.states):  # runs of consecutive running spans: one stretch of work
             first, last = m.start(), m.end() - 1
@@ -241,8 +244,8 @@ def _lock_contention(trace, lanes, limit, found) -> None:
 
 def _starved(trace, lanes, explained_by, limit, found) -> None:
     for lane in lanes.values():
-        if lane.kind == LOOP_KIND:
-            continue
+        if lane.kind == LOOP_KIND or trace.totals(lane)["ready"] < limit - 1e-9:
+            continue  # (no ready span is longer than all the lane's ready time together)
         starts, ends = lane.starts, _ends(trace, lane)
         for i in _long(lane, ends, READY, limit):
             start, end = starts[i], ends[i]

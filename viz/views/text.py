@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 import textwrap
+from itertools import compress, groupby
+from operator import sub
 
 from rich.console import Console, Group
-from rich.table import Table
 from rich.text import Text
 
 from viz.trace.model import RUNNING, Lane, Trace
@@ -24,6 +25,7 @@ CELL = {RUNNING_V: ("█", "green", "R"), READY_V: ("▒", "yellow", "r"), BLOCK
         IDLE_V: ("·", "blue", "i"), LOOP_V: ("▓", "bold magenta", "L")}
 LEGEND = [(code, WORDS[code]) for code in (RUNNING_V, READY_V, BLOCKED_V, IDLE_V, LOOP_V)]
 TASK_NAME_MAX = 16   # a longer task name is cut with '…' in the totals table
+_WAITING = bytes(int(code != RUNNING) for code in range(256))  # state code -> 1 when the task is not running
 
 
 def swimlanes(trace: Trace, width: int = 80, color: bool = True) -> Group:
@@ -43,13 +45,15 @@ def lane_row(trace: Trace, lane: Lane, name_w: int, t0: float, dt: float, bar_w:
              label: str = "", label_w: int = 0) -> Text:
     """One lane as a line of text: its name, its cells from trace time t0 (`dt` seconds each), then its label.
     Several traces drawn on one axis (viz.views.compare) each pass their own t0."""
-    row = Text(lane.name[:name_w].ljust(name_w) + " ", style="bold")
-    for code in lane_cells(trace, lane, t0, dt, bar_w):
+    # made to fit the width: rich has no wrapping to work out
+    row = Text(lane.name[:name_w].ljust(name_w) + " ", style="bold", no_wrap=True, overflow="crop")
+    for code, run in groupby(lane_cells(trace, lane, t0, dt, bar_w)):  # a stretch of like cells at a time
+        n = len(list(run))
         if not code:
-            row.append(" ")
+            row.append(" " * n)
         else:
             ch, style, letter = CELL[code]
-            row.append(ch if color else letter, style=style if color else "")
+            row.append((ch if color else letter) * n, style=style if color else "")
     if label_w and label:
         row.append("  " + clip(label, label_w), style="dim")
     return row
@@ -88,15 +92,33 @@ def legend(name_w: int, width: int, color: bool) -> list[Text]:
 def _main_reason(trace: Trace, lane: Lane) -> str:
     """The reason of the task's longest wait (what its lane mostly shows), with the words for a call that blocks the
     whole loop."""
-    best, best_d = None, 0.0
-    for i in range(len(lane)):
-        if lane.states[i] != RUNNING and (lane.reasons[i] or lane.flags[i]):
-            d = trace.span_end(lane, i) - lane.starts[i]
-            if d > best_d:
-                best, best_d = i, d
-    if best is None:
+    n = len(lane)
+    if not n:
+        return ""
+    starts = lane.starts
+    durations = list(map(sub, starts[1:], starts[:-1]))
+    durations.append(trace.span_end(lane, n - 1) - starts[n - 1])
+    waiting = lane.states.translate(_WAITING)
+    longest = max(compress(durations, waiting), default=0.0)  # in C: a thousand lanes of thousands of spans
+    if longest <= 0.0:
+        return ""
+    best = durations.index(longest)
+    while not waiting[best]:
+        best = durations.index(longest, best + 1)
+    if not (lane.reasons[best] or lane.flags[best]):
+        best = _longest_said_wait(lane, durations)  # the longest wait has no reason: look among those with one
+    if best is None or durations[best] <= 0.0:
         return ""
     return with_loop_words(trace.string(lane.reasons[best]), bool(lane.flags[best])) or ""
+
+
+def _longest_said_wait(lane: Lane, durations: list[float]) -> int | None:
+    """The first of the longest spans that are not running and have a reason or block the loop."""
+    best, best_d = None, 0.0
+    for i, d in enumerate(durations):
+        if d > best_d and lane.states[i] != RUNNING and (lane.reasons[i] or lane.flags[i]):
+            best, best_d = i, d
+    return best
 
 
 def clip(text: str, width: int) -> str:
@@ -127,27 +149,59 @@ def _nice_step(raw: float) -> float:
     return 10 * mag
 
 
-def totals_table(trace: Trace) -> Table:
-    """Each task's time per state, in units that fit each figure ('12.3 µs', '501 ms', '2.00 s'); '-' for none.
-
-    A figure is never wrapped or cut: each column is at least as wide as its widest figure, headers wrap at spaces,
-    and a long task name is cut with '…'. At viz.views.MIN_WIDTH columns every figure and header word is whole.
-    """
-    cols = ("running", "ready", "blocked", "idle")
+def totals_table(trace: Trace) -> "TotalsTable":
+    """Each task's time per state, in units that fit each figure ('12.3 µs', '501 ms', '2.00 s'); '-' for none."""
     rows = []
     for lane in trace.lanes:
-        tot = trace.totals(lane)
-        loop = trace.loop_blocked_time(lane)
-        rows.append([lane.name, *(fmt_duration(tot[s]) if tot[s] else "-" for s in cols),
-                     fmt_duration(loop) if loop else "-"])
-    table = Table(title=None, show_edge=False, box=None, padding=(0, 1), pad_edge=False)
-    table.add_column("task", style="bold", no_wrap=True, overflow="ellipsis", max_width=TASK_NAME_MAX)
-    for i, col in enumerate((*cols, LOOP_WORDS), start=1):
-        widest = max([len(row[i]) for row in rows] + [len(word) for word in col.split()])
-        table.add_column(col, justify="right", min_width=widest)
-    for row in rows:
-        table.add_row(*row)
-    return table
+        *sums, loop = trace.seconds_by_state(lane)  # one pass over the lane for both
+        rows.append((lane.name, *(fmt_duration(sums[i]) if sums[i] else "-" for i in range(len(TOTALS_COLUMNS) - 1)),
+                     fmt_duration(loop) if loop else "-"))
+    return TotalsTable(rows)
+
+
+TOTALS_COLUMNS = ("running", "ready", "blocked", "idle", LOOP_WORDS)
+
+
+class TotalsTable:
+    """The totals as rich renders them: a header, then a row per task, laid out for the console's width.
+
+    A figure is never wrapped or cut: each column is at least as wide as its widest figure, headers wrap at spaces
+    when the table would not fit otherwise, and a long task name is cut with '…'. At viz.views.MIN_WIDTH columns
+    every figure and header word is whole. (Laid out here rather than by rich's Table, which took 0.4 s to lay out
+    a thousand tasks' rows.)
+    """
+
+    GAP = "  "
+
+    def __init__(self, rows: list[tuple[str, ...]]):
+        self.rows = rows
+
+    def __rich_console__(self, console, options):
+        name_w = min(max([len("task")] + [len(row[0]) for row in self.rows]), TASK_NAME_MAX)
+        figures = [max([0] + [len(row[i]) for row in self.rows]) for i in range(1, len(TOTALS_COLUMNS) + 1)]
+        least = [max(f, *map(len, col.split())) for f, col in zip(figures, TOTALS_COLUMNS)]
+        widths = [max(f, len(col)) for f, col in zip(figures, TOTALS_COLUMNS)]
+        over = name_w + sum(widths) + len(self.GAP) * len(widths) - options.max_width
+        while over > 0:  # wrap the header with the most room to give
+            i = max(range(len(widths)), key=lambda k: widths[k] - least[k])
+            give = min(widths[i] - least[i], over)
+            if give <= 0:
+                break
+            widths[i] -= give
+            over -= give
+        heads = [textwrap.wrap(col, w) for col, w in zip(TOTALS_COLUMNS, widths)]
+        depth = max(map(len, heads))
+        for r in range(depth):  # headers sit on the bottom row, a wrapped one above it
+            line = Text("task".ljust(name_w) if r == depth - 1 else " " * name_w, style="bold", no_wrap=True, overflow="crop")
+            for head, w in zip(heads, widths):
+                k = r - (depth - len(head))
+                line.append(self.GAP + (head[k] if k >= 0 else "").rjust(w))
+            yield line
+        for name, *cells in self.rows:
+            name = name if len(name) <= name_w else name[:name_w - 1] + "…"
+            line = Text(name.ljust(name_w), style="bold", no_wrap=True, overflow="crop")
+            line.append("".join(self.GAP + cell.rjust(w) for cell, w in zip(cells, widths)))
+            yield line
 
 
 def outcome_line(trace: Trace) -> str:

@@ -1,0 +1,59 @@
+"""The text report's parts that read whole lanes (each lane's label, the totals, the long-span findings) give what the
+plain rule says, also where their fast paths take a shortcut: a longest wait without a reason, ties, a lane whose
+time in a state is under a finding's threshold, a table wider than the console."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from viz.trace.format import header
+from viz.trace.model import Trace
+from viz.views.diagnostics import diagnose, parse_thresholds
+from viz.views.text import lane_labels, totals_table
+
+
+def lane_trace(spans: list[tuple[float, str, str | None]], end: float, kind: str = "greenlet") -> Trace:
+    """One task `t1` with spans (start, state, reason), ending at `end`, beside a gevent hub."""
+    trace = Trace(header(target="test", file="t.py"))
+    trace.add({"k": "task", "t": 0.0, "task": 9, "name": "hub", "kind": "loop"})
+    trace.add({"k": "state", "t": 0.0, "task": 9, "state": "idle"})
+    trace.add({"k": "task", "t": 0.0, "task": 1, "name": "t1", "kind": kind})
+    for t, state, reason in spans:
+        trace.add({"k": "state", "t": t, "task": 1, "state": state, "reason": reason, "line": 3})
+    trace.add({"k": "end", "t": end, "task": 1})
+    trace.add({"k": "end", "t": end, "task": 9})
+    return trace
+
+
+def test_the_label_is_the_longest_wait_that_has_a_reason_the_first_of_equals():
+    trace = lane_trace([(0.0, "running", None), (0.1, "blocked", None), (0.9, "running", None),  # 0.8 s, no reason
+                        (1.0, "blocked", "a"), (1.5, "running", None), (1.6, "ready", "b"), (2.1, "running", None)],
+                       end=2.2)
+    assert lane_labels(trace)[1] == "a"  # a and b both last 0.5 s: the first; the longer wait says nothing
+
+
+def test_a_lane_that_only_runs_has_no_label():
+    assert lane_labels(lane_trace([(0.0, "running", None)], end=1.0))[1] == ""
+
+
+def test_a_run_of_running_spans_as_long_as_the_threshold_is_a_finding_and_one_just_shorter_is_not():
+    spans = [(0.0, "running", None), (0.02, "running", None), (0.05, "blocked", "gevent.sleep(1)")]
+    found = diagnose(lane_trace(spans, end=1.0), parse_thresholds(["long-run=50"]))
+    assert [(f.kind, round(f.duration, 6)) for f in found if f.task == 1] == [("long-run", 0.05)]
+    found = diagnose(lane_trace(spans, end=1.0), parse_thresholds(["long-run=51"]))
+    assert not [f for f in found if f.kind == "long-run"]
+
+
+def test_the_totals_table_wraps_only_headers_to_fit_and_cuts_long_task_names():
+    trace = lane_trace([(0.0, "running", None), (0.5, "blocked", "x")], end=2.0)
+    trace.lanes[1].name = "a_task_with_a_long_name"
+    out = io.StringIO()
+    Console(file=out, width=60, color_system=None).print(totals_table(trace))
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 60 for line in lines), lines
+    head = lines[:next(i for i, line in enumerate(lines) if line.startswith("task "))]
+    assert " ".join(" ".join(line.split()) for line in head) + " loop" == "blocks the whole loop"
+    row = next(line for line in lines if line.startswith("a_task"))
+    assert row.split()[0] == "a_task_with_a_l…" and row.split()[1:] == ["500", "ms", "-", "1.50", "s", "-", "-"]
