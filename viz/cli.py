@@ -166,6 +166,7 @@ def _width(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    called_as_command = argv is None  # the `viz` command itself, not a caller in the same interpreter
     argv = list(sys.argv[1:] if argv is None else argv)
     script_args: list[str] = []
     if "--" in argv:
@@ -177,7 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         held = HeldChild(stdin=_script_stdin())
     try:
         args = build_parser().parse_args(argv)
-        return _dispatch(args, script_args, held)
+        status = _dispatch(args, script_args, held)
+        if held is not None and called_as_command:
+            _exit_now(status)
+        return status
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except _Failure as e:
@@ -190,6 +194,17 @@ def main(argv: list[str] | None = None) -> int:
 
 class _Failure(Exception):
     pass
+
+
+def _exit_now(status: int) -> None:
+    """`viz record` has said all it says and its child is gone: end the process without the interpreter's teardown
+    of every module loaded (about 15 ms of a one-line program's recording). viz registers no exit handlers."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return  # the ordinary exit reports it
+    os._exit(status)
 
 
 def _dispatch(args: argparse.Namespace, script_args: list[str], held=None) -> int:
@@ -249,10 +264,9 @@ def _record(args: argparse.Namespace, script_args: list[str], held=None) -> int:
     import signal
 
     from viz.ingest.session import RUN_BATCH, Session
-    from viz.scenarios import resolve
 
     thresholds = _thresholds(args)
-    path, name = resolve(args.target)
+    path, name = _resolve(args.target)
     session = (held.session if held is not None else Session)(path, script_args, name=name, timeout=args.timeout,
                                                                 out=args.output, stdin=_script_stdin())
     ctrl_c: list[int] = []
@@ -295,7 +309,7 @@ def _record(args: argparse.Namespace, script_args: list[str], held=None) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
         session.close()
-    findings = diagnose(trace, thresholds)
+    findings = diagnose(trace, thresholds) if args.json or args.fail_on or not args.quiet else []
     if args.json:
         _print_json(trace, findings)
     elif args.quiet:
@@ -317,6 +331,18 @@ def _record(args: argparse.Namespace, script_args: list[str], held=None) -> int:
         print(f"viz: --fail-on {failed}", file=sys.stderr)
         return EXIT_FINDING
     return status
+
+
+def _resolve(target: str):
+    """viz.scenarios.resolve(target), without reading every scenario's title first when no scenario has that name
+    and TARGET is a script file (`viz record script.py`): the same answer, 8 ms sooner."""
+    from pathlib import Path
+
+    from viz.scenarios import SCENARIOS_DIR, resolve
+    path = Path(target)
+    if not (SCENARIOS_DIR / f"{target}.py").is_file() and path.is_file():
+        return path.resolve(), path.name
+    return resolve(target)
 
 
 def _thresholds(args: argparse.Namespace) -> dict[str, float]:
