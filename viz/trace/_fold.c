@@ -3,6 +3,8 @@
  * - Folder.fold(trace, iterator): folds state records (viz.trace.record.StateRecord, see record.h) into the
  *   lanes' columns, exactly as viz.trace.model.Trace._add_many_py does, until the iterator ends (returns None)
  *   or gives any other record (returned, for Trace.add to fold).
+ * - Folder.fold_columns(trace, payload, ...): the same for the columns of a binary trace block (viz.trace.binary),
+ *   without a record object per span.
  * - scan_block(block, pos, loads, out, names): reads the lines of a block of a trace file and appends each plain
  *   state line as a StateRecord to `out`, exactly as viz.trace.format._plain_state decides, until the first
  *   line that is not one (the reference reader takes it).
@@ -450,11 +452,152 @@ done:
     Py_RETURN_NONE;
 }
 
+/* fold_columns(trace, payload, offset, n, lo, hi, idmap): state records lo..hi-1 of a binary trace block's columns
+ * (viz/trace/binary.py: n records at `offset` of `payload`, checked by its reader) folded as fold() folds the
+ * same records as StateRecords, without making one: string ids go through idmap (array('i'): the file's id -> the
+ * trace's). */
+static PyObject *Folder_fold_columns(Folder *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "fold_columns(trace, payload, offset, n, lo, hi, idmap)");
+        return NULL;
+    }
+    PyObject *trace = args[0];
+    Py_ssize_t offset = PyLong_AsSsize_t(args[2]), n = PyLong_AsSsize_t(args[3]);
+    Py_ssize_t lo = PyLong_AsSsize_t(args[4]), hi = PyLong_AsSsize_t(args[5]);
+    if (PyErr_Occurred()) return NULL;
+    Py_buffer pay = {0}, map = {0};
+    PyObject *lane_of = NULL, *lanes = NULL, *steps = NULL, *steps_put = NULL, *v = NULL;
+    long long count = 0;
+    int sorted_ok = 1, ok = 0;
+    double end_time = 0.0, last_step = 0.0;
+    Py_ssize_t nsteps = 0, new_steps = 0;
+    double *new_step = NULL;
+    if (PyObject_GetBuffer(args[1], &pay, PyBUF_SIMPLE) < 0) return NULL;
+    if (PyObject_GetBuffer(args[6], &map, PyBUF_FORMAT) < 0) goto done;
+    if (map.itemsize != sizeof(int) || map.format == NULL || strcmp(map.format, "i") != 0) {
+        PyErr_SetString(PyExc_TypeError, "fold_columns: idmap must be an array('i')");
+        goto done;
+    }
+    if (offset < 0 || n < 0 || offset + n * 26 > pay.len || lo < 0 || hi > n || lo > hi) {
+        PyErr_SetString(PyExc_ValueError, "fold_columns: records out of the block");
+        goto done;
+    }
+    if (!(lane_of = PyObject_GetAttr(trace, str_lane_of)) || !(lanes = PyObject_GetAttr(trace, str_lanes)) ||
+        !(steps = PyObject_GetAttr(trace, str_steps)) || !(steps_put = PyObject_GetAttr(steps, str_frombytes)) ||
+        !(v = PyObject_GetAttr(trace, str_end_time)))
+        goto done;
+    if (!PyDict_CheckExact(lane_of)) {
+        PyErr_SetString(PyExc_TypeError, "trace._lane_of must be a dict");
+        goto done;
+    }
+    end_time = PyFloat_AsDouble(v);
+    Py_CLEAR(v);
+    if (end_time == -1.0 && PyErr_Occurred()) goto done;
+    nsteps = PyObject_Length(steps);
+    if (nsteps < 0) goto done;
+    if (nsteps > 0) {
+        if (!(v = PySequence_GetItem(steps, nsteps - 1))) goto done;
+        last_step = PyFloat_AsDouble(v);
+        Py_CLEAR(v);
+        if (last_step == -1.0 && PyErr_Occurred()) goto done;
+    }
+    if (hi > lo && (new_step = PyMem_Malloc((hi - lo) * sizeof(double))) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const char *p = (const char *)pay.buf + offset;
+    const int *ids = (const int *)map.buf;
+    Py_ssize_t nids = map.len / (Py_ssize_t)sizeof(int);
+    for (Py_ssize_t i = lo; i < hi; i++) {
+        double t;
+        int32_t task, line;
+        uint32_t r, f;
+        memcpy(&t, p + i * 8, 8);
+        memcpy(&task, p + n * 8 + i * 4, 4);
+        memcpy(&r, p + n * 12 + i * 4, 4);
+        memcpy(&f, p + n * 16 + i * 4, 4);
+        memcpy(&line, p + n * 20 + i * 4, 4);
+        unsigned char c = (unsigned char)p[n * 24 + i], flag = (unsigned char)p[n * 25 + i];
+        if ((Py_ssize_t)r >= nids || (Py_ssize_t)f >= nids || c >= 4) {
+            PyErr_Format(PyExc_ValueError, "fold_columns: record %zd has a string id or state code out of range", i);
+            goto done;
+        }
+        Sink *s;
+        size_t slot = (size_t)(uint32_t)task & (SINK_CACHE - 1);
+        if (task >= 0 && self->sink_of[slot].sink != NULL && self->sink_of[slot].task == task) {
+            s = self->sink_of[slot].sink;
+        } else {
+            PyObject *tobj = PyFloat_FromDouble(t), *taskobj = PyLong_FromLong(task);
+            s = tobj && taskobj ? folder_sink(self, trace, lane_of, lanes, taskobj, tobj) : NULL;
+            Py_XDECREF(tobj);
+            Py_XDECREF(taskobj);
+            if (s == NULL) goto done;
+        }
+        if (sink_sync(s) < 0) goto done;
+        count++;
+        if (t > end_time) end_time = t;
+        if (s->n > 0 && t < s->last) t = s->last;
+        if (sink_reserve(s) < 0) goto done;
+        if (bytearray_push(s->states, (char)c) < 0 || bytearray_push(s->flags, (char)(flag ? 1 : 0)) < 0) goto done;
+        int q = s->pending++;
+        s->p_start[q] = t;
+        s->p_reason[q] = ids[r];
+        s->p_file[q] = ids[f];
+        s->p_line[q] = line < 0 ? 0 : line;
+        s->n += 1;
+        s->last = t;
+        if (s->pending == PENDING_MAX) {
+            if (sink_flush(s, 1) < 0) goto done;
+        } else if (!s->dirty) {
+            if (PyList_Append(self->dirty, (PyObject *)s) < 0) goto done;
+            s->dirty = 1;
+        }
+        if (nsteps + new_steps > 0 && t < last_step) sorted_ok = 0;
+        new_step[new_steps++] = t;
+        last_step = t;
+    }
+    ok = 1;
+done:
+    Py_XDECREF(v);
+    if (steps_put != NULL) {
+        /* write back what was folded, even on an error, as fold() does */
+        PyObject *etype, *evalue, *etb;
+        PyErr_Fetch(&etype, &evalue, &etb);
+        int wb = new_steps ? put(steps_put, new_step, new_steps * (Py_ssize_t)sizeof(double)) : 0;
+        PyObject *et = wb == 0 ? PyFloat_FromDouble(end_time) : NULL;
+        wb = et == NULL ? -1 : PyObject_SetAttr(trace, str_end_time, et);
+        Py_XDECREF(et);
+        if (wb == 0 && count) {
+            PyObject *ch = PyObject_GetAttr(trace, str_changes);
+            PyObject *nn = ch ? PyLong_FromLongLong(count) : NULL;
+            PyObject *sum = nn ? PyNumber_Add(ch, nn) : NULL;
+            wb = sum ? PyObject_SetAttr(trace, str_changes, sum) : -1;
+            Py_XDECREF(ch); Py_XDECREF(nn); Py_XDECREF(sum);
+        }
+        if (wb == 0 && !sorted_ok) wb = PyObject_SetAttr(trace, str_steps_sorted, Py_False);
+        if (etype != NULL) {
+            PyErr_Restore(etype, evalue, etb);
+            ok = 0;
+        } else if (wb < 0) {
+            ok = 0;
+        }
+    }
+    PyMem_Free(new_step);
+    if (map.obj) PyBuffer_Release(&map);
+    PyBuffer_Release(&pay);
+    Py_XDECREF(lane_of); Py_XDECREF(lanes); Py_XDECREF(steps); Py_XDECREF(steps_put);
+    if (!ok) return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef Folder_methods[] = {
     {"fold", (PyCFunction)(void (*)(void))Folder_fold, METH_FASTCALL,
      "fold(trace, iterator): fold state records into trace; return the first other record, or None.\n"
      "Some columns may stay pending until flush()."},
     {"flush", (PyCFunction)Folder_flush, METH_NOARGS, "flush(): write every pending record into its lane."},
+    {"fold_columns", (PyCFunction)(void (*)(void))Folder_fold_columns, METH_FASTCALL,
+     "fold_columns(trace, payload, offset, n, lo, hi, idmap): fold records lo..hi-1 of a binary trace block's\n"
+     "columns (viz.trace.binary) as fold() folds the same records."},
     {NULL}};
 
 static PyTypeObject FolderType = {

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Iterable, Iterator, NamedTuple
 
-from viz.trace.format import STATES, ReadResult, TraceWriter, header, read_batches
+from viz.trace import binary
+from viz.trace.format import BINARY_SUFFIX, STATES, ReadResult, TraceWriter, header, open_trace, read_batches
 from viz.trace.record import Record, StateRecord
 
 RUNNING, READY, BLOCKED, IDLE = range(4)
@@ -120,6 +121,7 @@ class Trace:
         self._steps = array("d")
         self._steps_sorted = True
         self.truncated_at: int | None = None
+        self.truncated_where: str | None = None  # where a loaded file was cut off, in words ("line 12", "block 7 ...")
         self.changes = 0
         self._lane_of: dict[int, int] = {}
         self._strings: list[str | None] = [None]
@@ -129,20 +131,32 @@ class Trace:
     # ---- building -------------------------------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Trace":
-        """Read a trace file (raises viz.trace.TraceFileError with the file and line on bad input)."""
+        """Read a trace file, JSON Lines or binary (told by its first bytes); raises viz.trace.TraceFileError with
+        the file and the line (or block) on bad input."""
         result = ReadResult()
-        batches = read_batches(path, result)
+        f, is_binary = open_trace(str(path))
         collecting = gc.isenabled()
         gc.disable()  # a million small tuples made and dropped: no cycles among them for the collector to find
         try:
-            first = next(batches, None)  # (reads the header)
-            trace = cls(result.header)
-            if first is not None:
-                trace.add_many(chain(first, chain.from_iterable(batches)))
+            if is_binary:
+                with f:
+                    blocks = binary.read_blocks(str(path), f, result)
+                    first = next(blocks, None)  # (reads the header)
+                    trace = cls(result.header)
+                    if first is not None:
+                        binary.fold_into(trace, chain((first,), blocks))
+            else:
+                f.close()
+                batches = read_batches(path, result)
+                first = next(batches, None)  # (reads the header)
+                trace = cls(result.header)
+                if first is not None:
+                    trace.add_many(chain(first, chain.from_iterable(batches)))
         finally:
             if collecting:
                 gc.enable()
         trace.truncated_at = result.truncated_at
+        trace.truncated_where = result.truncated_where
         trace._drop_old_wording()
         return trace
 
@@ -464,8 +478,12 @@ class Trace:
             yield self.exit
 
     def save(self, path: str | os.PathLike, exclusive: bool = False) -> None:
-        """Write the model as a trace file (with `exclusive`, only as a new file: see TraceWriter)."""
-        w = TraceWriter(path, self.header, exclusive)
+        """Write the model as a trace file, in the binary form if the path ends in `.viztrace` (viz.trace.binary),
+        else JSON Lines (with `exclusive`, only as a new file: see TraceWriter)."""
+        if str(path).endswith(BINARY_SUFFIX):  # the binary form, compressed: a save is written once, read often
+            w = binary.BinaryWriter(path, self.header, exclusive, compress=True)
+        else:
+            w = TraceWriter(path, self.header, exclusive)
         try:
             w.write_many(self.records())
         finally:
