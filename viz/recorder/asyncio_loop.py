@@ -38,7 +38,6 @@ from viz import protocol
 from viz.recorder.asyncio_sockets import LoopSockets
 from viz.recorder.callsite import call_source, short_repr, shorten_call
 from viz.recorder.core import get_ident
-from viz.recorder.imports import when_imported
 
 _DEFAULT_NAME = re.compile(r"Task-\d+\Z")
 _LATE = 0.005  # a wake-up later than this after its timer's deadline is ready from the deadline (derive.LATE)
@@ -58,23 +57,6 @@ def _fast_steps():
     except ImportError:
         return None
     return Steps
-
-
-def uses_asyncio(code) -> bool:
-    """Whether the script's code (any function in it) imports asyncio: its coroutines are then the loop's to follow."""
-    stack = [code]
-    while stack:
-        c = stack.pop()
-        if "asyncio" in c.co_names:
-            return True
-        stack.extend(k for k in c.co_consts if hasattr(k, "co_code"))
-    return False
-
-
-def watch_import(rec, blocking_hooks) -> None:
-    """Install the asyncio hooks the moment the script imports asyncio (and never import it otherwise)."""
-    hooks = AsyncioHooks(rec, blocking_hooks)
-    when_imported(rec, "asyncio", hooks.install)
 
 
 class AsyncioHooks:

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import functools
 import select
-import selectors
-import socket
+import selectors  # before select.poll / epoll are wrapped: its selectors keep the real ones
 import sys
 import time
 
@@ -26,6 +25,7 @@ from viz.protocol import TASK_STATE
 from viz.recorder import futures, locks, processes, stdin
 from viz.recorder.callsite import caller, format_seconds
 from viz.recorder.core import get_ident
+from viz.recorder.imports import when_imported
 from viz.recorder.socket_pairs import SocketPairs
 from viz.recorder.sockets import fds_of, remember_connects, socket_peer
 
@@ -108,14 +108,16 @@ class BlockingHooks:
     # ---- install --------------------------------------------------------------------------------------------
     def install(self) -> None:
         time.sleep = self.blocking(time.sleep, lambda a, k: f"time.sleep({format_seconds(a[0] if a else k.get('secs'))})")
-        self._install_socket()
+        # socket is hooked as the program imports it (before any of its code can use it), so a program that does
+        # not, a one-line script, does not wait for its import at start
+        when_imported(self.rec, "socket", self._install_socket)
         self._install_select()
         locks.install(self)
         processes.install(self)
         futures.install(self)
         stdin.install(self)
 
-    def _install_socket(self) -> None:
+    def _install_socket(self, socket) -> None:
         cls = socket.socket
         for name in ("recv", "recv_into", "recvfrom", "recvfrom_into", "send", "sendall", "sendto", "connect"):
             if hasattr(cls, name):

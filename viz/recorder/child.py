@@ -21,7 +21,6 @@ import faulthandler
 import os
 import signal
 import sys
-import traceback
 import types
 import warnings
 
@@ -34,9 +33,9 @@ def main(argv: list[str]) -> None:
     except UnsupportedPython as e:
         print(f"viz: {e}", file=sys.stderr)
         os._exit(2)
-    from viz.recorder import asyncio_loop, blocking, generators, gil, greenlets, output
+    from viz.recorder import blocking, generators, gil, greenlets, output
     from viz.recorder.core import Recorder
-    from viz.recorder.imports import when_imported
+    from viz.recorder.imports import names_module, when_imported
 
     if argv[0] == "--held":
         argv = [argv[2], *_wait_for_script(int(argv[1]))]
@@ -64,6 +63,7 @@ def main(argv: list[str]) -> None:
             source = f.read()
         code = compile(source, script, "exec")
     except (OSError, SyntaxError, ValueError) as e:
+        import traceback
         err.write("".join(traceback.format_exception_only(type(e), e)))
         finish(1, "raised", f"{type(e).__name__}: {e}")
         os._exit(1)
@@ -71,8 +71,8 @@ def main(argv: list[str]) -> None:
     ghooks = greenlets.install(rec)
     when_imported(rec, "gevent", ghooks.install_gevent)  # gevent's hooks once the script imports it, never before
     bhooks = blocking.install(rec)
-    asyncio_loop.watch_import(rec, bhooks)  # asyncio's loop and tasks become lanes once the script imports it
-    generators.install(rec, code, coroutines=not asyncio_loop.uses_asyncio(code))
+    when_imported(rec, "asyncio", lambda asyncio: _install_asyncio(rec, bhooks, asyncio))
+    generators.install(rec, code, coroutines=not names_module(code, "asyncio"))
     rec.start_flusher()
 
     module = types.ModuleType("__main__")
@@ -86,12 +86,19 @@ def main(argv: list[str]) -> None:
     except SystemExit as e:
         status, outcome, detail = _exit_status(e.code)
     except BaseException as e:  # the script's own error: record it as output of the task that raised
+        import traceback  # (not before it is needed: most runs end without one)
         tb = e.__traceback__.tb_next if e.__traceback__ is not None else None
         err.write("".join(traceback.format_exception(type(e), e, tb)))
         status, outcome, detail = 1, "raised", "".join(traceback.format_exception_only(type(e), e)).strip()
     _wait_for_threads(rec)
     finish(status, outcome, detail)
     os._exit(status)
+
+
+def _install_asyncio(rec, bhooks, asyncio) -> None:
+    """asyncio's loop and tasks become lanes once the script imports it (their hooks load only then)."""
+    from viz.recorder import asyncio_loop
+    asyncio_loop.AsyncioHooks(rec, bhooks).install(asyncio)
 
 
 def _wait_for_script(go_fd: int) -> list[str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import _thread
 import os
 import time
-import traceback
 from collections import deque
 
 from viz import protocol
@@ -111,6 +110,7 @@ class Recorder:
 
     def hook_error(self, where: str) -> None:
         """A hook of ours failed: record it and let the program run on unchanged."""
+        import traceback
         self.note(f"recorder error in {where}: {traceback.format_exc(limit=3).strip().splitlines()[-1]}")
 
     def _new_file(self, name: str, real: str) -> None:

@@ -19,7 +19,6 @@ coroutine awaited by another one is part of that one's task.
 
 from __future__ import annotations
 
-import inspect
 import os
 import sys
 import threading
@@ -29,8 +28,8 @@ from viz.recorder import monitoring
 from viz.recorder.callsite import short_repr
 from viz.recorder.core import get_ident
 
-_GEN_FLAGS = inspect.CO_GENERATOR | inspect.CO_COROUTINE
-_CORO = inspect.CO_COROUTINE
+_CORO = 0x80  # inspect.CO_COROUTINE (inspect is slow to import, and this module loads at every start)
+_GEN_FLAGS = 0x20 | _CORO  # inspect.CO_GENERATOR | CO_COROUTINE
 
 
 def generator_codes(code) -> set:

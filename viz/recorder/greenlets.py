@@ -18,7 +18,6 @@ import os
 import sys
 
 from viz import protocol
-from viz.recorder import gevent_sync
 from viz.recorder.callsite import call_name, call_source, flat, format_seconds, shorten_call
 from viz.recorder.sockets import fds_of, remember_connects, socket_peer
 from viz.recorder.core import get_ident
@@ -65,6 +64,7 @@ class GreenletHooks:
             gevent.Greenlet.add_spawn_callback(self.on_spawn)
         except Exception:
             self.rec.hook_error("gevent spawn callback")
+        from viz.recorder import gevent_sync  # (loaded with gevent, never before)
         gevent_sync.install(self.rec, self, gevent)  # first: the modules imported below take its classes
         self._attribute_hub_reports(Hub)
         self._follow_threadpool_work()

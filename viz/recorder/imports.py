@@ -36,6 +36,18 @@ def when_imported(rec, name: str, hook) -> None:
     sys.meta_path.insert(0, Finder)
 
 
+def names_module(code, name: str) -> bool:
+    """Whether the script's code (any function in it) names module `name` (`import asyncio`, `asyncio.run`): a script
+    that uses asyncio has its coroutines followed by asyncio's hooks, not the generators'."""
+    stack = [code]
+    while stack:
+        c = stack.pop()
+        if name in c.co_names:
+            return True
+        stack.extend(k for k in c.co_consts if hasattr(k, "co_code"))
+    return False
+
+
 def _run(rec, name: str, hook, module) -> None:
     try:
         hook(module)

@@ -12,7 +12,6 @@ import functools
 import os
 import select
 import stat
-import subprocess
 
 from viz.recorder.callsite import call_name
 from viz.recorder.imports import when_imported
@@ -50,8 +49,8 @@ class ProcessHooks:
 
     def install(self) -> None:
         self._install_os()
-        self._install_subprocess()
         rec = self.rec
+        when_imported(rec, "subprocess", self._install_subprocess)  # as the program imports it: not at every start
         when_imported(rec, "multiprocessing.process", self._install_mp_process)
         when_imported(rec, "multiprocessing.queues", self._install_mp_queues)
         when_imported(rec, "multiprocessing.pool", self._install_mp_pool)
@@ -88,7 +87,7 @@ class ProcessHooks:
         os.write = blocking(os.write, fd_wait("write", select.POLLOUT))
 
     # ---- subprocess -------------------------------------------------------------------------------------------
-    def _install_subprocess(self) -> None:
+    def _install_subprocess(self, subprocess) -> None:
         blocking, Popen = self.hooks.blocking, subprocess.Popen
         init = Popen.__init__
         started = blocking(init, lambda a, k: f"starting {command_words(a[1] if len(a) > 1 else k.get('args'))}")

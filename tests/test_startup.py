@@ -1,0 +1,98 @@
+"""`viz record` starts fast (issue 18) without losing anything: its child is started before the viewer has read its
+arguments and held until it knows the script (viz/ingest/held.py), and the child hooks socket, subprocess, asyncio
+and gevent as the script imports them, not at every start (viz/recorder/imports.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import lane, record, spans, texts, viz
+from viz.trace.model import Trace
+
+
+def test_a_one_line_program_starts_without_the_hooks_of_modules_it_does_not_import(script):
+    path = script("import sys\n"
+                  "print(sorted(m for m in ('socket', 'subprocess', 'asyncio', 'inspect', 'traceback',\n"
+                  "    'viz.recorder.asyncio_loop', 'viz.recorder.gevent_sync', 'gevent')\n"
+                  "    if m in sys.modules))\n")
+    trace = record(str(path))
+    assert texts(trace, "main") == ["[]"]
+
+
+def test_held_child_times_the_run_from_the_scripts_first_line_not_from_viz_starting(script, tmp_path):
+    """The held child waits for the viewer's imports before it is told to go: that wait is not the program's time.
+    A 0.3 s sleep is a blocked span that starts at the script's start and the run lasts about 0.3 s."""
+    path = script("import time\ntime.sleep(0.3)\nprint('done')\n")
+    out = tmp_path / "run.jsonl"
+    done = viz("record", "-q", str(path), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    trace = Trace.load(out)
+    sleep, = spans(trace, "main", "blocked")
+    assert sleep.reason == "time.sleep(0.3)"
+    assert sleep.start < 0.05
+    assert 0.25 <= sleep.end - sleep.start <= 0.6
+    assert 0.25 <= trace.duration <= 0.65
+    assert texts(trace, "main") == ["done"]
+    assert trace.exit["outcome"] == "finished"
+
+
+@pytest.mark.parametrize("bad", [["--width", "5"], ["--timeout", "0"], ["--fail-on", "nonsense"]])
+def test_held_child_runs_nothing_when_viz_record_refuses_its_arguments(script, tmp_path, bad):
+    marker = tmp_path / "ran"
+    path = script(f"open({str(marker)!r}, 'w').close()\n")
+    done = viz("record", str(path), *bad)
+    assert done.returncode == 2
+    assert not marker.exists()
+
+
+def test_held_child_passes_arguments_as_given_and_the_script_reads_viz_stdin(script):
+    import subprocess
+    import sys
+    path = script("import sys\nprint(sys.argv[1:], input())\n")
+    done = subprocess.run([sys.executable, "-m", "viz", "record", "--no-color", "--width", "100", str(path), "--",
+                           "a b", "ü", "", "--x"], input="from stdin\n", capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "['a b', 'ü', '', '--x'] from stdin" in done.stdout
+
+
+def test_socket_hooked_on_import_records_a_wait_in_a_function_bound_before_the_hook_could_run(script):
+    """`from socket import socketpair` binds the name while socket is being imported: the methods of the sockets it
+    makes are the recorded ones, so main is blocked in recv() for the 0.3 s until the thread sends."""
+    path = script("from socket import socketpair\nimport threading, time\n"
+                  "a, b = socketpair()\n"
+                  "def later():\n    time.sleep(0.3)\n    b.sendall(b'x')\n"
+                  "threading.Thread(target=later, name='sender').start()\n"
+                  "print(a.recv(1))\n")
+    trace = record(str(path))
+    waits = [s for s in spans(trace, "main", "blocked") if s.reason and s.reason.startswith("recv()")]
+    assert len(waits) == 1
+    assert 0.25 <= waits[0].end - waits[0].start <= 0.6
+    assert texts(trace, "main") == ["b'x'"]
+
+
+def test_a_selectors_wait_is_one_select_span_not_also_its_epolls(script):
+    """selectors is loaded before select.epoll is wrapped, so a selector made after socket's import waits as one
+    `select() on fds [...]` for the 0.3 s until the thread sends, and its epoll object records nothing of its own."""
+    path = script("import socket\nimport selectors\nimport threading, time\n"
+                  "a, b = socket.socketpair()\n"
+                  "sel = selectors.DefaultSelector()\nsel.register(a, selectors.EVENT_READ)\n"
+                  "def later():\n    time.sleep(0.3)\n    b.send(b'x')\n"
+                  "threading.Thread(target=later, name='sender').start()\n"
+                  "print(len(sel.select()))\n")
+    trace = record(str(path))
+    reasons = [s.reason for s in spans(trace, "main", "blocked")]
+    assert not [r for r in reasons if r.startswith("epoll()")], reasons
+    waits = [s for s in spans(trace, "main", "blocked") if s.reason.startswith("select() on fds")]
+    assert len(waits) == 1, reasons
+    assert 0.25 <= waits[0].end - waits[0].start <= 0.6
+    assert texts(trace, "main") == ["1"]
+
+
+def test_subprocess_hooked_on_import_shows_main_waiting_for_its_child(script):
+    path = script("from subprocess import run\nimport sys\n"
+                  "run([sys.executable, '-S', '-c', 'import time; time.sleep(0.3)'])\n")
+    trace = record(str(path))
+    waits = [s for s in spans(trace, "main", "blocked") if s.reason and "python" in s.reason]
+    assert waits, [s.reason for s in spans(trace, "main", "blocked")]
+    assert 0.25 <= waits[-1].end - waits[0].start <= 0.7
+    assert lane(trace, "main").kind == "main"
