@@ -1,7 +1,7 @@
 """Build the optional C hot paths: the recorder's switch hook (viz/recorder/_fasthook.c), its asyncio task-step hook
 (viz/recorder/_aiohook.c), its GIL sampler (viz/recorder/_cpuclock.c), the viewer's deriver on switch events
-(viz/ingest/_derive.c) and the trace model's record folding and trace-file scanning (viz/trace/_fold.c), the binary trace file's
-encoder (viz/trace/_binary.c);
+(viz/ingest/_derive.c) and the trace model's record folding and trace-file scanning (viz/trace/_fold.c), the trace writers'
+encoders (viz/trace/_binary.c, viz/trace/_lines.c);
 and ship the top-level scenarios/ folder, the scenarios' one source, inside the package as viz/_scenarios
 (viz.scenarios finds it there in an installed copy).
 
@@ -24,5 +24,6 @@ setup(
         Extension("viz.ingest._derive", ["viz/ingest/_derive.c"], depends=[RECORD_H], optional=True),
         Extension("viz.trace._fold", ["viz/trace/_fold.c"], depends=[RECORD_H], optional=True),
         Extension("viz.trace._binary", ["viz/trace/_binary.c"], depends=[RECORD_H], optional=True),
+        Extension("viz.trace._lines", ["viz/trace/_lines.c"], depends=[RECORD_H], optional=True),
     ],
 )

@@ -323,3 +323,18 @@ def test_viz_show_and_compare_read_a_saved_viztrace(run):
                               capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert compared.returncode == 0, compared.stderr
     assert compared.stdout.count("▸ waits.py") == 2  # both runs, each with its header's name
+
+
+def test_the_c_json_lines_writer_writes_the_json_modules_bytes_and_hands_on_what_it_cannot():
+    if fmt._lines is None:
+        pytest.skip("viz.trace._lines is not built")
+    rnd = random.Random(5)
+    texts = [None, "gevent.sleep(0) — ü", 'quote " backslash \\ newline \n tab \t bell \x07 del \x7f', "é", ""]
+    recs = [StateRecord("state", rnd.choice(FLOATS + [rnd.random() * 10 ** rnd.randint(-9, 17)]),
+                        rnd.randrange(-5, 2**62), rnd.choice(fmt.STATES), rnd.choice(texts), rnd.choice(texts),
+                        rnd.choice([None, 0, 7, 2**40]), rnd.random() < 0.2) for _ in range(3000)]
+    recs += [StateRecord("state", math.nan, 1, "ready", None, None, None, False),  # json writes NaN
+             StateRecord("state", 1, 2**70, "ready", "lone \ud800", None, None, 1),  # an int time, a huge task
+             {"k": "output", "t": 0.5, "task": 1, "stream": "stdout", "text": "x", "file": None, "line": None}]
+    rnd.shuffle(recs)
+    assert fmt.encode_lines(recs) == b"".join(fmt.encode_other(r) + b"\n" for r in recs)
