@@ -285,12 +285,16 @@ def test_the_python_check_finds_the_record_the_c_check_finds(tmp_path):
 FLOATS = [0.1, 1e-05, 1e16, 5e-324, 1.7976931348623157e308, -0.0, 2 / 3, 123456.789012345678, 0.30000000000000004]
 
 
-@pytest.mark.parametrize("orjson", [True, False])
-def test_the_json_lines_writer_reads_back_what_it_was_given_floats_and_text_exact(tmp_path, orjson, monkeypatch):
-    if not orjson:
-        monkeypatch.setattr(fmt, "_orjson_dumps", None)
-    elif fmt._orjson_dumps is None:
+@pytest.mark.parametrize("writer", ["c", "orjson", "json"])
+def test_the_json_lines_writer_reads_back_what_it_was_given_floats_and_text_exact(tmp_path, writer, monkeypatch):
+    if writer == "c" and fmt._lines is None:
+        pytest.skip("viz.trace._lines is not built")
+    if writer == "orjson" and fmt._orjson_dumps is None:
         pytest.skip("orjson is not installed")
+    if writer != "c":
+        monkeypatch.setattr(fmt, "_lines", None)
+    if writer == "json":
+        monkeypatch.setattr(fmt, "_orjson_dumps", None)
     rnd = random.Random(3)
     floats = FLOATS + [rnd.uniform(0, 100) for _ in range(500)] + [rnd.random() * 10 ** rnd.randint(-12, 12)
                                                                   for _ in range(500)]
@@ -298,13 +302,15 @@ def test_the_json_lines_writer_reads_back_what_it_was_given_floats_and_text_exac
                         "x.py", i % 50 or None, i % 5 == 0) for i, t in enumerate(floats)]
     recs.insert(3, {"k": "output", "t": 0.5, "task": 1, "stream": "stdout", "text": "naïve “quotes” \x1b[31m",
                     "file": None, "line": None})
-    recs.insert(5, StateRecord("state", 0.6, 1, "blocked", "lone \udc80 byte", None, None, False))
+    recs.insert(1, StateRecord("state", 0.6, 1, "blocked", "lone \udc80 byte", None, None, False))  # (its run: json)
+    recs.append(StateRecord("state", 2e-05, 1, "ready", None, None, None, False))
     path = tmp_path / "w.jsonl"
     w = TraceWriter(path, fmt.header())
     w.write_many(recs)
     w.close()
     data = path.read_bytes()
     assert "gevent.sleep(0) — ü".encode() in data and "naïve “quotes”".encode() in data  # kept, not escaped
+    assert (b'"t":0.00002,' in data) == (writer == "orjson")  # (orjson's spelling of 2e-05: it wrote the run)
     back = list(read_records(path))
     assert back == [r.to_json() if type(r) is StateRecord else r for r in recs]
     assert all(math.copysign(1, a["t"]) == math.copysign(1, b["t"]) for a, b in
