@@ -344,3 +344,24 @@ def test_the_c_json_lines_writer_writes_the_json_modules_bytes_and_hands_on_what
              {"k": "output", "t": 0.5, "task": 1, "stream": "stdout", "text": "x", "file": None, "line": None}]
     rnd.shuffle(recs)
     assert fmt.encode_lines(recs) == b"".join(fmt.encode_other(r) + b"\n" for r in recs)
+
+
+def test_fuzzed_binary_files_either_load_or_raise_a_trace_file_error(tmp_path):
+    path = tmp_path / "f.viztrace"
+    several_blocks(path, 3)
+    data = path.read_bytes()
+    rnd = random.Random(11)
+    for i in range(300):
+        bad = bytearray(data)
+        if i % 3 == 0:
+            bad = bad[:rnd.randrange(len(bad))]
+        else:
+            for _ in range(rnd.randint(1, 4)):
+                bad[rnd.randrange(len(bad))] = rnd.randrange(256)
+        path.write_bytes(bytes(bad))
+        try:
+            trace = Trace.load(path)
+        except TraceFileError as e:
+            assert str(e).startswith(str(path))
+        else:
+            assert sum(len(ln) for ln in trace.lanes) <= 300
