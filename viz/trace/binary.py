@@ -129,13 +129,18 @@ def records_payload(records: list, ids: dict, encoder=encode) -> bytes:
 
 def block(kind: int, payload: bytes, compress: bool = False) -> bytes:
     """A whole block: its head, then the payload (zlib-compressed with `compress`, when that is smaller)."""
+    return b"".join(block_parts(kind, payload, compress))
+
+
+def block_parts(kind: int, payload: bytes, compress: bool = False) -> tuple[bytes, bytes]:
+    """A block as its head and its payload as stored (written one after the other, without copying the payload)."""
     codec = CODEC_NONE
     if compress:
         packed = zlib.compress(payload, 1)
         if len(packed) < len(payload):
             payload, codec = packed, CODEC_ZLIB
     head = struct.pack("<2sBBII", BLOCK_MARK, kind, codec, len(payload), zlib.crc32(payload))
-    return head + struct.pack("<I", zlib.crc32(head)) + payload
+    return head + struct.pack("<I", zlib.crc32(head)), payload
 
 
 def file_head() -> bytes:
@@ -165,7 +170,9 @@ class BinaryWriter:
             recs = list(recs)
         for i in range(0, len(recs), MAX_BLOCK_RECORDS):
             chunk = recs[i:i + MAX_BLOCK_RECORDS] if len(recs) > MAX_BLOCK_RECORDS else recs
-            self._f.write(block(KIND_RECORDS, records_payload(chunk, self._ids), self.compress))
+            head, payload = block_parts(KIND_RECORDS, records_payload(chunk, self._ids), self.compress)
+            self._f.write(head)
+            self._f.write(payload)
 
     def flush(self) -> None:
         self._f.flush()
