@@ -26,10 +26,10 @@ import zlib
 from array import array
 from typing import IO, Any, Iterable, Iterator
 
-from viz.trace.format import STATES, ReadResult, TraceFileError, encode_other, validate
+from viz.trace.format import BINARY_MAGIC, STATES, ReadResult, TraceFileError, encode_other, validate
 from viz.trace.record import Record, StateRecord
 
-MAGIC = b"\x89VIZ\r\n\x1a\n"  # never the start of a JSON Lines file; catches text-mode and 7-bit copies
+MAGIC = BINARY_MAGIC  # b"\x89VIZ\r\n\x1a\n": never the start of a JSON Lines file; catches text-mode, 7-bit copies
 VERSION = 1
 FILE_HEAD = struct.Struct("<8sII")  # magic, version, reserved (0)
 BLOCK_HEAD = struct.Struct("<2sBBIII")  # b"vb", kind, codec, payload size, crc32 of the payload, crc32 of the above
@@ -50,13 +50,6 @@ if not os.environ.get("VIZ_PURE_PYTHON"):
         from viz.trace._binary import check as _check_c, encode as _encode_c
     except ImportError:  # pragma: no cover - depends on the build
         pass
-
-
-def is_binary(f: IO[bytes]) -> bool:
-    """Does the open file start with the binary form's magic bytes? (The file position is left at the start.)"""
-    start = f.read(len(MAGIC))
-    f.seek(0)
-    return start == MAGIC
 
 
 # ---- writing ----------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import IO, Any, Generator, Iterable, Iterator
 from viz.trace.record import Record, StateRecord
 
 try:  # parses and writes the lines of a trace several times faster; without it the json module does the same
-    from orjson import OPT_APPEND_NEWLINE as _NEWLINE, dumps as _orjson_dumps, loads as _orjson_loads
+    from orjson import dumps as _orjson_dumps, loads as _orjson_loads
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson_loads = _orjson_dumps = None
 if os.environ.get("VIZ_NO_ORJSON"):  # (the tests' way to check the json module's path gives the same file)
