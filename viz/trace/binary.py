@@ -26,10 +26,11 @@ import zlib
 from array import array
 from typing import IO, Any, Iterable, Iterator
 
-from viz.trace.format import BINARY_MAGIC, STATES, ReadResult, TraceFileError, encode_other, validate
+from viz.trace.format import STATES, Form, ReadResult, TraceFileError, encode_other, register_form, validate
 from viz.trace.record import Record, StateRecord
 
-MAGIC = BINARY_MAGIC  # b"\x89VIZ\r\n\x1a\n": never the start of a JSON Lines file; catches text-mode, 7-bit copies
+MAGIC = b"\x89VIZ\r\n\x1a\n"  # never the start of a JSON Lines file; catches text-mode and 7-bit copies
+SUFFIX = ".viztrace"  # a path ending so is written in this form (TraceWriter.open, Trace.save)
 VERSION = 1
 FILE_HEAD = struct.Struct("<8sII")  # magic, version, reserved (0)
 BLOCK_HEAD = struct.Struct("<2sBBIII")  # b"vb", kind, codec, payload size, crc32 of the payload, crc32 of the above
@@ -426,3 +427,6 @@ def fold_into(trace: Any, blocks: Iterable[Block]) -> None:
                 fold(trace, b.payload, COLUMNS_HEAD.size, b.n, at, b.n, idmap)
     finally:
         folder.flush()
+
+
+register_form(Form(MAGIC, SUFFIX, read_batches, BinaryWriter))  # format.py's readers and TraceWriter.open find it

@@ -13,7 +13,7 @@ import json
 import math
 import os
 from itertools import islice
-from typing import IO, Any, Generator, Iterable, Iterator
+from typing import IO, Any, Callable, Generator, Iterable, Iterator, NamedTuple
 
 from viz.trace.record import Record, StateRecord
 
@@ -37,8 +37,6 @@ if _orjson_loads is not None and not os.environ.get("VIZ_PURE_PYTHON"):
         pass
 
 VERSION = 1
-BINARY_SUFFIX = ".viztrace"  # a path ending so is written in the binary form (viz.trace.binary)
-BINARY_MAGIC = b"\x89VIZ\r\n\x1a\n"  # the first bytes of a binary trace (viz.trace.binary.MAGIC)
 STATES = ("running", "ready", "blocked", "idle")
 MAX_LINE_BYTES = 4 * 1024 * 1024
 
@@ -147,9 +145,27 @@ def read_batches(path: str | os.PathLike, result: ReadResult | None = None) -> I
     return _read(path, result, True)
 
 
-def open_trace(path: str) -> tuple[IO[bytes], bool]:
-    """The trace file open for reading, and whether it is in the binary form (viz.trace.binary), which is told by
-    its first bytes, not its name. Raises TraceFileError if it cannot be opened."""
+class Form(NamedTuple):
+    """Another form of the trace file than JSON Lines (viz.trace.binary registers its own): a file that starts with
+    `magic` is read by `read_batches(path, f, result)` (lists of records, as read_batches gives them); a path that
+    ends with `suffix` is written by `writer(path, head, exclusive)` (TraceWriter's methods)."""
+
+    magic: bytes
+    suffix: str
+    read_batches: Callable[[str, IO[bytes], "ReadResult"], Iterator[list[Record]]]
+    writer: Callable[..., Any]
+
+
+FORMS: list[Form] = []  # filled as the modules of the other forms are imported (viz.trace imports them all)
+
+
+def register_form(form: Form) -> None:
+    FORMS.append(form)
+
+
+def open_trace(path: str) -> tuple[IO[bytes], Form | None]:
+    """The trace file open for reading, and its form: None for JSON Lines, else the registered Form whose magic bytes
+    it starts with (its first bytes tell, not its name). Raises TraceFileError if it cannot be opened."""
     try:
         f = open(path, "rb")
     except FileNotFoundError:
@@ -159,21 +175,25 @@ def open_trace(path: str) -> tuple[IO[bytes], bool]:
     except OSError as e:
         raise TraceFileError(path, None, f"cannot open: {e.strerror}") from None
     try:
-        binary = f.read(len(BINARY_MAGIC)) == BINARY_MAGIC
+        start = f.read(max((len(form.magic) for form in FORMS), default=0))
         f.seek(0)
     except OSError as e:
         f.close()
         raise TraceFileError(path, None, f"cannot read: {e.strerror}") from None
-    return f, binary
+    return f, next((form for form in FORMS if start.startswith(form.magic)), None)
 
 
 def _read(path: str | os.PathLike, result: ReadResult | None, batches: bool) -> Iterator[Any]:
     path = str(path)
     result = result if result is not None else ReadResult()
-    f, binary = open_trace(path)
+    f, form = open_trace(path)
     with f:
-        if binary:
-            yield from _read_binary(path, f, result, batches)
+        if form is not None:
+            for recs in form.read_batches(path, f, result):
+                if batches:
+                    yield recs
+                else:
+                    yield from (r.to_json() if r.__class__ is StateRecord else r for r in recs)
             return
         raw = f.readline(MAX_LINE_BYTES + 1)
         if not raw:
@@ -352,15 +372,6 @@ def _plain_state(rec: Any) -> bool:
     return len(rec) == fields  # and no other field
 
 
-def _read_binary(path: str, f: IO[bytes], result: ReadResult, batches: bool) -> Iterator[Any]:
-    from viz.trace import binary
-    for recs in binary.read_batches(path, f, result):
-        if batches:
-            yield recs
-        else:
-            yield from (r.to_json() if r.__class__ is StateRecord else r for r in recs)
-
-
 def _check_header(rec: Any, path: str) -> dict:
     if not isinstance(rec, dict) or "viz_trace" not in rec:
         raise TraceFileError(path, 1, "no viz trace header; is this a viz trace?")
@@ -443,10 +454,10 @@ class TraceWriter:
     @staticmethod
     def open(path: str | os.PathLike, head: dict, exclusive: bool = False) -> "TraceWriter":
         """The writer for `path` by its suffix: `.viztrace` gets the binary form (viz.trace.binary.BinaryWriter,
-        the same methods), anything else JSON Lines."""
-        if str(path).endswith(BINARY_SUFFIX):
-            from viz.trace.binary import BinaryWriter
-            return BinaryWriter(path, head, exclusive)
+        the same methods: a registered Form), anything else JSON Lines."""
+        for form in FORMS:
+            if str(path).endswith(form.suffix):
+                return form.writer(path, head, exclusive)
         return TraceWriter(path, head, exclusive)
 
     def __init__(self, path: str | os.PathLike, head: dict, exclusive: bool = False):

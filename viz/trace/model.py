@@ -17,7 +17,7 @@ from itertools import chain
 from typing import Iterable, Iterator, NamedTuple
 
 from viz.trace import binary
-from viz.trace.format import BINARY_SUFFIX, STATES, ReadResult, TraceWriter, header, open_trace, read_batches
+from viz.trace.format import STATES, ReadResult, TraceWriter, header, open_trace, read_batches
 from viz.trace.record import Record, StateRecord
 
 RUNNING, READY, BLOCKED, IDLE = range(4)
@@ -134,11 +134,11 @@ class Trace:
         """Read a trace file, JSON Lines or binary (told by its first bytes); raises viz.trace.TraceFileError with
         the file and the line (or block) on bad input."""
         result = ReadResult()
-        f, is_binary = open_trace(str(path))
+        f, form = open_trace(str(path))
         collecting = gc.isenabled()
         gc.disable()  # a million small tuples made and dropped: no cycles among them for the collector to find
         try:
-            if is_binary:
+            if form is not None and form.magic == binary.MAGIC:  # its columns fold straight into the lanes
                 with f:
                     blocks = binary.read_blocks(str(path), f, result)
                     first = next(blocks, None)  # (reads the header)
@@ -480,7 +480,7 @@ class Trace:
     def save(self, path: str | os.PathLike, exclusive: bool = False) -> None:
         """Write the model as a trace file, in the binary form if the path ends in `.viztrace` (viz.trace.binary),
         else JSON Lines (with `exclusive`, only as a new file: see TraceWriter)."""
-        if str(path).endswith(BINARY_SUFFIX):  # the binary form, compressed: a save is written once, read often
+        if str(path).endswith(binary.SUFFIX):  # the binary form, compressed: a save is written once, read often
             w = binary.BinaryWriter(path, self.header, exclusive, compress=True)
         else:
             w = TraceWriter(path, self.header, exclusive)
