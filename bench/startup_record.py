@@ -36,6 +36,7 @@ MODES = ("plain", "record", "child")
 
 
 BYTECODE: dict[str, str | None] = {"PYTHONDONTWRITEBYTECODE": None}
+TREES: dict[str, str] = {"record": str(REPO)}  # the source tree each traced mode runs from (`against`: --against)
 
 
 def timed(cmd: list[str], pass_fds=(), env=None, cwd=REPO) -> float:
@@ -49,6 +50,14 @@ def timed(cmd: list[str], pass_fds=(), env=None, cwd=REPO) -> float:
     return wall
 
 
+def without_bytecode(tree: str, dest: str) -> str:
+    """A copy of `tree`'s viz package (its built extensions included) with no __pycache__: run from it with
+    PYTHONDONTWRITEBYTECODE=1, viz's modules are compiled from source at every start, the rest as cached as ever."""
+    import shutil
+    shutil.copytree(os.path.join(tree, "viz"), os.path.join(dest, "viz"), ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
 def run_child(program: str) -> float:
     """The recorder child alone; its event pipe is read to the end by a thread and discarded."""
     import threading
@@ -60,7 +69,7 @@ def run_child(program: str) -> float:
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
     env = child_env(PYTHONUNBUFFERED="1", **BYTECODE)
-    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = TREES["record"] + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     try:
         wall = timed([PY, "-m", "viz.recorder.child", str(wfd), program], pass_fds=(wfd,), env=env)
     finally:
@@ -70,13 +79,11 @@ def run_child(program: str) -> float:
     return wall
 
 
-def run_one(mode: str, program: str, against: str | None = None) -> float:
+def run_one(mode: str, program: str) -> float:
     if mode == "plain":
         return timed([PY, program])
-    if mode == "record":
-        return timed([PY, "-m", "viz", "record", "-q", program])
-    if mode == "against":
-        return timed([PY, "-m", "viz", "record", "-q", program], cwd=against)
+    if mode in TREES:  # run from the tree: `-m viz` and the child it spawns are that tree's
+        return timed([PY, "-m", "viz", "record", "-q", program], cwd=TREES[mode])
     return run_child(program)
 
 
@@ -85,13 +92,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=min_runs, default=15, help="timed rounds (default 15, at least 5)")
     ap.add_argument("--program", help="the program to run (default: a one-line print('hello'))")
     ap.add_argument("--bytecode", choices=("cached", "none"), default="cached",
-                    help="cached (default): viz's modules' bytecode cached, as an installed viz has it; none: "
-                         "PYTHONDONTWRITEBYTECODE=1, so they are compiled from source at every start")
+                    help="cached (default): viz's modules' bytecode cached, as an installed viz has it; none: viz's "
+                         "own modules compiled from source at every start (each tree is run from a copy of its viz "
+                         "package without __pycache__, with PYTHONDONTWRITEBYTECODE=1), as a checkout runs on a "
+                         "machine that sets it; the standard library's and the dependencies' stay cached")
     ap.add_argument("--against", metavar="TREE", help="also `viz record` of this source tree")
     args = ap.parse_args(argv)
     modes = MODES + (("against",) if args.against else ())
     BYTECODE["PYTHONDONTWRITEBYTECODE"] = None if args.bytecode == "cached" else "1"
     with tempfile.TemporaryDirectory(prefix="viz-startup-") as tmp:
+        if args.against:
+            TREES["against"] = os.path.abspath(args.against)
+        if args.bytecode == "none":
+            for m in TREES:
+                TREES[m] = without_bytecode(TREES[m], os.path.join(tmp, m))
         program = args.program
         if program is None:
             program = os.path.join(tmp, "hello.py")
@@ -99,12 +113,12 @@ def main(argv: list[str] | None = None) -> int:
                 f.write('print("hello")\n')
         program = os.path.abspath(program)
         for m in modes:  # untimed
-            run_one(m, program, args.against)
+            run_one(m, program)
         walls: dict[str, list[float]] = {m: [] for m in modes}
         over: list[float] = []
         for r in range(args.runs):
             order = modes[r % len(modes):] + modes[:r % len(modes)]
-            got = {m: run_one(m, program, args.against) for m in order}
+            got = {m: run_one(m, program) for m in order}
             for m in modes:
                 walls[m].append(got[m])
             over.append(got["record"] - got["plain"])
