@@ -3,7 +3,7 @@ concurrent.futures), never importing it first.
 
 Hooks on libraries that are costly to import or that not every program uses are added lazily, so the recorder's
 start stays short: `when_imported(name, hook)` calls `hook(module)` right after the module's code ran, before
-whoever imported it gets it (so a `from socket import socketpair` binds a hooked function), or at once if it is
+whoever imported it gets it (a `from socket import socket` binds the hooked class), or at once if it is
 already imported. A hook that fails is reported as a recorder note and the import goes on. `names_module(code,
 name)` tells, before the script runs, whether its code names a module at all.
 """
