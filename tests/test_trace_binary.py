@@ -365,3 +365,18 @@ def test_fuzzed_binary_files_either_load_or_raise_a_trace_file_error(tmp_path):
             assert str(e).startswith(str(path))
         else:
             assert sum(len(ln) for ln in trace.lanes) <= 300
+
+
+def test_a_batch_too_large_for_one_block_is_written_as_several_that_read_back_in_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(binary, "MAX_PAYLOAD", 5000)
+    recs: list = []
+    for i in range(200):
+        recs.append(StateRecord("state", i * 0.01, 1 + i % 3, "running", f"reason {i % 7}", "x.py", i, False))
+        recs.append({"k": "output", "t": i * 0.01, "task": 1, "stream": "stdout", "text": f"line {i} " + "x" * 90,
+                     "file": None, "line": None})
+    w = binary.BinaryWriter(tmp_path / "big.viztrace", fmt.header())
+    w.write_many(recs)
+    w.close()
+    assert len(blocks_of((tmp_path / "big.viztrace").read_bytes())) > 5
+    back = [r for batch in fmt.read_batches(tmp_path / "big.viztrace") for r in batch]
+    assert back == recs

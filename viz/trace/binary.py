@@ -40,7 +40,7 @@ KIND_HEADER, KIND_RECORDS = 1, 2
 CODEC_NONE, CODEC_ZLIB = 0, 1
 BYTES_PER_STATE = 8 + 4 + 4 + 4 + 4 + 1 + 1  # t, task, reason, file, line, state, flags
 MAX_BLOCK_RECORDS = 65_536  # a batch larger than this is written as several blocks
-MAX_PAYLOAD = 64 * 1024 * 1024  # a block this large is refused as corrupt before it is read into memory
+MAX_PAYLOAD = 256 * 1024 * 1024  # a batch whose block would be larger is written as several (long output lines)
 _I32 = 2**31
 _STATE_CODE = {name: code for code, name in enumerate(STATES)}
 _SWAP = sys.byteorder != "little"  # the file is little-endian; array's bytes are the machine's
@@ -110,12 +110,17 @@ def _u32(values: list[int]) -> bytes:
     return a.tobytes()
 
 
-def records_payload(records: list, ids: dict, encoder=encode) -> bytes:
-    """The payload of one records block (uncompressed) for a batch; `ids` as for encode."""
+def records_payload(records: list, ids: dict, encoder=encode, limit: int | None = None) -> bytes | None:
+    """The payload of one records block (uncompressed) for a batch; `ids` as for encode. With `limit`: None if the
+    payload would be larger (and `ids` is as it was)."""
     first = len(ids) + 1
     cols, n, others, new = encoder(records, ids)
     texts = [s.encode("utf-8", "surrogatepass") for s in new]
     jsons = [encode_other(rec) for _, rec in others]
+    if limit is not None and len(cols) + sum(map(len, texts)) + sum(map(len, jsons)) + 8 * len(records) > limit:
+        for s in new:
+            del ids[s]
+        return None
     return b"".join((COLUMNS_HEAD.pack(n, len(others), len(new), first), cols,
                      _u32([len(b) for b in texts]), *texts,
                      _u32([pos for pos, _ in others]), _u32([len(b) for b in jsons]), *jsons))
@@ -163,10 +168,18 @@ class BinaryWriter:
         if recs.__class__ is not list:
             recs = list(recs)
         for i in range(0, len(recs), MAX_BLOCK_RECORDS):
-            chunk = recs[i:i + MAX_BLOCK_RECORDS] if len(recs) > MAX_BLOCK_RECORDS else recs
-            head, payload = block_parts(KIND_RECORDS, records_payload(chunk, self._ids), self.compress)
-            self._f.write(head)
-            self._f.write(payload)
+            self._write_block(recs[i:i + MAX_BLOCK_RECORDS] if len(recs) > MAX_BLOCK_RECORDS else recs)
+
+    def _write_block(self, recs: list) -> None:
+        payload = records_payload(recs, self._ids, limit=MAX_PAYLOAD if len(recs) > 1 else None)
+        if payload is None:  # too large for one block (a flood of long lines): halves, each as small as it needs
+            half = len(recs) // 2
+            self._write_block(recs[:half])
+            self._write_block(recs[half:])
+            return
+        head, payload = block_parts(KIND_RECORDS, payload, self.compress)
+        self._f.write(head)
+        self._f.write(payload)
 
     def flush(self) -> None:
         self._f.flush()
@@ -224,8 +237,6 @@ def read_blocks(path: str, f: IO[bytes], result: ReadResult) -> Iterator[Block]:
         where = f"block {number} at byte {offset}"
         if mark != BLOCK_MARK or zlib.crc32(head[:-4]) != head_crc:
             raise _error(path, number, offset, f"{where}: the block head is corrupt (not a block's mark or checksum)")
-        if size > MAX_PAYLOAD:
-            raise _error(path, number, offset, f"{where}: a block of {size:,} bytes is more than this viz reads")
         payload = f.read(size)
         if len(payload) < size:
             if number == 1:
