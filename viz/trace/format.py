@@ -67,6 +67,8 @@ class TraceFileError(Exception):
 
     def __init__(self, path: str, line: int | None, message: str):
         self.path, self.line, self.message = str(path), line, message
+        self.block: int | None = None  # the binary form's: the bad block's number and byte offset (viz.trace.binary)
+        self.offset: int | None = None
         where = f"{self.path}:{line}" if line else self.path
         super().__init__(f"{where}: {message}")
 
