@@ -175,7 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     held = None
     if argv[:1] == ["record"]:  # its child starts now, held, while the rest of viz loads (viz.ingest.held)
         from viz.ingest.held import HeldChild
-        held = HeldChild(stdin=_script_stdin())
+        try:
+            held = HeldChild(stdin=_script_stdin())
+        except (OSError, ValueError):
+            pass  # (no cwd, no fds left, a stdin without a file descriptor) _record spawns it and says what failed
     try:
         args = build_parser().parse_args(argv)
         status = _dispatch(args, script_args, held)
