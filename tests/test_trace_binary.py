@@ -137,7 +137,7 @@ def test_a_file_cut_in_the_middle_of_a_block_keeps_the_whole_blocks_before_it_an
         assert [ln.name for ln in loaded.lanes] == ["task 0", "task 1"]  # blocks 2 and 3
         assert [len(ln) for ln in loaded.lanes] == [100, 100]
         assert loaded.truncated_at == 4
-        assert f"block 4 at byte {offset}" in loaded.truncated_where and "cut off" in loaded.truncated_where
+        assert f"block 4 (byte {offset}; the file ends" in loaded.truncated_where
     path.write_bytes(data[:offset])  # cut between blocks: a whole file of two batches
     assert Trace.load(path).truncated_at is None
 

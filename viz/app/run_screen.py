@@ -171,7 +171,8 @@ class RunScreen(Screen):
         self._many_lanes()
         timeline.sync()
         if self.trace.truncated_at:
-            self.notify(f"The trace file ends mid-record at line {self.trace.truncated_at} (the run was cut short); "
+            where = self.trace.truncated_where or f"line {self.trace.truncated_at}"
+            self.notify(f"The trace file ends mid-record at {where} (the run was cut short); "
                         "showing everything before it.", severity="warning", timeout=10)
         if self.session is None:
             self._tell_notes(self.trace.notes)

@@ -269,7 +269,7 @@ def read_blocks(path: str, f: IO[bytes], result: ReadResult) -> Iterator[Block]:
 
 def _cut(result: ReadResult, number: int, offset: int, how: str) -> None:
     result.truncated_at = number
-    result.truncated_where = f"block {number} at byte {offset}, cut off {how}"
+    result.truncated_where = f"block {number} (byte {offset}; the file ends {how})"
 
 
 def _error(path: str, number: int, offset: int, message: str) -> TraceFileError:

@@ -241,7 +241,8 @@ def print_report(trace: Trace, console: Console | None = None, output: bool = Tr
     for note in trace.notes:
         console.print(Text(f"note: {note['text']}", style="yellow"))
     if trace.truncated_at:
-        console.print(Text(f"the trace was cut off at line {trace.truncated_at}", style="yellow"))
+        where = trace.truncated_where or f"line {trace.truncated_at}"
+        console.print(Text(f"the trace was cut off at {where}", style="yellow"))
     if findings:
         console.print()
         for finding in findings:
