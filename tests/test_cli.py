@@ -377,3 +377,20 @@ def test_ctrl_c_during_record_prints_the_report_says_where_the_trace_went_and_ex
         assert trace.exit["outcome"] == "interrupted" and [o.text for o in trace.outputs] == ["started"]
     else:
         assert "the trace was not saved (-o FILE keeps it)" in stderr
+
+
+def test_a_binary_trace_exports_to_json_lines_and_back_with_every_span_kept(script, tmp_path):
+    path = script("import gevent\ndef f():\n    gevent.sleep(0.2)\ngevent.joinall([gevent.spawn(f)])\n")
+    binary, lines, again = tmp_path / "run.viztrace", tmp_path / "run.jsonl", tmp_path / "again.viztrace"
+    assert viz("record", str(path), "-q", "-o", str(binary)).returncode == 0
+    assert binary.read_bytes()[:4] == b"\x89VIZ"
+    result = viz("export", str(binary), "--format", "jsonl", "-o", str(lines))
+    assert result.returncode == 0 and "JSON Lines" in result.stderr, result.stderr
+    assert json.loads(lines.read_text().splitlines()[0])["viz_trace"] == 1
+    assert viz("export", str(lines), "--format", "viztrace", "-o", str(again)).returncode == 0
+    first, last = Trace.load(binary), Trace.load(again)
+    assert [(ln.name, list(ln.starts), bytes(ln.states)) for ln in first.lanes] == \
+        [(ln.name, list(ln.starts), bytes(ln.states)) for ln in last.lanes]
+    f = next(ln for ln in last.lanes if ln.name == "f")
+    sleep = [last.span(f, i) for i in range(len(f)) if last.span(f, i).reason == "gevent.sleep(0.2)"]
+    assert len(sleep) == 1 and 0.15 <= sleep[0].duration <= 0.6

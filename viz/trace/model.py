@@ -477,10 +477,13 @@ class Trace:
         if self.exit is not None:
             yield self.exit
 
-    def save(self, path: str | os.PathLike, exclusive: bool = False) -> None:
-        """Write the model as a trace file, in the binary form if the path ends in `.viztrace` (viz.trace.binary),
-        else JSON Lines (with `exclusive`, only as a new file: see TraceWriter)."""
-        if str(path).endswith(binary.SUFFIX):  # the binary form, compressed: a save is written once, read often
+    def save(self, path: str | os.PathLike, exclusive: bool = False, form: str | None = None) -> None:
+        """Write the model as a trace file: `form` "viztrace" (viz.trace.binary) or "jsonl"; by default the binary
+        form if the path ends in `.viztrace`, else JSON Lines (with `exclusive`, only as a new file: see
+        TraceWriter)."""
+        if form is None:
+            form = "viztrace" if str(path).endswith(binary.SUFFIX) else "jsonl"
+        if form == "viztrace":  # the binary form, compressed: a save is written once, read often
             w = binary.BinaryWriter(path, self.header, exclusive, compress=True)
         else:
             w = TraceWriter(path, self.header, exclusive)
