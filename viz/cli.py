@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="record runs one after another and show them side by side",
                          description="Record each run in turn (never two at once: they would slow each other), then "
                                      "show them side by side on one time axis with a table comparing them. Each "
-                                     "RUN is a scenario name, a script path or a saved trace file (.jsonl or .viztrace).",
+                                     "RUN is a scenario name, a script path or a saved trace file (.jsonl or "
+                                     ".viztrace).",
                          epilog="example: viz compare sleepers_unpatched sleepers_patched --text")
     cmp.add_argument("runs", nargs="+", metavar="RUN", help="a scenario name, a script path or a saved trace file")
     cmp.add_argument("-o", "--output", metavar="DIR", help="keep each run's trace in DIR (DIR/NAME.jsonl)")

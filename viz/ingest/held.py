@@ -14,26 +14,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
-_PKG_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))  # as Session's
+from viz.ingest.spawn import child_env, event_pipe
 
 
 class HeldChild:
     def __init__(self, stdin=None):
         """Spawn the child, held; `stdin` as Session's (None: the script reads end-of-file)."""
-        rfd, wfd = os.pipe()
+        rfd, wfd = event_pipe()
         go_r, self._go = os.pipe()
-        _grow_pipe(wfd)
-        env = dict(os.environ)  # as Session.start makes it
-        env["PYTHONPATH"] = _PKG_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        env["PYTHONUNBUFFERED"] = "1"
-        env.pop("PYTHONSTARTUP", None)
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "viz.recorder.child", "--held", str(go_r), str(wfd)],
                 stdin=subprocess.DEVNULL if stdin is None else stdin, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, pass_fds=(wfd, go_r), start_new_session=True, env=env, cwd=os.getcwd())
+                stderr=subprocess.PIPE, pass_fds=(wfd, go_r), start_new_session=True, env=child_env(),
+                cwd=os.getcwd())
         except BaseException:
             for fd in (rfd, self._go):
                 os.close(fd)
@@ -42,7 +37,6 @@ class HeldChild:
             os.close(wfd)
             os.close(go_r)
         self.events = rfd  # the read end of the event pipe
-        self.spawned = time.perf_counter()
 
     def go(self, script: str, args: list[str]) -> None:
         """Let the child run `script` with `args`."""
@@ -77,32 +71,9 @@ class HeldChild:
 
         class HeldSession(Session):
             def start(self) -> "HeldSession":
-                import selectors
-                import threading
-
                 from viz import protocol
                 protocol.check_python()
-                self.proc = held.proc
                 held.go(self.script, self.args)
-                self.started = time.monotonic()
-                self._spawned = time.perf_counter()
-                self._sel = selectors.DefaultSelector()  # from here on, as Session.start
-                for fd, what in ((held.events, "events"), (self.proc.stdout.fileno(), 1),
-                                 (self.proc.stderr.fileno(), 2)):
-                    os.set_blocking(fd, False)
-                    self._sel.register(fd, selectors.EVENT_READ, what)
-                self._open = 3
-                self._pump = threading.Thread(target=self._pump_pipes, name="viz pipe reader", daemon=True)
-                self._pump.start()
-                return self
+                return self.attach(held.proc, held.events)
 
         return HeldSession(script, args, **kw)
-
-
-def _grow_pipe(fd: int) -> None:
-    """As Session's: a 1 MiB pipe buffer lets the child run on while the viewer is busy for a moment."""
-    try:
-        import fcntl
-        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-    except (OSError, ImportError):
-        pass

@@ -24,6 +24,7 @@ from pathlib import Path
 from viz import __version__
 from viz import protocol
 from viz.ingest.derive import Deriver
+from viz.ingest.spawn import child_env, event_pipe
 from viz.protocol import MAX_TEXT_CHARS
 from viz.scenarios import read_tour
 from viz.trace.format import TraceWriter, header
@@ -36,7 +37,6 @@ MAX_OUTPUT_LINES = 200_000
 RUN_BATCH = 50_000       # records `run` hands over at a time, at most (about: whole chunks)
 PUMP_LIMIT = 64 << 20    # bytes read ahead of the viewer before the reader thread waits
 QUIET_AFTER = 0.1        # s without events (two of the child's flushes): a hub that began a poll is shown idle
-_PKG_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 
 
 class Session:
@@ -87,23 +87,27 @@ class Session:
     # ---- life -----------------------------------------------------------------------------------------------
     def start(self) -> "Session":
         protocol.check_python()  # the child runs on this interpreter too
-        rfd, wfd = os.pipe()
-        _grow_pipe(wfd)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = _PKG_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        env["PYTHONUNBUFFERED"] = "1"
-        env.pop("PYTHONSTARTUP", None)
+        rfd, wfd = event_pipe()
         try:
-            self.proc = subprocess.Popen(
+            proc = subprocess.Popen(
                 self.child_command(wfd),
                 stdin=self.stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(wfd,),
-                start_new_session=True, env=env, cwd=os.getcwd())
+                start_new_session=True, env=child_env(), cwd=os.getcwd())
+        except BaseException:
+            os.close(rfd)
+            raise
         finally:
             os.close(wfd)
+        return self.attach(proc, rfd)
+
+    def attach(self, proc: subprocess.Popen, events: int) -> "Session":
+        """Read the running child `proc` (its stdout and stderr pipes, its events on fd `events`) from now on:
+        what start() does once it has spawned it, and viz.ingest.held's session after letting its child go."""
+        self.proc = proc
         self.started = time.monotonic()
         self._spawned = time.perf_counter()
         self._sel = selectors.DefaultSelector()
-        for fd, what in ((rfd, "events"), (self.proc.stdout.fileno(), 1), (self.proc.stderr.fileno(), 2)):
+        for fd, what in ((events, "events"), (proc.stdout.fileno(), 1), (proc.stderr.fileno(), 2)):
             os.set_blocking(fd, False)
             self._sel.register(fd, selectors.EVENT_READ, what)
         self._open = 3
@@ -383,15 +387,6 @@ class Session:
         if self.writer is not None and records:
             self.writer.write_many(records)
             self.writer.flush()
-
-
-def _grow_pipe(fd: int) -> None:
-    """A bigger pipe buffer (1 MiB on Linux) lets the child run on while the viewer is busy for a moment."""
-    try:
-        import fcntl
-        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-    except (OSError, ImportError):
-        pass
 
 
 def kill_group(pgid: int, sig: int) -> None:

@@ -1,4 +1,5 @@
-"""The trace: its JSON Lines file format (`viz.trace.format`) and the model views read (`viz.trace.model`).
+"""The trace: its file, JSON Lines (`viz.trace.format`) or binary (`viz.trace.binary`), and the model views read
+(`viz.trace.model`).
 
 Importable without Textual or gevent; see docs/trace-format.md for the format field by field.
 """

@@ -192,7 +192,8 @@ class TotalsTable:
         heads = [textwrap.wrap(col, w) for col, w in zip(TOTALS_COLUMNS, widths)]
         depth = max(map(len, heads))
         for r in range(depth):  # headers sit on the bottom row, a wrapped one above it
-            line = Text("task".ljust(name_w) if r == depth - 1 else " " * name_w, style="bold", no_wrap=True, overflow="crop")
+            line = Text("task".ljust(name_w) if r == depth - 1 else " " * name_w, style="bold", no_wrap=True,
+                        overflow="crop")
             for head, w in zip(heads, widths):
                 k = r - (depth - len(head))
                 line.append(self.GAP + (head[k] if k >= 0 else "").rjust(w))
