@@ -1,7 +1,8 @@
 """viz against the tracers and profilers a Python developer would reach for, on the same programs, in one run.
 
 For each program (gevent switch-heavy, gevent echo, threads ping-pong, asyncio switch-heavy) and each tool (plain
-Python; `viz record`; viztracer; yappi; pyinstrument), the whole command is run as a user runs it, the tools taking
+Python; `viz record`, and `viz record -o x.viztrace` keeping its trace as the peers keep theirs; viztracer; yappi;
+pyinstrument), the whole command is run as a user runs it, the tools taking
 turns round after round (the machine is shared: ratios within one run, never across runs). Per tool it reports, as
 ratios to the plain run: the program's own time (the `work_s=` it prints), the whole process's wall time (start-up,
 recording, writing the trace, exit: what the user waits for) and its CPU time (children included). Install the peers
@@ -37,6 +38,9 @@ def tools(out: str) -> dict[str, list[str] | None]:
         "plain": [PY],
         # the report is printed (the program's own output in it says its work_s=), as a user sees it
         "viz record": [PY, "-m", "viz", "record", "--no-color", "--width", "80"],
+        # the same, keeping the trace as the peers keep theirs: in the binary form (docs/trace-format.md)
+        "viz record -o": [PY, "-m", "viz", "record", "--no-color", "--width", "80", "-o",
+                          os.path.join(out, "viz.viztrace")],
         "viztracer": [PY, "-m", "viztracer", "--quiet", "-o", os.path.join(out, "viztracer.json")]
         if have("viztracer") else None,
         "yappi": [PY, "-m", "yappi", "-o", os.path.join(out, "yappi.out")] if have("yappi") else None,
@@ -71,7 +75,7 @@ def main() -> None:
             if cmd is None:
                 log(f"{name}: not installed (pip install -e '.[bench]'), skipped")
         live = {name: cmd for name, cmd in commands.items() if cmd is not None}
-        print(f"{'program':48} {'tool':13} {'own time':>9} {'whole':>7} {'CPU':>7}")
+        print(f"{'program':48} {'tool':14} {'own time':>9} {'whole':>7} {'CPU':>7}")
         for label, prog in PROGRAMS_RUN.items():
             path = [str(PROGRAMS / prog[0]), *prog[1:]]
             got: dict[str, list[tuple[float, float, float | None]]] = {name: [] for name in live}
@@ -79,21 +83,21 @@ def main() -> None:
                 for name, cmd in live.items():
                     log(f"{label}: round {r + 1}/{args.rounds}, {name}")
                     try:
-                        sep = ["--"] if name == "viz record" else []  # viz takes the script's arguments after --
+                        sep = ["--"] if name.startswith("viz record") else []  # viz: script arguments after --
                         got[name].append(run(cmd + path[:1] + sep + path[1:], args.timeout))
                     except (RuntimeError, subprocess.TimeoutExpired) as e:
                         log(f"  {name} failed: {e}")
             base = [median([g[i] for g in got["plain"]]) for i in range(3)]
             for name, runs in got.items():
                 if not runs:
-                    print(f"{label:48} {name:13} {'failed':>9}")
+                    print(f"{label:48} {name:14} {'failed':>9}")
                     continue
                 wall, cpu = median([g[0] for g in runs]), median([g[1] for g in runs])
                 own = [g[2] for g in runs if g[2] is not None]
                 own_ratio = f"{median(own) / base[2]:.2f}x" if own and base[2] else "-"
-                print(f"{label:48} {name:13} {own_ratio:>9} {wall / base[0]:>6.2f}x {cpu / base[1]:>6.2f}x",
+                print(f"{label:48} {name:14} {own_ratio:>9} {wall / base[0]:>6.2f}x {cpu / base[1]:>6.2f}x",
                       flush=True)
-                if name == "viz record":
+                if name.startswith("viz record"):
                     worst = max(worst, wall / base[0])
     print(f"peers_viz_whole_worst={worst:.2f}")
 

@@ -248,3 +248,27 @@ def test_the_c_scan_reads_long_decimals_and_midpoints_exactly_as_python_does():
     assert fold.scan_block(block, 0, fmt._orjson_loads, out, fmt._STATE_NAMES) == (len(block), len(literals),
                                                                                    len(block))
     assert [repr(rec[1]) for rec in out] == [repr(float(lit)) for lit in literals]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.floats(0, 0.2), st.integers(0, 3), st.integers(0, 2), st.booleans()), max_size=60),
+       st.sampled_from([0.0, 0.05, 0.1]), st.floats(0, 0.3))
+def test_the_reports_long_spans_and_lane_labels_are_the_same_in_c_and_in_python(spans, limit, tail):
+    """Durations (with ties and zero-length spans), states, reasons and flags at random: the findings' long spans and
+    the report's lane label come out the same with viz/trace/_fold.c and with the Python loops."""
+    import viz.views.diagnostics as diagnostics
+    import viz.views.text as text
+    trace = Trace()
+    trace.add({"k": "task", "t": 0.0, "task": 1, "name": "t", "kind": "greenlet"})
+    t = 0.0
+    for d, state, reason, flag in spans:
+        trace.add({"k": "state", "t": t, "task": 1, "state": ("running", "ready", "blocked", "idle")[state],
+                   "reason": (None, "a", "b")[reason], "blocks_loop": flag})
+        t += round(d, 2)  # round: equal durations happen, so ties are tested
+    trace.add({"k": "end", "t": t + tail, "task": 1})
+    lane = trace.lanes[0]
+    ends = diagnostics._ends(trace, lane)
+    got = ([diagnostics._long(lane, ends, code, limit) for code in range(4)], text._main_reason(trace, lane))
+    with mock.patch.object(diagnostics, "long_spans", None), mock.patch.object(text, "longest_span", None):
+        assert got == ([diagnostics._long(lane, ends, code, limit) for code in range(4)],
+                       text._main_reason(trace, lane))

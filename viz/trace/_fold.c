@@ -10,6 +10,8 @@
  *   line that is not one (the reference reader takes it).
  * - prefix_extend(...), prefix_at(...): the running totals per state of a lane's spans, as viz.trace.totals.Totals
  *   does in Python.
+ * - long_spans(...), longest_span(...): a lane's spans by their length, for the findings and the report's labels
+ *   (viz.views.diagnostics, viz.views.text), which fall back to Python loops without this module.
  *
  * A live run and a loaded file both spend most of their time here: a million records is a million trips through
  * these loops. The module is optional: without a compiler the Python code does the same, only slower; tests check
@@ -1067,6 +1069,75 @@ static PyObject *py_prefix_at(PyObject *mod, PyObject *const *args, Py_ssize_t n
     return result;
 }
 
+/* ---- long_spans, longest_span: a lane's spans by length, for the report and the findings (viz.views) ---------- */
+
+/* The buffers of a lane's starts (array('d')) and state codes: n spans, or -1 with an error set. */
+static Py_ssize_t span_buffers(PyObject *starts, PyObject *states, Py_buffer *st, Py_buffer *codes) {
+    if (PyObject_GetBuffer(starts, st, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return -1;
+    if (PyObject_GetBuffer(states, codes, PyBUF_SIMPLE) < 0) { PyBuffer_Release(st); return -1; }
+    Py_ssize_t n = st->len / (Py_ssize_t)sizeof(double);
+    if (st->itemsize != sizeof(double) || st->format == NULL || strcmp(st->format, "d") != 0 || codes->len < n) {
+        PyErr_SetString(PyExc_TypeError, "starts must be an array('d'), states a code per span");
+        PyBuffer_Release(st);
+        PyBuffer_Release(codes);
+        return -1;
+    }
+    return n;
+}
+
+/* long_spans(starts, states, end, code, limit) -> [i, ...]: the spans in state `code` that last `limit` seconds or
+ * more (span i ends where span i + 1 starts; the last one at `end`), as viz.views.diagnostics._long. */
+static PyObject *py_long_spans(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "long_spans(starts, states, end, code, limit)");
+        return NULL;
+    }
+    double end = PyFloat_AsDouble(args[2]), limit = PyFloat_AsDouble(args[4]);
+    long code = PyLong_AsLong(args[3]);
+    if (PyErr_Occurred()) return NULL;
+    Py_buffer st, codes;
+    Py_ssize_t n = span_buffers(args[0], args[1], &st, &codes);
+    if (n < 0) return NULL;
+    const double *t = (const double *)st.buf;
+    const unsigned char *c = (const unsigned char *)codes.buf;
+    PyObject *out = PyList_New(0);
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        if (c[i] != code || (i + 1 < n ? t[i + 1] : end) - t[i] < limit) continue;
+        PyObject *v = PyLong_FromSsize_t(i);
+        if (v == NULL || PyList_Append(out, v) < 0) Py_CLEAR(out);
+        Py_XDECREF(v);
+    }
+    PyBuffer_Release(&st);
+    PyBuffer_Release(&codes);
+    return out;
+}
+
+/* longest_span(starts, states, end, skip) -> i: the first of the longest spans not in state `skip` (span i ends where
+ * span i + 1 starts; the last one at `end`), or -1 when none lasts more than 0 s (viz.views.text's lane labels). */
+static PyObject *py_longest_span(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "longest_span(starts, states, end, skip)");
+        return NULL;
+    }
+    double end = PyFloat_AsDouble(args[2]);
+    long skip = PyLong_AsLong(args[3]);
+    if (PyErr_Occurred()) return NULL;
+    Py_buffer st, codes;
+    Py_ssize_t n = span_buffers(args[0], args[1], &st, &codes);
+    if (n < 0) return NULL;
+    const double *t = (const double *)st.buf;
+    const unsigned char *c = (const unsigned char *)codes.buf;
+    Py_ssize_t best = -1;
+    double best_d = 0.0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double d = (i + 1 < n ? t[i + 1] : end) - t[i];
+        if (c[i] != skip && d > best_d) { best = i; best_d = d; }
+    }
+    PyBuffer_Release(&st);
+    PyBuffer_Release(&codes);
+    return PyLong_FromSsize_t(best);
+}
+
 static PyMethodDef methods[] = {
     {"scan_block", (PyCFunction)(void (*)(void))py_scan_block, METH_FASTCALL,
      "scan_block(block, pos, loads, out, state_names) -> (pos, lines, end) of the first line that is not a plain\n"
@@ -1074,6 +1145,10 @@ static PyMethodDef methods[] = {
     {"prefix_extend", (PyCFunction)(void (*)(void))py_prefix_extend, METH_FASTCALL,
      "prefix_extend(starts, states, flags, sums, lo, hi, stride): extend each running total in sums (one per state\n"
      "code, then the loop-blocking one) over spans [lo, hi), appending its value after every `stride` spans."},
+    {"long_spans", (PyCFunction)(void (*)(void))py_long_spans, METH_FASTCALL,
+     "long_spans(starts, states, end, code, limit) -> indices of the spans in state `code` lasting >= limit s"},
+    {"longest_span", (PyCFunction)(void (*)(void))py_longest_span, METH_FASTCALL,
+     "longest_span(starts, states, end, skip) -> index of the first longest span not in state `skip`, or -1"},
     {"prefix_at", (PyCFunction)(void (*)(void))py_prefix_at, METH_FASTCALL,
      "prefix_at(starts, states, flags, sums, j, lo, hi) -> [each running total's j-th value plus spans [lo, hi)]"},
     {NULL}};

@@ -15,6 +15,7 @@ Thresholds are in milliseconds (`THRESHOLDS`); each can be changed.
 
 from __future__ import annotations
 
+import os
 import re
 from array import array
 from bisect import bisect_right
@@ -24,6 +25,13 @@ from operator import sub
 
 from viz.trace.model import BLOCKED, LOOP_KIND, READY, Lane, Span, Trace
 from viz.views.durations import fmt_duration
+
+long_spans = None  # viz/trace/_fold.c (VIZ_PURE_PYTHON=1 or a build without a compiler: the Python in _long)
+if not os.environ.get("VIZ_PURE_PYTHON"):
+    try:
+        from viz.trace._fold import long_spans
+    except ImportError:  # pragma: no cover - depends on the build
+        pass
 
 THRESHOLDS = {"loop-blocked": 20.0, "long-run": 50.0, "lock-contention": 50.0, "starved": 100.0,
               "serial-io": 100.0}
@@ -123,8 +131,10 @@ def _ends(trace: Trace, lane: Lane) -> array:
 
 def _long(lane: Lane, ends: array, code: int, limit: float) -> list[int]:
     """Indices of the lane's spans in state `code` that last at least `limit` seconds."""
+    if long_spans is not None:  # viz/trace/_fold.c: lanes of a million spans
+        return long_spans(lane.starts, lane.states, ends[-1] if ends else 0.0, code, limit)
     states = lane.states
-    long = compress(count(), map(limit.__le__, map(sub, ends, lane.starts)))  # in C: lanes of a million spans
+    long = compress(count(), map(limit.__le__, map(sub, ends, lane.starts)))
     return [i for i in long if states[i] == code]
 
 

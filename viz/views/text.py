@@ -8,11 +8,13 @@ so it is never hidden); with colour off, states are letters.
 from __future__ import annotations
 
 import math
+import os
 import textwrap
 from itertools import compress, groupby
 from operator import sub
 
 from rich.console import Console, Group
+from rich.segment import Segment
 from rich.text import Text
 
 from viz.trace.model import RUNNING, Lane, Trace
@@ -25,6 +27,12 @@ CELL = {RUNNING_V: ("█", "green", "R"), READY_V: ("▒", "yellow", "r"), BLOCK
         IDLE_V: ("·", "blue", "i"), LOOP_V: ("▓", "bold magenta", "L")}
 LEGEND = [(code, WORDS[code]) for code in (RUNNING_V, READY_V, BLOCKED_V, IDLE_V, LOOP_V)]
 TASK_NAME_MAX = 16   # a longer task name is cut with '…' in the totals table
+longest_span = None  # viz/trace/_fold.c (VIZ_PURE_PYTHON=1 or a build without a compiler: the Python below)
+if not os.environ.get("VIZ_PURE_PYTHON"):
+    try:
+        from viz.trace._fold import longest_span
+    except ImportError:  # pragma: no cover - depends on the build
+        pass
 _WAITING = bytes(int(code != RUNNING) for code in range(256))  # state code -> 1 when the task is not running
 
 
@@ -42,21 +50,42 @@ def swimlanes(trace: Trace, width: int = 80, color: bool = True) -> Group:
 
 
 def lane_row(trace: Trace, lane: Lane, name_w: int, t0: float, dt: float, bar_w: int, color: bool,
-             label: str = "", label_w: int = 0) -> Text:
+             label: str = "", label_w: int = 0) -> "Line":
     """One lane as a line of text: its name, its cells from trace time t0 (`dt` seconds each), then its label.
     Several traces drawn on one axis (viz.views.compare) each pass their own t0."""
-    # made to fit the width: rich has no wrapping to work out
-    row = Text(lane.name[:name_w].ljust(name_w) + " ", style="bold", no_wrap=True, overflow="crop")
+    row = Line([(lane.name[:name_w].ljust(name_w) + " ", "bold")])
     for code, run in groupby(lane_cells(trace, lane, t0, dt, bar_w)):  # a stretch of like cells at a time
         n = len(list(run))
         if not code:
             row.append(" " * n)
         else:
             ch, style, letter = CELL[code]
-            row.append((ch if color else letter) * n, style=style if color else "")
+            row.append((ch if color else letter) * n, style if color else "")
     if label_w and label:
-        row.append("  " + clip(label, label_w), style="dim")
+        row.append("  " + clip(label, label_w), "dim")
     return row
+
+
+class Line:
+    """One line of the report made to fit its width, as (text, style) pieces that go to the terminal as they are: a
+    sixth of what a rich Text costs to wrap and measure, for reports of a thousand lanes."""
+
+    __slots__ = ("pieces",)
+
+    def __init__(self, pieces: list[tuple[str, str]] | None = None):
+        self.pieces = pieces if pieces is not None else []
+
+    def append(self, text: str, style: str = "") -> None:
+        self.pieces.append((text, style))
+
+    @property
+    def plain(self) -> str:
+        return "".join(text for text, _ in self.pieces)
+
+    def __rich_console__(self, console, options):
+        for text, style in self.pieces:
+            yield Segment(text, console.get_style(style) if style else None)
+        yield Segment.line()
 
 
 def lane_labels(trace: Trace) -> dict[int, str]:
@@ -96,26 +125,34 @@ def _main_reason(trace: Trace, lane: Lane) -> str:
     if not n:
         return ""
     starts = lane.starts
-    durations = list(map(sub, starts[1:], starts[:-1]))
-    durations.append(trace.span_end(lane, n - 1) - starts[n - 1])
-    waiting = lane.states.translate(_WAITING)
-    longest = max(compress(durations, waiting), default=0.0)  # in C: a thousand lanes of thousands of spans
-    if longest <= 0.0:
+    end = trace.span_end(lane, n - 1)
+    if longest_span is not None:  # viz/trace/_fold.c: a thousand lanes of thousands of spans
+        best = longest_span(starts, lane.states, end, RUNNING)
+        best = None if best < 0 else best
+    else:
+        durations = list(map(sub, starts[1:], starts[:-1]))
+        durations.append(end - starts[n - 1])
+        waiting = lane.states.translate(_WAITING)
+        longest = max(compress(durations, waiting), default=0.0)
+        best = None
+        if longest > 0.0:
+            best = durations.index(longest)
+            while not waiting[best]:
+                best = durations.index(longest, best + 1)
+    if best is None:
         return ""
-    best = durations.index(longest)
-    while not waiting[best]:
-        best = durations.index(longest, best + 1)
     if not (lane.reasons[best] or lane.flags[best]):
-        best = _longest_said_wait(lane, durations)  # the longest wait has no reason: look among those with one
-    if best is None or durations[best] <= 0.0:
-        return ""
+        best = _longest_said_wait(trace, lane)  # the longest wait has no reason: look among those with one
+        if best is None:
+            return ""
     return with_loop_words(trace.string(lane.reasons[best]), bool(lane.flags[best])) or ""
 
 
-def _longest_said_wait(lane: Lane, durations: list[float]) -> int | None:
+def _longest_said_wait(trace: Trace, lane: Lane) -> int | None:
     """The first of the longest spans that are not running and have a reason or block the loop."""
     best, best_d = None, 0.0
-    for i, d in enumerate(durations):
+    for i in range(len(lane)):
+        d = trace.span_end(lane, i) - lane.starts[i]
         if d > best_d and lane.states[i] != RUNNING and (lane.reasons[i] or lane.flags[i]):
             best, best_d = i, d
     return best
@@ -192,17 +229,15 @@ class TotalsTable:
         heads = [textwrap.wrap(col, w) for col, w in zip(TOTALS_COLUMNS, widths)]
         depth = max(map(len, heads))
         for r in range(depth):  # headers sit on the bottom row, a wrapped one above it
-            line = Text("task".ljust(name_w) if r == depth - 1 else " " * name_w, style="bold", no_wrap=True,
-                        overflow="crop")
+            line = Line([("task".ljust(name_w) if r == depth - 1 else " " * name_w, "bold")])
             for head, w in zip(heads, widths):
                 k = r - (depth - len(head))
-                line.append(self.GAP + (head[k] if k >= 0 else "").rjust(w))
+                line.append(self.GAP + (head[k] if k >= 0 else "").rjust(w), "bold")
             yield line
         for name, *cells in self.rows:
             name = name if len(name) <= name_w else name[:name_w - 1] + "…"
-            line = Text(name.ljust(name_w), style="bold", no_wrap=True, overflow="crop")
-            line.append("".join(self.GAP + cell.rjust(w) for cell, w in zip(cells, widths)))
-            yield line
+            yield Line([(name.ljust(name_w), "bold"), ("".join(self.GAP + c.rjust(w) for c, w in zip(cells, widths)),
+                                                        "")])
 
 
 def outcome_line(trace: Trace) -> str:
