@@ -271,9 +271,10 @@ def _record(args: argparse.Namespace, script_args: list[str], held=None) -> int:
     import signal
 
     from viz.ingest.session import RUN_BATCH, Session
+    from viz.scenarios import resolve
 
     thresholds = _thresholds(args)
-    path, name = _resolve(args.target)
+    path, name = resolve(args.target)
     session = (held.session if held is not None else Session)(path, script_args, name=name, timeout=args.timeout,
                                                                 out=args.output, stdin=_script_stdin())
     ctrl_c: list[int] = []
@@ -338,18 +339,6 @@ def _record(args: argparse.Namespace, script_args: list[str], held=None) -> int:
         print(f"viz: --fail-on {failed}", file=sys.stderr)
         return EXIT_FINDING
     return status
-
-
-def _resolve(target: str):
-    """viz.scenarios.resolve(target), without reading every scenario's title first when no scenario has that name
-    and TARGET is a script file (`viz record script.py`): the same answer, 8 ms sooner."""
-    from pathlib import Path
-
-    from viz.scenarios import SCENARIOS_DIR, resolve
-    path = Path(target)
-    if not (SCENARIOS_DIR / f"{target}.py").is_file() and path.is_file():
-        return path.resolve(), path.name
-    return resolve(target)
 
 
 def _thresholds(args: argparse.Namespace) -> dict[str, float]:

@@ -74,11 +74,15 @@ def read_tour(script: str | os.PathLike) -> str | None:
 
 
 def resolve(target: str) -> tuple[Path, str]:
-    """(script path, display name) for a scenario name or a script path; TargetError with one line otherwise."""
+    """(script path, display name) for a scenario name or a script path; TargetError with one line otherwise.
+    A scenario's name comes first; a script file that is no scenario's name is taken without reading every
+    scenario's title (`viz record script.py` starts sooner)."""
+    path = Path(target)
+    if path.is_file() and not (SCENARIOS_DIR / f"{target}.py").is_file():
+        return path.resolve(), path.name
     scenario = find_scenario(target)
     if scenario is not None:
         return scenario.path, scenario.name
-    path = Path(target)
     if path.is_file():
         return path.resolve(), path.name
     if path.exists():
