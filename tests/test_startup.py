@@ -97,3 +97,19 @@ def test_subprocess_hooked_on_import_shows_main_waiting_for_its_child(script):
     assert len(waits) == 1, [s.reason for s in spans(trace, "main", "blocked")]
     assert 0.25 <= waits[0].end - waits[0].start <= 0.7
     assert lane(trace, "main").kind == "main"
+
+
+def test_the_recorders_gevent_hooks_load_before_time_0_and_import_nothing_the_program_does_not(script):
+    """The hooks' own modules load before the script's first line when its code names gevent, so its `import gevent`
+    is not drawn longer than it is; and hooking gevent imports none of gevent's modules the program did not (its
+    threadpool, its sockets: they are hooked when the program first uses them)."""
+    path = script("import sys\n"
+                  "print('viz.recorder.gevent_sync' in sys.modules)\n"
+                  "import gevent\n"
+                  "print(sorted(m for m in ('gevent.threadpool', 'gevent._socket3') if m in sys.modules))\n"
+                  "gevent.get_hub().threadpool.spawn(sum, [1, 2]).get()\n"
+                  "print('gevent.threadpool' in sys.modules)\n")
+    trace = record(str(path))
+    assert texts(trace, "main") == ["True", "[]", "True"]
+    workers = [ln for ln in trace.lanes if ln.kind == "thread"]  # the pool's worker is still followed
+    assert workers and any(s.reason == "waiting for work" for ln in workers for s in spans(trace, ln.name, "blocked"))

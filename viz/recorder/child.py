@@ -40,6 +40,9 @@ def main(argv: list[str]) -> None:
     if argv[0] == "--held":
         argv = [argv[2], *_wait_for_script(int(argv[1]))]
     fd, script, args = int(argv[0]), os.path.abspath(argv[1]), argv[2:]
+    code = _compiled(script)  # None: it is read again below, to report why it cannot run
+    if code is not None:
+        _preload_hooks(code, names_module)
 
     rec = Recorder(fd, script)
     gil.install(rec)  # before any hook holds on to rec.state: threads waiting for the GIL are ready, not running
@@ -59,9 +62,10 @@ def main(argv: list[str]) -> None:
     warnings.filterwarnings("ignore", message=r"This process \(pid=\d+\) is multi-threaded, use of fork\(\)",
                             category=DeprecationWarning)
     try:
-        with open(script, "rb") as f:
-            source = f.read()
-        code = compile(source, script, "exec")
+        if code is None:
+            with open(script, "rb") as f:
+                source = f.read()
+            code = compile(source, script, "exec")
     except (OSError, SyntaxError, ValueError) as e:
         import traceback
         err.write("".join(traceback.format_exception_only(type(e), e)))
@@ -93,6 +97,25 @@ def main(argv: list[str]) -> None:
     _wait_for_threads(rec)
     finish(status, outcome, detail)
     os._exit(status)
+
+
+def _compiled(script: str):
+    """The script's code, or None if it cannot be read or compiled."""
+    try:
+        with open(script, "rb") as f:
+            return compile(f.read(), script, "exec")
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def _preload_hooks(code, names_module) -> None:
+    """Before the trace's time 0: the recorder's own modules for gevent and asyncio, when the script's code names
+    them. Their hooks are still added when the script imports the library (viz.recorder.imports), but loading the
+    hooks' modules then would be drawn as the script's own running, inside its `import gevent`."""
+    if names_module(code, "gevent"):
+        from viz.recorder import gevent_sync  # noqa: F401
+    if names_module(code, "asyncio"):
+        from viz.recorder import asyncio_loop  # noqa: F401
 
 
 def _install_asyncio(rec, bhooks, asyncio) -> None:

@@ -21,6 +21,7 @@ from viz import protocol
 from viz.recorder.callsite import call_name, call_source, flat, format_seconds, shorten_call
 from viz.recorder.sockets import fds_of, remember_connects, socket_peer
 from viz.recorder.core import get_ident
+from viz.recorder.imports import when_imported
 
 _SOCKET_CALLS = {"recv", "recv_into", "recvfrom", "recvfrom_into", "send", "sendall", "sendto", "accept",
                  "connect", "_internal_connect", "connect_ex", "sendfile", "read", "write"}
@@ -67,21 +68,18 @@ class GreenletHooks:
         from viz.recorder import gevent_sync  # (loaded with gevent, never before)
         gevent_sync.install(self.rec, self, gevent)  # first: the modules imported below take its classes
         self._attribute_hub_reports(Hub)
-        self._follow_threadpool_work()
-        try:
-            from gevent import _socket3
-            for name in ("connect", "connect_ex"):
-                setattr(_socket3.socket, name, remember_connects(getattr(_socket3.socket, name), self.rec))
-        except Exception:
-            self.rec.hook_error("gevent socket hook")
+        # gevent loads these two when the program first uses them (a socket, the hub's threadpool): hooked then
+        when_imported(self.rec, "gevent.threadpool", self._follow_threadpool_work)
+        when_imported(self.rec, "gevent._socket3", self._remember_connects)
 
-    def _follow_threadpool_work(self) -> None:
+    def _remember_connects(self, _socket3) -> None:
+        for name in ("connect", "connect_ex"):
+            setattr(_socket3.socket, name, remember_connects(getattr(_socket3.socket, name), self.rec))
+
+    def _follow_threadpool_work(self, threadpool) -> None:
         """A ThreadPool worker runs while it runs a function the program gave it, and waits for work between."""
         rec = self.rec
-        try:
-            from gevent.threadpool import ThreadPool
-        except ImportError:
-            return
+        ThreadPool = threadpool.ThreadPool
         spawn = ThreadPool.spawn
 
         def spawn_followed(pool, func, *args, **kwargs):
