@@ -331,6 +331,32 @@ static int state_code(Folder *self, PyObject *state, int *out) {
     return 0;
 }
 
+/* After a fold (Folder.fold, Folder.fold_columns), even one an error cut short: the steps it saw, the trace's end
+ * time, its change count and whether its steps are still sorted, written back to the trace so the model stays
+ * consistent with its columns. An error already set stays set (and the result is -1); else -1 if writing failed. */
+static int write_back(PyObject *trace, PyObject *steps_put, double *new_step, Py_ssize_t new_steps, double end_time,
+                      long long n, int sorted_ok) {
+    PyObject *etype, *evalue, *etb;
+    PyErr_Fetch(&etype, &evalue, &etb);
+    int wb = new_steps ? put(steps_put, new_step, new_steps * (Py_ssize_t)sizeof(double)) : 0;
+    PyObject *et = wb == 0 ? PyFloat_FromDouble(end_time) : NULL;
+    wb = et == NULL ? -1 : PyObject_SetAttr(trace, str_end_time, et);
+    Py_XDECREF(et);
+    if (wb == 0 && n) {
+        PyObject *ch = PyObject_GetAttr(trace, str_changes);
+        PyObject *nn = ch ? PyLong_FromLongLong(n) : NULL;
+        PyObject *sum = nn ? PyNumber_Add(ch, nn) : NULL;
+        wb = sum ? PyObject_SetAttr(trace, str_changes, sum) : -1;
+        Py_XDECREF(ch); Py_XDECREF(nn); Py_XDECREF(sum);
+    }
+    if (wb == 0 && !sorted_ok) wb = PyObject_SetAttr(trace, str_steps_sorted, Py_False);
+    if (etype != NULL) {
+        PyErr_Restore(etype, evalue, etb);
+        return -1;
+    }
+    return wb < 0 ? -1 : 0;
+}
+
 static PyObject *Folder_fold(Folder *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "fold(trace, iterator)");
@@ -421,29 +447,7 @@ static PyObject *Folder_fold(Folder *self, PyObject *const *args, Py_ssize_t nar
 
 done:
     Py_XDECREF(v);
-    if (steps_put != NULL) {
-        /* write back what was folded, even on an error, so the model stays consistent with its columns */
-        PyObject *etype, *evalue, *etb;
-        PyErr_Fetch(&etype, &evalue, &etb);
-        int wb = new_steps ? put(steps_put, new_step, new_steps * (Py_ssize_t)sizeof(double)) : 0;
-        PyObject *et = wb == 0 ? PyFloat_FromDouble(end_time) : NULL;
-        wb = et == NULL ? -1 : PyObject_SetAttr(trace, str_end_time, et);
-        Py_XDECREF(et);
-        if (wb == 0 && n) {
-            PyObject *ch = PyObject_GetAttr(trace, str_changes);
-            PyObject *nn = ch ? PyLong_FromLongLong(n) : NULL;
-            PyObject *sum = nn ? PyNumber_Add(ch, nn) : NULL;
-            wb = sum ? PyObject_SetAttr(trace, str_changes, sum) : -1;
-            Py_XDECREF(ch); Py_XDECREF(nn); Py_XDECREF(sum);
-        }
-        if (wb == 0 && !sorted_ok) wb = PyObject_SetAttr(trace, str_steps_sorted, Py_False);
-        if (etype != NULL) {
-            PyErr_Restore(etype, evalue, etb);
-            ok = 0;
-        } else if (wb < 0) {
-            ok = 0;
-        }
-    }
+    if (steps_put != NULL && write_back(trace, steps_put, new_step, new_steps, end_time, n, sorted_ok) < 0) ok = 0;
     PyMem_Free(new_step);
     Py_XDECREF(lane_of); Py_XDECREF(lanes); Py_XDECREF(ids); Py_XDECREF(steps); Py_XDECREF(steps_put);
     if (!ok) {
@@ -561,29 +565,7 @@ static PyObject *Folder_fold_columns(Folder *self, PyObject *const *args, Py_ssi
     ok = 1;
 done:
     Py_XDECREF(v);
-    if (steps_put != NULL) {
-        /* write back what was folded, even on an error, as fold() does */
-        PyObject *etype, *evalue, *etb;
-        PyErr_Fetch(&etype, &evalue, &etb);
-        int wb = new_steps ? put(steps_put, new_step, new_steps * (Py_ssize_t)sizeof(double)) : 0;
-        PyObject *et = wb == 0 ? PyFloat_FromDouble(end_time) : NULL;
-        wb = et == NULL ? -1 : PyObject_SetAttr(trace, str_end_time, et);
-        Py_XDECREF(et);
-        if (wb == 0 && count) {
-            PyObject *ch = PyObject_GetAttr(trace, str_changes);
-            PyObject *nn = ch ? PyLong_FromLongLong(count) : NULL;
-            PyObject *sum = nn ? PyNumber_Add(ch, nn) : NULL;
-            wb = sum ? PyObject_SetAttr(trace, str_changes, sum) : -1;
-            Py_XDECREF(ch); Py_XDECREF(nn); Py_XDECREF(sum);
-        }
-        if (wb == 0 && !sorted_ok) wb = PyObject_SetAttr(trace, str_steps_sorted, Py_False);
-        if (etype != NULL) {
-            PyErr_Restore(etype, evalue, etb);
-            ok = 0;
-        } else if (wb < 0) {
-            ok = 0;
-        }
-    }
+    if (steps_put != NULL && write_back(trace, steps_put, new_step, new_steps, end_time, count, sorted_ok) < 0) ok = 0;
     PyMem_Free(new_step);
     if (map.obj) PyBuffer_Release(&map);
     PyBuffer_Release(&pay);
