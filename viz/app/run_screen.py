@@ -172,8 +172,8 @@ class RunScreen(Screen):
         timeline.sync()
         if self.trace.truncated_at:
             where = self.trace.truncated_where or f"line {self.trace.truncated_at}"
-            self.notify(f"The trace file ends mid-record at {where} (the run was cut short); "
-                        "showing everything before it.", severity="warning", timeout=10)
+            self.notify(f"The trace file was cut off at {where}: the run ended before it was written whole. "
+                        "Showing everything before that.", severity="warning", timeout=10)
         if self.session is None:
             self._tell_notes(self.trace.notes)
         if self.session is not None:
