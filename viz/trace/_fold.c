@@ -331,6 +331,25 @@ static int state_code(Folder *self, PyObject *state, int *out) {
     return 0;
 }
 
+/* Before a fold: the trace's end time, how many steps it has and the last of them (0.0 when none). 0, or -1 with an
+ * error set. write_back() stores what the fold changed. */
+static int read_back(PyObject *trace, double *end_time, PyObject *steps, Py_ssize_t *nsteps, double *last_step) {
+    PyObject *v = PyObject_GetAttr(trace, str_end_time);
+    if (v == NULL) return -1;
+    *end_time = PyFloat_AsDouble(v);
+    Py_DECREF(v);
+    if (*end_time == -1.0 && PyErr_Occurred()) return -1;
+    *nsteps = PyObject_Length(steps);
+    if (*nsteps < 0) return -1;
+    if (*nsteps > 0) {
+        if (!(v = PySequence_GetItem(steps, *nsteps - 1))) return -1;
+        *last_step = PyFloat_AsDouble(v);
+        Py_DECREF(v);
+        if (*last_step == -1.0 && PyErr_Occurred()) return -1;
+    }
+    return 0;
+}
+
 /* After a fold (Folder.fold, Folder.fold_columns), even one an error cut short: the steps it saw, the trace's end
  * time, its change count and whether its steps are still sorted, written back to the trace so the model stays
  * consistent with its columns. An error already set stays set (and the result is -1); else -1 if writing failed. */
@@ -377,23 +396,13 @@ static PyObject *Folder_fold(Folder *self, PyObject *const *args, Py_ssize_t nar
     }
     if (!(lane_of = PyObject_GetAttr(trace, str_lane_of)) || !(lanes = PyObject_GetAttr(trace, str_lanes)) ||
         !(ids = PyObject_GetAttr(trace, str_string_id)) || !(steps = PyObject_GetAttr(trace, str_steps)) ||
-        !(steps_put = PyObject_GetAttr(steps, str_frombytes)) || !(v = PyObject_GetAttr(trace, str_end_time)))
+        !(steps_put = PyObject_GetAttr(steps, str_frombytes)))
         goto done;
     if (!PyDict_CheckExact(lane_of) || !PyDict_CheckExact(ids)) {
         PyErr_SetString(PyExc_TypeError, "trace._lane_of and trace._string_id must be dicts");
         goto done;
     }
-    end_time = PyFloat_AsDouble(v);
-    Py_CLEAR(v);
-    if (end_time == -1.0 && PyErr_Occurred()) goto done;
-    nsteps = PyObject_Length(steps);
-    if (nsteps < 0) goto done;
-    if (nsteps > 0) {
-        if (!(v = PySequence_GetItem(steps, nsteps - 1))) goto done;
-        last_step = PyFloat_AsDouble(v);
-        Py_CLEAR(v);
-        if (last_step == -1.0 && PyErr_Occurred()) goto done;
-    }
+    if (read_back(trace, &end_time, steps, &nsteps, &last_step) < 0) goto done;
 
     while ((rec = PyIter_Next(it)) != NULL) {
         if (!is_state_record(rec)) break;
@@ -489,24 +498,13 @@ static PyObject *Folder_fold_columns(Folder *self, PyObject *const *args, Py_ssi
         goto done;
     }
     if (!(lane_of = PyObject_GetAttr(trace, str_lane_of)) || !(lanes = PyObject_GetAttr(trace, str_lanes)) ||
-        !(steps = PyObject_GetAttr(trace, str_steps)) || !(steps_put = PyObject_GetAttr(steps, str_frombytes)) ||
-        !(v = PyObject_GetAttr(trace, str_end_time)))
+        !(steps = PyObject_GetAttr(trace, str_steps)) || !(steps_put = PyObject_GetAttr(steps, str_frombytes)))
         goto done;
     if (!PyDict_CheckExact(lane_of)) {
         PyErr_SetString(PyExc_TypeError, "trace._lane_of must be a dict");
         goto done;
     }
-    end_time = PyFloat_AsDouble(v);
-    Py_CLEAR(v);
-    if (end_time == -1.0 && PyErr_Occurred()) goto done;
-    nsteps = PyObject_Length(steps);
-    if (nsteps < 0) goto done;
-    if (nsteps > 0) {
-        if (!(v = PySequence_GetItem(steps, nsteps - 1))) goto done;
-        last_step = PyFloat_AsDouble(v);
-        Py_CLEAR(v);
-        if (last_step == -1.0 && PyErr_Occurred()) goto done;
-    }
+    if (read_back(trace, &end_time, steps, &nsteps, &last_step) < 0) goto done;
     if (hi > lo && (new_step = PyMem_Malloc((hi - lo) * sizeof(double))) == NULL) {
         PyErr_NoMemory();
         goto done;
