@@ -20,16 +20,15 @@ from textual.widgets import ContentSwitcher
 from viz.app.details import DetailsPanel
 from viz.app.output import OutputView
 from viz.app.palette import TaskColors
-from viz.app.source import Marks, SourceView
+from viz.app.source import SourceView
 from viz.app.timescale import fmt_instant
-from viz.app.where import Whereabouts
+from viz.app.where import Whereabouts, source_at
 from viz.trace.model import STATES, Lane
 from viz.trace.totals import Totals
 from viz.views.cells import LOOP_WORDS
 from viz.views.compare import Run
 from viz.views.durations import fmt_duration
 
-MARKED_LANES = 200  # other tasks' lines are marked in the source for at most this many lanes (as the run screen)
 COUNTED_LANES = 1000  # a header row's "what its tasks are doing" counts at most this many lanes
 
 
@@ -155,19 +154,7 @@ class ComparePanels(Grid):
         colors = self._colors.get(r)
         if colors is None:
             colors = self._colors[r] = TaskColors(trace, self.app.theme_variables)
-        file, line = where.at(lane, t) if lane is not None else (None, None)
-        if file not in trace.sources:
-            file, line = trace.main_file, None
-        marks: Marks = {}
-        for other in trace.lanes[:MARKED_LANES]:
-            if other is lane or other.ended is not None and other.ended < t:
-                continue
-            f, ln = where.at(other, t)
-            if f == file and ln:
-                marks.setdefault(ln, []).append((other.name, colors.style(other.task)))
-        title = file or "source"
-        if lane is not None and line:
-            title += f" · {lane.name} at line {line}"
+        file, line, marks, title = source_at(where, lane, t, colors.style)
         self.source.show(file, trace.sources.get(file) if file else None, line, marks, title)
 
 

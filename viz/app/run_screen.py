@@ -32,14 +32,14 @@ from viz.app.playback import Playback
 from viz.app.predict import Predict, PredictBar
 from viz.app.theme import HIGH_CONTRAST
 from viz.app.saving import save_trace
-from viz.app.source import Marks, SourceView
+from viz.app.source import SourceView
 from viz.trace.totals import Totals
 from viz.app.status import StatusBar
 from viz.app.summary import SummaryPanel
 from viz.app.timeline import Timeline
 from viz.app.tour import Tour, TourCaption, TourError, tour_of
 from viz.app.tuning import LiveTuning
-from viz.app.where import Whereabouts
+from viz.app.where import Whereabouts, source_at
 from viz.ingest.session import Session
 from viz.scenarios import list_scenarios
 from viz.trace.model import Lane, Trace
@@ -51,7 +51,6 @@ FRAME = 1 / 30           # playback timer
 MANY_LANES = 12          # lanes past which the timeline takes less of the screen and the summary more (app.tcss)
 PANEL_REFRESH = 0.1      # details / summary redraws while playing
 PANEL_SPACING = 10       # ...and with light syncs at most one per 10x the time the last one took
-MARKED_LANES = 200       # other tasks' lines are marked in the source for at most this many lanes
 MIN_SIZE = (60, 16)
 
 
@@ -363,19 +362,7 @@ class RunScreen(Screen):
         trace = self.trace
         if self._colors is None:
             self._colors = TaskColors(trace, self.app.theme_variables)
-        file, line = self.whereabouts.at(lane, t) if lane is not None else (None, None)
-        if file not in trace.sources:
-            file, line = trace.main_file, None
-        marks: Marks = {}
-        for other in trace.lanes[:MARKED_LANES]:
-            if other is lane or other.ended is not None and other.ended < t:
-                continue
-            f, ln = self.whereabouts.at(other, t)
-            if f == file and ln:
-                marks.setdefault(ln, []).append((other.name, self._colors.style(other.task)))
-        title = file or "source"
-        if lane is not None and line:
-            title += f" · {lane.name} at line {line}"
+        file, line, marks, title = source_at(self.whereabouts, lane, t, self._colors.style)
         source = self.query_one(SourceView)
         waiting = self.live and not trace.sources
         source.empty_message = "waiting for the source…" if waiting else "no source recorded"

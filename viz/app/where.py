@@ -20,6 +20,7 @@ _TRACEBACK_LINE = re.compile(r'\s*File "(?P<path>.+)", line (?P<line>\d+), in ')
 
 Place = tuple[str | None, int | None]
 RUNNING = STATES.index("running")
+MARKED_LANES = 200  # other tasks' lines are marked in the source for at most this many lanes
 
 
 class Whereabouts:
@@ -80,3 +81,24 @@ def _known(path: str, sources: dict[str, str], script: str | None, main: str | N
     if path == script:
         return main
     return next((name for name in sources if path == name or path.endswith("/" + name)), None)
+
+
+def source_at(where: Whereabouts, lane: Lane | None, t: float, style_of) -> tuple[str | None, int | None, dict, str]:
+    """What the source panel shows at instant t (the run screen's and the compare screen's): (file, the selected
+    task's line in it, the other tasks at lines of that file as {line: [(name, style_of(task))]}, the title). With no
+    task selected, or one in a file whose text was not recorded: the main file, with every task marked."""
+    trace = where.trace
+    file, line = where.at(lane, t) if lane is not None else (None, None)
+    if file not in trace.sources:
+        file, line = trace.main_file, None
+    marks: dict = {}
+    for other in trace.lanes[:MARKED_LANES]:
+        if other is lane or other.ended is not None and other.ended < t:
+            continue
+        f, ln = where.at(other, t)
+        if f == file and ln:
+            marks.setdefault(ln, []).append((other.name, style_of(other.task)))
+    title = file or "source"
+    if lane is not None and line:
+        title += f" · {lane.name} at line {line}"
+    return file, line, marks, title
