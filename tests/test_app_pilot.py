@@ -372,6 +372,8 @@ async def test_lanes_that_keep_appearing_past_the_screenful_stay_reachable_with_
         screen = run_screen(app)
         timeline = screen.query_one(Timeline)
         await wait_for(pilot, lambda: len(timeline.rows) >= 30, what="the first 30 lanes")
+        # the rows are laid out at the next refresh after they arrive (it failed when checked before it, under load)
+        await wait_for(pilot, lambda: timeline.show_vertical_scrollbar, what="the scrollbar")
         assert screen.live
         assert timeline.show_vertical_scrollbar and timeline.virtual_size.height > timeline.size.height
         tall, rows_then = timeline.size.height, timeline.virtual_size.height
