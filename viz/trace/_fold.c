@@ -331,6 +331,28 @@ static int state_code(Folder *self, PyObject *state, int *out) {
     return 0;
 }
 
+/* One span appended to a lane's sink: its start `*t` (moved up to the lane's last start if earlier: a lane's starts
+ * never go back), state code, flag and ids pending; the sink flushed when full, else listed as dirty for the
+ * Folder's flush. 0, or -1 with an error set. */
+static int sink_put(Folder *self, Sink *s, double *t, int code, int flag, int reason, int file, int line) {
+    if (s->n > 0 && *t < s->last) *t = s->last;
+    if (sink_reserve(s) < 0) return -1;
+    if (bytearray_push(s->states, (char)code) < 0 || bytearray_push(s->flags, (char)(flag ? 1 : 0)) < 0) return -1;
+    int p = s->pending++;
+    s->p_start[p] = *t;
+    s->p_reason[p] = reason;
+    s->p_file[p] = file;
+    s->p_line[p] = line;
+    s->n += 1;
+    s->last = *t;
+    if (s->pending == PENDING_MAX) return sink_flush(s, 1);
+    if (!s->dirty) {
+        if (PyList_Append(self->dirty, (PyObject *)s) < 0) return -1;
+        s->dirty = 1;
+    }
+    return 0;
+}
+
 /* Before a fold: the trace's end time, how many steps it has and the last of them (0.0 when none). 0, or -1 with an
  * error set. write_back() stores what the fold changed. */
 static int read_back(PyObject *trace, double *end_time, PyObject *steps, Py_ssize_t *nsteps, double *last_step) {
@@ -424,22 +446,7 @@ static PyObject *Folder_fold(Folder *self, PyObject *const *args, Py_ssize_t nar
         /* everything read: fold it */
         n++;
         if (t > end_time) end_time = t;
-        if (s->n > 0 && t < s->last) t = s->last;
-        if (sink_reserve(s) < 0) goto done;
-        if (bytearray_push(s->states, (char)c) < 0 || bytearray_push(s->flags, (char)(flag ? 1 : 0)) < 0) goto done;
-        int p = s->pending++;
-        s->p_start[p] = t;
-        s->p_reason[p] = reason;
-        s->p_file[p] = file;
-        s->p_line[p] = lineno;
-        s->n += 1;
-        s->last = t;
-        if (s->pending == PENDING_MAX) {
-            if (sink_flush(s, 1) < 0) goto done;
-        } else if (!s->dirty) {
-            if (PyList_Append(self->dirty, (PyObject *)s) < 0) goto done;
-            s->dirty = 1;
-        }
+        if (sink_put(self, s, &t, c, flag, reason, file, lineno) < 0) goto done;
         if (nsteps + new_steps > 0 && t < last_step) sorted_ok = 0;
         if (new_steps == steps_cap) {
             steps_cap = steps_cap ? steps_cap * 2 : 1024;
@@ -540,22 +547,7 @@ static PyObject *Folder_fold_columns(Folder *self, PyObject *const *args, Py_ssi
         if (sink_sync(s) < 0) goto done;
         count++;
         if (t > end_time) end_time = t;
-        if (s->n > 0 && t < s->last) t = s->last;
-        if (sink_reserve(s) < 0) goto done;
-        if (bytearray_push(s->states, (char)c) < 0 || bytearray_push(s->flags, (char)(flag ? 1 : 0)) < 0) goto done;
-        int q = s->pending++;
-        s->p_start[q] = t;
-        s->p_reason[q] = ids[r];
-        s->p_file[q] = ids[f];
-        s->p_line[q] = line < 0 ? 0 : line;
-        s->n += 1;
-        s->last = t;
-        if (s->pending == PENDING_MAX) {
-            if (sink_flush(s, 1) < 0) goto done;
-        } else if (!s->dirty) {
-            if (PyList_Append(self->dirty, (PyObject *)s) < 0) goto done;
-            s->dirty = 1;
-        }
+        if (sink_put(self, s, &t, c, flag, ids[r], ids[f], line < 0 ? 0 : line) < 0) goto done;
         if (nsteps + new_steps > 0 && t < last_step) sorted_ok = 0;
         new_step[new_steps++] = t;
         last_step = t;
