@@ -12,6 +12,9 @@
  *     went to sleep after that: on its way back into take_gil);
  *   - or stopped running in the tick in which another thread's wait ended: a handoff (this also catches a tick
  *     that came late, with both threads' runs in it, on a busy machine);
+ *   - or ran, then slept through the tick's end while the others were busy: it gave the GIL away, and a thread
+ *     that ran in that tick with no wait of its own ending, their turns adding up to the tick or less, waited
+ *     while it ran (a tick that came late holds both turns: drawn as one each, the giver's first);
  * and ends when the thread runs again (0.3 ms in a tick, or a quarter of it), or when it is runnable while the
  * others sleep (the GIL is free then: it waits for a CPU, which is the machine's business). It counts as a wait for
  * the GIL only if the thread kept waking, as CPython's take_gil does every switch interval to ask the holder to drop
@@ -158,7 +161,8 @@ static void open_wait(Sampler *S, Slot *s, double a) {
     s->open = 1;
     s->rejected = 0;
     s->a = a;
-    s->last_wake = S->now - s->dt;  /* awake (or waiting for a CPU) until this tick */
+    /* awake (or waiting for a CPU) until this tick, or in it: a late tick does not say when it woke */
+    s->last_wake = s->run > 0.0 || s->busy == 1 ? S->now : S->now - s->dt;
     s->wtask = s->task;
     s->r_since = -1.0;
     Wait *last = s->npend ? &s->pend[s->npend - 1] : NULL;
@@ -167,6 +171,24 @@ static void open_wait(Sampler *S, Slot *s, double a) {
         s->npend--;
         S->npend--;
         S->waits--;
+    }
+}
+
+/* A tick in which one thread ran, then gave the GIL away (it sleeps at the tick's end), and the threads' turns add
+ * up to the tick or less: another thread that ran in it without a wait of its own ending there waited while the
+ * first one ran. A late tick (the sampler itself kept off a CPU on a busy machine) can hold both turns; it is
+ * drawn as one turn each, the giver's first. */
+static void took_over(Sampler *S, double now, double total) {
+    for (int i = 0; i < S->nslots; i++) {
+        Slot *s = S->slots[i];
+        double dt = s->dt, ran = s->run;
+        if (dt <= 0.0 || s->open || s->closed || (ran < dt * 0.25 && ran < RAN)) continue;
+        if (total < dt * 0.5 || total > dt * 1.1) continue;
+        double a = now - dt > s->since ? now - dt : s->since, b = now - (ran < dt ? ran : dt);
+        if (b - a >= S->min_wait) {
+            open_wait(S, s, a);
+            push_wait(S, s, b);
+        }
     }
 }
 
@@ -214,12 +236,18 @@ static void tick(Sampler *S, double now) {
             s->r_since = -1.0;
         }
     }
+    int gave = 0;  /* a thread ran in this tick, then started waiting: it gave the GIL away */
     for (int i = 0; i < S->nslots; i++) {
         Slot *s = S->slots[i];
         double dt = s->dt, ran = s->run;
         if (dt <= 0.0 || s->closed) continue;
         if (ran >= dt * 0.25 || ran >= RAN) {
-            if (handoff && ran < dt * 0.5) open_wait(S, s, now - dt + ran);  /* it ran, then gave the GIL away */
+            /* it ran, then gave the GIL away: to a thread whose wait ended, or to one that runs on (it sleeps at the
+             * tick's end while the others are busy: a late tick may hold both threads' turns) */
+            if ((handoff && ran < dt * 0.5)
+                || (ran < dt * 0.9 && !busy(s, 1.0) && others_busy(S, s, total) >= dt * 0.5))
+                open_wait(S, s, now - dt + ran);
+            gave |= s->open;
             continue;
         }
         int preempted = busy(s, 1.0);  /* runnable, not running: woken, and waiting for a CPU */
@@ -242,6 +270,7 @@ static void tick(Sampler *S, double now) {
             open_wait(S, s, s->r_since >= 0.0 ? s->r_since : now - dt + ran);
         s->r_since = -1.0;
     }
+    if (gave) took_over(S, now, total);
 }
 
 /* Ticks are needed while two threads are shown running (only then can one wait for the other's GIL), or a wait is
