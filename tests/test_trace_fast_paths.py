@@ -272,3 +272,23 @@ def test_the_reports_long_spans_and_lane_labels_are_the_same_in_c_and_in_python(
     with mock.patch.object(diagnostics, "long_spans", None), mock.patch.object(text, "longest_span", None):
         assert got == ([diagnostics._long(lane, ends, code, limit) for code in range(4)],
                        text._main_reason(trace, lane))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=50), st.integers(0, 3), st.integers(0, 45), st.integers(1, 40),
+       st.integers(1, 30), st.data())
+def test_a_lanes_cells_are_the_same_in_c_and_in_python(starts, tail, t0, width, step, data):
+    """Spans on a grid of whole ticks (so spans start exactly on cell edges, and some have no length), display codes at
+    random, the lane ending as its last span starts or after: C's exact_row gives every cell exactly as the Python
+    row, and as exact_cell asked cell by cell."""
+    from array import array
+
+    import viz.views.cells as cells
+    unit = 0.001
+    starts = array("d", (x * unit for x in sorted(starts)))
+    codes = bytearray(data.draw(st.lists(st.integers(0, 5), min_size=len(starts), max_size=len(starts))))
+    end = starts[-1] + tail * unit  # (lane_end: never before the last span starts)
+    edges = [(t0 + c * step / 3) * unit for c in range(width + 1)]
+    want = [cells.exact_cell(starts, codes, end, edges[c], edges[c + 1]) for c in range(width)]
+    assert list(cells._exact_row_py(starts, codes, end, edges)) == want
+    assert list(fold.exact_row(starts, codes, end, edges)) == want

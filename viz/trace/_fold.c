@@ -12,6 +12,7 @@
  *   does in Python.
  * - long_spans(...), longest_span(...): a lane's spans by their length, for the findings and the report's labels
  *   (viz.views.diagnostics, viz.views.text), which fall back to Python loops without this module.
+ * - exact_row(...): a lane's display code per cell (viz.views.cells), for the report's swimlanes and the timeline.
  *
  * A live run and a loaded file both spend most of their time here: a million records is a million trips through
  * these loops. The module is optional: without a compiler the Python code does the same, only slower; tests check
@@ -1110,7 +1111,85 @@ static PyObject *py_longest_span(PyObject *mod, PyObject *const *args, Py_ssize_
     return PyLong_FromSsize_t(best);
 }
 
+/* ---- exact_row: a lane's display code per cell, for the report's swimlanes and the timeline (viz.views.cells) --- */
+
+static Py_ssize_t bisect_left_d(const double *t, Py_ssize_t lo, Py_ssize_t hi, double x) {
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (t[mid] < x) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+static Py_ssize_t bisect_right_d(const double *t, Py_ssize_t lo, Py_ssize_t hi, double x) {
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (x < t[mid]) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
+/* exact_row(starts, codes, end, edges) -> bytearray: cell c (the instants [edges[c], edges[c + 1])) holds the highest
+ * display code among the spans overlapping it (a span lasts until the next one starts, the last one until `end`; a
+ * span of no length counts at its instant), 0 where none does: viz.views.cells.exact_cell for every cell. */
+static PyObject *py_exact_row(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4 || !PyList_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "exact_row(starts, codes, end, edges: list)");
+        return NULL;
+    }
+    double end = PyFloat_AsDouble(args[2]);
+    if (PyErr_Occurred()) return NULL;
+    PyObject *edge_list = args[3];
+    Py_ssize_t width = PyList_GET_SIZE(edge_list) - 1;
+    if (width < 0) width = 0;
+    double *edges = PyMem_Malloc(sizeof(double) * (width + 1));
+    if (edges == NULL) return PyErr_NoMemory();
+    for (Py_ssize_t c = 0; c <= width && c < PyList_GET_SIZE(edge_list); c++) {
+        edges[c] = PyFloat_AsDouble(PyList_GET_ITEM(edge_list, c));
+        if (edges[c] == -1.0 && PyErr_Occurred()) { PyMem_Free(edges); return NULL; }
+    }
+    Py_buffer st, codes;
+    Py_ssize_t n = span_buffers(args[0], args[1], &st, &codes);
+    if (n < 0) { PyMem_Free(edges); return NULL; }
+    PyObject *row = PyByteArray_FromStringAndSize(NULL, width);
+    if (row != NULL) {
+        const double *t = (const double *)st.buf;
+        const unsigned char *code = (const unsigned char *)codes.buf;
+        unsigned char *out = (unsigned char *)PyByteArray_AS_STRING(row);
+        memset(out, 0, width);
+        int rising = 1;
+        for (Py_ssize_t c = 0; c < width; c++) rising &= edges[c] <= edges[c + 1];
+        Py_ssize_t from = 0;  /* rising edges: each cell's search starts where the last one's ended */
+        for (Py_ssize_t c = 0; c < width; c++) {
+            double a = edges[c], b = edges[c + 1];
+            Py_ssize_t hi = bisect_left_d(t, from, n, b);
+            if (rising) from = hi;
+            if (hi == 0) continue;
+            Py_ssize_t i = bisect_right_d(t, 0, n, a) - 1;
+            Py_ssize_t lo = (i < 0 || t[i] != a) ? i : bisect_left_d(t, 0, i, a);
+            if (hi == n) {
+                double last = t[n - 1];
+                if (!(end > a || (end == last && last >= a))) hi--;  /* the lane ended before a */
+            }
+            if (lo < 0) lo = 0;
+            unsigned char best = 0;
+            for (Py_ssize_t k = lo; k < hi; k++)
+                if (code[k] > best) best = code[k];
+            out[c] = best;
+        }
+    }
+    PyBuffer_Release(&st);
+    PyBuffer_Release(&codes);
+    PyMem_Free(edges);
+    return row;
+}
+
 static PyMethodDef methods[] = {
+    {"exact_row", (PyCFunction)(void (*)(void))py_exact_row, METH_FASTCALL,
+     "exact_row(starts, codes, end, edges) -> bytearray: the highest display code of the spans overlapping each cell\n"
+     "[edges[c], edges[c + 1]), as viz.views.cells.exact_cell"},
     {"scan_block", (PyCFunction)(void (*)(void))py_scan_block, METH_FASTCALL,
      "scan_block(block, pos, loads, out, state_names) -> (pos, lines, end) of the first line that is not a plain\n"
      "state record (see the comment above it)"},

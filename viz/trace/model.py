@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 from array import array
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
@@ -343,6 +344,10 @@ class Trace:
 
     def string(self, sid: int) -> str | None:
         return self._strings[sid]
+
+    def string_ids(self, pattern: re.Pattern) -> set[int]:
+        """The ids of the trace's strings (reasons, files) that `pattern` finds something in."""
+        return {sid for sid, s in enumerate(self._strings) if s is not None and pattern.search(s)}
 
     def span_end(self, lane: Lane, i: int) -> float:
         if i + 1 < len(lane.starts):

@@ -24,6 +24,7 @@ else. docs/drawing.md says the same for readers of the docs. Nothing here import
 
 from __future__ import annotations
 
+import os
 from bisect import bisect_left, bisect_right
 from itertools import repeat
 from operator import eq, itemgetter, sub
@@ -111,9 +112,9 @@ def exact_cell(starts, codes: bytearray, end: float, a: float, b: float) -> int:
     return most_important(codes, lo, hi)
 
 
-def exact_row(starts, codes: bytearray, end: float, edges: list[float]) -> bytearray:
+def _exact_row_py(starts, codes: bytearray, end: float, edges: list[float]) -> bytearray:
     """Every cell with `exact_cell` (cell c is [edges[c], edges[c + 1])), with one bisect per cell edge (and a second
-    only where a span starts exactly on an edge)."""
+    only where a span starts exactly on an edge). viz/trace/_fold.c's exact_row does the same in C."""
     width = len(edges) - 1
     right = list(map(bisect_right, repeat(starts, width + 1), edges))
     if not any(map(eq, itemgetter(*map(sub, right, repeat(1)))(starts), edges)):
@@ -147,3 +148,11 @@ def exact_row(starts, codes: bytearray, end: float, edges: list[float]) -> bytea
             row[c] = codes[lo] if hi - lo == 1 else max(codes[lo:hi]) if hi - lo < SCAN else \
                 most_important(codes, lo, hi)
     return row
+
+
+exact_row = _exact_row_py  # viz/trace/_fold.c's, when built (the report draws a thousand lanes of spans this way)
+if not os.environ.get("VIZ_PURE_PYTHON"):
+    try:
+        from viz.trace._fold import exact_row
+    except ImportError:  # pragma: no cover - depends on the build
+        pass

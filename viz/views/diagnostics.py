@@ -117,6 +117,8 @@ def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
 
 def _indices(column: bytearray, code: int):
     """The indices where a state or flag column holds `code` (found in C, a run at a time)."""
+    if column.find(code) < 0:
+        return
     for m in re.finditer(re.escape(bytes([code])) + b"+", column):
         yield from range(m.start(), m.end())
 
@@ -138,9 +140,9 @@ def _long(lane: Lane, ends: array, code: int, limit: float) -> list[int]:
     return [i for i in long if states[i] == code]
 
 
-def _reason_ids(trace: Trace, lane: Lane, pattern: re.Pattern) -> set[int]:
-    """The string ids of the lane's reasons that match `pattern` (each distinct reason tested once)."""
-    return {sid for sid in set(lane.reasons) if pattern.search(trace.string(sid) or "")}
+def _reason_ids(lane: Lane, wanted: set[int]) -> set[int]:
+    """Which of the string ids `wanted` (those of Trace.string_ids) the lane has as a reason."""
+    return wanted.intersection(lane.reasons) if wanted else wanted
 
 
 def _ready_during(trace: Trace, lane: Lane, t0: float, t1: float) -> float:
@@ -223,8 +225,9 @@ def _long_runs(trace, lanes, limit, found) -> list[tuple[float, float]]:
 
 def _lock_contention(trace, lanes, limit, found) -> None:
     waits: dict[tuple, list[tuple[Lane, Span]]] = {}
+    wanted = trace.string_ids(_LOCK)
     for lane in lanes.values():
-        sids = _reason_ids(trace, lane, _LOCK)
+        sids = _reason_ids(lane, wanted)
         if not sids:
             continue
         for i in _indices(lane.states, BLOCKED):
@@ -271,10 +274,11 @@ def _starved(trace, lanes, explained_by, limit, found) -> None:
 
 def _serial_io(trace, lanes, limit, found) -> None:
     stretches = []
+    wanted = trace.string_ids(_IO)
     for lane in lanes.values():
         if lane.kind not in LOOP_TASK_KINDS:
             continue
-        sids = _reason_ids(trace, lane, _IO)
+        sids = _reason_ids(lane, wanted)
         io = [i for i in _indices(lane.states, BLOCKED) if lane.reasons[i] in sids] if sids else []
         if io:
             stretches.append((lane.starts[io[0]], trace.span_end(lane, io[-1]), lane, trace.span(lane, io[0])))
