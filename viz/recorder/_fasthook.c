@@ -43,6 +43,7 @@ typedef struct {
     PyObject *tasks;    /* dict greenlet -> task id */
     PyObject *hubs;     /* set of hub greenlets */
     PyObject *hub_one;  /* the hub, while `hubs` holds only it (it only grows), or NULL */
+    PyObject *hub_tid;  /* hub_one's task id once looked up (a task keeps its id), or NULL */
     Py_ssize_t hubs_seen;  /* the size of `hubs` when hub_one was set */
     Table cache;        /* signature -> item, or -> depth (an int) of the socket method's frame for a socket wait */
     Table socks;        /* socket_key(signature, socket) -> (weakref to the socket, item), checked: signature */
@@ -282,22 +283,31 @@ static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
     if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != 2)
         goto slow_nosig;
     PyObject *origin = PyTuple_GET_ITEM(args, 0), *target = PyTuple_GET_ITEM(args, 1);
-    PyObject *otid = PyDict_GetItemWithError(self->tasks, origin);
-    PyObject *ttid = otid ? PyDict_GetItemWithError(self->tasks, target) : NULL;
-    if (ttid == NULL) {
-        if (PyErr_Occurred()) PyErr_Clear();
-        goto slow_nosig;
-    }
     Py_ssize_t n_hubs = PySet_GET_SIZE(self->hubs);
     if (n_hubs != self->hubs_seen) {   /* a hub was added: the one-hub shortcut holds while there is one */
         self->hubs_seen = n_hubs;
         Py_CLEAR(self->hub_one);
+        Py_CLEAR(self->hub_tid);
         if (n_hubs == 1) {
             PyObject *it = PyObject_GetIter(self->hubs);
             self->hub_one = it != NULL ? PyIter_Next(it) : NULL;   /* a new reference, or NULL */
             Py_XDECREF(it);
             if (PyErr_Occurred()) PyErr_Clear();
         }
+    }
+    if (self->hub_one != NULL && self->hub_tid == NULL) {  /* nearly every switch is to or from the hub */
+        self->hub_tid = PyDict_GetItemWithError(self->tasks, self->hub_one);
+        if (self->hub_tid == NULL && PyErr_Occurred()) PyErr_Clear();
+        Py_XINCREF(self->hub_tid);
+    }
+    PyObject *otid = origin == self->hub_one && self->hub_tid ? self->hub_tid
+                                                              : PyDict_GetItemWithError(self->tasks, origin);
+    PyObject *ttid = otid == NULL ? NULL
+                     : target == self->hub_one && self->hub_tid ? self->hub_tid
+                                                                : PyDict_GetItemWithError(self->tasks, target);
+    if (ttid == NULL) {
+        if (PyErr_Occurred()) PyErr_Clear();
+        goto slow_nosig;
     }
     int origin_is_hub, target_is_hub;
     if (self->hub_one != NULL) {
@@ -406,7 +416,7 @@ static int Hook_init(Hook *self, PyObject *args, PyObject *kwds) {
     Py_INCREF(tasks); Py_INCREF(hubs); Py_INCREF(raw);
     Py_INCREF(append); Py_INCREF(slow); Py_INCREF(socket_wait); Py_INCREF(prev);
     self->tasks = tasks; self->hubs = hubs; self->raw = raw;
-    self->hub_one = NULL; self->hubs_seen = 0;
+    self->hub_one = self->hub_tid = NULL; self->hubs_seen = 0;
     self->append = append; self->slow = slow; self->socket_wait = socket_wait; self->prev = prev; self->t0 = t0;
     self->queue = PyObject_GetAttrString(append, "__self__");
     self->run = NULL;
@@ -417,7 +427,7 @@ static int Hook_init(Hook *self, PyObject *args, PyObject *kwds) {
 }
 
 static void Hook_dealloc(Hook *self) {
-    Py_XDECREF(self->tasks); Py_XDECREF(self->hubs); Py_XDECREF(self->hub_one);
+    Py_XDECREF(self->tasks); Py_XDECREF(self->hubs); Py_XDECREF(self->hub_one); Py_XDECREF(self->hub_tid);
     table_clear(&self->cache); table_clear(&self->socks);
     Py_XDECREF(self->raw); Py_XDECREF(self->append);
     Py_XDECREF(self->queue); Py_XDECREF(self->run);
