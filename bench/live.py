@@ -56,10 +56,10 @@ class KeepEvents(Session):
         super().__init__(*a, **k)
         self.event_bytes: list[bytes] = []
 
-    def _read(self, what, data, records):
+    def _read(self, what, data, records, at=0.0):
         if what == "events" and data:
             self.event_bytes.append(data)
-        super()._read(what, data, records)
+        super()._read(what, data, records, at)
 
 
 def replaying(events_file: str):

@@ -3,16 +3,21 @@ works, a feed that is not read holds the program back, and no process is left be
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
 import time
+from unittest import mock
+
+import pytest
 
 from conftest import gone
 from viz.ingest import process as ingest
 from viz.app.feed import MAX_FRAMES, LiveFeed
 from viz.ingest.session import Session
 from viz.scenarios import resolve
+from viz.trace.binary import BlockFolder
 from viz.trace.model import Trace
 
 
@@ -21,6 +26,7 @@ class Reader:
 
     def __init__(self, session: Session) -> None:
         self.trace = Trace(session.header)
+        self.blocks = BlockFolder(self.trace)
         self.frames: list[tuple[int, bool]] = []
         self.done = threading.Event()
         self._arrived = threading.Event()
@@ -32,9 +38,9 @@ class Reader:
             self._arrived.wait(1)
             self._arrived.clear()
             while (got := self.feed.take()) is not None:
-                records, last = got
-                self.trace.add_many(records)
-                self.frames.append((len(records), last))
+                runs, last = got
+                ingest.fold(self.trace, self.blocks, runs)
+                self.frames.append((ingest.count(runs), last))
                 if last:
                     self.done.set()
 
@@ -108,7 +114,7 @@ def test_a_feed_nobody_reads_holds_the_program_back_and_the_timeout_still_ends_t
             arrivals.wait(1)
             arrivals.clear()
             continue
-        records += got[0]
+        records += [rec for run in got[0] if type(run) is list for rec in run]  # (the dicts: exit among them)
         last = got[1]
     feed.close()
     exits = [r for r in records if type(r) is dict and r["k"] == "exit"]
@@ -138,3 +144,42 @@ def test_an_ingest_process_that_dies_ends_the_run_with_an_error_and_leaves_no_pr
     reader.feed.close()
     assert reader.feed.error == "the ingest process ended (-9)"  # ...saying why
     assert gone(reader.feed.child_pid)
+
+
+@pytest.mark.parametrize("pure", [False, True], ids=["c-fold", "python-fold"])
+def test_frames_carry_a_recorded_runs_records_into_the_same_model_as_folding_them_directly(pure):
+    """The ingest process sends state records as blocks of columns (their strings numbered across frames) and the
+    rest as dicts; the app, folding the frames, builds the model the records themselves build."""
+    import viz.trace.model as model
+    path, name = resolve("gevent_sleepers")
+    records: list = []
+    session = Session(path, name=name, timeout=30)
+    session.start()
+    try:
+        session.run(records.extend)
+    finally:
+        session.close()
+    writer, reader = ingest.FrameWriter(), ingest.FrameReader()
+    step = max(1, len(records) // 10)  # ten frames or so
+    frames = [writer.encode({"done": False}, records[i:i + step]) for i in range(0, len(records), step)]
+    with mock.patch.object(model, "_Folder", None) if pure else contextlib.nullcontext():
+        direct = Trace(session.header)
+        direct.add_many(records)
+        framed = Trace(session.header)
+        blocks = BlockFolder(framed)
+        blocked = 0
+        for frame in frames:
+            info, runs = reader.decode(frame[ingest.HEADER.size:])
+            assert info == {"done": False}
+            blocked += sum(type(run) is not list for run in runs)
+            ingest.fold(framed, blocks, runs, hold=True)
+        framed.flush()
+
+    def model_of(trace: Trace) -> tuple:
+        lanes = [(ln.task, ln.name, ln.kind, ln.created, ln.ended, list(ln.starts), bytes(ln.states), bytes(ln.flags),
+                  [trace.string(i) for i in ln.reasons], [trace.string(i) for i in ln.files], list(ln.lines))
+                 for ln in trace.lanes]
+        return trace.end_time, lanes, trace.outputs, trace.notes, trace.exit, trace.sources
+
+    assert len(frames) > 3 and blocked >= len(frames) - 1
+    assert model_of(framed) == model_of(direct)

@@ -26,7 +26,7 @@ from collections import deque
 from pathlib import Path
 from typing import Callable
 
-from viz.ingest.process import decode, frames
+from viz.ingest.process import FrameReader, frames
 from viz.ingest.session import Session, kill_group
 
 MAX_FRAMES = 50  # frames read and not yet taken by the app before the reader waits (about 100,000 records)
@@ -46,6 +46,7 @@ class LiveFeed:
         self.child_pid: int | None = None
         self.proc: subprocess.Popen | None = None
         self._frames: deque[bytes] = deque()
+        self._reader = FrameReader()
         self._room = threading.Event()
         self._ended = False  # the last frame is in the inbox (or the ingest process ended without one)
         self._done = False  # the app took the last frame
@@ -88,7 +89,8 @@ class LiveFeed:
 
     # ---- the app's thread -----------------------------------------------------------------------------------
     def take(self) -> tuple[list, bool] | None:
-        """The next frame's records and whether the run ended with them; None while nothing waits."""
+        """The next frame's runs of records (viz.ingest.process.fold folds them into the trace) and whether the run
+        ended with them; None while nothing waits."""
         if self._done:
             return None
         try:
@@ -102,7 +104,7 @@ class LiveFeed:
             self.error = self.error or (said[-1] if said else f"the ingest process ended ({self.proc.returncode})")
             return [], True
         self._room.set()
-        info, records = decode(blob)
+        info, records = self._reader.decode(blob)
         self._see(info)
         if info["done"]:
             self._done = True

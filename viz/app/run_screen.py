@@ -40,8 +40,10 @@ from viz.app.timeline import Timeline
 from viz.app.tour import Tour, TourCaption, TourError, tour_of
 from viz.app.tuning import LiveTuning
 from viz.app.where import Whereabouts, source_at
+from viz.ingest.process import fold
 from viz.ingest.session import Session
 from viz.scenarios import list_scenarios
+from viz.trace.binary import BlockFolder
 from viz.trace.model import Lane, Trace
 from viz.views.causes import link_of
 from viz.views.durations import fmt_duration
@@ -116,6 +118,7 @@ class RunScreen(Screen):
         self.whereabouts = Whereabouts(trace)
         self.playback = Playback(trace, live=self.live)
         self.feed: LiveFeed | None = None
+        self._blocks = BlockFolder(trace)  # the live run's blocks of state records, folded into the trace
         self.pace = LivePace()
         self._nudge_pending = False  # a drain is asked for through the event loop
         self._nudged = False
@@ -242,10 +245,10 @@ class RunScreen(Screen):
             got = self.feed.take()
             if got is None:
                 break
-            records, done = got
-            if records:
+            runs, done = got
+            if runs:
                 notes_before = len(self.trace.notes)
-                self.trace.add_many(records, hold=True)  # the lanes' columns are written once, below
+                fold(self.trace, self._blocks, runs, hold=True)  # the lanes' columns are written once, below
                 self._dirty = True
                 self._tell_notes(self.trace.notes[notes_before:])
             finished = finished or done

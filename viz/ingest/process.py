@@ -5,10 +5,12 @@ interpreter it competes with drawing and keys for the GIL. So the app (viz.app.f
 process of its own, `python -m viz.ingest.process SPEC`, which runs the recorder `Session` (the traced program is its
 child) and writes the records to its stdout in frames:
 
-    8-byte little-endian length, then pickle((info, records))
+    8-byte little-endian length, then pickle((info, runs))
 
-`records` are at most FRAME_RECORDS trace records (state records in columns, the rest as dicts: cheap to unpickle in
-the app, see `encode`); `info` says what the app needs besides: the child's pid, when the script began
+`runs` hold at most FRAME_RECORDS trace records, in order: a run of state records as the payload of a binary trace
+block (viz.trace.binary: columns, the strings first seen in it), the other records as lists of dicts. The app folds
+a block's columns straight into the lanes, with no object per record (`FrameWriter`, `FrameReader`, `fold`); `info`
+says what the app needs besides: the child's pid, when the script began
 (Session.origin, perf_counter: the same clock in both processes), and in the last frame `done` and any `error`. A frame goes out once FRAME_RECORDS have come or BATCH_SECONDS have passed.
 
 Commands come in on stdin, one a line: `stop REASON` ends the program (the records of how it ended still follow).
@@ -28,9 +30,10 @@ import struct
 import sys
 import threading
 import time
-from itertools import groupby, repeat
+from itertools import groupby
 
 from viz.ingest.session import Session
+from viz.trace import binary
 from viz.trace.record import Record, StateRecord
 
 FRAME_RECORDS = 2_000  # records a frame at most: the app unpickles and folds one in about a millisecond
@@ -39,13 +42,20 @@ MAX_PENDING = 4 << 20  # bytes of frames written here and not yet read by the ap
 HEADER = struct.Struct("<Q")
 
 
-def encode(info: dict, records: list[Record]) -> bytes:
-    """One frame. The records go as runs, in order: a run of dicts as a list, a run of state records as a tuple of
-    its columns (transposed in C by zip), which `decode` turns back into records without a Python step per
-    record."""
-    runs = [list(run) if kind is dict else tuple(zip(*run)) for kind, run in groupby(records, type)]
-    body = pickle.dumps((info, runs), protocol=5)
-    return HEADER.pack(len(body)) + body
+class FrameWriter:
+    """The ingest process's end: frames of records, the strings of the state records' blocks numbered across
+    frames (the app's FrameReader follows along)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+
+    def encode(self, info: dict, records: list[Record]) -> bytes:
+        """One frame: the records as runs, in order (a run of state records as a block's payload, a run of dicts as
+        a list)."""
+        runs = [binary.records_payload(list(run), self.ids) if kind is StateRecord else list(run)
+                for kind, run in groupby(records, type)]
+        body = pickle.dumps((info, runs), protocol=5)
+        return HEADER.pack(len(body)) + body
 
 
 def frames(buf: bytearray) -> list[bytes]:
@@ -61,13 +71,35 @@ def frames(buf: bytearray) -> list[bytes]:
     return out
 
 
-def decode(body: bytes) -> tuple[dict, list[Record]]:
-    """A frame's body (what follows its length) as (info, records): the inverse of `encode`."""
-    info, runs = pickle.loads(body)
-    records: list[Record] = []
-    for run in runs:  # dicts as they are; state records from their columns
-        records += run if type(run) is list else map(tuple.__new__, repeat(StateRecord), zip(*run))
-    return info, records
+class FrameReader:
+    """The app's end: a frame's body (what follows its length) as (info, runs), the blocks checked (viz.trace.binary
+    .Block), the lists of dicts as they are. Frames are read in the order they were written."""
+
+    def __init__(self) -> None:
+        self.strings: list[str | None] = [None]
+        self.blocks = 0
+
+    def decode(self, body: bytes) -> tuple[dict, list]:
+        info, runs = pickle.loads(body)
+        for i, run in enumerate(runs):
+            if type(run) is not list:
+                self.blocks += 1
+                runs[i] = binary.records_block(run, self.strings, self.blocks, "the ingest process's frames")
+        return info, runs
+
+
+def count(runs: list) -> int:
+    """The records in a frame's runs."""
+    return sum(len(run) if type(run) is list else run.n + len(run.others) for run in runs)
+
+
+def fold(trace, folder: "binary.BlockFolder", runs: list, hold: bool = False) -> None:
+    """Fold a frame's runs into `trace` (the blocks through `folder`, the BlockFolder of this trace and feed)."""
+    for run in runs:
+        if type(run) is list:
+            trace.add_many(run, hold=hold)
+        else:
+            folder.fold(run, hold=hold)
 
 
 class _Command(Session):
@@ -89,6 +121,7 @@ class Ingest:
         self.commands = commands
         self.stop_reason: str | None = None
         self.pending = bytearray()
+        self.writer = FrameWriter()
         self.records: list = []
         self.sent = time.monotonic()
         self.app_gone = False
@@ -114,9 +147,10 @@ class Ingest:
         cut = len(records) if due else len(records) - len(records) % FRAME_RECORDS
         for i in range(0, cut, FRAME_RECORDS):
             last = final and i + FRAME_RECORDS >= cut
-            self.pending += encode(self.info(done=last, **(more if last else {})), records[i:i + FRAME_RECORDS])
+            self.pending += self.writer.encode(self.info(done=last, **(more if last else {})),
+                                               records[i:i + FRAME_RECORDS])
         if final and not cut:
-            self.pending += encode(self.info(done=True, **more), [])
+            self.pending += self.writer.encode(self.info(done=True, **more), [])
         if cut:
             self.sent = now
         self.records = records[cut:]

@@ -365,6 +365,15 @@ def _decode(payload: bytes, number: int, offset: int, strings: list, path: str) 
     return b
 
 
+def records_block(payload: bytes, strings: list, number: int, source: str) -> Block:
+    """A records block's payload (as records_payload makes it), checked, as a Block, its new strings appended to
+    `strings`: a live run's blocks (viz.ingest.process). Raises TraceFileError naming `source` and the block."""
+    try:
+        return _decode(payload, number, 0, strings, source)
+    except _Corrupt as e:
+        raise _error(source, number, 0, str(e)) from None
+
+
 def check_py(b: Block, nstrings: int) -> tuple[int, str] | None:
     """The first state record of a block whose columns the model cannot take: (index, what is wrong), or None.
     The reference for _binary.c's check."""
@@ -412,32 +421,49 @@ def read_batches(path: str, f: IO[bytes], result: ReadResult) -> Iterator[list[R
         yield block_records(b, strings)
 
 
-def fold_into(trace: Any, blocks: Iterable[Block]) -> None:
-    """Fold checked blocks (of read_blocks) into `trace`, a viz.trace.model.Trace: the columns go straight into
-    the lanes in C (Folder.fold_columns) when built, else as StateRecords through Trace.add_many; either way the
-    model is the one the same records folded one by one give."""
-    folder = trace._folder
-    if folder is None or not hasattr(folder, "fold_columns"):
-        strings: list[str | None] = [None]
-        for b in blocks:
-            strings.extend(b.strings)
-            trace.add_many(block_records(b, strings))
-        return
-    idmap = array("i", [0])  # the file's string id -> the trace's
-    intern, fold, add = trace._intern, folder.fold_columns, trace.add
-    try:
-        for b in blocks:
-            idmap.extend([intern(s) for s in b.strings])
-            at = 0
+class BlockFolder:
+    """Folds checked blocks into `trace`, a viz.trace.model.Trace, one after the other, the strings of each block
+    carried over to the next: a file's blocks (fold_into), or a live run's (viz.ingest.process sends its state
+    records in blocks). The columns go straight into the lanes in C (Folder.fold_columns) when built, else as
+    StateRecords through Trace.add_many; either way the model is the one the same records folded one by one give.
+    With `hold`, as Trace.add_many's: call trace.flush() before reading the lanes."""
+
+    def __init__(self, trace: Any):
+        self.trace = trace
+        self.strings: list[str | None] = [None]  # the blocks' string ids -> strings (without the C fold)
+        self.idmap = array("i", [0])  # the blocks' string ids -> the trace's
+
+    def fold(self, b: Block, hold: bool = False) -> None:
+        trace = self.trace
+        folder = trace._folder
+        if folder is None or not hasattr(folder, "fold_columns"):
+            self.strings.extend(b.strings)
+            trace.add_many(block_records(b, self.strings), hold=hold)
+            return
+        intern, fold = trace._intern, folder.fold_columns
+        self.idmap.extend([intern(s) for s in b.strings])
+        at = 0
+        try:
             for place, rec in b.others:
                 if place > at:
-                    fold(trace, b.payload, COLUMNS_HEAD.size, b.n, at, place, idmap)
+                    fold(trace, b.payload, COLUMNS_HEAD.size, b.n, at, place, self.idmap)
                     at = place
-                add(rec)
+                trace.add(rec)
             if b.n > at:
-                fold(trace, b.payload, COLUMNS_HEAD.size, b.n, at, b.n, idmap)
+                fold(trace, b.payload, COLUMNS_HEAD.size, b.n, at, b.n, self.idmap)
+        finally:
+            if not hold:
+                folder.flush()
+
+
+def fold_into(trace: Any, blocks: Iterable[Block]) -> None:
+    """Fold checked blocks (of read_blocks) into `trace` (see BlockFolder)."""
+    folder = BlockFolder(trace)
+    try:
+        for b in blocks:
+            folder.fold(b, hold=True)
     finally:
-        folder.flush()
+        trace.flush()
 
 
 register_form(Form(MAGIC, SUFFIX, read_batches, BinaryWriter))  # format.py's readers and TraceWriter.open find it
