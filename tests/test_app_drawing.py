@@ -389,3 +389,15 @@ def test_advancing_a_live_trace_grows_its_open_spans():
     assert trace.span_at(lane, 1.2).duration == pytest.approx(1.0)
     trace.advance(1.0)  # never backwards
     assert trace.duration == pytest.approx(1.5)
+
+
+def test_the_exit_record_ends_a_live_trace_the_clock_estimate_ran_past():
+    """The app's clock moves the end on while the last records are on their way; the program's exit sets it."""
+    trace = make_trace({"main": [(0.0, "running", None), (0.3, "blocked", "gevent.joinall(…)")]})
+    trace.advance(0.55)
+    trace.add({"k": "state", "t": 0.33, "task": trace.lanes[0].task, "state": "running"})
+    trace.add({"k": "end", "t": 0.334, "task": trace.lanes[0].task})
+    assert trace.duration == pytest.approx(0.55)
+    trace.add({"k": "exit", "t": 0.334, "outcome": "finished", "status": 0, "signal": None, "detail": None})
+    assert trace.duration == pytest.approx(0.334)
+    assert trace.span_at(trace.lanes[0], 0.333).state == "running"

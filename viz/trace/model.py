@@ -119,6 +119,7 @@ class Trace:
         self.causes: dict[int, list[Cause]] = {}  # task -> what woke it, in time order
         self.exit: dict | None = None
         self.end_time = 0.0
+        self._advanced = False  # end_time was moved on by a live clock estimate (advance), not by a record
         self._steps = array("d")
         self._steps_sorted = True
         self.truncated_at: int | None = None
@@ -174,10 +175,13 @@ class Trace:
     def advance(self, t: float) -> None:
         """While live: the run has reached time t though no record says so yet (open spans grow to it).
 
-        The viewer calls this with a clock estimate while, say, a blocking call keeps the program silent.
+        The viewer calls this with a clock estimate while, say, a blocking call keeps the program silent. The exit
+        record, when it comes, sets the run's end: the estimate may have run past it while the last records were on
+        their way.
         """
         if t > self.end_time:
             self.end_time = float(t)
+            self._advanced = True
             self.changes += 1
 
     def add_many(self, records: Iterable[Record], hold: bool = False) -> None:
@@ -296,6 +300,8 @@ class Trace:
                 causes.append(cause)
         elif kind == "exit":
             self.exit = rec
+            if self._advanced and t is not None and t < self.end_time:
+                self.end_time = float(t)  # (every record comes before the exit, at its time or earlier)
 
     def _lane(self, task: int, t: float | None) -> Lane:
         i = self._lane_of.get(task)
