@@ -295,25 +295,29 @@ def _record(args: argparse.Namespace, script_args: list[str], held=None) -> int:
     previous = signal.signal(signal.SIGINT, on_ctrl_c)
     try:
         session.start()
-        # what the report needs loads while the program runs (the pipe reader thread keeps its pipes drained)
-        from rich.console import Console
-
         from viz.trace.model import Trace
         from viz.views.diagnostics import diagnose
         from viz.views.durations import fmt_duration
-        from viz.views.text import outcome_line, print_report
+        from viz.views.outcome import outcome_line
 
         trace = Trace(session.header)
-        err = Console(stderr=True, highlight=False)
-        if err.is_terminal and not args.quiet:
-            with err.status(f"recording {name}…") as status:
-                def progress(recs):
-                    trace.add_many(recs)
-                    status.update(f"recording {name}… {session.elapsed:.1f} s, {len(trace.lanes)} tasks, "
-                                  f"{trace.step_count:,} events")
-                record(progress)
-        else:
+        if args.quiet:  # one line at the end: no Rich (its loading would outlast a short program)
             record(trace.add_many)
+        else:  # what the report needs loads while the program runs (the pipe reader thread keeps its pipes drained)
+            from rich.console import Console
+
+            from viz.views.text import print_report
+
+            err = Console(stderr=True, highlight=False)
+            if err.is_terminal:
+                with err.status(f"recording {name}…") as status:
+                    def progress(recs):
+                        trace.add_many(recs)
+                        status.update(f"recording {name}… {session.elapsed:.1f} s, {len(trace.lanes)} tasks, "
+                                      f"{trace.step_count:,} events")
+                    record(progress)
+            else:
+                record(trace.add_many)
     finally:
         signal.signal(signal.SIGINT, previous)
         session.close()
@@ -365,7 +369,7 @@ def _failed_on(fail_on, findings, thresholds) -> str | None:
 
 def _print_json(trace, findings) -> None:
     import json
-    from viz.views.text import outcome_line
+    from viz.views.outcome import outcome_line
     doc = {"target": trace.header.get("target"), "outcome": trace.exit, "summary": outcome_line(trace),
            "findings": [f.to_json() for f in findings]}
     print(json.dumps(doc, ensure_ascii=False, indent=1))
@@ -506,7 +510,7 @@ def _record_one(path, name: str, which: str, timeout: float | None, out) -> "Tra
 
     from viz.ingest.session import RUN_BATCH, Session
     from viz.trace.model import Trace
-    from viz.views.text import outcome_line
+    from viz.views.outcome import outcome_line
 
     session = Session(path, [], name=name, timeout=timeout, out=out)
     trace = Trace(session.header)

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from viz.trace.model import RUNNING, Lane, Trace
 from viz.views.durations import fmt_duration
+from viz.views.outcome import outcome_line
 from viz.views.verdict import verdict
 from viz.views.cells import BLOCKED_V, IDLE_V, LOOP_V, LOOP_WORDS, READY_V, RUNNING_V, WORDS, lane_cells, \
     with_loop_words
@@ -238,24 +239,6 @@ class TotalsTable:
             name = name if len(name) <= name_w else name[:name_w - 1] + "…"
             yield Line([(name.ljust(name_w), "bold"), ("".join(self.GAP + c.rjust(w) for c, w in zip(cells, widths)),
                                                         "")])
-
-
-def outcome_line(trace: Trace) -> str:
-    ex = trace.exit
-    wall = f"wall time {fmt_duration(trace.duration)}"
-    judged = verdict(trace)
-    if judged is not None and judged.span > 0:
-        wall += f" · {judged.words()}"  # the last words: the factor, `1.7x`
-    if ex is None:
-        return f"the run did not finish · {wall}"
-    what = {"finished": "finished", "raised": "raised an exception", "exited": "exited", "os._exit": "called os._exit",
-            "timeout": "timed out", "stopped": "was stopped", "killed": "was killed", "crashed": "crashed",
-            "interrupted": "was interrupted"}.get(ex["outcome"], ex["outcome"])
-    stopped_by_viz = ex["outcome"] in ("timeout", "stopped", "interrupted")  # its status is our SIGTERM's, not its own
-    status = f" (exit status {ex['status']})" if ex.get("status") and not stopped_by_viz else ""
-    sig = f" ({ex['signal']})" if ex.get("signal") else ""
-    detail = (f": {ex['detail']}" if ex.get("detail") and ex["outcome"] not in ("finished", ex["detail"]) else "")
-    return f"the program {what}{status}{sig}{detail} · {wall}"
 
 
 def print_report(trace: Trace, console: Console | None = None, output: bool = True, findings=None) -> None:
