@@ -1,0 +1,92 @@
+"""`viz run` until the timeline is complete, against a plain run of the same program (issue 18: <= 2.0x).
+
+    python bench/run_whole.py [--rounds 5] [--program FILE ARGS...]
+
+Each round runs the program plainly (`python PROGRAM ARGS`), then the app on a live run of it: a fresh interpreter
+that imports the app, runs it headless at 200x50 as `viz run` would (Textual's test driver instead of a terminal:
+no terminal output is timed), and prints a line the moment the run screen is no longer live, every record of the
+run folded into the timeline. Both are timed from just before the spawn: the app's start-up (its imports, Textual's
+first screen) counts, as it does for a user. The ratio is taken within each round, and the headline is its median.
+Default program: switch_heavy 1,000 x 400 (about a second plain).
+
+Last line of stdout: run_whole_over_plain=<median ratio>.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True  # leave no __pycache__ behind in bench/
+
+from _common import PROGRAMS, PY, log, median, table  # noqa: E402
+
+COMPLETE = "timeline complete"
+
+
+async def _headless(script: str, args: list[str], timeout: float) -> None:
+    """In the spawned interpreter: the app on a live run, until the run screen is no longer live."""
+    from viz.app.app import VizApp
+    from viz.app.run_screen import RunScreen
+
+    app = VizApp(run=(script, "bench", args, timeout))
+    async with app.run_test(size=(200, 50)) as pilot:
+        while not isinstance(app.screen, RunScreen):
+            await pilot.pause(0.005)
+        while app.screen.live:
+            await asyncio.sleep(0.005)
+        print(COMPLETE, flush=True)
+        await pilot.press("q")
+
+
+def timed(cmd: list[str], until: str | None = None) -> float:
+    """Seconds from the spawn to the process's end, or to its first stdout line containing `until`."""
+    start = time.perf_counter()
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                          text=True) as proc:
+        for line in proc.stdout:
+            if until is not None and until in line:
+                took = time.perf_counter() - start
+                proc.stdout.read()
+                proc.wait()
+                return took
+        proc.wait()
+        if until is not None or proc.returncode:
+            raise RuntimeError(f"{' '.join(cmd[:3])}… exited {proc.returncode} without `{until}`")
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--timeout", type=float, default=120, help="the live run's time limit (s)")
+    p.add_argument("--program", nargs="+", default=[str(PROGRAMS / "switch_heavy.py"), "1000", "400"],
+                   metavar=("FILE", "ARGS"))
+    p.add_argument("--headless", action="store_true", help=argparse.SUPPRESS)  # the spawned app's side
+    a = p.parse_args()
+    script, args = a.program[0], a.program[1:]
+    if a.headless:
+        asyncio.run(_headless(script, args, a.timeout))
+        return 0
+    app_cmd = [PY, __file__, "--headless", "--timeout", str(a.timeout), "--program", script, *args]
+    timed(app_cmd, COMPLETE)  # untimed: bytecode and the OS file cache as a user has them
+    plains, wholes, ratios = [], [], []
+    for r in range(a.rounds):
+        plain = timed([PY, script, *args])
+        whole = timed(app_cmd, COMPLETE)
+        plains.append(plain)
+        wholes.append(whole)
+        ratios.append(whole / plain)
+        log(f"round {r + 1}/{a.rounds}: plain {plain:.3f} s, viz run until complete {whole:.3f} s: {whole / plain:.2f}x")
+    print(table([["plain run (s), median", f"{median(plains):.3f}"],
+                 ["viz run until the timeline is complete (s), median", f"{median(wholes):.3f}"],
+                 ["ratio within a round, median", f"{median(ratios):.2f}x"]], ["figure", "value"]))
+    print(f"run_whole_over_plain={median(ratios):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
