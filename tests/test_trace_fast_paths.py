@@ -292,3 +292,28 @@ def test_a_lanes_cells_are_the_same_in_c_and_in_python(starts, tail, t0, width, 
     want = [cells.exact_cell(starts, codes, end, edges[c], edges[c + 1]) for c in range(width)]
     assert list(cells._exact_row_py(starts, codes, end, edges)) == want
     assert list(fold.exact_row(starts, codes, end, edges)) == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 5)), min_size=2, max_size=80), st.integers(1, 4),
+       st.integers(0, 1000))
+def test_a_lanes_summary_buckets_are_the_same_in_c_and_in_python(spans, pieces, offset):
+    """Spans at random times (some on bucket edges, some of no length), extended a piece at a time as a live lane
+    grows: the timeline's summary (viz.app.lanes._Summary) has the same levels with summary_fill as with the loop."""
+    from array import array
+
+    import viz.app.lanes as lanes
+    starts = array("d", sorted((offset + x) * 0.0007 for x, _ in spans))
+    codes = bytearray(code for _, code in spans)
+    cuts = sorted({len(starts) - 1, *(len(starts) * k // pieces for k in range(1, pieces))} - {0})
+
+    def build() -> dict:
+        summary = lanes._Summary(starts, len(starts))
+        for closed in cuts:
+            summary.extend(starts, codes, closed)
+        summary.level(summary.k0 + 2)  # a coarser level, made from the finest
+        return {k: (j0, bytes(row)) for k, (j0, row) in summary.levels.items()}
+
+    got = build()
+    with mock.patch.object(lanes, "summary_fill", None):
+        assert build() == got

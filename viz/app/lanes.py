@@ -29,6 +29,7 @@ definition. How a lane is drawn depends on how many of its changes the view hold
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
 from bisect import bisect_left, bisect_right
@@ -57,6 +58,12 @@ _THERM = (0, 1, 3, 7, 15, 31)
 _TO_THERM = bytes(_THERM) + bytes(250)
 _FROM_THERM = bytes(_THERM.index(i) if i in _THERM else 0 for i in range(256))
 _FILL = [bytes([t]) for t in range(32)]
+summary_fill = None  # viz/trace/_fold.c (VIZ_PURE_PYTHON=1 or a build without a compiler: the loop in _Summary.extend)
+if not os.environ.get("VIZ_PURE_PYTHON"):
+    try:
+        from viz.trace._fold import summary_fill
+    except ImportError:  # pragma: no cover - depends on the build
+        pass
 
 
 class LanePainter:
@@ -368,21 +375,23 @@ class _Summary:
         k0 = self.k0
         j0, row = self.levels[k0]
         inv = 2.0 ** -k0
-        scaled = list(map(inv.__mul__, starts[lo:closed + 1].tolist()))  # in buckets; exact (a power of two)
-        firsts = list(map(math.floor, scaled))  # the bucket each span starts in
-        ends = map(math.ceil, scaled)  # one past the last bucket the span before ends in
-        next(ends)
-        need = firsts[-1] + 1 - j0
+        need = math.floor(inv * starts[closed]) + 1 - j0  # up to the bucket the last span starts in
         if len(row) < need:
             row.extend(bytes(need - len(row)))
-        fill = _FILL
-        for ja, jb, t in zip(firsts, ends, codes[lo:closed].translate(_TO_THERM)):
-            ja -= j0
-            row[ja] |= t
-            jb -= j0 + 1
-            if jb > ja:  # the buckets after the first lie inside this span: nothing else is there yet
-                row[ja + 1:jb + 1] = fill[t] * (jb - ja)
-        first = firsts[0]
+        first = math.floor(inv * starts[lo])
+        if summary_fill is not None:  # viz/trace/_fold.c: the loop below, in C
+            summary_fill(row, j0, inv, starts, codes[lo:closed].translate(_TO_THERM), lo, closed)
+        else:
+            scaled = list(map(inv.__mul__, starts[lo:closed + 1].tolist()))  # in buckets; exact (a power of two)
+            ends = map(math.ceil, scaled)  # one past the last bucket the span before ends in
+            next(ends)
+            fill = _FILL
+            for ja, jb, t in zip(map(math.floor, scaled), ends, codes[lo:closed].translate(_TO_THERM)):
+                ja -= j0  # the bucket the span starts in
+                row[ja] |= t
+                jb -= j0 + 1
+                if jb > ja:  # the buckets after the first lie inside this span: nothing else is there yet
+                    row[ja + 1:jb + 1] = fill[t] * (jb - ja)
         self.done = closed
         for k in self.levels:
             if k > k0:

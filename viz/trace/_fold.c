@@ -12,7 +12,8 @@
  *   does in Python.
  * - long_spans(...), longest_span(...): a lane's spans by their length, for the findings and the report's labels
  *   (viz.views.diagnostics, viz.views.text), which fall back to Python loops without this module.
- * - exact_row(...): a lane's display code per cell (viz.views.cells), for the report's swimlanes and the timeline.
+ * - exact_row(...): a lane's display code per cell (viz.views.cells), for the report's swimlanes and the timeline;
+ *   summary_fill(...): a lane's spans into the timeline's summary buckets (viz.app.lanes).
  *
  * A live run and a loaded file both spend most of their time here: a million records is a million trips through
  * these loops. The module is optional: without a compiler the Python code does the same, only slower; tests check
@@ -1186,7 +1187,54 @@ static PyObject *py_exact_row(PyObject *mod, PyObject *const *args, Py_ssize_t n
     return row;
 }
 
+/* summary_fill(row, j0, inv, starts, therm, lo, closed): spans [lo, closed) of a lane into the finest level of the
+ * timeline's summary (viz.app.lanes._Summary.extend): span i covers buckets floor(starts[i] * inv) .. ceil(starts[i +
+ * 1] * inv) - 1, bucket j being row[j - j0]; its thermometer code therm[i - lo] is ORed into the first bucket and
+ * fills the others (nothing else is there yet). The row must already reach the last span's first bucket. */
+static PyObject *py_summary_fill(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 7 || !PyByteArray_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "summary_fill(row: bytearray, j0, inv, starts, therm, lo, closed)");
+        return NULL;
+    }
+    long long j0 = PyLong_AsLongLong(args[1]);
+    double inv = PyFloat_AsDouble(args[2]);
+    Py_ssize_t lo = PyLong_AsSsize_t(args[5]), closed = PyLong_AsSsize_t(args[6]);
+    if (PyErr_Occurred()) return NULL;
+    Py_buffer st, therm;
+    if (PyObject_GetBuffer(args[3], &st, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    if (PyObject_GetBuffer(args[4], &therm, PyBUF_SIMPLE) < 0) { PyBuffer_Release(&st); return NULL; }
+    Py_ssize_t n = st.len / (Py_ssize_t)sizeof(double);
+    PyObject *result = NULL;
+    if (st.itemsize != sizeof(double) || st.format == NULL || strcmp(st.format, "d") != 0 || lo < 0 || closed >= n
+        || closed < lo || therm.len < closed - lo) {
+        PyErr_SetString(PyExc_ValueError, "starts must be an array('d') holding spans [lo, closed], therm a code each");
+        goto done;
+    }
+    const double *t = (const double *)st.buf;
+    const unsigned char *code = (const unsigned char *)therm.buf;
+    unsigned char *row = (unsigned char *)PyByteArray_AS_STRING(args[0]);
+    long long size = PyByteArray_GET_SIZE(args[0]);
+    for (Py_ssize_t i = lo; i < closed; i++) {
+        long long ja = (long long)floor(t[i] * inv) - j0, jb = (long long)ceil(t[i + 1] * inv) - j0 - 1;
+        if (ja < 0 || ja >= size || jb >= size) {
+            PyErr_SetString(PyExc_IndexError, "a span's buckets lie outside the row");
+            goto done;
+        }
+        unsigned char v = code[i - lo];
+        row[ja] |= v;
+        if (jb > ja) memset(row + ja + 1, v, (size_t)(jb - ja));
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&st);
+    PyBuffer_Release(&therm);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"summary_fill", (PyCFunction)(void (*)(void))py_summary_fill, METH_FASTCALL,
+     "summary_fill(row, j0, inv, starts, therm, lo, closed): spans [lo, closed) into a summary row, as\n"
+     "viz.app.lanes._Summary.extend"},
     {"exact_row", (PyCFunction)(void (*)(void))py_exact_row, METH_FASTCALL,
      "exact_row(starts, codes, end, edges) -> bytearray: the highest display code of the spans overlapping each cell\n"
      "[edges[c], edges[c + 1]), as viz.views.cells.exact_cell"},
