@@ -3,7 +3,7 @@
     python bench/run_whole.py [--rounds 5] [--program FILE ARGS...]
 
 Each round runs the program plainly (`python PROGRAM ARGS`), then the app on a live run of it: a fresh interpreter
-that imports the app, runs it headless at 200x50 as `viz run` would (Textual's test driver instead of a terminal:
+that starts the run, imports the app and runs it headless at 200x50 as `viz run` would (Textual's test driver instead of a terminal:
 no terminal output is timed), and prints a line the moment the run screen is no longer live, every record of the
 run folded into the timeline. Both are timed from just before the spawn: the app's start-up (its imports, Textual's
 first screen) counts, as it does for a user. The ratio is taken within each round, and the headline is its median.
@@ -28,11 +28,16 @@ COMPLETE = "timeline complete"
 
 
 async def _headless(script: str, args: list[str], timeout: float) -> None:
-    """In the spawned interpreter: the app on a live run, until the run screen is no longer live."""
+    """In the spawned interpreter: the app on a live run, until the run screen is no longer live. As `viz run`
+    (viz.app.run_target) does, the run starts before Textual and the app are imported."""
+    from viz.app.feed import LiveFeed
+    from viz.ingest.session import Session
+
+    feed = LiveFeed(Session(script, args, name="bench", timeout=timeout)).start()
     from viz.app.app import VizApp
     from viz.app.run_screen import RunScreen
 
-    app = VizApp(run=(script, "bench", args, timeout))
+    app = VizApp(run=(script, "bench", args, timeout), feed=feed)
     async with app.run_test(size=(200, 50)) as pilot:
         while not isinstance(app.screen, RunScreen):
             await pilot.pause(0.005)

@@ -15,10 +15,18 @@ def run_picker() -> int:
 
 
 def run_target(script_path: str, name: str, args: list[str], timeout: float | None) -> int:
-    """`viz run TARGET`: run the script live and open the app on it."""
-    from viz.app.app import VizApp
+    """`viz run TARGET`: run the script live and open the app on it. The run starts first (its ingest process, then
+    the program), while Textual and the app load: the timeline catches up with what it did meanwhile."""
+    from viz.app.feed import LiveFeed
+    from viz.ingest.session import Session
 
-    return _run(VizApp(run=(script_path, name, list(args), timeout)))
+    feed = LiveFeed(Session(script_path, list(args), name=name, timeout=timeout)).start()
+    try:
+        from viz.app.app import VizApp
+
+        return _run(VizApp(run=(script_path, name, list(args), timeout), feed=feed))
+    finally:
+        feed.close()  # (the run screen has closed it already, unless the app failed before showing it)
 
 
 def show_trace(path: str) -> int:

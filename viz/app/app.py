@@ -30,8 +30,10 @@ class VizApp(App):
 
     def __init__(self, *, picker: bool = False, scenarios: list[Scenario] | None = None,
                  run: tuple[str, str, list[str], float | None] | None = None,
-                 trace: Trace | None = None, trace_name: str | None = None):
+                 trace: Trace | None = None, trace_name: str | None = None, feed=None):
+        """`run`: (script, name, args, timeout) of a live run; `feed`: that run's LiveFeed, started already."""
         super().__init__()
+        self._feed = feed
         self._start_picker = picker
         self._scenarios = scenarios
         self._live_run = run
@@ -48,7 +50,7 @@ class VizApp(App):
             self.push_screen(PickerScreen(scenarios))
         elif self._live_run is not None:
             script, name, args, timeout = self._live_run
-            self.push_screen(RunScreen.live_run(script, name, args, timeout))
+            self.push_screen(RunScreen.live_run(script, name, args, timeout, feed=self._feed))
         elif self._trace is not None:
             self.push_screen(RunScreen(self._trace, self._trace_name or "trace"))
 

@@ -37,9 +37,9 @@ _ROOT = str(Path(__file__).resolve().parent.parent.parent)  # the folder viz is 
 class LiveFeed:
     child: list[str] | None = None  # the traced child's command instead of the recorder's (see viz.ingest.process)
 
-    def __init__(self, session: Session, arrived: Callable[[], None]):
+    def __init__(self, session: Session, arrived: Callable[[], None] = lambda: None):
         """`session` describes the run (script, arguments, name, timeout); it is started in the ingest process,
-        never here."""
+        never here. `arrived` may be set later (the reader thread calls whatever it is then)."""
         self.session = session
         self.arrived = arrived
         self.error: str | None = None

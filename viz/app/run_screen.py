@@ -117,7 +117,7 @@ class RunScreen(Screen):
         self.totals = Totals(trace)
         self.whereabouts = Whereabouts(trace)
         self.playback = Playback(trace, live=self.live)
-        self.feed: LiveFeed | None = None
+        self.feed: LiveFeed | None = None  # started on mount, or before (live_run's `feed`)
         self._blocks = BlockFolder(trace)  # the live run's blocks of state records, folded into the trace
         self.pace = LivePace()
         self._nudge_pending = False  # a drain is asked for through the event loop
@@ -144,9 +144,12 @@ class RunScreen(Screen):
 
     @classmethod
     def live_run(cls, script: str, name: str, args: list[str] | None = None, timeout: float | None = None,
-                 can_go_back: bool = False) -> "RunScreen":
-        session = Session(script, args or [], name=name, timeout=timeout)
-        return cls(Trace(session.header), name, session=session, can_go_back=can_go_back)
+                 can_go_back: bool = False, feed: LiveFeed | None = None) -> "RunScreen":
+        """A live run of the script; with `feed`, the run it started already (its session describes it)."""
+        session = feed.session if feed is not None else Session(script, args or [], name=name, timeout=timeout)
+        screen = cls(Trace(session.header), name, session=session, can_go_back=can_go_back)
+        screen.feed = feed
+        return screen
 
     # ---- layout ---------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -180,7 +183,11 @@ class RunScreen(Screen):
             self._tell_notes(self.trace.notes)
         if self.session is not None:
             self._tuning.apply(time.monotonic())  # interpreter settings for a flood of records (viz.app.tuning)
-            self.feed = LiveFeed(self.session, self._records_arrived).start()
+            if self.feed is None:
+                self.feed = LiveFeed(self.session, self._records_arrived).start()
+            else:  # started before the app loaded: what came meanwhile is drained now
+                self.feed.arrived = self._records_arrived
+                self._records_arrived()
             self._live_timer = self.set_interval(LIVE_REFRESH, self._live_tick)
         self._sync()
 
