@@ -25,6 +25,7 @@ class SummaryPanel(TracePanel):
     since: float | None = None   # a time range the user marked, ( and ): the summary covers [since, until] only
     until: float | None = None
     _counted: tuple | None = None  # (lane count, helpers) and the counted lanes for them
+    _short: tuple | None = None  # (width, every task's name) and the names shortened to it
 
     def show(self, t: float) -> None:
         self._shown = (t,)
@@ -93,7 +94,10 @@ class SummaryPanel(TracePanel):
             columns.remove((3, "idle"))  # no room for both: the loop column matters more than the idle one
         longest = max((len(lane.name) for lane, _ in rows), default=4)
         name_w = max(5, min(longest, room - COLUMN * len(columns)))
-        shorter = dict(zip((lane.task for lane in lanes), short_names([lane.name for lane in lanes], name_w)))
+        key = (name_w, tuple(lane.name for lane in lanes))
+        if self._short is None or self._short[0] != key:  # a live run redraws this often, its names rarely change
+            self._short = (key, short_names(list(key[1]), name_w))
+        shorter = dict(zip((lane.task for lane in lanes), self._short[1]))
         names = [shorter[lane.task] for lane, _ in rows]  # shortened among all the tasks, shown or not
         head = f"{'task':<{name_w}}" + "".join(f" {title:>{COLUMN - 1}}" for _, title in columns)
         out.append(head + "\n", style=self.get_component_rich_style("summary--head"))
