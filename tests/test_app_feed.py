@@ -40,7 +40,8 @@ class Reader:
             while (got := self.feed.take()) is not None:
                 runs, last = got
                 ingest.fold(self.trace, self.blocks, runs)
-                self.frames.append((ingest.count(runs), last))
+                self.frames.append((sum(len(run) if type(run) is list else run.n + len(run.others) for run in runs),
+                                    last))
                 if last:
                     self.done.set()
 

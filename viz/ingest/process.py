@@ -88,11 +88,6 @@ class FrameReader:
         return info, runs
 
 
-def count(runs: list) -> int:
-    """The records in a frame's runs."""
-    return sum(len(run) if type(run) is list else run.n + len(run.others) for run in runs)
-
-
 def fold(trace, folder: "binary.BlockFolder", runs: list, hold: bool = False) -> None:
     """Fold a frame's runs into `trace` (the blocks through `folder`, the BlockFolder of this trace and feed)."""
     for run in runs:
