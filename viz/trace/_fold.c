@@ -920,18 +920,25 @@ static PyObject *py_scan_block(PyObject *mod, PyObject *const *args, Py_ssize_t 
 
 /* ---- prefix_extend, prefix_at: the running totals per state of a lane's spans (viz.trace.totals) -------------- */
 
+/* The buffer of a lane's starts, an array('d'): the number of spans, or -1 with an error set (nothing held). */
+static Py_ssize_t starts_buffer(PyObject *starts, Py_buffer *st) {
+    if (PyObject_GetBuffer(starts, st, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return -1;
+    if (st->itemsize != sizeof(double) || st->format == NULL || strcmp(st->format, "d") != 0) {
+        PyErr_SetString(PyExc_TypeError, "starts must be an array('d')");
+        PyBuffer_Release(st);
+        return -1;
+    }
+    return st->len / (Py_ssize_t)sizeof(double);
+}
+
 /* The buffers of a lane's starts (array('d')), state codes and flags (bytes-like), checked against span range
  * [lo, hi): 0, or -1 with an error set (the buffers are released either way on error). */
 static int lane_buffers(PyObject *const *args, Py_ssize_t lo, Py_ssize_t hi, Py_buffer *st, Py_buffer *codes,
                         Py_buffer *flags) {
-    if (PyObject_GetBuffer(args[0], st, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return -1;
+    Py_ssize_t n = starts_buffer(args[0], st);
+    if (n < 0) return -1;
     if (PyObject_GetBuffer(args[1], codes, PyBUF_SIMPLE) < 0) goto fail;
     if (PyObject_GetBuffer(args[2], flags, PyBUF_SIMPLE) < 0) goto fail;
-    if (st->itemsize != sizeof(double) || st->format == NULL || strcmp(st->format, "d") != 0) {
-        PyErr_SetString(PyExc_TypeError, "starts must be an array('d')");
-        goto fail;
-    }
-    Py_ssize_t n = st->len / (Py_ssize_t)sizeof(double);
     if (lo < 0 || hi < lo || hi + 1 > n || hi > codes->len || hi > flags->len) {
         PyErr_SetString(PyExc_IndexError, "span range out of the lane");
         goto fail;
@@ -1047,11 +1054,11 @@ static PyObject *py_prefix_at(PyObject *mod, PyObject *const *args, Py_ssize_t n
 
 /* The buffers of a lane's starts (array('d')) and state codes: n spans, or -1 with an error set. */
 static Py_ssize_t span_buffers(PyObject *starts, PyObject *states, Py_buffer *st, Py_buffer *codes) {
-    if (PyObject_GetBuffer(starts, st, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return -1;
+    Py_ssize_t n = starts_buffer(starts, st);
+    if (n < 0) return -1;
     if (PyObject_GetBuffer(states, codes, PyBUF_SIMPLE) < 0) { PyBuffer_Release(st); return -1; }
-    Py_ssize_t n = st->len / (Py_ssize_t)sizeof(double);
-    if (st->itemsize != sizeof(double) || st->format == NULL || strcmp(st->format, "d") != 0 || codes->len < n) {
-        PyErr_SetString(PyExc_TypeError, "starts must be an array('d'), states a code per span");
+    if (codes->len < n) {
+        PyErr_SetString(PyExc_TypeError, "states must hold a code per span");
         PyBuffer_Release(st);
         PyBuffer_Release(codes);
         return -1;
@@ -1201,13 +1208,12 @@ static PyObject *py_summary_fill(PyObject *mod, PyObject *const *args, Py_ssize_
     Py_ssize_t lo = PyLong_AsSsize_t(args[5]), closed = PyLong_AsSsize_t(args[6]);
     if (PyErr_Occurred()) return NULL;
     Py_buffer st, therm;
-    if (PyObject_GetBuffer(args[3], &st, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    Py_ssize_t n = starts_buffer(args[3], &st);
+    if (n < 0) return NULL;
     if (PyObject_GetBuffer(args[4], &therm, PyBUF_SIMPLE) < 0) { PyBuffer_Release(&st); return NULL; }
-    Py_ssize_t n = st.len / (Py_ssize_t)sizeof(double);
     PyObject *result = NULL;
-    if (st.itemsize != sizeof(double) || st.format == NULL || strcmp(st.format, "d") != 0 || lo < 0 || closed >= n
-        || closed < lo || therm.len < closed - lo) {
-        PyErr_SetString(PyExc_ValueError, "starts must be an array('d') holding spans [lo, closed], therm a code each");
+    if (lo < 0 || closed >= n || closed < lo || therm.len < closed - lo) {
+        PyErr_SetString(PyExc_ValueError, "starts must hold spans [lo, closed], therm a code for each but the last");
         goto done;
     }
     const double *t = (const double *)st.buf;
