@@ -7,7 +7,7 @@ import weakref
 
 import pytest
 
-from viz.app.live import (FOLD_BUDGET, FOLD_REST, INPUT_HOLD, INPUT_STREAK, LIVE_REFRESH, LIVE_SPACING,
+from viz.app.live import (FOLD_BATCH, FOLD_BUDGET, FOLD_EVERY, FOLD_REST, INPUT_HOLD, INPUT_STREAK, LIVE_REFRESH, LIVE_SPACING,
                           LivePace)
 from viz.app.tuning import RELEASE_EVERY, SWITCH_INTERVAL, YOUNG_THRESHOLD, LiveTuning
 
@@ -74,3 +74,15 @@ def test_folding_rests_as_long_as_it_took_and_redraws_space_out_as_they_get_dear
     assert not pace.redraw_due(20.0 + LIVE_REFRESH - 0.001) and pace.redraw_due(20.0 + LIVE_REFRESH)
     pace.redrew(30.0, 30.05, painted=0.05)  # a dear one: spaced out by LIVE_SPACING times its cost
     assert not pace.redraw_due(30.0 + 0.5) and pace.redraw_due(30.0 + LIVE_SPACING * 0.15)
+
+
+def test_a_few_frames_wait_for_more_until_fold_every_but_a_batch_of_frames_is_folded_at_once():
+    """Each fold ends by writing every lane it touched: with a thousand lanes, folding a frame at a time would cost
+    more than the folding itself, so a trickle of frames is folded at most every FOLD_EVERY, a flood at once."""
+    pace = LivePace()
+    assert pace.fold_wait(10.0, waiting=1) == 0  # the first fold: nothing to wait for
+    pace.folded(10.0, 10.001)
+    soon = 10.002
+    assert pace.fold_wait(soon, waiting=1) == pytest.approx(10.0 + FOLD_EVERY - soon)
+    assert pace.fold_wait(soon, waiting=FOLD_BATCH) == 0  # (its rest after the last fold is over by then)
+    assert pace.fold_wait(10.0 + FOLD_EVERY, waiting=1) == 0

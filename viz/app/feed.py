@@ -1,7 +1,7 @@
 """The live feed: the app's end of a live run, whose records come ready-made from an ingest process.
 
-`LiveFeed` starts `python -m viz.ingest.process` (viz.ingest.process: it runs the recorder Session, decodes and derives in
-its own interpreter) and a reader thread here that only moves the frames' bytes from its pipe into an inbox:
+`LiveFeed` starts `python -m viz.ingest.launch` (viz.ingest.process: it runs the recorder Session, decodes and derives
+in its own interpreter) and a reader thread here that only moves the frames' bytes from its pipe into an inbox:
 os.read lets go of the interpreter, so the app's thread, which draws and answers keys, has it to itself. The app's
 thread takes a frame when it chooses to fold one (`take`: unpickling at most FRAME_RECORDS records). While
 MAX_FRAMES wait unread, the reader stops reading, so the ingest process, then the program, wait: memory stays
@@ -61,7 +61,7 @@ class LiveFeed:
         spec = {"script": s.script, "args": s.args, "name": s.name, "timeout": s.timeout, "child": self.child}
         env = dict(os.environ)  # the ingest process imports this very viz, wherever the app was started from
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (_ROOT, env.get("PYTHONPATH"))))
-        self.proc = subprocess.Popen([sys.executable, "-m", "viz.ingest.process", json.dumps(spec)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "viz.ingest.launch", json.dumps(spec)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
                                      start_new_session=True)  # not in the terminal's process group
         self._thread.start()
@@ -110,6 +110,10 @@ class LiveFeed:
             self._done = True
             self.error = info.get("error")
         return records, info["done"]
+
+    def waiting(self) -> int:
+        """Frames read and not yet taken (the end of the run counts as many: it is taken at once)."""
+        return len(self._frames) + (MAX_FRAMES if self._ended else 0)
 
     def _last_words(self) -> str:
         """What the ingest process wrote to stderr (a traceback, if it failed); its file is closed then."""

@@ -206,7 +206,7 @@ class RunScreen(Screen):
 
     def on_records_waiting(self, message: RecordsWaiting) -> None:
         started = time.monotonic()
-        wait = self.pace.fold_wait(started)
+        wait = self.pace.fold_wait(started, self.feed.waiting() if self.feed is not None else 0)
         if wait > 0:  # folded a moment ago, or a key came: keys and redraws go first
             self._nudge_later(wait)
             return

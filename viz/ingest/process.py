@@ -2,8 +2,8 @@
 
 Decoding the child's events and deriving records is the heavy per-record work of a live run; done in the app's own
 interpreter it competes with drawing and keys for the GIL. So the app (viz.app.feed) starts this module as a
-process of its own, `python -m viz.ingest.process SPEC`, which runs the recorder `Session` (the traced program is its
-child) and writes the records to its stdout in frames:
+process of its own, `python -m viz.ingest.launch SPEC` (which starts the child first, held), where `main` runs the
+recorder `Session` (the traced program is its child) and writes the records to its stdout in frames:
 
     8-byte little-endian length, then pickle((info, runs))
 
@@ -200,20 +200,23 @@ class Ingest:
         self.flush(None)
 
 
-def main(argv: list[str]) -> int:
-    spec = json.loads(argv[0])
-    os.nice(2)  # the app, drawing and answering keys, gets a core first when the three processes want two
+def main(spec: dict, held=None) -> int:
+    """Run the ingest process for `spec` (viz.ingest.launch reads it, niced this process, and started the child held:
+    `held`, None for a spec naming its own child command)."""
     out_fd = os.dup(1)  # frames go to the app on the real stdout; a stray print goes to stderr instead
     os.dup2(2, 1)
     os.set_blocking(out_fd, False)
     run = (spec["script"], spec["args"])
     limits = {"name": spec["name"], "timeout": spec["timeout"]}
-    session = _Command(spec["child"], *run, **limits) if spec.get("child") else Session(*run, **limits)
+    if spec.get("child"):
+        session = _Command(spec["child"], *run, **limits)
+    else:
+        session = held.session(*run, **limits) if held is not None else Session(*run, **limits)
     ingest = Ingest(session, out_fd, sys.stdin)
     threading.Thread(target=ingest.listen, name="viz app commands", daemon=True).start()
-    ingest.run()
+    try:
+        ingest.run()
+    finally:
+        if held is not None:
+            held.cancel()  # (a no-op once the session let it go) a failure before that leaves no child behind
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

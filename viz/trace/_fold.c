@@ -35,8 +35,9 @@ static PyObject *str_lane_of, *str_lanes, *str_string_id, *str_steps, *str_steps
 
 /* ---- Sink: one lane's columns, and what is folded into them but not yet written --------------------------- */
 /* The arrays' append methods parse their argument with PyArg_Parse, which costs more than the rest of a record's
- * folding; so starts, reasons, files and lines gather in C buffers and go into the arrays with one frombytes each
- * (`sink_flush`): when a buffer fills, and at the end of every Trace.add_many (Folder.flush). */
+ * folding; so a lane's records gather in C buffers and go into its columns at once (`sink_flush`): the arrays with
+ * one frombytes each, the bytearrays (states, flags) grown once. That happens when a buffer fills, and at the end of
+ * every Trace.add_many (Folder.flush): until then all six columns are as they were, never some ahead of others. */
 #define PENDING_MAX 256
 
 typedef struct {
@@ -48,12 +49,15 @@ typedef struct {
     int pending, cap, dirty;                                  /* buffered records; room; listed in Folder.dirty */
     double *p_start;                                          /* the buffers, allocated while records pend */
     int *p_reason, *p_file, *p_line;
+    unsigned char *p_state, *p_flag;
 } Sink;
 
 static void sink_free_buffers(Sink *s) {
     PyMem_Free(s->p_start); PyMem_Free(s->p_reason); PyMem_Free(s->p_file); PyMem_Free(s->p_line);
+    PyMem_Free(s->p_state); PyMem_Free(s->p_flag);
     s->p_start = NULL;
     s->p_reason = s->p_file = s->p_line = NULL;
+    s->p_state = s->p_flag = NULL;
     s->cap = 0;
 }
 
@@ -69,11 +73,15 @@ static int sink_reserve(Sink *s) {
     int *c = b ? PyMem_Realloc(s->p_file, cap * sizeof(int)) : NULL;
     if (c) s->p_file = c;
     int *d = c ? PyMem_Realloc(s->p_line, cap * sizeof(int)) : NULL;
-    if (d == NULL) {
+    if (d) s->p_line = d;
+    unsigned char *e = d ? PyMem_Realloc(s->p_state, cap) : NULL;
+    if (e) s->p_state = e;
+    unsigned char *f = e ? PyMem_Realloc(s->p_flag, cap) : NULL;
+    if (f == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    s->p_line = d;
+    s->p_flag = f;
     s->cap = cap;
     return 0;
 }
@@ -119,6 +127,7 @@ static Sink *sink_new(PyObject *lane) {
     s->pending = s->cap = s->dirty = 0;
     s->p_start = NULL;
     s->p_reason = s->p_file = s->p_line = NULL;
+    s->p_state = s->p_flag = NULL;
     if (!(s->starts = PyObject_GetAttr(lane, str_starts)) || !(s->states = PyObject_GetAttr(lane, str_states)) ||
         !(s->flags = PyObject_GetAttr(lane, str_flags)) || !(s->put_start = bound_frombytes(lane, str_starts, 'd')) ||
         !(s->put_reason = bound_frombytes(lane, str_reasons, 'i')) ||
@@ -146,10 +155,18 @@ static int put(PyObject *frombytes, void *data, Py_ssize_t size) {
 }
 
 /* Write the pending records into the lane's arrays (and give their buffers back unless more are coming). */
+static int grow_bytes(PyObject *ba, const unsigned char *data, int k) {
+    Py_ssize_t n = PyByteArray_GET_SIZE(ba);
+    if (PyByteArray_Resize(ba, n + k) < 0) return -1;
+    memcpy(PyByteArray_AS_STRING(ba) + n, data, (size_t)k);
+    return 0;
+}
+
 static int sink_flush(Sink *s, int keep) {
     int k = s->pending, err = 0;
     s->pending = 0;
-    if (k > 0 && (put(s->put_start, s->p_start, k * (Py_ssize_t)sizeof(double)) < 0 ||
+    if (k > 0 && (grow_bytes(s->states, s->p_state, k) < 0 || grow_bytes(s->flags, s->p_flag, k) < 0 ||
+                  put(s->put_start, s->p_start, k * (Py_ssize_t)sizeof(double)) < 0 ||
                   put(s->put_reason, s->p_reason, k * (Py_ssize_t)sizeof(int)) < 0 ||
                   put(s->put_file, s->p_file, k * (Py_ssize_t)sizeof(int)) < 0 ||
                   put(s->put_line, s->p_line, k * (Py_ssize_t)sizeof(int)) < 0)) {
@@ -176,13 +193,6 @@ static int sink_sync(Sink *s) {
             if (s->last == -1.0 && PyErr_Occurred()) return -1;
         }
     }
-    return 0;
-}
-
-static int bytearray_push(PyObject *ba, char c) {
-    Py_ssize_t n = PyByteArray_GET_SIZE(ba);
-    if (PyByteArray_Resize(ba, n + 1) < 0) return -1;
-    PyByteArray_AS_STRING(ba)[n] = c;
     return 0;
 }
 
@@ -339,8 +349,9 @@ static int state_code(Folder *self, PyObject *state, int *out) {
 static int sink_put(Folder *self, Sink *s, double *t, int code, int flag, int reason, int file, int line) {
     if (s->n > 0 && *t < s->last) *t = s->last;
     if (sink_reserve(s) < 0) return -1;
-    if (bytearray_push(s->states, (char)code) < 0 || bytearray_push(s->flags, (char)(flag ? 1 : 0)) < 0) return -1;
     int p = s->pending++;
+    s->p_state[p] = (unsigned char)code;
+    s->p_flag[p] = flag ? 1 : 0;
     s->p_start[p] = *t;
     s->p_reason[p] = reason;
     s->p_file[p] = file;

@@ -191,13 +191,32 @@ class BinaryWriter:
 
 # ---- reading ----------------------------------------------------------------------------------------------------
 class Block:
-    """One records block, checked: its columns as arrays, its new strings, its other records with their places."""
+    """One records block, checked: its columns (as arrays, made on first use: the C fold reads the payload itself),
+    its new strings, its other records with their places."""
 
-    __slots__ = ("number", "offset", "payload", "n", "t", "task", "reason", "file", "line", "state", "flags",
-                 "strings", "others")
+    __slots__ = ("number", "offset", "payload", "n", "strings", "others", "_columns")
 
     def __init__(self, number: int, offset: int):
         self.number, self.offset = number, offset
+        self._columns: tuple | None = None
+
+    def columns(self) -> tuple:
+        """(t, task, reason, file, line, state, flags): the state records' columns, arrays and bytes."""
+        if self._columns is None:
+            cols, pos, n = [], COLUMNS_HEAD.size, self.n
+            for code, width in (("d", 8), ("i", 4), ("I", 4), ("I", 4), ("i", 4)):
+                cols.append(_array(code, self.payload[pos:pos + n * width]))
+                pos += n * width
+            self._columns = (*cols, self.payload[pos:pos + n], self.payload[pos + n:pos + 2 * n])
+        return self._columns
+
+    t = property(lambda self: self.columns()[0])
+    task = property(lambda self: self.columns()[1])
+    reason = property(lambda self: self.columns()[2])
+    file = property(lambda self: self.columns()[3])
+    line = property(lambda self: self.columns()[4])
+    state = property(lambda self: self.columns()[5])
+    flags = property(lambda self: self.columns()[6])
 
 
 class _Corrupt(Exception):
@@ -310,14 +329,7 @@ def _decode(payload: bytes, number: int, offset: int, strings: list, path: str) 
         raise _Corrupt(f"{n:,} state records and {s:,} strings do not fit in its {size:,} bytes")
     b = Block(number, offset)
     b.payload, b.n = payload, n
-    cols = []
-    for code, width in (("d", 8), ("i", 4), ("I", 4), ("I", 4), ("i", 4)):
-        cols.append(_array(code, payload[pos:pos + n * width]))
-        pos += n * width
-    b.t, b.task, b.reason, b.file, b.line = cols
-    b.state = payload[pos:pos + n]
-    b.flags = payload[pos + n:pos + 2 * n]
-    pos += 2 * n
+    pos = end_cols
     lengths = _array("I", payload[pos:pos + 4 * s])
     pos += 4 * s
     new = []
