@@ -22,7 +22,6 @@ No Textual here.
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import select
