@@ -3,12 +3,13 @@
  * Most raw events of a gevent program are the C hook's two compact switch events, again and again:
  *   ("H", t, hub, task)         the hub resumed a task: the hub is ready, the task runs where it stopped
  *   ("Y", t, task, hub, item)   a task waits, the hub runs; item = (reason, state, seconds, file, line, info)
- * The child sends them packed in runs (viz.protocol.SWITCH_RUN); `expand_runs` gives the tuples back.
- * `switches` turns a run of those into state records (viz.trace.record.StateRecord) exactly as Deriver._hub_resumes and Deriver._to_hub
- * do, at most up to a given index (so a long batch goes in several calls, between which another thread may take the
- * interpreter), and stops at the first event that needs anything else (another kind of event, a task it does not
- * know yet, one that ended, a wait whose info it does not know): Deriver.feed handles that one in Python and calls
- * back. A wake-up later than its timer or its poll is found here as in Deriver._woke_late.
+ * The child sends them packed in runs (viz.protocol.SWITCH_RUN: the switches back to back, 25 bytes each, and the
+ * items of the Y ones). `switches` turns a batch's switch events, packed or not, into state records
+ * (viz.trace.record.StateRecord) exactly as Deriver._hub_resumes and Deriver._to_hub do, reading a run's switches
+ * where they lie (no tuple per switch), and stops at the first event that needs anything else (another kind of
+ * event, a task it does not know yet, one that ended, a wait whose info it does not know): it hands that one to
+ * Deriver.feed, which derives it in Python and calls back. A wake-up later than its timer or its poll is found here
+ * as in Deriver._woke_late.
  * An event is handled here completely or not at all, so Python always sees the state as its own code left it.
  * `Task` and `Hub` are the deriver's per-task and per-hub state, with the same attributes as the Python classes
  * they replace when this module is built. The module is optional: VIZ_PURE_PYTHON=1 or a build without a
@@ -382,10 +383,21 @@ static int one_switch(Py_UCS4 kind, PyObject *t_obj, PyObject *a, PyObject *b, P
     return 1;
 }
 
-/* A task id of a packed switch: little-endian int64. */
+/* Task ids are small numbers counted up from 1: the int objects of the first ID_CACHE are made once, so a switch
+ * makes none, and the dicts keyed by task id find them by identity. */
+#define ID_CACHE 4096
+static PyObject *id_cache[ID_CACHE];
+
+/* A task id of a packed switch: little-endian int64 (a new reference). */
 static PyObject *packed_id(const unsigned char *p) {
     uint64_t u = 0;
     for (int k = 7; k >= 0; k--) u = (u << 8) | p[k];
+    if (u < ID_CACHE) {
+        PyObject *v = id_cache[u];
+        if (v == NULL && (v = id_cache[u] = PyLong_FromLongLong((long long)u)) == NULL) return NULL;
+        Py_INCREF(v);
+        return v;
+    }
     return PyLong_FromLongLong((long long)u);
 }
 
@@ -409,114 +421,140 @@ static int switch_values(PyObject *ev, Py_UCS4 *kind, PyObject **t_obj, PyObject
     return 1;
 }
 
-static PyObject *switches(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 9) {
-        PyErr_SetString(PyExc_TypeError, "switches(batch, i, out, tasks, hubs, reasons, end_time, stop, polled)");
-        return NULL;
-    }
-    PyObject *batch = args[0], *out = args[2], *tasks = args[3], *hubs = args[4], *reasons = args[5];
-    if (!PyList_Check(batch) || !PyList_Check(out) || !PyDict_Check(tasks) || !PyDict_Check(hubs)
-            || !PyDict_Check(reasons)) {
-        PyErr_SetString(PyExc_TypeError, "switches: batch and out must be lists, tasks, hubs and reasons dicts");
-        return NULL;
-    }
-    Py_ssize_t i = PyLong_AsSsize_t(args[1]);
-    if (i == -1 && PyErr_Occurred()) return NULL;
-    double end_time = PyFloat_AsDouble(args[6]);
-    if (end_time == -1.0 && PyErr_Occurred()) return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(batch), stop = PyLong_AsSsize_t(args[7]);
-    if (stop == -1 && PyErr_Occurred()) return NULL;
-    if (stop < n) n = stop;
-    double polled = -1.0;  /* no hub has polled yet */
-    if (args[8] != Py_None) {
-        polled = PyFloat_AsDouble(args[8]);
-        if (polled == -1.0 && PyErr_Occurred()) return NULL;
-        if (polled < 0) polled = 0.0;
-    }
-    PyObject *end_obj = args[6];
-    Py_INCREF(end_obj);
-    int r = 1;
-    for (; i < n; i++) {
-        Py_UCS4 kind;
-        PyObject *t_obj, *a, *b, *item;
-        r = switch_values(PyList_GET_ITEM(batch, i), &kind, &t_obj, &a, &b, &item);
-        if (r <= 0) break;
-        r = one_switch(kind, t_obj, a, b, item, out, tasks, hubs, reasons, &end_time, &end_obj, polled);
-        if (r <= 0) break;
-    }
-    if (r < 0) {
-        Py_DECREF(end_obj);
-        return NULL;
-    }
-    return Py_BuildValue("(nN)", i, end_obj);
-}
-
 /* A run of switches from the C hook: ("R", packed switches back to back, the items of the Y ones). */
 static int is_run(PyObject *ev) {
     return PyTuple_CheckExact(ev) && PyTuple_GET_SIZE(ev) == 3 && is_tag(PyTuple_GET_ITEM(ev, 0), 'R')
         && PyBytes_CheckExact(PyTuple_GET_ITEM(ev, 1)) && PyList_CheckExact(PyTuple_GET_ITEM(ev, 2));
 }
 
-static PyObject *expand_runs(PyObject *module, PyObject *batch) {
-    if (!PyList_CheckExact(batch)) {
-        PyErr_SetString(PyExc_TypeError, "expand_runs(batch: list)");
+/* Switch j of a run, its values as new references (item borrowed from the run's list, NULL for an H): 0, or -1 with
+ * an error set. *next_item counts the Y switches before it (their items come first in the list). */
+static int run_switch(PyObject *run, Py_ssize_t j, Py_ssize_t *next_item, Py_UCS4 *kind, PyObject **t_obj,
+                      PyObject **a, PyObject **b, PyObject **item) {
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(PyTuple_GET_ITEM(run, 1)) + j * SWITCH_SIZE;
+    PyObject *items = PyTuple_GET_ITEM(run, 2);
+    *kind = p[0] == 'Y' ? 'Y' : 'H';
+    *item = NULL;
+    if (*kind == 'Y') {
+        if (*next_item >= PyList_GET_SIZE(items)) {
+            PyErr_SetString(PyExc_ValueError, "a run of switches has fewer items than waits");
+            return -1;
+        }
+        *item = PyList_GET_ITEM(items, *next_item);
+    }
+    double t = PyFloat_Unpack8((const char *)p + 1, 1);
+    if (t == -1.0 && PyErr_Occurred()) return -1;
+    *t_obj = PyFloat_FromDouble(t);
+    *a = *t_obj ? packed_id(p + 9) : NULL;
+    *b = *a ? packed_id(p + 17) : NULL;
+    if (*b == NULL) {
+        Py_XDECREF(*t_obj); Py_XDECREF(*a);
+        return -1;
+    }
+    if (*kind == 'Y') *next_item += 1;
+    return 0;
+}
+
+/* The switch event of a run as a tuple ("H", t, hub, task) / ("Y", t, task, hub, item): for Deriver.feed, when the
+ * switch is one Python must derive. Steals t_obj, a and b. */
+static PyObject *switch_tuple(Py_UCS4 kind, PyObject *t_obj, PyObject *a, PyObject *b, PyObject *item) {
+    PyObject *one = PyTuple_New(item != NULL ? 5 : 4);
+    if (one == NULL) {
+        Py_DECREF(t_obj); Py_DECREF(a); Py_DECREF(b);
         return NULL;
     }
-    Py_ssize_t n = PyList_GET_SIZE(batch), i;
-    for (i = 0; i < n && !is_run(PyList_GET_ITEM(batch, i)); i++) {}
-    if (i == n) { Py_INCREF(batch); return batch; }
-    PyObject *out = PyList_New(0);
-    if (out == NULL) return NULL;
-    for (i = 0; i < n; i++) {
+    PyObject *tag = kind == 'Y' ? s_tag_y : s_tag_h;
+    Py_INCREF(tag);
+    PyTuple_SET_ITEM(one, 0, tag);
+    PyTuple_SET_ITEM(one, 1, t_obj);
+    PyTuple_SET_ITEM(one, 2, a);
+    PyTuple_SET_ITEM(one, 3, b);
+    if (item != NULL) {
+        Py_INCREF(item);
+        PyTuple_SET_ITEM(one, 4, item);
+    }
+    untrack(one);
+    return one;
+}
+
+static PyObject *switches(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 10) {
+        PyErr_SetString(PyExc_TypeError,
+                        "switches(batch, i, j, out, tasks, hubs, reasons, end_time, stop, polled)");
+        return NULL;
+    }
+    PyObject *batch = args[0], *out = args[3], *tasks = args[4], *hubs = args[5], *reasons = args[6];
+    if (!PyList_Check(batch) || !PyList_Check(out) || !PyDict_Check(tasks) || !PyDict_Check(hubs)
+            || !PyDict_Check(reasons)) {
+        PyErr_SetString(PyExc_TypeError, "switches: batch and out must be lists, tasks, hubs and reasons dicts");
+        return NULL;
+    }
+    Py_ssize_t i = PyLong_AsSsize_t(args[1]), j = PyLong_AsSsize_t(args[2]);
+    if ((i == -1 || j == -1) && PyErr_Occurred()) return NULL;
+    double end_time = PyFloat_AsDouble(args[7]);
+    if (end_time == -1.0 && PyErr_Occurred()) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(batch), stop = PyLong_AsSsize_t(args[8]);
+    if (stop == -1 && PyErr_Occurred()) return NULL;
+    if (stop < n) n = stop;
+    double polled = -1.0;  /* no hub has polled yet */
+    if (args[9] != Py_None) {
+        polled = PyFloat_AsDouble(args[9]);
+        if (polled == -1.0 && PyErr_Occurred()) return NULL;
+        if (polled < 0) polled = 0.0;
+    }
+    PyObject *end_obj = args[7], *left = NULL;  /* left: the event Python must derive */
+    Py_INCREF(end_obj);
+    int r = 1;
+    for (; i < n && left == NULL; i++, j = 0) {
         PyObject *ev = PyList_GET_ITEM(batch, i);
+        Py_UCS4 kind;
+        PyObject *t_obj, *a, *b, *item;
         if (!is_run(ev)) {
-            if (PyList_Append(out, ev) < 0) goto fail;
+            r = switch_values(ev, &kind, &t_obj, &a, &b, &item);
+            if (r > 0) r = one_switch(kind, t_obj, a, b, item, out, tasks, hubs, reasons, &end_time, &end_obj, polled);
+            if (r < 0) goto fail;
+            if (r == 0) {
+                Py_INCREF(ev);
+                left = ev;
+            }
             continue;
         }
-        PyObject *data = PyTuple_GET_ITEM(ev, 1), *items = PyTuple_GET_ITEM(ev, 2);
-        const char *p = PyBytes_AS_STRING(data);
-        Py_ssize_t len = PyBytes_GET_SIZE(data), next_item = 0;
-        for (Py_ssize_t pos = 0; pos + SWITCH_SIZE <= len; pos += SWITCH_SIZE) {
-            /* ("H", t, hub, task) or ("Y", t, task, hub, item): kind, t (float64), two ids (int64), little-endian */
-            int y = p[pos] == 'Y';
-            if (y && next_item >= PyList_GET_SIZE(items)) {
-                PyErr_SetString(PyExc_ValueError, "a run of switches has fewer items than waits");
-                goto fail;
+        Py_ssize_t count = PyBytes_GET_SIZE(PyTuple_GET_ITEM(ev, 1)) / SWITCH_SIZE, next_item = 0;
+        if (j > count) j = count;
+        if (j > 0) {  /* resuming inside the run: count the items of the Y switches before j */
+            const char *p = PyBytes_AS_STRING(PyTuple_GET_ITEM(ev, 1));
+            for (Py_ssize_t k = 0; k < j; k++) next_item += p[k * SWITCH_SIZE] == 'Y';
+        }
+        for (; j < count; j++) {
+            if (run_switch(ev, j, &next_item, &kind, &t_obj, &a, &b, &item) < 0) goto fail;
+            r = one_switch(kind, t_obj, a, b, item, out, tasks, hubs, reasons, &end_time, &end_obj, polled);
+            if (r == 0) {  /* Python derives this one: as a tuple, and the run goes on after it */
+                left = switch_tuple(kind, t_obj, a, b, item);
+                if (left == NULL) goto fail;
+                j += 1;
+                break;
             }
-            double t = PyFloat_Unpack8(p + pos + 1, 1);
-            if (t == -1.0 && PyErr_Occurred()) goto fail;
-            PyObject *one = PyTuple_New(y ? 5 : 4);
-            if (one == NULL) goto fail;
-            PyObject *tag = y ? s_tag_y : s_tag_h;
-            Py_INCREF(tag);
-            PyTuple_SET_ITEM(one, 0, tag);
-            PyTuple_SET_ITEM(one, 1, PyFloat_FromDouble(t));
-            PyTuple_SET_ITEM(one, 2, packed_id((const unsigned char *)p + pos + 9));
-            PyTuple_SET_ITEM(one, 3, packed_id((const unsigned char *)p + pos + 17));
-            if (y) {
-                PyObject *item = PyList_GET_ITEM(items, next_item++);
-                Py_INCREF(item);
-                PyTuple_SET_ITEM(one, 4, item);
-            }
-            untrack(one);
-            int r = (PyTuple_GET_ITEM(one, 1) && PyTuple_GET_ITEM(one, 2) && PyTuple_GET_ITEM(one, 3))
-                    ? PyList_Append(out, one) : -1;
-            Py_DECREF(one);
+            Py_DECREF(t_obj); Py_DECREF(a); Py_DECREF(b);  /* the records made keep what they need */
             if (r < 0) goto fail;
         }
+        if (left != NULL && j < count) break;  /* stay in this run: the next call resumes at (i, j) */
     }
-    return out;
+    if (left == NULL) {  /* all derived here */
+        left = Py_None;
+        Py_INCREF(left);
+        j = 0;
+    }
+    return Py_BuildValue("(nnNN)", i, j, end_obj, left);
 fail:
-    Py_DECREF(out);
+    Py_DECREF(end_obj);
     return NULL;
 }
 
 static PyMethodDef methods[] = {
-    {"expand_runs", (PyCFunction)expand_runs, METH_O,
-     "expand_runs(batch) -> the batch with each run of switches replaced by its switch events (viz.protocol)"},
     {"switches", (PyCFunction)(void (*)(void))switches, METH_FASTCALL,
-     "switches(batch, i, out, tasks, hubs, reasons, end_time, stop, polled) -> (i, end_time): derive the run of H/Y "
-     "events from batch[i] up to batch[stop], appending records to out; stops at the first event Python must handle"},
+     "switches(batch, i, j, out, tasks, hubs, reasons, end_time, stop, polled) -> (i, j, end_time, event): derive "
+     "the H/Y events from batch[i] (its switch j, if it is a run) up to batch[stop], appending records to out; stops "
+     "at the first event Python must derive and returns it with where to go on after it (event None: all done)"},
     {NULL, NULL, 0, NULL}
 };
 

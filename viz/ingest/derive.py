@@ -16,7 +16,7 @@ The child reports only what it sees at the moment: switches, waits, the loop's p
 
 State records, the bulk of a trace, come out as viz.trace.record.StateRecord; the rest as dicts.
 The C hook's switch events (H, Y), most of a gevent program's events, are derived by viz/ingest/_derive.c when it
-is built, exactly as _hub_resumes and _to_hub do here (tests/test_derive_fast_path.py checks both agree).
+is built (read where they lie in the runs the hook packs them in), exactly as _hub_resumes and _to_hub do here (tests/test_derive_fast_path.py checks both agree).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class _PyHub:
 _Task, _Hub, _switches, _expand_runs = _PyTask, _PyHub, None, protocol.expand_runs
 if not os.environ.get("VIZ_PURE_PYTHON"):
     try:
-        from viz.ingest._derive import Hub as _Hub, Task as _Task, expand_runs as _expand_runs  # noqa: F811
+        from viz.ingest._derive import Hub as _Hub, Task as _Task  # noqa: F811
         from viz.ingest._derive import switches as _switches
     except ImportError:  # pragma: no cover - depends on the build
         pass
@@ -120,19 +120,18 @@ class Deriver:
     def _feed(self, batch: list) -> list[Record]:
         out: list[Record] = []
         one = self._one
-        batch = _expand_runs(batch)
         if _switches is None:
-            for ev in batch:
+            for ev in _expand_runs(batch):
                 one(out, ev)
             return out
-        i, n = 0, len(batch)
+        i = j = 0
+        n = len(batch)
         tasks, hubs, reasons = self.tasks, self._hubs, self._switched_to
-        while True:  # C takes the runs of switch events, Python the event each run stops at
-            i, self.end_time = _switches(batch, i, out, tasks, hubs, reasons, self.end_time, n, self._polled)
-            if i >= n:
+        while True:  # C takes the switch events (read in their runs), Python each event C stops at
+            i, j, self.end_time, ev = _switches(batch, i, j, out, tasks, hubs, reasons, self.end_time, n, self._polled)
+            if ev is None:
                 return out
-            one(out, batch[i])
-            i += 1
+            one(out, ev)
 
     def _one(self, out: list, ev: tuple) -> None:
         """Derive one raw event (any kind)."""
