@@ -4,7 +4,7 @@
 
 Runs the ingest process once on the program (default switch_heavy 1,000 x 400: 1.6 M state records in 1,000 lanes)
 and keeps the frames it writes; then, in this one interpreter, takes and folds them as the run screen does
-(viz.app.feed's FrameReader, viz.ingest.process.fold with the lanes' columns written at the end of each fold),
+(viz.ingest.process's FrameReader, then BlockFolder.fold, the lanes' columns written at the end of each fold),
 writing the columns after every frame, then after every --batch frames (viz.app.live's FOLD_BATCH), alternating.
 The ingest process, the program and the screen do not run meanwhile: this is the folding's own CPU time.
 
@@ -23,7 +23,7 @@ sys.dont_write_bytecode = True  # leave no __pycache__ behind in bench/
 
 from _common import PROGRAMS, PY, log, median, table  # noqa: E402
 
-from viz.ingest.process import FrameReader, fold, frames  # noqa: E402
+from viz.ingest.process import FrameReader, frames  # noqa: E402
 from viz.trace.binary import BlockFolder  # noqa: E402
 from viz.trace.model import Trace  # noqa: E402
 
@@ -47,8 +47,8 @@ def fold_all(bodies: list[bytes], every: int) -> tuple[float, int]:
     reader, folder = FrameReader(), BlockFolder(trace)
     start = time.process_time()
     for i, body in enumerate(bodies, 1):
-        _, runs = reader.decode(body)
-        fold(trace, folder, runs, hold=True)
+        _, block = reader.decode(body)
+        folder.fold(block, hold=True)
         if i % every == 0:
             trace.flush()
     trace.flush()

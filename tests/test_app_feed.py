@@ -38,10 +38,10 @@ class Reader:
             self._arrived.wait(1)
             self._arrived.clear()
             while (got := self.feed.take()) is not None:
-                runs, last = got
-                ingest.fold(self.trace, self.blocks, runs)
-                self.frames.append((sum(len(run) if type(run) is list else run.n + len(run.others) for run in runs),
-                                    last))
+                block, last = got
+                if block is not None:
+                    self.blocks.fold(block)
+                self.frames.append((block.n + len(block.others) if block is not None else 0, last))
                 if last:
                     self.done.set()
 
@@ -115,7 +115,7 @@ def test_a_feed_nobody_reads_holds_the_program_back_and_the_timeout_still_ends_t
             arrivals.wait(1)
             arrivals.clear()
             continue
-        records += [rec for run in got[0] if type(run) is list for rec in run]  # (the dicts: exit among them)
+        records += [rec for _, rec in got[0].others]  # (the dicts: exit among them)
         last = got[1]
     feed.close()
     exits = [r for r in records if type(r) is dict and r["k"] == "exit"]
@@ -170,10 +170,10 @@ def test_frames_carry_a_recorded_runs_records_into_the_same_model_as_folding_the
         blocks = BlockFolder(framed)
         blocked = 0
         for frame in frames:
-            info, runs = reader.decode(frame[ingest.HEADER.size:])
+            info, block = reader.decode(frame[ingest.HEADER.size:])
             assert info == {"done": False}
-            blocked += sum(type(run) is not list for run in runs)
-            ingest.fold(framed, blocks, runs, hold=True)
+            blocked += block.n > 0  # its state records as columns
+            blocks.fold(block, hold=True)
         framed.flush()
 
     def model_of(trace: Trace) -> tuple:

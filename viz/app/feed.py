@@ -89,8 +89,8 @@ class LiveFeed:
 
     # ---- the app's thread -----------------------------------------------------------------------------------
     def take(self) -> tuple[list, bool] | None:
-        """The next frame's runs of records (viz.ingest.process.fold folds them into the trace) and whether the run
-        ended with them; None while nothing waits."""
+        """The next frame's block of records (viz.trace.binary.BlockFolder folds it into the trace; None when the
+        ingest process failed) and whether the run ended with it; None while nothing waits."""
         if self._done:
             return None
         try:
@@ -102,14 +102,14 @@ class LiveFeed:
             self.proc.wait()
             said = self._last_words().splitlines()
             self.error = self.error or (said[-1] if said else f"the ingest process ended ({self.proc.returncode})")
-            return [], True
+            return None, True
         self._room.set()
-        info, records = self._reader.decode(blob)
+        info, block = self._reader.decode(blob)
         self._see(info)
         if info["done"]:
             self._done = True
             self.error = info.get("error")
-        return records, info["done"]
+        return block, info["done"]
 
     def waiting(self) -> int:
         """Frames read and not yet taken (the end of the run counts as many: it is taken at once)."""

@@ -40,7 +40,6 @@ from viz.app.timeline import Timeline
 from viz.app.tour import Tour, TourCaption, TourError, tour_of
 from viz.app.tuning import LiveTuning
 from viz.app.where import Whereabouts, source_at
-from viz.ingest.process import fold
 from viz.ingest.session import Session
 from viz.scenarios import list_scenarios
 from viz.trace.binary import BlockFolder
@@ -252,10 +251,10 @@ class RunScreen(Screen):
             got = self.feed.take()
             if got is None:
                 break
-            runs, done = got
-            if runs:
+            block, done = got
+            if block is not None and (block.n or block.others):
                 notes_before = len(self.trace.notes)
-                fold(self.trace, self._blocks, runs, hold=True)  # the lanes' columns are written once, below
+                self._blocks.fold(block, hold=True)  # the lanes' columns are written once, below
                 self._dirty = True
                 self._tell_notes(self.trace.notes[notes_before:])
             finished = finished or done

@@ -5,11 +5,12 @@ interpreter it competes with drawing and keys for the GIL. So the app (viz.app.f
 process of its own, `python -m viz.ingest.launch SPEC` (which starts the child first, held), where `main` runs the
 recorder `Session` (the traced program is its child) and writes the records to its stdout in frames:
 
-    8-byte little-endian length, then pickle((info, runs))
+    8-byte little-endian length, then pickle((info, payload, others))
 
-`runs` hold at most FRAME_RECORDS trace records, in order: a run of state records as the payload of a binary trace
-block (viz.trace.binary: columns, the strings first seen in it), the other records as lists of dicts. The app folds
-a block's columns straight into the lanes, with no object per record (`FrameWriter`, `FrameReader`, `fold`); `info`
+A frame holds at most FRAME_RECORDS trace records: its state records as the payload of a binary trace block
+(viz.trace.binary: columns, the strings first seen in it), and `others`, the other records (dicts), each with its
+place among them. The app folds the columns straight into the lanes, with no object per record, and the others in
+their places (`FrameWriter`, `FrameReader`, then viz.trace.binary.BlockFolder); `info`
 says what the app needs besides: the child's pid, when the script began
 (Session.origin, perf_counter: the same clock in both processes), and in the last frame `done` and any `error`. A frame goes out once FRAME_RECORDS have come or BATCH_SECONDS have passed.
 
@@ -29,11 +30,10 @@ import struct
 import sys
 import threading
 import time
-from itertools import groupby
 
 from viz.ingest.session import Session
 from viz.trace import binary
-from viz.trace.record import Record, StateRecord
+from viz.trace.record import Record
 
 FRAME_RECORDS = 2_000  # records a frame at most: the app unpickles and folds one in about a millisecond
 BATCH_SECONDS = 0.05   # a frame goes out at least this often while records come
@@ -49,11 +49,9 @@ class FrameWriter:
         self.ids: dict[str, int] = {}
 
     def encode(self, info: dict, records: list[Record]) -> bytes:
-        """One frame: the records as runs, in order (a run of state records as a block's payload, a run of dicts as
-        a list)."""
-        runs = [binary.records_payload(list(run), self.ids) if kind is StateRecord else list(run)
-                for kind, run in groupby(records, type)]
-        body = pickle.dumps((info, runs), protocol=5)
+        """One frame: the state records as a block's payload, the others as they are, each with its place."""
+        payload, others = binary.state_payload(records, self.ids)
+        body = pickle.dumps((info, payload, others), protocol=5)
         return HEADER.pack(len(body)) + body
 
 
@@ -71,29 +69,20 @@ def frames(buf: bytearray) -> list[bytes]:
 
 
 class FrameReader:
-    """The app's end: a frame's body (what follows its length) as (info, runs), the blocks checked (viz.trace.binary
-    .Block), the lists of dicts as they are. Frames are read in the order they were written."""
+    """The app's end: a frame's body (what follows its length) as (info, block), the block (viz.trace.binary.Block,
+    checked) holding the frame's state records and its other records in their places; BlockFolder.fold folds it.
+    Frames are read in the order they were written."""
 
     def __init__(self) -> None:
         self.strings: list[str | None] = [None]
         self.blocks = 0
 
-    def decode(self, body: bytes) -> tuple[dict, list]:
-        info, runs = pickle.loads(body)
-        for i, run in enumerate(runs):
-            if type(run) is not list:
-                self.blocks += 1
-                runs[i] = binary.records_block(run, self.strings, self.blocks, "the ingest process's frames")
-        return info, runs
-
-
-def fold(trace, folder: "binary.BlockFolder", runs: list, hold: bool = False) -> None:
-    """Fold a frame's runs into `trace` (the blocks through `folder`, the BlockFolder of this trace and feed)."""
-    for run in runs:
-        if type(run) is list:
-            trace.add_many(run, hold=hold)
-        else:
-            folder.fold(run, hold=hold)
+    def decode(self, body: bytes) -> tuple[dict, "binary.Block"]:
+        info, payload, others = pickle.loads(body)
+        self.blocks += 1
+        block = binary.records_block(payload, self.strings, self.blocks, "the ingest process's frames")
+        block.others = others
+        return info, block
 
 
 class _Command(Session):

@@ -121,9 +121,21 @@ def records_payload(records: list, ids: dict, encoder=encode, limit: int | None 
         for s in new:
             del ids[s]
         return None
-    return b"".join((COLUMNS_HEAD.pack(n, len(others), len(new), first), cols,
-                     _u32([len(b) for b in texts]), *texts,
-                     _u32([pos for pos, _ in others]), _u32([len(b) for b in jsons]), *jsons))
+    return _payload(cols, n, texts, first, [pos for pos, _ in others], jsons)
+
+
+def state_payload(records: list, ids: dict) -> tuple[bytes, list]:
+    """A batch as the payload of a records block holding its state records alone, and its other records with their
+    places, [(state records before it, record)], left as objects: a live run's frames (viz.ingest.process) send
+    those pickled, not as JSON. `ids` as for encode."""
+    first = len(ids) + 1
+    cols, n, others, new = encode(records, ids)
+    return _payload(cols, n, [s.encode("utf-8", "surrogatepass") for s in new], first, [], []), others
+
+
+def _payload(cols: bytes, n: int, texts: list[bytes], first: int, places: list[int], jsons: list[bytes]) -> bytes:
+    return b"".join((COLUMNS_HEAD.pack(n, len(jsons), len(texts), first), cols, _u32([len(b) for b in texts]),
+                     *texts, _u32(places), _u32([len(b) for b in jsons]), *jsons))
 
 
 def block(kind: int, payload: bytes, compress: bool = False) -> bytes:
