@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from viz.ingest.process import FrameReader, frames
+from viz.trace.binary import Block
 from viz.ingest.session import Session, kill_group
 
 MAX_FRAMES = 50  # frames read and not yet taken by the app before the reader waits (about 100,000 records)
@@ -88,7 +89,7 @@ class LiveFeed:
             self.arrived()
 
     # ---- the app's thread -----------------------------------------------------------------------------------
-    def take(self) -> tuple[list, bool] | None:
+    def take(self) -> "tuple[Block | None, bool] | None":
         """The next frame's block of records (viz.trace.binary.BlockFolder folds it into the trace; None when the
         ingest process failed) and whether the run ended with it; None while nothing waits."""
         if self._done:

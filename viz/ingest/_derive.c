@@ -478,9 +478,8 @@ static PyObject *switch_tuple(Py_UCS4 kind, PyObject *t_obj, PyObject *a, PyObje
 }
 
 static PyObject *switches(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 10) {
-        PyErr_SetString(PyExc_TypeError,
-                        "switches(batch, i, j, out, tasks, hubs, reasons, end_time, stop, polled)");
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "switches(batch, i, j, out, tasks, hubs, reasons, end_time, polled)");
         return NULL;
     }
     PyObject *batch = args[0], *out = args[3], *tasks = args[4], *hubs = args[5], *reasons = args[6];
@@ -493,12 +492,10 @@ static PyObject *switches(PyObject *module, PyObject *const *args, Py_ssize_t na
     if ((i == -1 || j == -1) && PyErr_Occurred()) return NULL;
     double end_time = PyFloat_AsDouble(args[7]);
     if (end_time == -1.0 && PyErr_Occurred()) return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(batch), stop = PyLong_AsSsize_t(args[8]);
-    if (stop == -1 && PyErr_Occurred()) return NULL;
-    if (stop < n) n = stop;
+    Py_ssize_t n = PyList_GET_SIZE(batch);
     double polled = -1.0;  /* no hub has polled yet */
-    if (args[9] != Py_None) {
-        polled = PyFloat_AsDouble(args[9]);
+    if (args[8] != Py_None) {
+        polled = PyFloat_AsDouble(args[8]);
         if (polled == -1.0 && PyErr_Occurred()) return NULL;
         if (polled < 0) polled = 0.0;
     }
@@ -552,8 +549,8 @@ fail:
 
 static PyMethodDef methods[] = {
     {"switches", (PyCFunction)(void (*)(void))switches, METH_FASTCALL,
-     "switches(batch, i, j, out, tasks, hubs, reasons, end_time, stop, polled) -> (i, j, end_time, event): derive "
-     "the H/Y events from batch[i] (its switch j, if it is a run) up to batch[stop], appending records to out; stops "
+     "switches(batch, i, j, out, tasks, hubs, reasons, end_time, polled) -> (i, j, end_time, event): derive the "
+     "H/Y events from batch[i] (its switch j, if it is a run) on, appending records to out; stops "
      "at the first event Python must derive and returns it with where to go on after it (event None: all done)"},
     {NULL, NULL, 0, NULL}
 };

@@ -16,7 +16,8 @@ The child reports only what it sees at the moment: switches, waits, the loop's p
 
 State records, the bulk of a trace, come out as viz.trace.record.StateRecord; the rest as dicts.
 The C hook's switch events (H, Y), most of a gevent program's events, are derived by viz/ingest/_derive.c when it
-is built (read where they lie in the runs the hook packs them in), exactly as _hub_resumes and _to_hub do here (tests/test_derive_fast_path.py checks both agree).
+is built (read where they lie in the runs the hook packs them in), exactly as _hub_resumes and _to_hub do here
+(tests/test_derive_fast_path.py checks both agree).
 """
 
 from __future__ import annotations
@@ -125,10 +126,9 @@ class Deriver:
                 one(out, ev)
             return out
         i = j = 0
-        n = len(batch)
         tasks, hubs, reasons = self.tasks, self._hubs, self._switched_to
         while True:  # C takes the switch events (read in their runs), Python each event C stops at
-            i, j, self.end_time, ev = _switches(batch, i, j, out, tasks, hubs, reasons, self.end_time, n, self._polled)
+            i, j, self.end_time, ev = _switches(batch, i, j, out, tasks, hubs, reasons, self.end_time, self._polled)
             if ev is None:
                 return out
             one(out, ev)

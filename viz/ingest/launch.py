@@ -17,7 +17,12 @@ from viz.ingest.held import HeldChild
 def main(argv: list[str]) -> int:
     spec = json.loads(argv[0])
     os.nice(2)  # (the child inherits it) the app, drawing and answering keys, gets a core first when three want two
-    held = None if spec.get("child") else HeldChild()
+    held = None
+    if not spec.get("child"):
+        try:
+            held = HeldChild()
+        except (OSError, ValueError):
+            pass  # (no cwd, no fds left) the session spawns the child itself, and an error frame says what failed
     from viz.ingest import process
 
     return process.main(spec, held)

@@ -190,7 +190,7 @@ class Ingest:
 
 def main(spec: dict, held=None) -> int:
     """Run the ingest process for `spec` (viz.ingest.launch reads it, niced this process, and started the child held:
-    `held`, None for a spec naming its own child command)."""
+    `held`, None for a spec naming its own child command or when it could not be spawned)."""
     out_fd = os.dup(1)  # frames go to the app on the real stdout; a stray print goes to stderr instead
     os.dup2(2, 1)
     os.set_blocking(out_fd, False)
