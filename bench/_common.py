@@ -57,8 +57,13 @@ def env_set(**values):
 
 
 def child_env(**values) -> dict:
+    """This environment for a timed command, with `values` set (None: unset). viz's bytecode is cached as an
+    installed viz has it (pip compiles it; a checkout's first run writes it): PYTHONDONTWRITEBYTECODE, which some
+    machines set, is unset unless given, or every start would compile viz's modules from source while the peers'
+    and the dependencies' stay cached."""
     env = dict(os.environ)
     env.pop("VIZ_PURE_PYTHON", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     for k, v in values.items():
         if v is None:
             env.pop(k, None)

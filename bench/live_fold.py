@@ -31,8 +31,10 @@ from viz.trace.model import Trace  # noqa: E402
 def capture(script: str, args: list[str], timeout: float) -> list[bytes]:
     """The frames' bodies the ingest process writes for one run of the program."""
     spec = json.dumps({"script": script, "args": args, "name": "bench", "timeout": timeout, "child": None})
-    with subprocess.Popen([PY, "-m", "viz.ingest.launch", spec], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    with subprocess.Popen([PY, "-m", "viz.ingest.launch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           stderr=subprocess.DEVNULL) as proc:  # stdin open: it ends at the run's end, not at once
+        proc.stdin.write(spec.encode() + b"\n")  # its first line: the run (viz.ingest.launch)
+        proc.stdin.flush()
         data = proc.stdout.read()
         proc.stdin.close()
     bodies = frames(bytearray(data))

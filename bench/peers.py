@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import time
 
-from _common import PROGRAMS, PY, find_figure, log, median, WORK_RE
+from _common import PROGRAMS, PY, WORK_RE, child_env, find_figure, log, median
 
 PROGRAMS_RUN = {
     # about a second on its own, as issue 18's target says: start-up and the report are not most of the figure
@@ -54,7 +54,7 @@ def run(cmd: list[str], timeout: float) -> tuple[float, float, float | None]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=child_env())
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

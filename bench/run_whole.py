@@ -14,26 +14,34 @@ Last line of stdout: run_whole_over_plain=<median ratio>.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import subprocess
 import sys
-import time
+
+INGEST = None
+if __name__ == "__main__" and "--headless" in sys.argv:  # the spawned app's side: as viz.cli does for `viz run`,
+    from viz.ingest.launch import IngestProcess       # the ingest process starts first thing (viz's bytecode
+    INGEST = IngestProcess()                           # cached, as `viz run` has it: child_env)
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
 
 sys.dont_write_bytecode = True  # leave no __pycache__ behind in bench/
 
-from _common import PROGRAMS, PY, log, median, table  # noqa: E402
+from _common import PROGRAMS, PY, child_env, log, median, table  # noqa: E402
 
 COMPLETE = "timeline complete"
 
 
 async def _headless(script: str, args: list[str], timeout: float) -> None:
     """In the spawned interpreter: the app on a live run, until the run screen is no longer live. As `viz run`
-    (viz.app.run_target) does, the run starts before Textual and the app are imported."""
+    (viz.cli, viz.app.run_target) does, the ingest process starts first, and the run before Textual and the app are
+    imported."""
+    sys.dont_write_bytecode = False  # viz's bytecode cached, as `viz run` has it; bench/'s modules are imported
     from viz.app.feed import LiveFeed
     from viz.ingest.session import Session
 
-    feed = LiveFeed(Session(script, args, name="bench", timeout=timeout)).start()
+    feed = LiveFeed(Session(script, args, name="bench", timeout=timeout)).start(INGEST)
     from viz.app.app import VizApp
     from viz.app.run_screen import RunScreen
 
@@ -51,7 +59,7 @@ def timed(cmd: list[str], until: str | None = None) -> float:
     """Seconds from the spawn to the process's end, or to its first stdout line containing `until`."""
     start = time.perf_counter()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                          text=True) as proc:
+                          text=True, env=child_env()) as proc:
         for line in proc.stdout:
             if until is not None and until in line:
                 took = time.perf_counter() - start

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import lane, record, spans, texts, viz
+from conftest import gone, lane, record, spans, texts, viz
 from viz.trace.model import Trace
 
 
@@ -43,6 +43,36 @@ def test_held_child_runs_nothing_when_viz_record_refuses_its_arguments(script, t
     done = viz("record", str(path), *bad)
     assert done.returncode == 2
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("bad", [["--timeout", "0"], ["--nonsense"], ["no-such-scenario-or-file"]])
+def test_viz_run_starts_its_ingest_process_first_and_runs_nothing_when_it_refuses_its_arguments(script, tmp_path,
+                                                                                                 bad):
+    marker = tmp_path / "ran"
+    path = script(f"open({str(marker)!r}, 'w').close()\n")
+    done = viz("run", *([str(path), *bad] if bad[0].startswith("-") else bad))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(("usage:", "viz: error:")), done.stderr
+    assert not marker.exists()
+
+
+def test_an_ingest_process_given_no_run_ends_with_its_held_child_and_runs_nothing():
+    """`viz run` starts the ingest process before it reads its arguments; unused, it is cancelled: it ends, and
+    takes its held child (which has run nothing) with it."""
+    import time
+    from viz.ingest.launch import IngestProcess
+
+    ingest = IngestProcess()
+    pid, held, deadline = ingest.proc.pid, [], time.monotonic() + 30
+    while not held and time.monotonic() < deadline:  # the held child appears: the process's first act
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            held = [int(c) for c in f.read().split()]
+        time.sleep(0.005)
+    assert held, "the ingest process started no held child"
+    ingest.cancel()
+    assert ingest.proc.returncode == 0
+    assert gone(held[0])
+    ingest.cancel()  # twice: a no-op
 
 
 def test_held_child_passes_arguments_as_given_and_the_script_reads_viz_stdin(script):

@@ -176,16 +176,22 @@ def main(argv: list[str] | None = None) -> int:
     if "--" in argv:
         i = argv.index("--")
         argv, script_args = argv[:i], argv[i + 1:]
-    held = None
+    held = ingest = None
     if argv[:1] == ["record"]:  # its child starts now, held, while the rest of viz loads (viz.ingest.held)
         from viz.ingest.held import HeldChild
         try:
             held = HeldChild(stdin=_script_stdin())
         except (OSError, ValueError):
             pass  # (no cwd, no fds left, a stdin without a file descriptor) _record spawns it and says what failed
+    elif argv[:1] == ["run"]:  # its ingest process (and the child it holds) start now (viz.ingest.launch)
+        from viz.ingest.launch import IngestProcess
+        try:
+            ingest = IngestProcess()
+        except (OSError, ValueError):
+            pass  # the live feed starts one itself, and says what failed
     try:
         args = build_parser().parse_args(argv)
-        status = _dispatch(args, script_args, held)
+        status = _dispatch(args, script_args, held, ingest)
         if held is not None and called_as_command:
             _exit_now(status)
         return status
@@ -197,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if held is not None:
             held.cancel()  # not used (bad arguments, --help): it ran nothing
+        if ingest is not None:
+            ingest.cancel()  # the same
 
 
 class _Failure(Exception):
@@ -214,7 +222,7 @@ def _exit_now(status: int) -> None:
     os._exit(status)
 
 
-def _dispatch(args: argparse.Namespace, script_args: list[str], held=None) -> int:
+def _dispatch(args: argparse.Namespace, script_args: list[str], held=None, ingest=None) -> int:
     from viz.protocol import UnsupportedPython
     from viz.scenarios import TargetError
     from viz.trace.format import TraceFileError
@@ -234,7 +242,7 @@ def _dispatch(args: argparse.Namespace, script_args: list[str], held=None) -> in
             from viz.app import run_target
             from viz.scenarios import resolve
             path, name = resolve(args.target)
-            return run_target(str(path), name, script_args, args.timeout)
+            return run_target(str(path), name, script_args, args.timeout, ingest)
         if args.command == "show":
             if args.text or args.json:
                 return _show_text(args)

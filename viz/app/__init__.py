@@ -14,13 +14,14 @@ def run_picker() -> int:
     return _run(VizApp(picker=True))
 
 
-def run_target(script_path: str, name: str, args: list[str], timeout: float | None) -> int:
-    """`viz run TARGET`: run the script live and open the app on it. The run starts first (its ingest process, then
-    the program), while Textual and the app load: the timeline catches up with what it did meanwhile."""
+def run_target(script_path: str, name: str, args: list[str], timeout: float | None, ingest=None) -> int:
+    """`viz run TARGET`: run the script live and open the app on it. The run starts first (in `ingest`, the ingest
+    process viz.cli started before it parsed its arguments, or one started now), while Textual and the app load: the
+    timeline catches up with what the program did meanwhile."""
     from viz.app.feed import LiveFeed
     from viz.ingest.session import Session
 
-    feed = LiveFeed(Session(script_path, list(args), name=name, timeout=timeout)).start()
+    feed = LiveFeed(Session(script_path, list(args), name=name, timeout=timeout)).start(ingest)
     try:
         from viz.app.app import VizApp
 

@@ -1,7 +1,8 @@
 """The live feed: the app's end of a live run, whose records come ready-made from an ingest process.
 
-`LiveFeed` starts `python -m viz.ingest.launch` (viz.ingest.process: it runs the recorder Session, decodes and derives
-in its own interpreter) and a reader thread here that only moves the frames' bytes from its pipe into an inbox:
+`LiveFeed` gives the run to an ingest process (viz.ingest.launch, started by `viz run` before it parsed its arguments,
+or by `start`; viz.ingest.process: it runs the recorder Session, decodes and derives in its own interpreter) and
+starts a reader thread here that only moves the frames' bytes from its pipe into an inbox:
 os.read lets go of the interpreter, so the app's thread, which draws and answers keys, has it to itself. The app's
 thread takes a frame when it chooses to fold one (`take`: unpickling at most FRAME_RECORDS records). While
 MAX_FRAMES wait unread, the reader stops reading, so the ingest process, then the program, wait: memory stays
@@ -14,25 +15,21 @@ it, and makes sure the program is gone, so a screen that goes away leaves no pro
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections import deque
-from pathlib import Path
 from typing import Callable
 
+from viz.ingest.launch import IngestProcess
 from viz.ingest.process import FrameReader, frames
 from viz.trace.binary import Block
 from viz.ingest.session import Session, kill_group
 
 MAX_FRAMES = 50  # frames read and not yet taken by the app before the reader waits (about 100,000 records)
 READ_SIZE = 1 << 20
-_ROOT = str(Path(__file__).resolve().parent.parent.parent)  # the folder viz is in
 
 
 class LiveFeed:
@@ -52,19 +49,19 @@ class LiveFeed:
         self._ended = False  # the last frame is in the inbox (or the ingest process ended without one)
         self._done = False  # the app took the last frame
         self._origin: float | None = None  # perf_counter when the script began, at the latest (Session.origin)
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = None  # the ingest process's stderr, a file (start)
         self._said: str | None = None
         self._stopped = False
         self._thread = threading.Thread(target=self._read, name="viz live feed", daemon=True)
 
-    def start(self) -> "LiveFeed":
+    def start(self, ingest: IngestProcess | None = None) -> "LiveFeed":
+        """Give the run to `ingest`, started earlier (`viz run` starts it first thing), or to one started now."""
         s = self.session
-        spec = {"script": s.script, "args": s.args, "name": s.name, "timeout": s.timeout, "child": self.child}
-        env = dict(os.environ)  # the ingest process imports this very viz, wherever the app was started from
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, (_ROOT, env.get("PYTHONPATH"))))
-        self.proc = subprocess.Popen([sys.executable, "-m", "viz.ingest.launch", json.dumps(spec)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
-                                     start_new_session=True)  # not in the terminal's process group
+        if ingest is None:
+            ingest = IngestProcess(own_child=self.child is not None)
+        self._stderr = ingest.stderr
+        ingest.send({"script": s.script, "args": s.args, "name": s.name, "timeout": s.timeout, "child": self.child})
+        self.proc = ingest.proc
         self._thread.start()
         return self
 

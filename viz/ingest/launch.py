@@ -1,31 +1,87 @@
-"""The ingest process's entry: `python -m viz.ingest.launch SPEC` (viz.app.feed starts it for a live run).
+"""The ingest process of a live run: how the app starts it (`IngestProcess`) and its entry point (`main`).
 
-It spawns the recorder child first thing, held (viz.ingest.held), before loading the rest of the ingest process (the
-session, the deriver, the trace model: viz.ingest.process, which then runs the child as an ordinary Session): the
-child's interpreter start and the recorder's imports overlap this process's own, as `viz record`'s head start does.
+    python -m viz.ingest.launch [--own-child]
+
+The app starts it before it knows the run (`viz run` first thing, before parsing its arguments, importing the trace
+model or Textual), and sends the run's spec later as the first line of its stdin (JSON: script, args, name, timeout,
+child); commands follow on the same stdin (viz.ingest.process). The process spawns the recorder child at once, held
+(viz.ingest.held), lets it go the moment the spec arrives, and only then loads the rest of the ingest process (the
+session, the deriver, the trace model: viz.ingest.process, which runs the child as an ordinary Session): three
+interpreters' starts and imports overlap, and the program starts as early as it can. With `--own-child` the spec
+names its own child command (bench/live.py replays a recording) and no recorder child is held. End-of-file before a
+spec: the held child is ended, and the process exits having run nothing.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+import tempfile
 
 from viz.ingest.held import HeldChild
+from viz.ingest.spawn import PKG_ROOT
+
+
+class IngestProcess:
+    """The app's handle on the ingest process, started before its run is known: `send(spec)` gives it the run, or
+    `cancel()` ends it unused (bad arguments, an unknown scenario). Whoever sends the spec owns `proc` from then."""
+
+    def __init__(self, own_child: bool = False):
+        self.stderr = tempfile.TemporaryFile()  # what it writes there (a traceback, if it fails)
+        env = dict(os.environ)  # the ingest process imports this very viz, wherever the app was started from
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (PKG_ROOT, env.get("PYTHONPATH"))))
+        self.proc = subprocess.Popen([sys.executable, "-m", "viz.ingest.launch", *(["--own-child"] * own_child)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env,
+                                     start_new_session=True)  # not in the terminal's process group
+        self.sent = False
+
+    def send(self, spec: dict) -> None:
+        self.sent = True
+        try:
+            self.proc.stdin.write(json.dumps(spec).encode() + b"\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # it failed to start: the app reads what it said on stderr
+
+    def cancel(self) -> None:
+        """Not used: end it (its held child with it). A no-op once the spec is sent."""
+        if self.sent:
+            return
+        self.sent = True
+        for f in (self.proc.stdin, self.proc.stdout, self.stderr):
+            f.close()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def main(argv: list[str]) -> int:
-    spec = json.loads(argv[0])
     os.nice(2)  # (the child inherits it) the app, drawing and answering keys, gets a core first when three want two
     held = None
-    if not spec.get("child"):
+    if "--own-child" not in argv:
         try:
             held = HeldChild()
         except (OSError, ValueError):
             pass  # (no cwd, no fds left) the session spawns the child itself, and an error frame says what failed
-    from viz.ingest import process
+    line = sys.stdin.readline()
+    if not line:  # the app did not need this run
+        if held is not None:
+            held.cancel()
+        return 0
+    spec = json.loads(line)
+    if held is not None:
+        held.go(spec["script"], spec["args"])  # before the imports below: the program starts now
+    try:
+        from viz.ingest import process
 
-    return process.main(spec, held)
+        return process.main(spec, held)
+    finally:
+        if held is not None:
+            held.cancel()  # a failure before the session took the child leaves no child behind
 
 
 if __name__ == "__main__":

@@ -100,12 +100,13 @@ class Session:
             os.close(wfd)
         return self.attach(proc, rfd)
 
-    def attach(self, proc: subprocess.Popen, events: int) -> "Session":
+    def attach(self, proc: subprocess.Popen, events: int, went: float | None = None) -> "Session":
         """Read the running child `proc` (its stdout and stderr pipes, its events on fd `events`) from now on:
-        what start() does once it has spawned it, and viz.ingest.held's session after letting its child go."""
+        what start() does once it has spawned it, and viz.ingest.held's session after letting its child go (at
+        perf_counter `went`: the script cannot have begun before)."""
         self.proc = proc
         self.started = time.monotonic()
-        self._spawned = time.perf_counter()
+        self._spawned = time.perf_counter() if went is None else went
         self._sel = selectors.DefaultSelector()
         for fd, what in ((events, "events"), (proc.stdout.fileno(), 1), (proc.stderr.fileno(), 2)):
             os.set_blocking(fd, False)
