@@ -46,8 +46,7 @@ def test_held_child_runs_nothing_when_viz_record_refuses_its_arguments(script, t
 
 
 @pytest.mark.parametrize("bad", [["--timeout", "0"], ["--nonsense"], ["no-such-scenario-or-file"]])
-def test_viz_run_starts_its_ingest_process_first_and_runs_nothing_when_it_refuses_its_arguments(script, tmp_path,
-                                                                                                 bad):
+def test_viz_run_refusing_its_arguments_runs_nothing(script, tmp_path, bad):
     marker = tmp_path / "ran"
     path = script(f"open({str(marker)!r}, 'w').close()\n")
     done = viz("run", *([str(path), *bad] if bad[0].startswith("-") else bad))
@@ -56,9 +55,29 @@ def test_viz_run_starts_its_ingest_process_first_and_runs_nothing_when_it_refuse
     assert not marker.exists()
 
 
-def test_an_ingest_process_given_no_run_ends_with_its_held_child_and_runs_nothing():
-    """`viz run` starts the ingest process before it reads its arguments; unused, it is cancelled: it ends, and
-    takes its held child (which has run nothing) with it."""
+def test_viz_run_starts_its_ingest_process_first_and_ends_it_when_the_run_is_refused(monkeypatch, capsys):
+    """`viz run` starts the ingest process before it reads its arguments (the program then starts sooner); an
+    unknown target ends it, unused, before viz returns: it exits by itself, having run nothing."""
+    from viz import cli
+    from viz.ingest import launch
+
+    started = []
+
+    class Recorded(launch.IngestProcess):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(launch, "IngestProcess", Recorded)
+    assert cli.main(["run", "no-such-scenario-or-file"]) == 2
+    assert "unknown scenario" in capsys.readouterr().err
+    ingest, = started
+    assert ingest.proc.returncode == 0  # it was waited for, and ended as an unused one does
+    assert ingest.stderr.closed
+
+
+def test_an_ingest_process_given_no_run_ends_and_leaves_no_child():
+    """Unused (end of input before a run), the ingest process ends, and the child it held is gone too."""
     import time
     from viz.ingest.launch import IngestProcess
 
@@ -73,6 +92,29 @@ def test_an_ingest_process_given_no_run_ends_with_its_held_child_and_runs_nothin
     assert ingest.proc.returncode == 0
     assert gone(held[0])
     ingest.cancel()  # twice: a no-op
+
+
+def test_an_ingest_process_whose_run_names_its_own_child_runs_it_and_not_the_held_one(script, tmp_path):
+    """A spec naming its own child command (as bench/live.py's replay does) sent to an ingest process started
+    without --own-child: the held recorder child is ended unused, and only the named command runs."""
+    import sys
+    from viz.ingest.launch import IngestProcess
+    from viz.ingest.process import FrameReader, frames
+
+    marker = tmp_path / "ran"
+    path = script(f"open({str(marker)!r}, 'w').close()\n")
+    ingest = IngestProcess()
+    ingest.send({"script": str(path), "args": [], "name": "own", "timeout": 30,
+                 "child": [sys.executable, "-c", "import sys; sys.exit(0)", "{fd}"]})
+    out = ingest.proc.stdout.read()  # to its end: the ingest process ends with the run (its stdin kept open)
+    ingest.proc.stdin.close()
+    ingest.proc.wait(30)
+    ingest.proc.stdout.close()
+    ingest.stderr.close()
+    assert ingest.proc.returncode == 0
+    info, block = FrameReader().decode(frames(bytearray(out))[-1])
+    assert info["done"] and not info.get("error")
+    assert not marker.exists()
 
 
 def test_held_child_passes_arguments_as_given_and_the_script_reads_viz_stdin(script):

@@ -32,18 +32,24 @@ class IngestProcess:
         self.stderr = tempfile.TemporaryFile()  # what it writes there (a traceback, if it fails)
         env = dict(os.environ)  # the ingest process imports this very viz, wherever the app was started from
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (PKG_ROOT, env.get("PYTHONPATH"))))
-        self.proc = subprocess.Popen([sys.executable, "-m", "viz.ingest.launch", *(["--own-child"] * own_child)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env,
-                                     start_new_session=True)  # not in the terminal's process group
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "viz.ingest.launch", *(["--own-child"] * own_child)], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=self.stderr, env=env,
+                start_new_session=True)  # not in the terminal's process group
+        except BaseException:
+            self.stderr.close()
+            raise
         self.sent = False
 
     def send(self, spec: dict) -> None:
-        self.sent = True
+        line = json.dumps(spec).encode() + b"\n"  # (ASCII: json escapes the rest, newlines included)
         try:
-            self.proc.stdin.write(json.dumps(spec).encode() + b"\n")
+            self.proc.stdin.write(line)
             self.proc.stdin.flush()
         except BrokenPipeError:
             pass  # it failed to start: the app reads what it said on stderr
+        self.sent = True
 
     def cancel(self) -> None:
         """Not used: end it (its held child with it). A no-op once the spec is sent."""
@@ -73,6 +79,9 @@ def main(argv: list[str]) -> int:
             held.cancel()
         return 0
     spec = json.loads(line)
+    if held is not None and spec.get("child"):  # the spec names its own child after all: this one is not wanted
+        held.cancel()
+        held = None
     if held is not None:
         held.go(spec["script"], spec["args"])  # before the imports below: the program starts now
     try:

@@ -2,7 +2,8 @@
 
 Decoding the child's events and deriving records is the heavy per-record work of a live run; done in the app's own
 interpreter it competes with drawing and keys for the GIL. So the app (viz.app.feed) starts this module as a
-process of its own, `python -m viz.ingest.launch SPEC` (which starts the child first, held), where `main` runs the
+process of its own, `python -m viz.ingest.launch` (which starts the child first, held, and reads the run's spec
+from its stdin; the commands that follow come on the same stdin), where `main` runs the
 recorder `Session` (the traced program is its child) and writes the records to its stdout in frames:
 
     8-byte little-endian length, then pickle((info, payload, others))
@@ -206,5 +207,5 @@ def main(spec: dict, held=None) -> int:
         ingest.run()
     finally:
         if held is not None:
-            held.cancel()  # (a no-op once the session let it go) a failure before that leaves no child behind
+            held.cancel()  # (a no-op once the session took it) a failure before that leaves no child behind
     return 0
