@@ -7,7 +7,9 @@ that starts the run, imports the app and runs it headless at 200x50 as `viz run`
 no terminal output is timed), and prints a line the moment the run screen is no longer live, every record of the
 run folded into the timeline. Both are timed from just before the spawn: the app's start-up (its imports, Textual's
 first screen) counts, as it does for a user. The ratio is taken within each round, and the headline is its median.
-Default program: switch_heavy 1,000 x 400 (about a second plain).
+Default program: switch_heavy 1,000 x 400 (about a second plain). The table also gives the CPU time of the app's
+process and of the processes it waited for (the ingest process, the program) over the plain run's: on 2 cores shared
+by three processes, the wall clock follows it.
 
 Last line of stdout: run_whole_over_plain=<median ratio>.
 """
@@ -23,6 +25,7 @@ if __name__ == "__main__" and "--headless" in sys.argv:  # the spawned app's sid
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import resource  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 
@@ -55,21 +58,27 @@ async def _headless(script: str, args: list[str], timeout: float) -> None:
         await pilot.press("q")
 
 
-def timed(cmd: list[str], until: str | None = None) -> float:
-    """Seconds from the spawn to the process's end, or to its first stdout line containing `until`."""
-    start = time.perf_counter()
+def timed(cmd: list[str], until: str | None = None) -> tuple[float, float]:
+    """Seconds from the spawn to the process's end, or to its first stdout line containing `until`; and the CPU
+    seconds of the process and the processes it waited for (the ingest process, the program), to its end."""
+    start, cpu = time.perf_counter(), _children_cpu()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                           text=True, env=child_env()) as proc:
+        took = None
         for line in proc.stdout:
             if until is not None and until in line:
                 took = time.perf_counter() - start
                 proc.stdout.read()
-                proc.wait()
-                return took
+                break
         proc.wait()
-        if until is not None or proc.returncode:
+        if took is None and (until is not None or proc.returncode):
             raise RuntimeError(f"{' '.join(cmd[:3])}… exited {proc.returncode} without `{until}`")
-    return time.perf_counter() - start
+    return (took if took is not None else time.perf_counter() - start), _children_cpu() - cpu
+
+
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def main() -> int:
@@ -86,16 +95,20 @@ def main() -> int:
         return 0
     app_cmd = [PY, __file__, "--headless", "--timeout", str(a.timeout), "--program", script, *args]
     timed(app_cmd, COMPLETE)  # untimed: bytecode and the OS file cache as a user has them
-    plains, wholes, ratios = [], [], []
+    plains, wholes, ratios, cpus = [], [], [], []
     for r in range(a.rounds):
-        plain = timed([PY, script, *args])
-        whole = timed(app_cmd, COMPLETE)
+        plain, plain_cpu = timed([PY, script, *args])
+        whole, whole_cpu = timed(app_cmd, COMPLETE)
         plains.append(plain)
         wholes.append(whole)
         ratios.append(whole / plain)
-        log(f"round {r + 1}/{a.rounds}: plain {plain:.3f} s, viz run until complete {whole:.3f} s: {whole / plain:.2f}x")
+        cpus.append(whole_cpu / plain_cpu)
+        log(f"round {r + 1}/{a.rounds}: plain {plain:.3f} s, viz run until complete {whole:.3f} s: {whole / plain:.2f}x"
+            f" (CPU {whole_cpu:.2f} s against {plain_cpu:.2f} s)")
     print(table([["plain run (s), median", f"{median(plains):.3f}"],
                  ["viz run until the timeline is complete (s), median", f"{median(wholes):.3f}"],
+                 ["CPU of viz run's processes (the app, the ingest process, the program) over the plain run's, "
+                  "median", f"{median(cpus):.2f}x"],
                  ["ratio within a round, median", f"{median(ratios):.2f}x"]], ["figure", "value"]))
     print(f"run_whole_over_plain={median(ratios):.2f}")
     return 0
