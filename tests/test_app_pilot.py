@@ -257,6 +257,27 @@ async def test_a_saved_trace_opens_at_its_end_with_its_output_and_summary():
 
 
 @pilot_test
+async def test_a_panel_redrawn_for_a_style_change_shows_what_was_shown_last_not_what_was_shown_before_it():
+    """A style change (the screen's first styles, a theme) redraws the panels a moment later. A show() in between
+    (a short live run's last records, folded before the screen's styles settled) must stay: the details panel had
+    gone back to "waiting for the first task…" after such a run ended."""
+    from viz.app.details import DetailsPanel
+
+    trace = Trace.load(DATA / "baozi.jsonl")
+    app = VizApp(trace=trace, trace_name="baozi")
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.screen.query_one(DetailsPanel)
+        panel.show(None, 0.0, True)
+        panel.notify_style_update()  # its redraw waits for the message queue...
+        last = trace.lanes[-1]
+        panel.show(last, trace.duration, False)  # ...and this comes first
+        await pilot.pause()
+        await pilot.pause()
+        assert panel._shown[0] is last
+        assert str(panel.render()).startswith(last.name)
+
+
+@pilot_test
 async def test_the_help_screen_lists_the_keys():
     app = VizApp(trace=Trace.load(DATA / "baozi.jsonl"), trace_name="baozi")
     async with app.run_test(size=SIZE) as pilot:

@@ -26,7 +26,13 @@ class TracePanel(Static):
         self._colors = None
         self._key = None
         if self._shown is not None:  # the theme changed: draw again with its colours
-            self.call_later(self.show, *self._shown)
+            self.call_later(self._show_again)
+
+    def _show_again(self) -> None:
+        """Draw what was shown last, as it is when this runs: a show() between the style change and now (the last
+        records of a short live run, folded before the screen's styles settled) is not undone by older arguments."""
+        if self._shown is not None:
+            self.show(*self._shown)
 
     def show(self, *args) -> None:
         raise NotImplementedError

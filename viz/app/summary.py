@@ -52,7 +52,7 @@ class SummaryPanel(TracePanel):
     def on_resize(self) -> None:
         if self._shown is not None:  # as many rows as now fit
             self._key = None
-            self.call_later(self.show, *self._shown)
+            self.call_later(self._show_again)
 
     def _text(self, t: float) -> Text:
         trace = self.trace
