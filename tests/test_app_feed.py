@@ -107,7 +107,8 @@ def test_a_feed_nobody_reads_holds_the_program_back_and_the_timeout_still_ends_t
     started = time.monotonic()
     while time.monotonic() - started < 3:  # past the timeout, reading nothing
         arrivals.wait(0.1)
-    assert MAX_FRAMES <= len(feed._frames) < 2 * MAX_FRAMES  # it filled up, then waited for the app to take some
+    state = (len(feed._frames), feed._ended, feed.proc.poll(), feed._last_words() if feed._ended else "")
+    assert MAX_FRAMES <= len(feed._frames) < 2 * MAX_FRAMES, state  # it filled up, then waited for the app to take some
     records, last = [], False
     while not last:
         got = feed.take()
