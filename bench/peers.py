@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import resource
 import subprocess
 import tempfile
 import time
 
-from _common import PROGRAMS, PY, WORK_RE, child_env, find_figure, log, median
+from _common import PROGRAMS, PY, WORK_RE, child_env, children_cpu, find_figure, log, median
 
 PROGRAMS_RUN = {
     # about a second on its own, as issue 18's target says: start-up and the report are not most of the figure
@@ -51,13 +50,12 @@ def tools(out: str) -> dict[str, list[str] | None]:
 
 def run(cmd: list[str], timeout: float) -> tuple[float, float, float | None]:
     """(wall s, CPU s of the process and its children, the program's own work_s) of one whole command."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = children_cpu()
     t0 = time.perf_counter()
     done = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, timeout=timeout, env=child_env())
     wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = children_cpu() - before
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])}… exited {done.returncode}: {done.stderr.strip()[-300:]}")
     return wall, cpu, find_figure(done.stderr + done.stdout, WORK_RE)

@@ -25,13 +25,12 @@ if __name__ == "__main__" and "--headless" in sys.argv:  # the spawned app's sid
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
-import resource  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 
 sys.dont_write_bytecode = True  # leave no __pycache__ behind in bench/
 
-from _common import PROGRAMS, PY, child_env, log, median, table  # noqa: E402
+from _common import PROGRAMS, PY, child_env, children_cpu, log, median, table  # noqa: E402
 
 COMPLETE = "timeline complete"
 
@@ -61,7 +60,7 @@ async def _headless(script: str, args: list[str], timeout: float) -> None:
 def timed(cmd: list[str], until: str | None = None) -> tuple[float, float]:
     """Seconds from the spawn to the process's end, or to its first stdout line containing `until`; and the CPU
     seconds of the process and the processes it waited for (the ingest process, the program), to its end."""
-    start, cpu = time.perf_counter(), _children_cpu()
+    start, cpu = time.perf_counter(), children_cpu()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                           text=True, env=child_env()) as proc:
         took = None
@@ -73,12 +72,7 @@ def timed(cmd: list[str], until: str | None = None) -> tuple[float, float]:
         proc.wait()
         if took is None and (until is not None or proc.returncode):
             raise RuntimeError(f"{' '.join(cmd[:3])}… exited {proc.returncode} without `{until}`")
-    return (took if took is not None else time.perf_counter() - start), _children_cpu() - cpu
-
-
-def _children_cpu() -> float:
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return used.ru_utime + used.ru_stime
+    return (took if took is not None else time.perf_counter() - start), children_cpu() - cpu
 
 
 def main() -> int:

@@ -203,9 +203,5 @@ def main(spec: dict, held=None) -> int:
         session = held.session(*run, **limits) if held is not None else Session(*run, **limits)
     ingest = Ingest(session, out_fd, sys.stdin)
     threading.Thread(target=ingest.listen, name="viz app commands", daemon=True).start()
-    try:
-        ingest.run()
-    finally:
-        if held is not None:
-            held.cancel()  # (a no-op once the session took it) a failure before that leaves no child behind
+    ingest.run()  # (a failure before the session took `held`: viz.ingest.launch ends it)
     return 0
