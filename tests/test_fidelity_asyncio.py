@@ -166,3 +166,41 @@ def test_a_loop_callback_that_sleeps_blocks_the_loops_own_lane(script):
     assert [s.reason for s in held] == ["time.sleep(0.2)"] and 0.15 <= _length(held[0]) <= 0.4
     assert [s.reason for s in spans(trace, "main()", "blocked")] == ["await asyncio.sleep(0.1)"]
     assert spans(trace, "main()", "ready")[-1].reason == "timer fired"  # due at 0.1, run once the loop was free
+
+
+def test_a_busy_asyncio_loop_streams_its_steps_to_the_viewer_while_it_runs(script):
+    """A loop with a thousand tasks stepping polls with timeout 0 between rounds: it drops the GIL and takes it back
+    at once, again and again, which can keep a waiting thread (the recorder's flusher) from ever getting it. Its
+    events must still reach the viewer as the program runs, as a live run shows them, not all at its end: the
+    program spins (making no call that lets the GIL go) until the test, having received its steps in many pieces,
+    signals it to stop, or until its own 8 s are up."""
+    import os
+    import signal
+
+    from viz.ingest.session import Session
+    from viz.trace.record import StateRecord
+
+    path = script("import asyncio, signal, time\n"
+                  "told = []\n"
+                  "signal.signal(signal.SIGUSR1, lambda *_: told.append(1))\n"
+                  "async def spin(deadline):\n"
+                  "    while not told and time.monotonic() < deadline:\n"
+                  "        await asyncio.sleep(0)\n"
+                  "async def main():\n"
+                  "    deadline = time.monotonic() + 8\n"
+                  "    await asyncio.gather(*(spin(deadline) for _ in range(1000)))\n"
+                  "    print('told to stop' if told else 'ran out of time')\n"
+                  "asyncio.run(main())\n")
+    session = Session(str(path), timeout=30).start()
+    pieces, out = 0, []
+    try:
+        while not session.done:
+            records = session.poll(0.05)
+            out += [r["text"] for r in records if type(r) is dict and r["k"] == "output"]
+            if pieces < 20 and any(type(r) is StateRecord and r.state == "running" for r in records):
+                pieces += 1
+                if pieces == 20:
+                    os.kill(session.proc.pid, signal.SIGUSR1)
+    finally:
+        session.close()
+    assert out == ["told to stop"], f"the program's steps reached the viewer in {pieces} pieces while it ran"

@@ -412,7 +412,7 @@ def _loop_class(asyncio, hooks: AsyncioHooks):
     import selectors
 
     rec = hooks.rec
-    append = rec.emit_fast
+    append, flush_if_due = rec.emit_fast, rec.flush_if_due
     clock, t0 = time.perf_counter, rec.t0
     Task = asyncio.Task
     tid_of, fresh = hooks.tid_of, hooks.fresh
@@ -565,6 +565,7 @@ def _loop_class(asyncio, hooks: AsyncioHooks):
                 append((_R, bytes(run), self._viz_items))
                 run.clear()
                 self._viz_items = []
+                flush_if_due()  # this loop may keep the flusher thread from the GIL (viz.recorder.core)
 
         def run_forever(self):
             if self.is_running() or self.is_closed():  # asyncio refuses: nothing starts or stops

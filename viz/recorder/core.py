@@ -3,7 +3,10 @@
 Every hook (greenlets, gevent, generators, blocking calls, output) reports through one `Recorder`. It captures the
 real `_thread` / `os.write` / `time.sleep` before the script runs, because `gevent.monkey.patch_all()` replaces them
 later and the recorder must keep using the real ones. Events are raw tuples (see viz.protocol) buffered in a
-deque and written to the pipe in batches: by size, by a background flusher every 50 ms, and at exit.
+deque and written to the pipe in batches: by size, by a background flusher every 50 ms, and at exit. A thread that
+drops the GIL and takes it back at once, again and again (an asyncio loop polling with timeout 0 between steps),
+keeps a waiting thread from ever getting it: then the thread emitting flushes itself once FLUSH_EVERY has passed
+since the last flush (`flush_if_due`), so the viewer gets the run as it goes, not all at its end.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ get_ident = _thread.get_ident
 clock = time.perf_counter
 BATCH = 4096
 FLUSH_EVERY = 0.05
+DUE_CHECK = 63  # emit() looks at the clock once every DUE_CHECK + 1 events
 MAX_NOTES = 20
 
 
@@ -32,6 +36,7 @@ class Recorder:
         self.sites = CallSites(script)
         self.sites.on_new_file = self._new_file
         self._q: deque = deque()
+        self._flushed = clock()  # when the buffer was last written out
         self._write_lock = _thread.allocate_lock()
         self._closed = False
         self._next_task = 1
@@ -58,7 +63,14 @@ class Recorder:
     def emit(self, ev: tuple) -> None:
         q = self._q
         q.append(ev)
-        if len(q) >= BATCH:
+        n = len(q)
+        if n >= BATCH or not n & DUE_CHECK and clock() - self._flushed >= FLUSH_EVERY:
+            self.flush()
+
+    def flush_if_due(self) -> None:
+        """Flush from this thread if the flusher has not for FLUSH_EVERY (it may be kept from the GIL): for the hooks
+        that append to the buffer themselves (emit_fast), after each piece they append."""
+        if clock() - self._flushed >= FLUSH_EVERY:
             self.flush()
 
     @property
@@ -79,6 +91,7 @@ class Recorder:
                 while data:
                     written = _real_write(self.fd, data)
                     data = data[written:]
+            self._flushed = clock()
         except OSError:
             self._closed = True  # the viewer is gone; the program runs on untraced
         finally:
