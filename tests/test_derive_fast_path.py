@@ -159,3 +159,29 @@ def test_a_hub_resume_and_a_wait_become_ready_running_and_blocked_spans_in_c():
                    ("state", 2.0, 2, "blocked", "gevent.sleep(0)", "a.py", 7, False)]
     assert d.end_time == 2.0
     assert d.close(3.0)[0] == ("state", 2.0, 1, "running", None, None, None, False)  # the hub's held span
+
+
+def test_tasks_are_keyed_by_the_very_id_objects_their_packed_switches_carry():
+    """A task id past the ints Python keeps one object of (here 3000 and 4000) arrives in its spawn event as an int
+    object of its own: the deriver keys its task, and the model its lane, by the object the C deriver makes for
+    that id in packed switches, so their lookups match by identity instead of comparing equal ints."""
+    import marshal
+
+    from viz.trace.model import Trace
+
+    hub, tid = 3000, 4000
+    batch = marshal.loads(marshal.dumps([
+        (protocol.TASK_SPAWNED, 0.0, hub, "hub", "loop", None, None, None),
+        (protocol.TASK_SPAWNED, 0.0, tid, "g", "greenlet", None, "a.py", 3),
+        protocol.pack_run([("H", 0.1, hub, tid), ("Y", 0.2, tid, hub, ("gevent.sleep(0)", "ready", 0.0, "a.py", 4,
+                                                                           None))])]))
+    d = Deriver()
+    out = d.feed(batch)
+    states = [r for r in out if type(r) is StateRecord]
+    assert [(r.t, r.state) for r in states if r.task == tid] == [(0.1, "running"), (0.2, "ready")]
+    key = next(k for k in d.tasks if k == tid)
+    assert all(r.task is key for r in states if r.task == tid)
+    trace = Trace()
+    trace.add_many(out)
+    lane_key = next(k for k in trace._lane_of if k == tid)
+    assert lane_key is key

@@ -57,3 +57,27 @@ def test_the_totals_table_wraps_only_headers_to_fit_and_cuts_long_task_names():
     assert " ".join(" ".join(line.split()) for line in head) + " loop" == "blocks the whole loop"
     row = next(line for line in lines if line.startswith("a_task"))
     assert row.split()[0] == "a_task_with_a_l…" and row.split()[1:] == ["500", "ms", "-", "1.50", "s", "-", "-"]
+
+
+def test_a_tasks_totals_follow_its_lane_as_it_grows_and_as_the_run_goes_on():
+    """The model keeps a lane's totals once taken (a report, its verdict and its findings each ask): spans added
+    since, or the end of a span still open moving on, give new totals, the same as a model that never kept any."""
+    records = [{"k": "task", "t": 0.0, "task": 1, "name": "t1", "kind": "greenlet"},
+               {"k": "state", "t": 0.0, "task": 1, "state": "running"},
+               {"k": "state", "t": 1.0, "task": 1, "state": "blocked", "reason": "gevent.sleep(3)"},
+               {"k": "note", "t": 3.0, "level": "info", "text": "later"},  # the run goes on: the wait grows
+               {"k": "state", "t": 4.0, "task": 1, "state": "ready"},
+               {"k": "end", "t": 4.5, "task": 1}]
+    expected = [(0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (1.0, 0.0, 2.0), (1.0, 0.0, 3.0), (1.0, 0.5, 3.0)]
+    kept, got = Trace(header(target="test", file="t.py")), []
+    for n, rec in enumerate(records):
+        kept.add(rec)
+        if n:
+            totals = kept.totals(kept.lanes[0])
+            assert kept.totals(kept.lanes[0]) == totals  # asked again: the same
+            fresh = Trace(header(target="test", file="t.py"))
+            for r in records[:n + 1]:
+                fresh.add(r)
+            assert fresh.totals(fresh.lanes[0]) == totals
+            got.append((totals["running"], totals["ready"], totals["blocked"]))
+    assert got == expected

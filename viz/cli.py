@@ -309,8 +309,11 @@ def _record(args: argparse.Namespace, script_args: list[str], held=None) -> int:
         from viz.views.outcome import outcome_line
 
         trace = Trace(session.header)
+
+        def fold(recs) -> None:  # lanes take their spans as their buffers fill, and all at the end (flush below)
+            trace.add_many(recs, hold=True)
         if args.quiet:  # one line at the end: no Rich (its loading would outlast a short program)
-            record(trace.add_many)
+            record(fold)
         else:  # what the report needs loads while the program runs (the pipe reader thread keeps its pipes drained)
             from rich.console import Console
 
@@ -320,15 +323,16 @@ def _record(args: argparse.Namespace, script_args: list[str], held=None) -> int:
             if err.is_terminal:
                 with err.status(f"recording {name}…") as status:
                     def progress(recs):
-                        trace.add_many(recs)
+                        fold(recs)
                         status.update(f"recording {name}… {session.elapsed:.1f} s, {len(trace.lanes)} tasks, "
                                       f"{trace.step_count:,} events")
                     record(progress)
             else:
-                record(trace.add_many)
+                record(fold)
     finally:
         signal.signal(signal.SIGINT, previous)
         session.close()
+    trace.flush()
     findings = diagnose(trace, thresholds) if args.json or args.fail_on or not args.quiet else []
     if args.json:
         _print_json(trace, findings)

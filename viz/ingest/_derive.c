@@ -120,6 +120,15 @@ static PyObject *s_k, *s_cause, *s_t, *s_task, *s_by, *s_what;
 static int same(PyObject *a, PyObject *b) {
     if (a == b) return 1;
     if (a == Py_None || b == Py_None) return 0;
+    /* equal values in distinct objects (each batch the child sends makes its own): compared without the generic
+     * rich comparison, which cost most of a switch's comparisons */
+    if (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b))
+        return PyUnicode_GET_LENGTH(a) == PyUnicode_GET_LENGTH(b) && PyUnicode_Compare(a, b) == 0;
+    if (PyLong_CheckExact(a) && PyLong_CheckExact(b)) {
+        int oa, ob;
+        long long x = PyLong_AsLongLongAndOverflow(a, &oa), y = PyLong_AsLongLongAndOverflow(b, &ob);
+        if (!oa && !ob) return x == y;  /* (exact ints: no error to see) */
+    }
     return PyObject_RichCompareBool(a, b, Py_EQ);
 }
 
@@ -282,7 +291,7 @@ static int one_switch(Py_UCS4 kind, PyObject *t_obj, PyObject *a, PyObject *b, P
         if (r <= 0) return r;
         Task *task = task_of(tasks, hubs, tid, &err);
         if (task == NULL) return err ? -1 : 0;
-        r = PyObject_RichCompareBool(task->state, s_blocked, Py_EQ);
+        r = same(task->state, s_blocked);
         if (r < 0) return -1;
         PyObject *late_t = NULL, *late_reason = NULL, *what = NULL;
         int blocked_on_something = 0;
@@ -319,7 +328,7 @@ static int one_switch(Py_UCS4 kind, PyObject *t_obj, PyObject *a, PyObject *b, P
             if (r < 0) return -1;
         }
         if (task->reason == Py_None && !blocked_on_something) {
-            r = PyObject_RichCompareBool(task->state, s_running, Py_EQ);
+            r = same(task->state, s_running);
             if (r < 0) return -1;
             if (r) return 1; /* it was running already: no new span */
         }
@@ -547,7 +556,31 @@ fail:
     return NULL;
 }
 
+/* task_id(tid) -> the int object the packed switches use for this id (itself if not cached): the deriver keys its
+ * tasks, and the task records the model keys its lanes, by these very objects, so a lookup by a switch's id finds
+ * its key by identity rather than comparing two equal ints (most of what a dict lookup cost here). */
+static PyObject *task_id(PyObject *mod, PyObject *tid) {
+    if (PyLong_CheckExact(tid)) {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(tid, &overflow);
+        if (v == -1 && PyErr_Occurred()) return NULL;
+        if (!overflow && v >= 0 && v < ID_CACHE) {
+            PyObject *cached = id_cache[v];
+            if (cached == NULL) {
+                Py_INCREF(tid);
+                cached = id_cache[v] = tid;
+            }
+            Py_INCREF(cached);
+            return cached;
+        }
+    }
+    Py_INCREF(tid);
+    return tid;
+}
+
 static PyMethodDef methods[] = {
+    {"task_id", (PyCFunction)task_id, METH_O,
+     "task_id(tid) -> the one int object the deriver uses for task id `tid` (dict keys found by identity)"},
     {"switches", (PyCFunction)(void (*)(void))switches, METH_FASTCALL,
      "switches(batch, i, j, out, tasks, hubs, reasons, end_time, polled) -> (i, j, end_time, event): derive the "
      "H/Y events from batch[i] (its switch j, if it is a run) on, appending records to out; stops "

@@ -73,10 +73,17 @@ class _PyHub:
 # viz/ingest/_derive.c derives runs of the C hook's switch events (H, Y) as _hub_resumes and _to_hub do, on its
 # own Task and Hub; VIZ_PURE_PYTHON=1 or a build without a compiler uses the Python code alone.
 _Task, _Hub, _switches, _expand_runs = _PyTask, _PyHub, None, protocol.expand_runs
+
+
+def _task_id(tid):
+    """The object to key task `tid` by: itself here; in C the one its packed switches carry, found by identity."""
+    return tid
+
+
 if not os.environ.get("VIZ_PURE_PYTHON"):
     try:
         from viz.ingest._derive import Hub as _Hub, Task as _Task  # noqa: F811
-        from viz.ingest._derive import switches as _switches
+        from viz.ingest._derive import switches as _switches, task_id as _task_id  # noqa: F811
     except ImportError:  # pragma: no cover - depends on the build
         pass
 
@@ -150,6 +157,7 @@ class Deriver:
                         "line": line})
         elif kind == protocol.TASK_SPAWNED:
             _, t, tid, name, kind_, parent, file, line = ev
+            tid = _task_id(tid)  # the deriver's and the model's dicts are keyed by it
             self._see(t)
             self.names[tid] = name
             self._switched_to[tid] = "switched to " + name

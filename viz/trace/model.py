@@ -129,6 +129,7 @@ class Trace:
         self._strings: list[str | None] = [None]
         self._string_id: dict[str | None, int] = {None: 0}
         self._folder = _Folder(STATE_CODE) if _Folder is not None else None
+        self._by_state: dict[int, tuple] = {}  # task -> (what its sums were taken over, the sums): seconds_by_state
 
     # ---- building -------------------------------------------------------------------------------------------
     @classmethod
@@ -413,6 +414,10 @@ class Trace:
         n = len(starts)
         if not n:
             return [0.0] * (len(STATES) + 1)
+        over = (n, starts[n - 1], self.span_end(lane, n - 1))  # lanes only grow: the same spans, the same sums
+        kept = self._by_state.get(lane.task)
+        if kept is not None and kept[0] == over:  # (a report, its verdict and its findings each ask for them)
+            return list(kept[1])
         if _prefix_at is not None:
             sums = _prefix_at(starts, states, flags, _NO_SUMS, 0, 0, n - 1)  # every span but the last
         else:
@@ -422,11 +427,12 @@ class Trace:
                 sums[states[i]] += d
                 if flags[i]:
                     sums[-1] += d
-        d = self.span_end(lane, n - 1) - starts[n - 1]
+        d = over[2] - starts[n - 1]
         sums[states[n - 1]] += d
         if flags[n - 1]:
             sums[-1] += d
-        return sums
+        self._by_state[lane.task] = (over, sums)
+        return list(sums)
 
     def work_time(self) -> float:
         """The seconds of work (running + blocked) of every task but the main program and the loop itself.
