@@ -234,3 +234,37 @@ def test_a_backlog_of_records_comes_out_of_a_limited_poll_in_pieces_and_none_is_
     assert trace.exit["outcome"] == "finished"
     assert [o.text for o in trace.outputs] == [f"line {i}" for i in range(20000)]
     assert max(sizes) < 20000 and sum(1 for n in sizes if n) > 2
+
+
+def test_a_stop_signal_handled_inside_the_recorders_own_write_ends_the_run_once_that_write_is_done(tmp_path,
+                                                                                                   monkeypatch):
+    """viz stops a program with SIGTERM, and the child's handler ends the run by writing out the buffer. Python runs
+    a handler inside an interrupted write before it retries, and the program's own thread now writes the buffer
+    too: there the handler must wait for that write (the lock taken, half a batch in the pipe), not flush again."""
+    from viz import protocol
+    from viz.recorder import core
+
+    r, w = os.pipe()
+    try:
+        program = tmp_path / "p.py"
+        program.write_text("pass\n")
+        rec = core.Recorder(w, str(program))
+        seen: list = []
+        real_write = core._real_write
+
+        def write_with_a_signal(fd, data):  # the handler, run inside the first write
+            n = real_write(fd, data)
+            if not seen:
+                seen.append(rec.after_own_flush(lambda: seen.append(os.read(r, 1 << 20))))
+            return n
+
+        monkeypatch.setattr(core, "_real_write", write_with_a_signal)
+        rec.emit((protocol.RECORDER_NOTE, 0.0, "info", "before the stop"))
+        rec.flush()
+        assert seen[0] is True  # left for later...
+        batches = protocol.FrameDecoder().feed(seen[1])  # ...and done once the whole batch was in the pipe
+        assert any(ev[0] == protocol.RECORDER_NOTE and ev[3] == "before the stop" for b in batches for ev in b)
+        assert rec.after_own_flush(lambda: None) is False  # outside a write: the handler goes on at once
+    finally:
+        os.close(r)
+        os.close(w)

@@ -186,6 +186,8 @@ def _install_exit_hooks(rec, finish) -> None:
     os._exit = _exit
 
     def on_term(signum, frame):
+        if rec.after_own_flush(lambda: on_term(signum, frame)):
+            return  # it came inside the recorder's write of its buffer: the run ends once that is written
         try:
             finish(128 + signum, "stopped", f"stopped by signal {signal.Signals(signum).name}")
         finally:

@@ -37,6 +37,8 @@ class Recorder:
         self.sites.on_new_file = self._new_file
         self._q: deque = deque()
         self._flushed = clock()  # when the buffer was last written out
+        self._flushing: int | None = None  # the thread writing it out now
+        self._after_flush = None  # what a signal handler run inside that write left to do once it is written
         self._write_lock = _thread.allocate_lock()
         self._closed = False
         self._next_task = 1
@@ -64,24 +66,28 @@ class Recorder:
         q = self._q
         q.append(ev)
         n = len(q)
-        if n >= BATCH or not n & DUE_CHECK and clock() - self._flushed >= FLUSH_EVERY:
+        if n >= BATCH:
             self.flush()
+        elif not n & DUE_CHECK and clock() - self._flushed >= FLUSH_EVERY:
+            self.flush(wait=False)
 
     def flush_if_due(self) -> None:
         """Flush from this thread if the flusher has not for FLUSH_EVERY (it may be kept from the GIL): for the hooks
         that append to the buffer themselves (emit_fast), after each piece they append."""
         if clock() - self._flushed >= FLUSH_EVERY:
-            self.flush()
+            self.flush(wait=False)
 
     @property
     def emit_fast(self):
         """The raw append of the event buffer, for the C hook (the flusher thread writes what it appends)."""
         return self._q.append
 
-    def flush(self) -> None:
-        """Write everything buffered to the pipe (safe from any thread; never raises)."""
-        if not self._write_lock.acquire(True, 0.5):
+    def flush(self, wait: bool = True) -> None:
+        """Write everything buffered to the pipe (safe from any thread; never raises). With `wait` False, not if
+        another thread is writing it now (that thread writes what is buffered too)."""
+        if self._closed or not self._write_lock.acquire(wait, 0.5 if wait else -1):
             return
+        self._flushing = get_ident()
         try:
             q = self._q
             while q and not self._closed:
@@ -96,11 +102,26 @@ class Recorder:
             self._closed = True  # the viewer is gone; the program runs on untraced
         finally:
             self._write_lock.release()
+            self._flushing = None
+            after, self._after_flush = self._after_flush, None
+            if after is not None:
+                after()
+
+    def after_own_flush(self, then) -> bool:
+        """Called by a signal handler (which runs in the main thread, between two steps of whatever it was doing): if
+        that thread is writing the buffer out (a handler run inside its write), leave `then` to be called once the
+        write is done, and say so. A handler that flushed there would find the lock taken and half a batch written."""
+        if self._flushing == get_ident():
+            self._after_flush = then
+            return True
+        return False
 
     def forget_in_forked_child(self) -> None:
         """A process forked by the script must not write into our pipe: its events would corrupt the stream."""
         self._closed = True
         self._q.clear()
+        self._write_lock = _thread.allocate_lock()  # (the flusher thread may have held it: it is not in this process)
+        self._flushing = self._after_flush = None
         import sys
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__  # its output still reaches the viewer, via fd 1/2
         try:
