@@ -32,3 +32,40 @@ def test_a_threadpool_worker_is_a_thread_running_its_work_and_waiting_for_work_b
     hub_reasons = {s.reason for s in spans(trace, "hub", "idle")}
     assert "polling: 1 other wait" in hub_reasons, hub_reasons  # main waits on the pool's result
     assert not any("nothing to wait for" in r for r in hub_reasons)
+
+
+def test_greenlets_switching_in_a_tight_loop_stream_their_switches_to_the_viewer_while_they_run(script):
+    """Ten greenlets passing the hub back and forth keep a waiting thread (the recorder's flusher) from the GIL, as a
+    busy asyncio loop does: the C switch hook has the program's thread write the buffer out when it is due, so the
+    switches reach the viewer as the program runs, not in a few bursts. The program spins (making no call that lets
+    the GIL go) until the test, having received its switches in 40 pieces (about 2 s of a flush every 50 ms),
+    signals it to stop, or until its own 5 s are up (the recorder before this flush made about 4 pieces a second)."""
+    import os
+    import signal
+
+    from viz.ingest.session import Session
+    from viz.trace.record import StateRecord
+
+    path = script("import signal, time\n"
+                  "import gevent\n"
+                  "told = []\n"
+                  "signal.signal(signal.SIGUSR1, lambda *_: told.append(1))\n"
+                  "def spin(deadline):\n"
+                  "    while not told and time.monotonic() < deadline:\n"
+                  "        gevent.sleep(0)\n"
+                  "deadline = time.monotonic() + 5\n"
+                  "gevent.joinall([gevent.spawn(spin, deadline) for _ in range(10)])\n"
+                  "print('told to stop' if told else 'ran out of time')\n")
+    session = Session(str(path), timeout=30).start()
+    pieces, out = 0, []
+    try:
+        while not session.done:
+            records = session.poll(0.05)
+            out += [r["text"] for r in records if type(r) is dict and r["k"] == "output"]
+            if pieces < 40 and any(type(r) is StateRecord and r.state == "running" for r in records):
+                pieces += 1
+                if pieces == 40:
+                    os.kill(session.proc.pid, signal.SIGUSR1)
+    finally:
+        session.close()
+    assert out == ["told to stop"], f"the program's switches reached the viewer in {pieces} pieces while it ran"

@@ -55,6 +55,8 @@ typedef struct {
     PyObject *socket_wait;  /* Python: socket_wait(signature, socket) -> item of a socket's first wait, or None */
     PyObject *prev;     /* the tracer that was installed before us, or None */
     PyObject *tag_h, *tag_y;
+    PyObject *due;      /* Python: flush the buffer if it is due (viz.recorder.core.Recorder.flush_if_due), or NULL */
+    int since_due;      /* switches packed since `due` was last called */
     double t0;
 } Hook;
 
@@ -274,6 +276,20 @@ static int run_add(Hook *self, char kind, double t, PyObject *a, PyObject *b, Py
     return 0;
 }
 
+/* Every DUE_EVERY packed switches, the recorder's `due` (a thread that drops the GIL and takes it back at once, as a
+ * gevent hub polling between rounds of greenlets does, keeps the flusher thread from the GIL: the program's thread
+ * then writes the buffer out itself, at most every 50 ms); a failure there is not the switch's. */
+#define DUE_EVERY 1024
+static PyObject *packed(Hook *self, PyObject *event, PyObject *args) {
+    if (self->due != NULL && ++self->since_due >= DUE_EVERY) {
+        self->since_due = 0;
+        PyObject *r = PyObject_CallNoArgs(self->due);
+        if (r == NULL) PyErr_Clear();
+        Py_XDECREF(r);
+    }
+    return chain(self, event, args);
+}
+
 static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
     if (!PyTuple_Check(call_args) || PyTuple_GET_SIZE(call_args) != 2) {
         PyErr_SetString(PyExc_TypeError, "expected (event, args)");
@@ -323,7 +339,7 @@ static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
     if (origin_is_hub && !target_is_hub) {
         int added = run_add(self, 'H', t, otid, ttid, NULL);
         if (added < 0) return NULL;
-        if (added == 0) return chain(self, event, args);
+        if (added == 0) return packed(self, event, args);
         rec = tuple4(self->tag_h, t, otid, ttid, NULL);
     } else if (target_is_hub && !origin_is_hub) {
         if (PySet_GET_SIZE(self->raw) && PySet_Contains(self->raw, origin) != 0) { PyErr_Clear(); goto slow_nosig; }
@@ -350,7 +366,7 @@ static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
             return r;   /* the Python hook chains to prev itself */
         }
         int added = run_add(self, 'Y', t, otid, ttid, item);
-        if (added == 0) { Py_DECREF(item); return chain(self, event, args); }
+        if (added == 0) { Py_DECREF(item); return packed(self, event, args); }
         rec = added < 0 ? NULL : tuple4(self->tag_y, t, otid, ttid, item);
         Py_DECREF(item);
     } else {
@@ -408,11 +424,13 @@ static PyMethodDef Hook_methods[] = {
 };
 
 static int Hook_init(Hook *self, PyObject *args, PyObject *kwds) {
-    PyObject *tasks, *hubs, *raw, *append, *slow, *socket_wait, *prev;
+    PyObject *tasks, *hubs, *raw, *append, *slow, *socket_wait, *prev, *due = Py_None;
     double t0;
-    if (!PyArg_ParseTuple(args, "O!O!O!OOOOd", &PyDict_Type, &tasks, &PySet_Type, &hubs, &PySet_Type, &raw,
-                          &append, &slow, &socket_wait, &prev, &t0))
+    if (!PyArg_ParseTuple(args, "O!O!O!OOOOd|O", &PyDict_Type, &tasks, &PySet_Type, &hubs, &PySet_Type, &raw,
+                          &append, &slow, &socket_wait, &prev, &t0, &due))
         return -1;
+    self->due = due == Py_None ? NULL : Py_NewRef(due);
+    self->since_due = 0;
     Py_INCREF(tasks); Py_INCREF(hubs); Py_INCREF(raw);
     Py_INCREF(append); Py_INCREF(slow); Py_INCREF(socket_wait); Py_INCREF(prev);
     self->tasks = tasks; self->hubs = hubs; self->raw = raw;
@@ -432,6 +450,7 @@ static void Hook_dealloc(Hook *self) {
     Py_XDECREF(self->raw); Py_XDECREF(self->append);
     Py_XDECREF(self->queue); Py_XDECREF(self->run);
     Py_XDECREF(self->slow); Py_XDECREF(self->socket_wait); Py_XDECREF(self->prev); Py_XDECREF(self->tag_h); Py_XDECREF(self->tag_y);
+    Py_XDECREF(self->due);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 

@@ -26,6 +26,7 @@ clock = time.perf_counter
 BATCH = 4096
 FLUSH_EVERY = 0.05
 DUE_CHECK = 63  # emit() looks at the clock once every DUE_CHECK + 1 events
+DUE_WAIT = 0.02  # seconds a due flush waits for another thread's flush in progress
 MAX_NOTES = 20
 
 
@@ -69,23 +70,24 @@ class Recorder:
         if n >= BATCH:
             self.flush()
         elif not n & DUE_CHECK and clock() - self._flushed >= FLUSH_EVERY:
-            self.flush(wait=False)
+            self.flush(DUE_WAIT)
 
     def flush_if_due(self) -> None:
         """Flush from this thread if the flusher has not for FLUSH_EVERY (it may be kept from the GIL): for the hooks
         that append to the buffer themselves (emit_fast), after each piece they append."""
         if clock() - self._flushed >= FLUSH_EVERY:
-            self.flush(wait=False)
+            self.flush(DUE_WAIT)
 
     @property
     def emit_fast(self):
         """The raw append of the event buffer, for the C hook (the flusher thread writes what it appends)."""
         return self._q.append
 
-    def flush(self, wait: bool = True) -> None:
-        """Write everything buffered to the pipe (safe from any thread; never raises). With `wait` False, not if
-        another thread is writing it now (that thread writes what is buffered too)."""
-        if self._closed or not self._write_lock.acquire(wait, 0.5 if wait else -1):
+    def flush(self, wait: float = 0.5) -> None:
+        """Write everything buffered to the pipe (safe from any thread; never raises), waiting at most `wait` s for
+        another thread's flush in progress. That thread may itself be waiting for the GIL this one holds (the
+        flusher, kept from it by a busy loop, between two writes): waiting here hands it over."""
+        if self._closed or self._flushing == get_ident() or not self._write_lock.acquire(True, wait):
             return
         self._flushing = get_ident()
         try:

@@ -53,7 +53,8 @@ class GreenletHooks:
             greenlet.settrace(self.on_switch)
         else:
             self.fast = fast.Hook(rec.greenlet_task, self.hubs, self._raw_unnamed,
-                                  rec.emit_fast, self.on_switch, self.socket_wait, self._prev, rec.t0)
+                                  rec.emit_fast, self.on_switch, self.socket_wait, self._prev, rec.t0,
+                                  rec.flush_if_due)
             greenlet.settrace(self.fast)
 
     # ---- gevent, once imported ------------------------------------------------------------------------------
