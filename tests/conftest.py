@@ -70,6 +70,26 @@ def derived(batches: list[list], pure_python: bool = False) -> list:
         return run()
 
 
+def streamed_until_signalled(path, pieces: int) -> tuple[int, list[str]]:
+    """Record a program that runs until SIGUSR1 (or a deadline of its own): poll its session, send the signal once
+    `pieces` polls have brought running spans, and return (such polls seen before the signal, its output lines)."""
+    import signal
+
+    session = Session(str(path), timeout=30).start()
+    seen, out = 0, []
+    try:
+        while not session.done:
+            records = session.poll(0.05)
+            out += [r["text"] for r in records if type(r) is dict and r["k"] == "output"]
+            if seen < pieces and any(type(r) is StateRecord and r.state == "running" for r in records):
+                seen += 1
+                if seen == pieces:
+                    os.kill(session.proc.pid, signal.SIGUSR1)
+    finally:
+        session.close()
+    return seen, out
+
+
 def lane(trace: Trace, name: str):
     found = [ln for ln in trace.lanes if ln.name == name]
     assert found, f"no lane {name!r} in {[ln.name for ln in trace.lanes]}"

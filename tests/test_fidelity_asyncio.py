@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import lane, record, spans, texts
+from conftest import lane, record, spans, streamed_until_signalled, texts
 
 
 def _length(s) -> float:
@@ -174,12 +174,6 @@ def test_a_busy_asyncio_loop_streams_its_steps_to_the_viewer_while_it_runs(scrip
     events must still reach the viewer as the program runs, as a live run shows them, not all at its end: the
     program spins (making no call that lets the GIL go) until the test, having received its steps in many pieces,
     signals it to stop, or until its own 8 s are up."""
-    import os
-    import signal
-
-    from viz.ingest.session import Session
-    from viz.trace.record import StateRecord
-
     path = script("import asyncio, signal, time\n"
                   "told = []\n"
                   "signal.signal(signal.SIGUSR1, lambda *_: told.append(1))\n"
@@ -191,16 +185,5 @@ def test_a_busy_asyncio_loop_streams_its_steps_to_the_viewer_while_it_runs(scrip
                   "    await asyncio.gather(*(spin(deadline) for _ in range(1000)))\n"
                   "    print('told to stop' if told else 'ran out of time')\n"
                   "asyncio.run(main())\n")
-    session = Session(str(path), timeout=30).start()
-    pieces, out = 0, []
-    try:
-        while not session.done:
-            records = session.poll(0.05)
-            out += [r["text"] for r in records if type(r) is dict and r["k"] == "output"]
-            if pieces < 20 and any(type(r) is StateRecord and r.state == "running" for r in records):
-                pieces += 1
-                if pieces == 20:
-                    os.kill(session.proc.pid, signal.SIGUSR1)
-    finally:
-        session.close()
+    pieces, out = streamed_until_signalled(path, 20)
     assert out == ["told to stop"], f"the program's steps reached the viewer in {pieces} pieces while it ran"

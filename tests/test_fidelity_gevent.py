@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import lane, record, spans
+from conftest import lane, record, spans, streamed_until_signalled
 
 
 def test_a_greenlet_killed_before_its_timer_ends_at_its_kill_not_at_the_end_of_the_run(script):
@@ -40,12 +40,6 @@ def test_greenlets_switching_in_a_tight_loop_stream_their_switches_to_the_viewer
     switches reach the viewer as the program runs, not in a few bursts. The program spins (making no call that lets
     the GIL go) until the test, having received its switches in 40 pieces (about 2 s of a flush every 50 ms),
     signals it to stop, or until its own 5 s are up (the recorder before this flush made about 4 pieces a second)."""
-    import os
-    import signal
-
-    from viz.ingest.session import Session
-    from viz.trace.record import StateRecord
-
     path = script("import signal, time\n"
                   "import gevent\n"
                   "told = []\n"
@@ -56,16 +50,5 @@ def test_greenlets_switching_in_a_tight_loop_stream_their_switches_to_the_viewer
                   "deadline = time.monotonic() + 5\n"
                   "gevent.joinall([gevent.spawn(spin, deadline) for _ in range(10)])\n"
                   "print('told to stop' if told else 'ran out of time')\n")
-    session = Session(str(path), timeout=30).start()
-    pieces, out = 0, []
-    try:
-        while not session.done:
-            records = session.poll(0.05)
-            out += [r["text"] for r in records if type(r) is dict and r["k"] == "output"]
-            if pieces < 40 and any(type(r) is StateRecord and r.state == "running" for r in records):
-                pieces += 1
-                if pieces == 40:
-                    os.kill(session.proc.pid, signal.SIGUSR1)
-    finally:
-        session.close()
+    pieces, out = streamed_until_signalled(path, 40)
     assert out == ["told to stop"], f"the program's switches reached the viewer in {pieces} pieces while it ran"

@@ -397,10 +397,8 @@ static int one_switch(Py_UCS4 kind, PyObject *t_obj, PyObject *a, PyObject *b, P
 #define ID_CACHE 4096
 static PyObject *id_cache[ID_CACHE];
 
-/* A task id of a packed switch: little-endian int64 (a new reference). */
-static PyObject *packed_id(const unsigned char *p) {
-    uint64_t u = 0;
-    for (int k = 7; k >= 0; k--) u = (u << 8) | p[k];
+/* The int object of task id u (a new reference): the cached one below ID_CACHE. */
+static PyObject *id_object(uint64_t u) {
     if (u < ID_CACHE) {
         PyObject *v = id_cache[u];
         if (v == NULL && (v = id_cache[u] = PyLong_FromLongLong((long long)u)) == NULL) return NULL;
@@ -408,6 +406,13 @@ static PyObject *packed_id(const unsigned char *p) {
         return v;
     }
     return PyLong_FromLongLong((long long)u);
+}
+
+/* A task id of a packed switch: little-endian int64 (a new reference). */
+static PyObject *packed_id(const unsigned char *p) {
+    uint64_t u = 0;
+    for (int k = 7; k >= 0; k--) u = (u << 8) | p[k];
+    return id_object(u);
 }
 
 /* The values of a switch event ("H", t, hub, task) / ("Y", t, task, hub, item), borrowed (item NULL for H); 0 when
@@ -564,15 +569,7 @@ static PyObject *task_id(PyObject *mod, PyObject *tid) {
         int overflow;
         long long v = PyLong_AsLongLongAndOverflow(tid, &overflow);
         if (v == -1 && PyErr_Occurred()) return NULL;
-        if (!overflow && v >= 0 && v < ID_CACHE) {
-            PyObject *cached = id_cache[v];
-            if (cached == NULL) {
-                Py_INCREF(tid);
-                cached = id_cache[v] = tid;
-            }
-            Py_INCREF(cached);
-            return cached;
-        }
+        if (!overflow && v >= 0 && v < ID_CACHE) return id_object((uint64_t)v);
     }
     Py_INCREF(tid);
     return tid;

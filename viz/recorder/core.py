@@ -69,8 +69,8 @@ class Recorder:
         n = len(q)
         if n >= BATCH:
             self.flush()
-        elif not n & DUE_CHECK and clock() - self._flushed >= FLUSH_EVERY:
-            self.flush(DUE_WAIT)
+        elif not n & DUE_CHECK:
+            self.flush_if_due()
 
     def flush_if_due(self) -> None:
         """Flush from this thread if the flusher has not for FLUSH_EVERY (it may be kept from the GIL): for the hooks
