@@ -34,6 +34,21 @@ def test_a_threadpool_worker_is_a_thread_running_its_work_and_waiting_for_work_b
     assert not any("nothing to wait for" in r for r in hub_reasons)
 
 
+def test_greenlets_in_a_thread_other_than_main_are_traced_as_in_main(script):
+    """greenlet traces one thread at a time: the recorder sets its switch hook in each thread the script starts, so a
+    gevent loop run in a worker thread has its hub lane and its greenlets' waits (they stayed `ready` before)."""
+    path = script(
+        "import threading\nimport gevent\n"
+        "def greenlets():\n    gevent.joinall([gevent.spawn(gevent.sleep, 0.2) for _ in range(2)])\n"
+        "t = threading.Thread(target=greenlets, name='gevent thread')\nt.start()\nt.join()\n")
+    trace = record(str(path))
+    for name in ("sleep", "sleep #2"):
+        slept = spans(trace, name, "blocked")
+        assert [s.reason for s in slept] == ["gevent.sleep(0.2)"] and slept[0].duration >= 0.18, slept
+    assert sum(s.duration for s in spans(trace, "hub", "idle")) >= 0.18
+    assert [s.reason for s in spans(trace, "gevent thread", "blocked")][0] == "gevent.joinall(…)"
+
+
 def test_greenlets_switching_in_a_tight_loop_stream_their_switches_to_the_viewer_while_they_run(script):
     """Ten greenlets passing the hub back and forth keep a waiting thread (the recorder's flusher) from the GIL, as a
     busy asyncio loop does: the C switch hook has the program's thread write the buffer out when it is due, so the

@@ -6,9 +6,10 @@ The child reports only what it sees at the moment: switches, waits, the loop's p
   one that waited on an fd was `ready` from the end of the poll that returned it ("fd 7 readable");
 - the hub is `idle` from the moment it last came back to its loop until its poll returned, and the idle span says
   what it was polling for (the fds and timers its blocked tasks wait on);
-- a GIL wait (ready "waiting for the GIL", then running with info {"gil": True}) only ever interrupts a running
-  span: the recorder's sampler finds it after the fact and may name a task that has stopped running meanwhile (a
-  hook that records the stop straight into the buffer does not tell it), and then the wait and its end are dropped;
+- a GIL wait (ready "waiting for the GIL", then running with info {"gil": True}), or a wait in C code nobody
+  wrapped (blocked "asleep in C code", then the same running), only ever interrupts a running span: the recorder's
+  sampler finds it after the fact and may name a task that has stopped running meanwhile (a hook that records the
+  stop straight into the buffer does not tell it), and then the wait and its end are dropped;
 - causes (who woke a task, and how): a spawned task's first span is its parent's doing, and a hub that resumes a task
   blocked on a timer or an fd woke it (`the timer gevent.sleep(2) set at line 13 fired`, `fd 7 readable, returned
   by the hub's poll`); the recorder's own cause events (threads, generators, asyncio, select loops) pass through;
@@ -29,6 +30,16 @@ from viz.trace.record import Record, StateRecord
 
 LATE = 0.005  # a wake-up later than this after its cause shows as a ready span
 GIL_WAIT = "waiting for the GIL"  # the reason of the recorder's GIL waits (viz/recorder/gil.py)
+SAMPLE_SLACK = 0.005  # s: a sampled wait may begin this much before the running span it interrupts (a tick)
+
+
+def _sampled(state, reason, info) -> bool:
+    """A wait the recorder's sampler found (viz/recorder/_cpuclock.c): one for the GIL (ready, GIL_WAIT), or one
+    asleep in C code nobody wrapped (blocked, info {"asleep": True}, its reason the call when the recorder could
+    read it: `libc.usleep(300000) (asleep in C code)`)."""
+    if state == "ready":
+        return reason == GIL_WAIT and info is None
+    return state == "blocked" and info is not None and info.get("asleep") is True
 
 
 def _wake_words(task) -> str | None:
@@ -201,23 +212,26 @@ class Deriver:
             task = self.tasks[tid] = _Task()
         if task.ended:
             return
-        if reason == GIL_WAIT and state == "ready":
-            if task.state != "running" or tid in self._hubs:
+        if state in ("ready", "blocked") and _sampled(state, reason, info):
+            # the sampler's idea of which task a thread runs may be stale, and its waits come after the fact: a wait
+            # counts only inside the running span it interrupts
+            if task.state != "running" or tid in self._hubs or t < task.t - SAMPLE_SLACK:
                 self._gil_dropped.add(tid)
                 return
+            t = max(t, task.t)
         elif info is not None and state == "running" and info.get("gil"):
             if tid in self._gil_dropped:
                 self._gil_dropped.discard(tid)
                 return
-            if task.state != "ready" or task.reason != GIL_WAIT:
+            if not _sampled(task.state, task.reason, task.info):
                 return  # the task stopped running during the wait: that says more than the wait's end
-            info = None
+            info = task.info = None
         hub = self._hubs.get(tid)
         if hub is not None:
             self._hub_state(out, hub, t, tid, state, reason, file, line, info)
             return
-        if file is None and state == "running":
-            file, line = task.file, task.line
+        if file is None and (state == "running" or info is not None and info.get("asleep")):
+            file, line = task.file, task.line  # it resumes, or sleeps in a call not described, where it last stopped
         if state == "running" and task.state == "blocked" and task.info:
             hid = self._switching_hub(t)  # the Python switch hook's form of a hub's switch: its ready state, then ours
             what = _wake_words(task) if hid is not None else None

@@ -19,14 +19,23 @@
  * others sleep (the GIL is free then: it waits for a CPU, which is the machine's business). It counts as a wait for
  * the GIL only if the thread kept waking, as CPython's take_gil does every switch interval to ask the holder to drop
  * it: a thread asleep in a lock or in a C call nobody wrapped does not, and its wait is dropped once it has slept
- * through two switch intervals. Waits shorter than `min_wait` are dropped too. The ticks stop while fewer than two
- * threads are shown running and no wait is open.
+ * through two switch intervals (it is a wait in C code: below). Waits shorter than `min_wait` are dropped too. The
+ * ticks stop while no thread is shown running and no wait is open.
  *
  * The recorder's hooks tell the sampler which task each thread is running (`Wrap` sits in front of Recorder.state
  * and Recorder.end), and a thread emits its own finished waits before any state of its own goes into the event
  * buffer, so each task's events stay in time order; a Python thread of viz.recorder.gil drains the rest. A wait
  * becomes two TASK_STATE events: `ready` "waiting for the GIL" at its start, `running` at its end (info
  * {"gil": True}); the deriver applies them over a running span only (see viz/ingest/derive.py).
+ *
+ * The same ticks find waits in C code nobody wrapped (a ctypes call, flock, a C extension's blocking read): a thread
+ * shown running that takes no CPU time at all, and is not runnable, for longer than a GIL waiter sleeps between its
+ * wakes (`limit`), is asleep in C code until it runs again (watch_asleep). The drain thread reads what it calls
+ * meanwhile (Sampler.asleep, Sampler.describe: `libc.usleep(300000) (asleep in C code)`), and the wait becomes a
+ * `blocked` event (info {"asleep": True}) and a `running` one (info {"gil": True}), laid over a running span only,
+ * as a GIL wait is. A thread that runs an event loop (Sampler.loop) sleeps in its polls: the recorder draws those as
+ * the loop's idle time, and they are not waits. Sampling starts with the first thread registered (a thread alone can
+ * sleep in C code); with one thread shown running, a tick comes every LONE_TICKS periods.
  * Linux only (the build is optional: without it the recorder notes that GIL waits are not shown).
  */
 #define _GNU_SOURCE
@@ -51,6 +60,8 @@
 typedef struct {
     double a, b;
     long long task;
+    int asleep;                  /* 1: asleep in C code (blocked), 0: waiting for the GIL (ready) */
+    PyObject *reason, *file, *line;  /* an asleep wait's call, where (owned; NULL: not described) */
 } Wait;
 
 typedef struct {
@@ -70,6 +81,14 @@ typedef struct {
     int busy;                    /* in the latest tick: -1 not known yet, 1 it ran or wanted to, 0 asleep */
     int closed;                  /* a wait of its ended in the latest tick */
     int open, rejected;          /* a wait in progress, and whether it has shown it is not the GIL's */
+    double asleep_from;          /* shown running, but no CPU time at all since then (or -1) */
+    double ran_until;            /* the earliest it can have stopped running in the last tick it ran (or -1) */
+    int asleep;                  /* ... long enough to be a wait in C code: open until it runs again */
+    unsigned long asleep_seq;    /* counts those waits: a description is for the one it was asked for */
+    int asked;                   /* the drain thread was asked to describe the open one (Sampler.asleep)... */
+    int described;               /* ... and did: its call and place (below), from Sampler.describe */
+    int loop;                    /* it runs an event loop (a gevent hub, an asyncio loop): its sleeps are polls */
+    PyObject *d_reason, *d_file, *d_line;
     double a, last_wake;
     long long wtask;
     Wait *pend;                  /* finished waits not emitted yet */
@@ -79,7 +98,7 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     PyObject *emit, *kind;
-    double t0, period, min_wait, limit;
+    double t0, period, min_wait, limit;  /* limit: asleep longer than this is no GIL wait (take_gil wakes) */
     pthread_mutex_t mu;
     pthread_cond_t cv;           /* the sampler thread waits on it for a second thread */
     pthread_cond_t waits_cv;     /* drain threads wait on it for finished waits */
@@ -91,11 +110,12 @@ typedef struct {
     unsigned long long ticks, waits, dropped;
 } Sampler;
 
-static PyObject *str_ready, *str_running, *str_reason;
+static PyObject *str_ready, *str_running, *str_reason, *str_blocked, *str_asleep;
 /* The calling thread's slot, so a state costs no search: set when it registers, cleared when its task ends. */
 static __thread Sampler *my_sampler;
 static __thread Slot *my_slot;
 static PyObject *gil_info;  /* {"gil": True}: the info of the running event that ends a wait (never changed) */
+static PyObject *asleep_info;  /* {"asleep": True}: the info of the blocked event that begins a wait in C code */
 
 static double now_mono(void) {
     struct timespec ts;
@@ -128,12 +148,7 @@ static int busy(Slot *s, double part) {
     return s->busy;
 }
 
-static void push_wait(Sampler *S, Slot *s, double b) {
-    s->open = 0;
-    if (s->rejected || b - s->a < S->min_wait) {
-        S->dropped++;
-        return;
-    }
+static void pend(Sampler *S, Slot *s, Wait w) {
     if (s->npend == s->cap) {
         int cap = s->cap ? s->cap * 2 : 16;
         Wait *p = realloc(s->pend, sizeof(Wait) * cap);
@@ -141,9 +156,60 @@ static void push_wait(Sampler *S, Slot *s, double b) {
         s->pend = p;
         s->cap = cap;
     }
-    s->pend[s->npend++] = (Wait){s->a, b, s->wtask};
+    s->pend[s->npend++] = w;
     S->waits++;
     if (S->npend++ == 0) pthread_cond_signal(&S->waits_cv);
+}
+
+static void push_wait(Sampler *S, Slot *s, double b) {
+    s->open = 0;
+    if (s->rejected || b - s->a < S->min_wait) {
+        S->dropped++;
+        return;
+    }
+    pend(S, s, (Wait){s->a, b, s->wtask, 0});
+}
+
+/* A wait in C code ends at `b`: the thread runs again (it took CPU time, or is about to: runnable); b < 0: it was
+ * still asleep when the program ended. Its description, if any, goes with it (no reference counts change: the
+ * sampler thread may be the caller). */
+static void push_asleep(Sampler *S, Slot *s, double b) {
+    s->asleep = 0;
+    if (b >= 0.0 && b < s->asleep_from) b = s->asleep_from;
+    pend(S, s, (Wait){s->asleep_from, b, s->task, 1, s->d_reason, s->d_file, s->d_line});
+    s->d_reason = s->d_file = s->d_line = NULL;
+    s->asked = s->described = 0;
+    s->asleep_from = -1.0;
+}
+
+/* Waits in C code nobody wrapped (a ctypes call, flock, a C extension's blocking read): a thread shown running that
+ * takes no CPU time at all, and is not runnable, for longer than a GIL waiter ever sleeps between its wakes
+ * (`limit`) is asleep in C code, a wait: drawn blocked, "asleep in C code", from the tick it was first seen asleep
+ * until it runs again. A thread waiting for the GIL wakes every switch interval (CPU time), and one preempted by the
+ * machine is runnable: neither is taken for one. */
+static void watch_asleep(Sampler *S, Slot *s, double now) {
+    if (s->loop) return;  /* the recorder draws a loop's polls (idle) */
+    if (s->run > 0.0 || busy(s, 1.0)) {
+        double ran = s->run < s->dt ? s->run : s->dt;
+        s->ran_until = now - s->dt + ran;  /* (had it run at the tick's start) */
+        if (s->asleep) {  /* it woke, then ran to the tick's end: no earlier sleep of its can begin before that */
+            push_asleep(S, s, now - ran);
+            s->ran_until = now;
+        }
+        s->asleep_from = -1.0;
+        return;
+    }
+    if (s->asleep_from < 0.0) {
+        double from = s->ran_until >= 0.0 && s->ran_until < now - s->dt ? s->ran_until : now - s->dt;
+        s->asleep_from = from > s->since ? from : s->since;
+        s->ran_until = -1.0;  /* (of the tick just before this one only) */
+    }
+    if (!s->asleep && now - s->asleep_from > S->limit) {
+        s->asleep = 1;
+        s->asleep_seq++;
+        if (s->open) s->rejected = 1;  /* what looked like a GIL wait is this one */
+        pthread_cond_signal(&S->waits_cv);  /* the drain thread describes it (Sampler.asleep, Sampler.describe) */
+    }
 }
 
 /* The other running threads' time on a CPU or waiting for one, in the latest tick (counted up to half of it). */
@@ -166,7 +232,7 @@ static void open_wait(Sampler *S, Slot *s, double a) {
     s->wtask = s->task;
     s->r_since = -1.0;
     Wait *last = s->npend ? &s->pend[s->npend - 1] : NULL;
-    if (last != NULL && last->task == s->task && a - last->b < S->min_wait) {
+    if (last != NULL && !last->asleep && last->task == s->task && a - last->b < S->min_wait) {
         s->a = last->a;  /* it ran for less than a wait counts: one wait, not two */
         s->npend--;
         S->npend--;
@@ -203,6 +269,7 @@ static void tick(Sampler *S, double now) {
         if (s->dead || !s->running) {
             s->primed = 0;
             s->r_since = -1.0;
+            s->asleep_from = s->ran_until = -1.0;
             continue;
         }
         if (cpu_time(s, &cpu) != 0) {
@@ -222,6 +289,8 @@ static void tick(Sampler *S, double now) {
         s->prev_cpu = cpu;
     }
     S->ticks++;
+    for (int i = 0; i < S->nslots; i++)
+        if (S->slots[i]->dt > 0.0) watch_asleep(S, S->slots[i], now);
     /* Threads that ran: a wait of theirs is over, and whoever stopped running in that tick has handed them the GIL */
     int handoff = 0;
     for (int i = 0; i < S->nslots; i++) {
@@ -241,6 +310,7 @@ static void tick(Sampler *S, double now) {
         Slot *s = S->slots[i];
         double dt = s->dt, ran = s->run;
         if (dt <= 0.0 || s->closed) continue;
+        if (s->asleep && !s->open) continue;  /* asleep in C code: no GIL wait */
         if (ran >= dt * 0.25 || ran >= RAN) {
             /* it ran, then gave the GIL away: to a thread whose wait ended, or to one that runs on (it sleeps at the
              * tick's end while the others are busy: a late tick may hold both threads' turns) */
@@ -273,17 +343,19 @@ static void tick(Sampler *S, double now) {
     if (gave) took_over(S, now, total);
 }
 
-/* Ticks are needed while two threads are shown running (only then can one wait for the other's GIL), or a wait is
- * still open. Otherwise the sampler thread sleeps: a program whose threads mostly block costs nothing. */
+/* Ticks are needed every period while two threads are shown running (only then can one wait for the other's GIL),
+ * or a GIL wait is still open (2); every LONE_TICKS periods while one thread is, to see it asleep in C code (1).
+ * Otherwise (0) the sampler thread sleeps: a program whose threads all block costs nothing. */
+#define LONE_TICKS 4
 static int needed(Sampler *S) {
     int running = 0;
     for (int i = 0; i < S->nslots; i++) {
         Slot *s = S->slots[i];
         if (s->dead) continue;
-        if (s->open) return 1;
+        if (s->open) return 2;
         running += s->running;
     }
-    return running >= 2;
+    return running >= 2 ? 2 : running;
 }
 
 static void *sampler_main(void *arg) {
@@ -294,14 +366,19 @@ static void *sampler_main(void *arg) {
     long step = (long)(S->period * 1e9);
     pthread_mutex_lock(&S->mu);
     while (!S->stop) {
-        if (!needed(S)) {
+        int need = needed(S);
+        if (!need) {
             while (!S->stop && !needed(S)) pthread_cond_wait(&S->cv, &S->mu);
-            for (int i = 0; i < S->nslots; i++) S->slots[i]->primed = 0;  /* no tick spans the pause */
+            for (int i = 0; i < S->nslots; i++) {  /* no tick spans the pause */
+                S->slots[i]->primed = 0;
+                S->slots[i]->ran_until = -1.0;
+            }
             clock_gettime(CLOCK_MONOTONIC, &next);
             continue;
         }
         tick(S, now_mono());
         pthread_mutex_unlock(&S->mu);
+        if (need == 1) next.tv_nsec += step * (LONE_TICKS - 1);
         next.tv_nsec += step;
         while (next.tv_nsec >= 1000000000L) {
             next.tv_nsec -= 1000000000L;
@@ -324,8 +401,12 @@ static Slot *find(Sampler *S, pthread_t th) {
     return NULL;
 }
 
-static void free_slot(Slot *s) {
+static void free_slot(Slot *s) {  /* (GIL held) */
     if (s->fd >= 0) close(s->fd);
+    for (int i = 0; i < s->npend; i++) {
+        Py_XDECREF(s->pend[i].reason); Py_XDECREF(s->pend[i].file); Py_XDECREF(s->pend[i].line);
+    }
+    Py_XDECREF(s->d_reason); Py_XDECREF(s->d_file); Py_XDECREF(s->d_line);
     free(s->pend);
     free(s);
 }
@@ -360,8 +441,9 @@ static void sweep(Sampler *S) {
     S->nslots = j;
 }
 
+/* A TASK_STATE event; file and line borrowed, NULL for None. */
 static PyObject *state_event(Sampler *S, double t, long long task, PyObject *state, PyObject *reason,
-                             PyObject *info) {
+                             PyObject *file, PyObject *line, PyObject *info) {
     PyObject *ev = PyTuple_New(8);
     if (ev == NULL) return NULL;
     PyObject *pt = PyFloat_FromDouble(t - S->t0), *ptask = PyLong_FromLongLong(task);
@@ -379,10 +461,12 @@ static PyObject *state_event(Sampler *S, double t, long long task, PyObject *sta
     PyTuple_SET_ITEM(ev, 3, state);
     Py_INCREF(reason);
     PyTuple_SET_ITEM(ev, 4, reason);
-    for (int i = 5; i < 7; i++) {
-        Py_INCREF(Py_None);
-        PyTuple_SET_ITEM(ev, i, Py_None);
-    }
+    file = file != NULL ? file : Py_None;
+    line = line != NULL ? line : Py_None;
+    Py_INCREF(file);
+    PyTuple_SET_ITEM(ev, 5, file);
+    Py_INCREF(line);
+    PyTuple_SET_ITEM(ev, 6, line);
     Py_INCREF(info);
     PyTuple_SET_ITEM(ev, 7, info);
     return ev;
@@ -401,8 +485,16 @@ static int emit_one(Sampler *S, PyObject *ev) {
 static int emit_waits(Sampler *S, Wait *w, int n) {
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
-        rc = emit_one(S, state_event(S, w[i].a, w[i].task, str_ready, str_reason, Py_None));
-        if (rc == 0) rc = emit_one(S, state_event(S, w[i].b, w[i].task, str_running, Py_None, gil_info));
+        if (w[i].asleep)
+            rc = emit_one(S, state_event(S, w[i].a, w[i].task, str_blocked, w[i].reason ? w[i].reason : str_asleep,
+                                         w[i].file, w[i].line, asleep_info));
+        else
+            rc = emit_one(S, state_event(S, w[i].a, w[i].task, str_ready, str_reason, NULL, NULL, Py_None));
+        if (rc == 0 && w[i].b >= 0.0)  /* (b < 0: it was still asleep when the program ended) */
+            rc = emit_one(S, state_event(S, w[i].b, w[i].task, str_running, Py_None, NULL, NULL, gil_info));
+    }
+    for (int i = 0; i < n; i++) {
+        Py_XDECREF(w[i].reason); Py_XDECREF(w[i].file); Py_XDECREF(w[i].line);
     }
     free(w);
     return rc;
@@ -413,12 +505,14 @@ static int on_state(Sampler *S, long long task, int running, int ending) {
     if (my_sampler != S || my_slot == NULL) return 0;  /* not a thread of the program's (or not sampled) */
     Slot *s = my_slot;
     pthread_mutex_lock(&S->mu);
-    if (!s->open && s->npend == 0 && !ending && s->task == task && s->running == running) {
+    if (!s->open && !s->asleep && s->npend == 0 && !ending && s->task == task && s->running == running) {
         pthread_mutex_unlock(&S->mu);  /* nothing to emit, nothing changes: the common case, no clock read */
         return 0;
     }
     double now = now_mono();
     if (s->open) push_wait(S, s, now);  /* it runs Python now: it has the GIL */
+    if (s->asleep) push_asleep(S, s, now);  /* ... and is out of its C call (a tick ago at most) */
+    s->asleep_from = s->ran_until = -1.0;
     int n;
     Wait *w = take(S, s, &n);
     if (running) {
@@ -541,12 +635,13 @@ static PyObject *Sampler_register(Sampler *S, PyObject *arg) {
     s->own = s->task = task;
     s->running = 1;
     s->r_since = -1.0;
+    s->asleep_from = s->ran_until = -1.0;
     my_sampler = S;
     my_slot = s;
     s->since = now_mono();
     S->slots[S->nslots++] = s;
     S->live++;
-    int start = S->live >= 2 && !S->started && !S->stop;
+    int start = !S->started && !S->stop;  /* from the first thread on: one alone may sleep in C code */
     if (start) S->started = 1;
     pthread_cond_signal(&S->cv);
     pthread_mutex_unlock(&S->mu);
@@ -590,6 +685,21 @@ static PyObject *Sampler_end(Sampler *S, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
+/* loop(flag): the calling thread runs an event loop from now on (or no longer): its sleeps are the loop's polls,
+ * which the recorder draws as the loop's idle time, not waits in C code. */
+static PyObject *Sampler_loop(Sampler *S, PyObject *flag) {
+    int on = PyObject_IsTrue(flag);
+    if (on < 0) return NULL;
+    if (my_sampler != S || my_slot == NULL) Py_RETURN_NONE;  /* not a thread of the program's */
+    pthread_mutex_lock(&S->mu);
+    Slot *s = my_slot;
+    s->loop = on;
+    if (s->asleep) push_asleep(S, s, now_mono());  /* it runs Python code now: out of its C call */
+    s->asleep_from = s->ran_until = -1.0;
+    pthread_mutex_unlock(&S->mu);
+    Py_RETURN_NONE;
+}
+
 static PyObject *Sampler_drain(Sampler *S, PyObject *unused) {
     int n;
     pthread_mutex_lock(&S->mu);
@@ -602,9 +712,71 @@ static PyObject *Sampler_drain(Sampler *S, PyObject *unused) {
 
 static PyObject *Sampler_stop(Sampler *S, PyObject *unused) {
     pthread_mutex_lock(&S->mu);
+    for (int i = 0; i < S->nslots; i++) {  /* a thread still asleep in C code at the end sleeps to the end: no end */
+        Slot *s = S->slots[i];
+        if (!s->dead && s->asleep) push_asleep(S, s, -1.0);
+    }
     S->stop = 1;
     pthread_cond_signal(&S->cv);
     pthread_cond_broadcast(&S->waits_cv);
+    pthread_mutex_unlock(&S->mu);
+    Py_RETURN_NONE;
+}
+
+/* A thread asleep in C code whose call the drain thread has not been asked to describe yet (mutex held). */
+static int undescribed(Sampler *S) {
+    for (int i = 0; i < S->nslots; i++)
+        if (!S->slots[i]->dead && S->slots[i]->asleep && !S->slots[i]->asked) return 1;
+    return 0;
+}
+
+/* asleep() -> [(thread ident, wait number)] of the threads asleep in C code not asked about yet. */
+static PyObject *Sampler_asleep(Sampler *S, PyObject *unused) {
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    pthread_mutex_lock(&S->mu);
+    int n = 0;
+    unsigned long idents[64], seqs[64];
+    for (int i = 0; i < S->nslots && n < 64; i++) {
+        Slot *s = S->slots[i];
+        if (!s->dead && s->asleep && !s->asked) {  /* asked once: a thread not found stays undescribed */
+            s->asked = 1;
+            idents[n] = (unsigned long)s->th;
+            seqs[n++] = s->asleep_seq;
+        }
+    }
+    pthread_mutex_unlock(&S->mu);
+    for (int i = 0; i < n; i++) {
+        PyObject *item = Py_BuildValue("(kk)", idents[i], seqs[i]);
+        if (item == NULL || PyList_Append(out, item) < 0) {
+            Py_XDECREF(item);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(item);
+    }
+    return out;
+}
+
+/* describe(ident, seq, reason, file, line): what the thread asleep in C code is calling, and where, for its wait
+ * number `seq` (a later wait of the same thread is not described by it). */
+static PyObject *Sampler_describe(Sampler *S, PyObject *args) {
+    unsigned long ident, seq;
+    PyObject *reason, *file, *line;
+    if (!PyArg_ParseTuple(args, "kkOOO", &ident, &seq, &reason, &file, &line)) return NULL;
+    pthread_mutex_lock(&S->mu);
+    for (int i = 0; i < S->nslots; i++) {
+        Slot *s = S->slots[i];
+        if (s->dead || (unsigned long)s->th != ident) continue;
+        if (s->asleep && !s->described && s->asleep_seq == seq) {
+            Py_INCREF(reason); Py_INCREF(file); Py_INCREF(line);
+            Py_XSETREF(s->d_reason, reason);
+            Py_XSETREF(s->d_file, file);
+            Py_XSETREF(s->d_line, line);
+            s->described = 1;
+        }
+        break;
+    }
     pthread_mutex_unlock(&S->mu);
     Py_RETURN_NONE;
 }
@@ -622,9 +794,9 @@ static PyObject *Sampler_wait(Sampler *S, PyObject *args) {
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR) {
     }
     pthread_mutex_lock(&S->mu);
-    while (S->npend == 0 && !S->stop)
+    while (S->npend == 0 && !undescribed(S) && !S->stop)
         if (pthread_cond_timedwait(&S->waits_cv, &S->mu, &at_most) == ETIMEDOUT) break;
-    pending = S->npend > 0;
+    pending = S->npend > 0 || undescribed(S);
     pthread_mutex_unlock(&S->mu);
     Py_END_ALLOW_THREADS
     return PyBool_FromLong(pending);
@@ -660,9 +832,15 @@ static PyMethodDef Sampler_methods[] = {
      "state(task, running): the calling thread steps `task` into a state; its finished waits are emitted first."},
     {"end", (PyCFunction)Sampler_end, METH_O, "end(task): as state(task, False); the thread's own task ends it."},
     {"drain", (PyCFunction)Sampler_drain, METH_NOARGS, "Emit every finished wait."},
+    {"loop", (PyCFunction)Sampler_loop, METH_O,
+     "loop(flag): the calling thread runs an event loop from now on (True) or no longer (False): its sleeps are polls."},
+    {"asleep", (PyCFunction)Sampler_asleep, METH_NOARGS,
+     "asleep() -> [(thread ident, wait number)]: threads asleep in C code whose call was not asked for yet."},
+    {"describe", (PyCFunction)Sampler_describe, METH_VARARGS,
+     "describe(ident, seq, reason, file, line): the call and place of a thread's wait in C code number `seq`."},
     {"wait", (PyCFunction)Sampler_wait, METH_VARARGS,
-     "wait(least, most): sleep `least` seconds, then until a wait has finished or `most` seconds have passed, all "
-     "without the GIL; True if finished waits are pending."},
+     "wait(least, most): sleep `least` seconds, then until a wait has finished (or a thread asleep in C code waits "
+     "to be described) or `most` seconds have passed, all without the GIL; True if there is either."},
     {"stop", (PyCFunction)Sampler_stop, METH_NOARGS, "Stop sampling for good."},
     {"forget", (PyCFunction)Sampler_forget, METH_NOARGS, "After fork(), in the child: sample nothing."},
     {"stats", (PyCFunction)Sampler_stats, METH_NOARGS, "Counts: ticks, waits emitted, waits dropped, threads."},
@@ -760,8 +938,13 @@ PyMODINIT_FUNC PyInit__cpuclock(void) {
     str_ready = PyUnicode_InternFromString("ready");
     str_running = PyUnicode_InternFromString("running");
     str_reason = PyUnicode_InternFromString("waiting for the GIL");
+    str_blocked = PyUnicode_InternFromString("blocked");
+    str_asleep = PyUnicode_InternFromString("asleep in C code");
+    if (str_ready == NULL || str_running == NULL || str_reason == NULL || str_blocked == NULL || str_asleep == NULL)
+        return NULL;
     gil_info = Py_BuildValue("{s:O}", "gil", Py_True);
-    if (gil_info == NULL) return NULL;
+    asleep_info = Py_BuildValue("{s:O}", "asleep", Py_True);
+    if (gil_info == NULL || asleep_info == NULL) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     Py_INCREF(&SamplerType);

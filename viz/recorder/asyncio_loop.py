@@ -128,11 +128,15 @@ class AsyncioHooks:
         rec.state(loop._viz_tid, "running", None, t=t)
         loop._viz_base = base
         self.running[get_ident()] = loop
+        for hook in rec.loop_thread_hooks:  # this thread's sleeps are the loop's polls now
+            hook(True)
 
     def loop_stopped(self, loop) -> None:
         loop._viz_flush()
         rec = self.rec
         self.running.pop(get_ident(), None)
+        for hook in rec.loop_thread_hooks:
+            hook(False)
         t = rec.now()
         rec.state(loop._viz_tid, "idle", "not running", t=t)
         rec.state(loop._viz_base, "running", None, t=t)

@@ -53,6 +53,8 @@ class Recorder:
         self._notes = 0
         self._name_count: dict[str, int] = {}
         self.thread_start_hooks: list = []  # called in each new thread of the script as it starts
+        self.loop_thread_hooks: list = []  # called with True in a thread as it starts running an event loop, False
+        #                                     as it stops (viz.recorder.gil: that thread's sleeps are the loop's polls)
         self.clients: dict[str, str] = {}  # "host:port" of a connected socket -> name of the task that connected
         self._named_by_peer: dict[str, int] = {}
         self.main_task = self.new_task("main", "main")

@@ -56,6 +56,8 @@ class GreenletHooks:
                                   rec.emit_fast, self.on_switch, self.socket_wait, self._prev, rec.t0,
                                   rec.flush_if_due)
             greenlet.settrace(self.fast)
+        tracer = self.fast or self.on_switch
+        rec.thread_start_hooks.append(lambda: greenlet.settrace(tracer))  # greenlet traces a thread at a time
 
     # ---- gevent, once imported ------------------------------------------------------------------------------
     def install_gevent(self, gevent) -> None:
@@ -88,6 +90,13 @@ class GreenletHooks:
 
             def work(*a, **k):
                 tid = rec.current_task()
+                if get_ident() not in rec.thread_task:  # a worker thread's first work: hooked as any thread's start
+                    rec.thread_task[get_ident()] = tid  # (the GIL sampler watches it from now on)
+                    try:
+                        for hook in rec.thread_start_hooks:
+                            hook()
+                    except Exception:
+                        rec.hook_error("ThreadPool worker start")
                 rec.state(tid, "running", name)
                 try:
                     return func(*a, **k)
@@ -210,6 +219,8 @@ class GreenletHooks:
         elif self.hub_class is not None and isinstance(g, self.hub_class):
             tid = rec.new_task("hub", "loop")
             self.hubs.add(g)  # never removed: the C hook relies on it (its one-hub shortcut)
+            for hook in rec.loop_thread_hooks:  # (met in its own thread) this thread's sleeps are the hub's polls
+                hook(True)
             self._watch_hub(g, tid)
         elif type(g).__name__ == "_WorkerGreenlet":  # the root of a gevent ThreadPool's worker thread
             tid = rec.new_task("ThreadPool worker", "thread")
