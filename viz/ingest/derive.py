@@ -226,6 +226,7 @@ class Deriver:
             if not _sampled(task.state, task.reason, task.info):
                 return  # the task stopped running during the wait: that says more than the wait's end
             info = task.info = None
+            t = max(t, task.t)  # (its start may have been moved up to the running span it interrupts)
         hub = self._hubs.get(tid)
         if hub is not None:
             self._hub_state(out, hub, t, tid, state, reason, file, line, info)

@@ -29,8 +29,10 @@
  * {"gil": True}); the deriver applies them over a running span only (see viz/ingest/derive.py).
  *
  * The same ticks find waits in C code nobody wrapped (a ctypes call, flock, a C extension's blocking read): a thread
- * shown running that takes no CPU time at all, and is not runnable, for longer than a GIL waiter sleeps between its
- * wakes (`limit`), is asleep in C code until it runs again (watch_asleep). The drain thread reads what it calls
+ * shown running that takes no CPU time at all, asleep (state S: not runnable, and not in a disk read or a page
+ * fault, D, which is the machine's business as a wait for a CPU is), for longer than a GIL waiter sleeps between its
+ * wakes (`limit`, following sys.setswitchinterval), is asleep in C code until it runs again (watch_asleep). The
+ * recorder's own waits in a program thread (a flush waiting for the pipe) are left out (Sampler.quiet). The drain thread reads what it calls
  * meanwhile (Sampler.asleep, Sampler.describe: `libc.usleep(300000) (asleep in C code)`), and the wait becomes a
  * `blocked` event (info {"asleep": True}) and a `running` one (info {"gil": True}), laid over a running span only,
  * as a GIL wait is. A thread that runs an event loop (Sampler.loop) sleeps in its polls: the recorder draws those as
@@ -66,6 +68,7 @@ typedef struct {
 
 typedef struct {
     pthread_t th;
+    long tid;                    /* the kernel's thread id: a pthread_t is reused once its thread is gone */
     int fd;                      /* /proc/self/task/TID/stat, or -1 */
     clockid_t cid;               /* the thread's CPU clock */
     int dead;                    /* its file could not be read: the thread is gone */
@@ -83,11 +86,15 @@ typedef struct {
     int open, rejected;          /* a wait in progress, and whether it has shown it is not the GIL's */
     double asleep_from;          /* shown running, but no CPU time at all since then (or -1) */
     double ran_until;            /* the earliest it can have stopped running in the last tick it ran (or -1) */
+    double last_end;             /* the end of its last wait pushed: the next one begins no earlier */
     int asleep;                  /* ... long enough to be a wait in C code: open until it runs again */
     unsigned long asleep_seq;    /* counts those waits: a description is for the one it was asked for */
     int asked;                   /* the drain thread was asked to describe the open one (Sampler.asleep)... */
+    double asked_cpu;            /* ... when the thread's CPU clock read this */
     int described;               /* ... and did: its call and place (below), from Sampler.describe */
     int loop;                    /* it runs an event loop (a gevent hub, an asyncio loop): its sleeps are polls */
+    int quiet;                   /* it is in the recorder's own code (a flush): its sleeps are not the program's */
+    char pstate;                 /* its run state when last read (R, S, D...), 0 if not known */
     PyObject *d_reason, *d_file, *d_line;
     double a, last_wake;
     long long wtask;
@@ -138,7 +145,8 @@ static int runnable(Slot *s) {
     if (n <= 0) return -1;
     buf[n] = 0;
     char *p = strrchr(buf, ')');  /* "TID (name) S ...": the name may hold anything */
-    return p != NULL && p[1] == ' ' && p[2] == 'R';
+    s->pstate = p != NULL && p[1] == ' ' ? p[2] : 0;
+    return s->pstate == 'R';
 }
 
 /* Did the thread run, or want to, for at least `part` of the latest tick? */
@@ -168,6 +176,7 @@ static void push_wait(Sampler *S, Slot *s, double b) {
         return;
     }
     pend(S, s, (Wait){s->a, b, s->wtask, 0});
+    s->last_end = b;
 }
 
 /* A wait in C code ends at `b`: the thread runs again (it took CPU time, or is about to: runnable); b < 0: it was
@@ -177,6 +186,7 @@ static void push_asleep(Sampler *S, Slot *s, double b) {
     s->asleep = 0;
     if (b >= 0.0 && b < s->asleep_from) b = s->asleep_from;
     pend(S, s, (Wait){s->asleep_from, b, s->task, 1, s->d_reason, s->d_file, s->d_line});
+    if (b >= 0.0) s->last_end = b;
     s->d_reason = s->d_file = s->d_line = NULL;
     s->asked = s->described = 0;
     s->asleep_from = -1.0;
@@ -188,7 +198,7 @@ static void push_asleep(Sampler *S, Slot *s, double b) {
  * until it runs again. A thread waiting for the GIL wakes every switch interval (CPU time), and one preempted by the
  * machine is runnable: neither is taken for one. */
 static void watch_asleep(Sampler *S, Slot *s, double now) {
-    if (s->loop) return;  /* the recorder draws a loop's polls (idle) */
+    if (s->loop || s->quiet) return;  /* the recorder draws a loop's polls (idle); its own waits are not waits */
     if (s->run > 0.0 || busy(s, 1.0)) {
         double ran = s->run < s->dt ? s->run : s->dt;
         s->ran_until = now - s->dt + ran;  /* (had it run at the tick's start) */
@@ -199,15 +209,24 @@ static void watch_asleep(Sampler *S, Slot *s, double now) {
         s->asleep_from = -1.0;
         return;
     }
+    if (s->pstate != 'S' && s->pstate != 0) {  /* D: a disk read or a page fault, the machine's business as a */
+        if (!s->asleep) s->asleep_from = -1.0;  /* wait for a CPU is (an import under load is no wait in C code) */
+        return;
+    }
     if (s->asleep_from < 0.0) {
         double from = s->ran_until >= 0.0 && s->ran_until < now - s->dt ? s->ran_until : now - s->dt;
-        s->asleep_from = from > s->since ? from : s->since;
+        if (from < s->since) from = s->since;
+        if (from < s->last_end) from = s->last_end;
+        s->asleep_from = from;
         s->ran_until = -1.0;  /* (of the tick just before this one only) */
     }
     if (!s->asleep && now - s->asleep_from > S->limit) {
         s->asleep = 1;
         s->asleep_seq++;
-        if (s->open) s->rejected = 1;  /* what looked like a GIL wait is this one */
+        if (s->open) {  /* what looked like a GIL wait is this one: dropped now (no more 1 ms ticks for it) */
+            s->rejected = 1;
+            push_wait(S, s, now);
+        }
         pthread_cond_signal(&S->waits_cv);  /* the drain thread describes it (Sampler.asleep, Sampler.describe) */
     }
 }
@@ -344,18 +363,20 @@ static void tick(Sampler *S, double now) {
 }
 
 /* Ticks are needed every period while two threads are shown running (only then can one wait for the other's GIL),
- * or a GIL wait is still open (2); every LONE_TICKS periods while one thread is, to see it asleep in C code (1).
- * Otherwise (0) the sampler thread sleeps: a program whose threads all block costs nothing. */
+ * or a GIL wait is still open (2); every LONE_TICKS periods while one thread is, to see it asleep in C code (1),
+ * unless that thread runs an event loop. Otherwise (0) the sampler thread sleeps: a program whose threads all
+ * block, or whose one thread runs a loop, costs nothing. */
 #define LONE_TICKS 4
 static int needed(Sampler *S) {
-    int running = 0;
+    int running = 0, watched = 0;
     for (int i = 0; i < S->nslots; i++) {
         Slot *s = S->slots[i];
         if (s->dead) continue;
         if (s->open) return 2;
         running += s->running;
+        watched += s->running && !s->loop;  /* a loop thread alone sleeps in its polls: nothing to see */
     }
-    return running >= 2 ? 2 : running;
+    return running >= 2 ? 2 : watched > 0;
 }
 
 static void *sampler_main(void *arg) {
@@ -607,10 +628,17 @@ static PyObject *Sampler_register(Sampler *S, PyObject *arg) {
         PyErr_SetString(PyExc_RuntimeError, "Sampler not set up");
         return NULL;
     }
+    long tid = (long)syscall(SYS_gettid);
     pthread_mutex_lock(&S->mu);
-    if (find(S, pthread_self()) != NULL) {  /* e.g. a greenlet standing for a thread under gevent */
+    Slot *old = find(S, pthread_self());
+    if (old != NULL && old->tid == tid) {  /* e.g. a greenlet standing for a thread under gevent */
         pthread_mutex_unlock(&S->mu);
         Py_RETURN_FALSE;
+    }
+    if (old != NULL) {  /* a thread that is gone (its end was not told: a gevent ThreadPool worker's) left it */
+        old->dead = 1;
+        old->open = old->asleep = 0;
+        S->live--;
     }
     Slot *s = calloc(1, sizeof(Slot));
     Slot **slots = S->nslots == S->cap ? realloc(S->slots, sizeof(Slot *) * (S->cap ? S->cap * 2 : 8)) : S->slots;
@@ -624,8 +652,9 @@ static PyObject *Sampler_register(Sampler *S, PyObject *arg) {
         S->cap = S->cap ? S->cap * 2 : 8;
     }
     char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", (long)syscall(SYS_gettid));
+    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
     s->th = pthread_self();
+    s->tid = tid;
     if (pthread_getcpuclockid(s->th, &s->cid) != 0) {
         free(s);
         pthread_mutex_unlock(&S->mu);
@@ -700,6 +729,31 @@ static PyObject *Sampler_loop(Sampler *S, PyObject *flag) {
     Py_RETURN_NONE;
 }
 
+/* quiet(flag): the calling thread enters (True) or leaves (False) the recorder's own code that may wait (a flush
+ * waiting for the pipe or for another thread's flush): not a wait of the program's. */
+static PyObject *Sampler_quiet(Sampler *S, PyObject *flag) {
+    int on = PyObject_IsTrue(flag);
+    if (on < 0) return NULL;
+    if (my_sampler != S || my_slot == NULL) Py_RETURN_NONE;  /* not a thread of the program's */
+    pthread_mutex_lock(&S->mu);
+    Slot *s = my_slot;
+    s->quiet = on;
+    if (s->asleep) push_asleep(S, s, now_mono());  /* it runs Python code now: out of its C call */
+    s->asleep_from = s->ran_until = -1.0;
+    pthread_mutex_unlock(&S->mu);
+    Py_RETURN_NONE;
+}
+
+/* switch_interval(seconds): the program changed it (sys.setswitchinterval): a GIL waiter wakes that often. */
+static PyObject *Sampler_switch_interval(Sampler *S, PyObject *arg) {
+    double interval = PyFloat_AsDouble(arg);
+    if (interval == -1.0 && PyErr_Occurred()) return NULL;
+    pthread_mutex_lock(&S->mu);
+    S->limit = 2 * interval + 0.002;
+    pthread_mutex_unlock(&S->mu);
+    Py_RETURN_NONE;
+}
+
 static PyObject *Sampler_drain(Sampler *S, PyObject *unused) {
     int n;
     pthread_mutex_lock(&S->mu);
@@ -712,9 +766,13 @@ static PyObject *Sampler_drain(Sampler *S, PyObject *unused) {
 
 static PyObject *Sampler_stop(Sampler *S, PyObject *unused) {
     pthread_mutex_lock(&S->mu);
+    double now = now_mono();
     for (int i = 0; i < S->nslots; i++) {  /* a thread still asleep in C code at the end sleeps to the end: no end */
         Slot *s = S->slots[i];
-        if (!s->dead && s->asleep) push_asleep(S, s, -1.0);
+        double cpu;
+        if (s->dead || !s->asleep) continue;
+        int woke = s->primed && cpu_time(s, &cpu) == 0 && cpu > s->prev_cpu;  /* since the last tick */
+        push_asleep(S, s, woke ? now : -1.0);
     }
     S->stop = 1;
     pthread_cond_signal(&S->cv);
@@ -741,6 +799,7 @@ static PyObject *Sampler_asleep(Sampler *S, PyObject *unused) {
         Slot *s = S->slots[i];
         if (!s->dead && s->asleep && !s->asked) {  /* asked once: a thread not found stays undescribed */
             s->asked = 1;
+            if (cpu_time(s, &s->asked_cpu) != 0) s->asked_cpu = -1.0;
             idents[n] = (unsigned long)s->th;
             seqs[n++] = s->asleep_seq;
         }
@@ -768,7 +827,9 @@ static PyObject *Sampler_describe(Sampler *S, PyObject *args) {
     for (int i = 0; i < S->nslots; i++) {
         Slot *s = S->slots[i];
         if (s->dead || (unsigned long)s->th != ident) continue;
-        if (s->asleep && !s->described && s->asleep_seq == seq) {
+        double cpu;
+        int still = s->asked_cpu >= 0.0 && cpu_time(s, &cpu) == 0 && cpu == s->asked_cpu;  /* has not run since */
+        if (still && s->asleep && !s->described && s->asleep_seq == seq) {
             Py_INCREF(reason); Py_INCREF(file); Py_INCREF(line);
             Py_XSETREF(s->d_reason, reason);
             Py_XSETREF(s->d_file, file);
@@ -832,6 +893,10 @@ static PyMethodDef Sampler_methods[] = {
      "state(task, running): the calling thread steps `task` into a state; its finished waits are emitted first."},
     {"end", (PyCFunction)Sampler_end, METH_O, "end(task): as state(task, False); the thread's own task ends it."},
     {"drain", (PyCFunction)Sampler_drain, METH_NOARGS, "Emit every finished wait."},
+    {"quiet", (PyCFunction)Sampler_quiet, METH_O,
+     "quiet(flag): the calling thread enters (True) or leaves (False) the recorder's own code that may wait."},
+    {"switch_interval", (PyCFunction)Sampler_switch_interval, METH_O,
+     "switch_interval(seconds): the program set sys.setswitchinterval: GIL waiters wake that often."},
     {"loop", (PyCFunction)Sampler_loop, METH_O,
      "loop(flag): the calling thread runs an event loop from now on (True) or no longer (False): its sleeps are polls."},
     {"asleep", (PyCFunction)Sampler_asleep, METH_NOARGS,

@@ -52,6 +52,7 @@ class Recorder:
         self.output_task: int | None = None  # while set, output is recorded as this task's (see greenlets.py)
         self._notes = 0
         self._name_count: dict[str, int] = {}
+        self.quiet = None  # quiet(flag) around the recorder's own waits in a program thread (viz.recorder.gil)
         self.thread_start_hooks: list = []  # called in each new thread of the script as it starts
         self.loop_thread_hooks: list = []  # called with True in a thread as it starts running an event loop, False
         #                                     as it stops (viz.recorder.gil: that thread's sleeps are the loop's polls)
@@ -89,8 +90,19 @@ class Recorder:
         """Write everything buffered to the pipe (safe from any thread; never raises), waiting at most `wait` s for
         another thread's flush in progress. That thread may itself be waiting for the GIL this one holds (the
         flusher, kept from it by a busy loop, between two writes): waiting here hands it over."""
-        if self._closed or self._flushing == get_ident() or not self._write_lock.acquire(True, wait):
+        if self._closed or self._flushing == get_ident():
             return
+        quiet = self.quiet
+        if quiet is not None:
+            quiet(True)  # waiting here (for the lock, for a full pipe) is the recorder's, not the program's
+        try:
+            if self._write_lock.acquire(True, wait):
+                self._flush_locked()
+        finally:
+            if quiet is not None:
+                quiet(False)
+
+    def _flush_locked(self) -> None:
         self._flushing = get_ident()
         try:
             q = self._q

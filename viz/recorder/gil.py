@@ -18,7 +18,9 @@ runs goes stale when a hook records a stop straight into the buffer.
 The sampler also finds a thread asleep in C code that no hook covers (a ctypes call, flock, a C extension's read): no
 CPU time at all for longer than a GIL waiter sleeps. The drain thread, woken for it, reads the thread's user frame
 while it sleeps (the call and its line) and the wait goes out `blocked`, "CALL (asleep in C code)", then `running`.
-A thread running an event loop tells the sampler so (`rec.loop_thread_hooks`): its sleeps are the loop's polls.
+A thread running an event loop tells the sampler so (`rec.loop_thread_hooks`): its sleeps are the loop's polls; and
+the recorder's own flushes in a program thread (`rec.quiet`) are not the program's waits. sys.setswitchinterval is
+followed: a GIL waiter wakes once per switch interval.
 Greenlets and asyncio tasks share their thread: they need no GIL view of their own.
 Without the extension (no compiler, or VIZ_PURE_PYTHON=1) nothing is sampled: a note says GIL waits are not shown
 once the script starts a thread, and a wait in C code no hook covers shows as running.
@@ -67,16 +69,22 @@ def install(rec):
 
     sampler = cpuclock.Sampler(rec.emit_fast, protocol.TASK_STATE, rec.t0, sys.getswitchinterval(), PERIOD, MIN_WAIT)
     sampler.register(rec.main_task)
+    setswitchinterval = sys.setswitchinterval
+
+    def switch_interval_told(interval):  # a GIL waiter wakes that often: a longer sleep is no GIL wait
+        setswitchinterval(interval)
+        sampler.switch_interval(sys.getswitchinterval())
+    sys.setswitchinterval = switch_interval_told
     rec.state = cpuclock.Wrap(sampler, rec.state)
     rec.end = cpuclock.Wrap(sampler, rec.end, True)
     close = rec.close
 
     def closing(*args, **kwargs):
         try:
-            sampler.stop()
             tid = rec.thread_task.get(get_ident())
             if tid is not None:
                 sampler.state(tid, True)  # the closing thread runs: a wait of its own has ended
+            sampler.stop()
             sampler.drain()
         except Exception:
             rec.hook_error("GIL sampler at exit")
@@ -112,5 +120,6 @@ def install(rec):
             sampler.register(tid)
     rec.thread_start_hooks.append(on_thread_start)
     rec.loop_thread_hooks.append(sampler.loop)
+    rec.quiet = sampler.quiet
     _thread.start_new_thread(drain_loop, ())
     return sampler

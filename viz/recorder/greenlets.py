@@ -16,6 +16,7 @@ import ast
 import functools
 import os
 import sys
+from _thread import _local as thread_local  # (taken before gevent's monkey patching can replace it)
 
 from viz import protocol
 from viz.recorder.callsite import call_name, call_source, flat, format_seconds, shorten_call
@@ -57,7 +58,11 @@ class GreenletHooks:
                                   rec.flush_if_due)
             greenlet.settrace(self.fast)
         tracer = self.fast or self.on_switch
-        rec.thread_start_hooks.append(lambda: greenlet.settrace(tracer))  # greenlet traces a thread at a time
+
+        def trace_this_thread():  # greenlet traces a thread at a time (under monkey patching, a "thread" that is a
+            if greenlet.gettrace() is None:  # greenlet of this one is traced already: a tracer set since stays)
+                greenlet.settrace(tracer)
+        rec.thread_start_hooks.append(trace_this_thread)
 
     # ---- gevent, once imported ------------------------------------------------------------------------------
     def install_gevent(self, gevent) -> None:
@@ -84,13 +89,15 @@ class GreenletHooks:
         rec = self.rec
         ThreadPool = threadpool.ThreadPool
         spawn = ThreadPool.spawn
+        started = thread_local()  # in each worker thread: its start hooks have run
 
         def spawn_followed(pool, func, *args, **kwargs):
             name = call_name(func, args, kwargs, is_user=rec.sites.is_user)
 
             def work(*a, **k):
                 tid = rec.current_task()
-                if get_ident() not in rec.thread_task:  # a worker thread's first work: hooked as any thread's start
+                if not getattr(started, "yes", False):  # a worker thread's first work: hooked as any thread's start
+                    started.yes = True  # (a thread-local: a later worker may get a finished one's ident)
                     rec.thread_task[get_ident()] = tid  # (the GIL sampler watches it from now on)
                     try:
                         for hook in rec.thread_start_hooks:
