@@ -9,7 +9,8 @@ its event pipe discarded. The order rotates every round. The headline is the med
 untraced within a round. Also, from the last traced run of each mode: the GIL waits recorded, the records, and the
 task time drawn per second of wall time (the threads' running + blocked time over the run's length: about 1.0x when
 the waits are drawn, about the number of threads when they are not). And the sampler thread's own CPU time while
-threads contend, measured in this process (information: it runs only while two threads are shown running).
+threads contend, measured in this process (information: it ticks every millisecond while two threads are shown
+running, every 4 ms while one is, to see it asleep in C code, and not while none is or the one runs an event loop).
 
 Last line of stdout: overhead_ratio=<median traced/untraced, with the GIL sampler>.
 """
