@@ -714,35 +714,28 @@ static PyObject *Sampler_end(Sampler *S, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
-/* loop(flag): the calling thread runs an event loop from now on (or no longer): its sleeps are the loop's polls,
- * which the recorder draws as the loop's idle time, not waits in C code. */
-static PyObject *Sampler_loop(Sampler *S, PyObject *flag) {
+/* The calling thread's sleeps are not waits in C code from now on (flag true), or are again (false): `which` is
+ * its slot's `loop` or `quiet`. It runs Python code now, so a wait of its in C code is over. */
+static PyObject *mark_thread(Sampler *S, PyObject *flag, size_t which) {
     int on = PyObject_IsTrue(flag);
     if (on < 0) return NULL;
     if (my_sampler != S || my_slot == NULL) Py_RETURN_NONE;  /* not a thread of the program's */
     pthread_mutex_lock(&S->mu);
     Slot *s = my_slot;
-    s->loop = on;
-    if (s->asleep) push_asleep(S, s, now_mono());  /* it runs Python code now: out of its C call */
+    *(int *)((char *)s + which) = on;
+    if (s->asleep) push_asleep(S, s, now_mono());
     s->asleep_from = s->ran_until = -1.0;
     pthread_mutex_unlock(&S->mu);
     Py_RETURN_NONE;
 }
 
+/* loop(flag): the calling thread runs an event loop from now on (or no longer): its sleeps are the loop's polls,
+ * which the recorder draws as the loop's idle time, not waits in C code. */
+static PyObject *Sampler_loop(Sampler *S, PyObject *flag) { return mark_thread(S, flag, offsetof(Slot, loop)); }
+
 /* quiet(flag): the calling thread enters (True) or leaves (False) the recorder's own code that may wait (a flush
  * waiting for the pipe or for another thread's flush): not a wait of the program's. */
-static PyObject *Sampler_quiet(Sampler *S, PyObject *flag) {
-    int on = PyObject_IsTrue(flag);
-    if (on < 0) return NULL;
-    if (my_sampler != S || my_slot == NULL) Py_RETURN_NONE;  /* not a thread of the program's */
-    pthread_mutex_lock(&S->mu);
-    Slot *s = my_slot;
-    s->quiet = on;
-    if (s->asleep) push_asleep(S, s, now_mono());  /* it runs Python code now: out of its C call */
-    s->asleep_from = s->ran_until = -1.0;
-    pthread_mutex_unlock(&S->mu);
-    Py_RETURN_NONE;
-}
+static PyObject *Sampler_quiet(Sampler *S, PyObject *flag) { return mark_thread(S, flag, offsetof(Slot, quiet)); }
 
 /* switch_interval(seconds): the program changed it (sys.setswitchinterval): a GIL waiter wakes that often. */
 static PyObject *Sampler_switch_interval(Sampler *S, PyObject *arg) {
