@@ -212,7 +212,7 @@ class Deriver:
             task = self.tasks[tid] = _Task()
         if task.ended:
             return
-        if state in ("ready", "blocked") and _sampled(state, reason, info):
+        if _sampled(state, reason, info):
             # the sampler's idea of which task a thread runs may be stale, and its waits come after the fact: a wait
             # counts only inside the running span it interrupts
             if task.state != "running" or tid in self._hubs or t < task.t - SAMPLE_SLACK:

@@ -128,15 +128,13 @@ class AsyncioHooks:
         rec.state(loop._viz_tid, "running", None, t=t)
         loop._viz_base = base
         self.running[get_ident()] = loop
-        for hook in rec.loop_thread_hooks:  # this thread's sleeps are the loop's polls now
-            hook(True)
+        rec.loop_in_this_thread(True)
 
     def loop_stopped(self, loop) -> None:
         loop._viz_flush()
         rec = self.rec
         self.running.pop(get_ident(), None)
-        for hook in rec.loop_thread_hooks:
-            hook(False)
+        rec.loop_in_this_thread(False)
         t = rec.now()
         rec.state(loop._viz_tid, "idle", "not running", t=t)
         rec.state(loop._viz_base, "running", None, t=t)

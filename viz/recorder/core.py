@@ -54,8 +54,7 @@ class Recorder:
         self._name_count: dict[str, int] = {}
         self.quiet = None  # quiet(flag) around the recorder's own waits in a program thread (viz.recorder.gil)
         self.thread_start_hooks: list = []  # called in each new thread of the script as it starts
-        self.loop_thread_hooks: list = []  # called with True in a thread as it starts running an event loop, False
-        #                                     as it stops (viz.recorder.gil: that thread's sleeps are the loop's polls)
+        self.loop_thread_hooks: list = []  # called by loop_in_this_thread (viz.recorder.gil)
         self.clients: dict[str, str] = {}  # "host:port" of a connected socket -> name of the task that connected
         self._named_by_peer: dict[str, int] = {}
         self.main_task = self.new_task("main", "main")
@@ -157,6 +156,18 @@ class Recorder:
         if self._notes < MAX_NOTES:
             self._notes += 1
             self.emit((protocol.RECORDER_NOTE, self.now(), level, text))
+
+    def thread_started(self, tid: int) -> None:
+        """In a new thread of the script, as it starts running task `tid`: the thread's task, and the hooks that
+        follow each thread (the GIL sampler, greenlet's per-thread tracer, the generators' profiler)."""
+        self.thread_task[get_ident()] = tid
+        for hook in self.thread_start_hooks:
+            hook()
+
+    def loop_in_this_thread(self, running: bool) -> None:
+        """This thread starts (or stops) running an event loop: its sleeps are the loop's polls from now on."""
+        for hook in self.loop_thread_hooks:
+            hook(running)
 
     def hook_error(self, where: str) -> None:
         """A hook of ours failed: record it and let the program run on unchanged."""

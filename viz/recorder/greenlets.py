@@ -98,10 +98,8 @@ class GreenletHooks:
                 tid = rec.current_task()
                 if not getattr(started, "yes", False):  # a worker thread's first work: hooked as any thread's start
                     started.yes = True  # (a thread-local: a later worker may get a finished one's ident)
-                    rec.thread_task[get_ident()] = tid  # (the GIL sampler watches it from now on)
                     try:
-                        for hook in rec.thread_start_hooks:
-                            hook()
+                        rec.thread_started(tid)  # (the GIL sampler watches it from now on)
                     except Exception:
                         rec.hook_error("ThreadPool worker start")
                 rec.state(tid, "running", name)
@@ -226,8 +224,7 @@ class GreenletHooks:
         elif self.hub_class is not None and isinstance(g, self.hub_class):
             tid = rec.new_task("hub", "loop")
             self.hubs.add(g)  # never removed: the C hook relies on it (its one-hub shortcut)
-            for hook in rec.loop_thread_hooks:  # (met in its own thread) this thread's sleeps are the hub's polls
-                hook(True)
+            rec.loop_in_this_thread(True)  # (met in its own thread) this thread's sleeps are the hub's polls
             self._watch_hub(g, tid)
         elif type(g).__name__ == "_WorkerGreenlet":  # the root of a gevent ThreadPool's worker thread
             tid = rec.new_task("ThreadPool worker", "thread")

@@ -203,9 +203,7 @@ def _install_threads(hooks) -> None:
         try:
             if tid is None:
                 tid = th._viz_task = rec.new_task(thread_name(th), "thread", None)
-            rec.thread_task[get_ident()] = tid
-            for hook in rec.thread_start_hooks:
-                hook()
+            rec.thread_started(tid)
             getcurrent = rec.current_greenlet
             if getcurrent is not None:
                 g = getcurrent()
