@@ -5,6 +5,7 @@ time in a state is under a finding's threshold, a table wider than the console."
 from __future__ import annotations
 
 import io
+import re
 
 from rich.console import Console
 
@@ -81,3 +82,27 @@ def test_a_tasks_totals_follow_its_lane_as_it_grows_and_as_the_run_goes_on():
             assert fresh.totals(fresh.lanes[0]) == totals
             got.append((totals["running"], totals["ready"], totals["blocked"]))
     assert got == expected
+
+
+def test_many_lanes_drawn_alike_print_as_one_row_and_their_totals_as_one_mean(tmp_path):
+    """Twenty greenlets that all sleep the same 0.3 s: their rows fold into the first and a line counting the rest,
+    and the totals table gives them one row of means, saying so; every task is still counted once."""
+    from conftest import viz
+
+    script = tmp_path / "alike.py"
+    script.write_text("import gevent\n\n\ndef worker():\n    gevent.sleep(0.3)\n\n\n"
+                      "gevent.joinall([gevent.spawn(worker) for _ in range(20)])\n")
+    result = viz("record", "--no-color", "--width", "100", str(script))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    folds = [re.search(r"⋮ (\d+) more drawn alike: (worker #\d+) … (worker #\d+)", line) for line in lines]
+    folds = [m for m in folds if m]
+    assert folds, result.stdout
+    shown = [line for line in lines if re.match(r"worker( #\d+)? +[rRbi]", line)]  # a lane's own row
+    assert len(shown) + sum(int(m.group(1)) for m in folds) == 20, result.stdout
+    assert all("gevent.sleep(0.3)" in line for line in shown)
+    means = [line for line in lines if re.match(r"worker ×(\d+) ", line)]
+    assert means and "×N: the mean of N tasks drawn alike above" in result.stdout
+    assert sum(int(re.match(r"worker ×(\d+)", line).group(1)) for line in means) == \
+        sum(int(m.group(1)) + 1 for m in folds)
+    assert all("300 ms" in line or "299 ms" in line or "301 ms" in line for line in means)

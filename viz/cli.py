@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _diagnostic_options(parser: argparse.ArgumentParser) -> None:
-    from viz.views.diagnostics import KINDS, THRESHOLDS
+    from viz.views.thresholds import KINDS, THRESHOLDS
     parser.add_argument("--json", action="store_true",
                         help="print the outcome and the findings as JSON instead of the text report")
     parser.add_argument("--threshold", action="append", metavar="KIND=MS",
@@ -126,7 +126,7 @@ def _diagnostic_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _fail_on(text: str) -> tuple[str, float | None]:
-    from viz.views.diagnostics import KINDS
+    from viz.views.thresholds import KINDS
     kind, sep, ms = text.partition("=")
     if kind not in KINDS:
         raise argparse.ArgumentTypeError(f"{kind!r} is not a kind of finding ({', '.join(KINDS)})")
@@ -295,7 +295,7 @@ def _record(args: argparse.Namespace, script_args: list[str], held=None) -> int:
     from viz.scenarios import resolve
 
     _tune_collector()
-    thresholds = _thresholds(args)
+    thresholds = _thresholds(args)  # a bad --threshold is refused before anything runs
     path, name = resolve(args.target)
     session = (held.session if held is not None else Session)(path, script_args, name=name, timeout=args.timeout,
                                                                 out=args.output, stdin=_script_stdin())
@@ -318,7 +318,6 @@ def _record(args: argparse.Namespace, script_args: list[str], held=None) -> int:
     try:
         session.start()
         from viz.trace.model import Trace
-        from viz.views.diagnostics import diagnose
         from viz.views.durations import fmt_duration
         from viz.views.outcome import outcome_line
 
@@ -331,6 +330,7 @@ def _record(args: argparse.Namespace, script_args: list[str], held=None) -> int:
         else:  # what the report needs loads while the program runs (the pipe reader thread keeps its pipes drained)
             from rich.console import Console
 
+            import viz.views.diagnostics  # noqa: F401 (the findings, after the run)
             from viz.views.text import print_report
 
             err = Console(stderr=True, highlight=False)
@@ -347,7 +347,10 @@ def _record(args: argparse.Namespace, script_args: list[str], held=None) -> int:
         signal.signal(signal.SIGINT, previous)
         session.close()
     trace.flush()
-    findings = diagnose(trace, thresholds) if args.json or args.fail_on or not args.quiet else []
+    findings = []
+    if args.json or args.fail_on or not args.quiet:
+        from viz.views.diagnostics import diagnose  # (loaded already with the report's modules, unless --quiet)
+        findings = diagnose(trace, thresholds)
     if args.json:
         _print_json(trace, findings)
     elif args.quiet:
@@ -372,7 +375,7 @@ def _record(args: argparse.Namespace, script_args: list[str], held=None) -> int:
 
 
 def _thresholds(args: argparse.Namespace) -> dict[str, float]:
-    from viz.views.diagnostics import parse_thresholds
+    from viz.views.thresholds import parse_thresholds
     try:
         thresholds = parse_thresholds(args.threshold)
     except ValueError as e:

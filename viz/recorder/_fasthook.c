@@ -23,6 +23,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <frameobject.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
@@ -58,6 +59,9 @@ typedef struct {
     PyObject *due;      /* Python: flush the buffer if it is due (viz.recorder.core.Recorder.flush_if_due), or NULL */
     int since_due;      /* switches packed since `due` was last called */
     double t0;
+    PyTypeObject *frame_type;  /* the type whose `gr_frame` descriptor is frame_get's, or NULL */
+    PyObject *frame_get;       /* that descriptor (a greenlet subclass may not override it, but could) */
+    vectorcallfunc vectorcall; /* Hook_vectorcall: greenlet calls its tracer with (event, args) */
 } Hook;
 
 static double now(void) {
@@ -239,8 +243,8 @@ static int run_add(Hook *self, char kind, double t, PyObject *a, PyObject *b, Py
     long long ids[2] = {PyLong_AsLongLong(a), PyLong_AsLongLong(b)};
     if ((ids[0] == -1 || ids[1] == -1) && PyErr_Occurred()) { PyErr_Clear(); return 1; }
     PyObject *last = NULL;
-    if (self->run != NULL && PyObject_Length(self->queue) > 0) {
-        last = PySequence_GetItem(self->queue, -1);
+    if (self->run != NULL) {
+        last = PySequence_GetItem(self->queue, -1);  /* an empty buffer (just taken by a flush): IndexError */
         if (last == NULL) PyErr_Clear();
     }
     if (last == NULL || last != self->run) {
@@ -290,12 +294,27 @@ static PyObject *packed(Hook *self, PyObject *event, PyObject *args) {
     return chain(self, event, args);
 }
 
-static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
-    if (!PyTuple_Check(call_args) || PyTuple_GET_SIZE(call_args) != 2) {
-        PyErr_SetString(PyExc_TypeError, "expected (event, args)");
-        return NULL;
+/* A suspended greenlet's frame: its type's `gr_frame` descriptor called directly (what getattr finds, without the
+ * attribute look-up on every switch); the look-up itself for a type that overrides it. A new reference, or NULL. */
+static PyObject *gr_frame(Hook *self, PyObject *g) {
+    PyTypeObject *type = Py_TYPE(g);
+    if (type != self->frame_type) {
+        Py_CLEAR(self->frame_type);
+        Py_CLEAR(self->frame_get);
+        PyObject *descr = PyObject_GetAttr((PyObject *)type, str_gr_frame);
+        if (descr == NULL) return NULL;
+        if (Py_TYPE(descr)->tp_descr_get == NULL || Py_TYPE(descr)->tp_descr_set == NULL) {
+            Py_DECREF(descr);  /* not a data descriptor: the instance could shadow it */
+            return PyObject_GetAttr(g, str_gr_frame);
+        }
+        Py_INCREF(type);
+        self->frame_type = type;
+        self->frame_get = descr;
     }
-    PyObject *event = PyTuple_GET_ITEM(call_args, 0), *args = PyTuple_GET_ITEM(call_args, 1);
+    return Py_TYPE(self->frame_get)->tp_descr_get(self->frame_get, g, (PyObject *)type);
+}
+
+static PyObject *Hook_switch(Hook *self, PyObject *event, PyObject *args) {
     if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != 2)
         goto slow_nosig;
     PyObject *origin = PyTuple_GET_ITEM(args, 0), *target = PyTuple_GET_ITEM(args, 1);
@@ -343,7 +362,7 @@ static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
         rec = tuple4(self->tag_h, t, otid, ttid, NULL);
     } else if (target_is_hub && !origin_is_hub) {
         if (PySet_GET_SIZE(self->raw) && PySet_Contains(self->raw, origin) != 0) { PyErr_Clear(); goto slow_nosig; }
-        PyObject *frame = PyObject_GetAttr(origin, str_gr_frame);
+        PyObject *frame = gr_frame(self, origin);
         if (frame == NULL) { PyErr_Clear(); goto slow_nosig; }
         if (frame == Py_None) { Py_DECREF(frame); goto slow_nosig; }   /* finished: the Python hook ends it */
         unsigned long long h;
@@ -381,6 +400,15 @@ static PyObject *Hook_call(Hook *self, PyObject *call_args, PyObject *kwargs) {
 
 slow_nosig:
     return call_slow(self, event, args, NULL);
+}
+
+/* greenlet calls its tracer as tracer(event, (origin, target)): with vectorcall, no tuple of the two is made */
+static PyObject *Hook_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    if (PyVectorcall_NARGS(nargsf) != 2 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_SetString(PyExc_TypeError, "expected (event, args)");
+        return NULL;
+    }
+    return Hook_switch((Hook *)callable, args[0], args[1]);
 }
 
 /* remember(signature, value): what a wait at these frames is (an item), or the depth of its socket method. */
@@ -438,6 +466,9 @@ static int Hook_init(Hook *self, PyObject *args, PyObject *kwds) {
     self->append = append; self->slow = slow; self->socket_wait = socket_wait; self->prev = prev; self->t0 = t0;
     self->queue = PyObject_GetAttrString(append, "__self__");
     self->run = NULL;
+    self->frame_type = NULL;
+    self->frame_get = NULL;
+    self->vectorcall = Hook_vectorcall;
     if (self->queue == NULL) return -1;
     self->tag_h = PyUnicode_InternFromString("H");
     self->tag_y = PyUnicode_InternFromString("Y");
@@ -451,6 +482,7 @@ static void Hook_dealloc(Hook *self) {
     Py_XDECREF(self->queue); Py_XDECREF(self->run);
     Py_XDECREF(self->slow); Py_XDECREF(self->socket_wait); Py_XDECREF(self->prev); Py_XDECREF(self->tag_h); Py_XDECREF(self->tag_y);
     Py_XDECREF(self->due);
+    Py_XDECREF(self->frame_type); Py_XDECREF(self->frame_get);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -552,11 +584,12 @@ static PyTypeObject HookType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "viz.recorder._fasthook.Hook",
     .tp_basicsize = sizeof(Hook),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_vectorcall_offset = offsetof(Hook, vectorcall),
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Hook_init,
     .tp_dealloc = (destructor)Hook_dealloc,
-    .tp_call = (ternaryfunc)Hook_call,
+    .tp_call = PyVectorcall_Call,
     .tp_methods = Hook_methods,
     .tp_doc = "Greenlet switch tracer: the hot path of viz's recorder.",
 };

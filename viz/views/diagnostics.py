@@ -10,7 +10,7 @@ show the same findings. Each finding is tied to a task, a moment and a source li
 - starved: a task was ready for at least `starved` ms and nobody blocked the loop meanwhile;
 - serial-io: tasks of a loop did their I/O strictly one after another (none overlapping), at least `serial-io` ms
   in total, although a loop could overlap it.
-Thresholds are in milliseconds (`THRESHOLDS`); each can be changed.
+Thresholds are in milliseconds (`THRESHOLDS`, viz.views.thresholds); each can be changed.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from operator import sub
 
 from viz.trace.model import BLOCKED, LOOP_KIND, READY, Lane, Span, Trace
 from viz.views.durations import fmt_duration
+from viz.views.thresholds import KINDS, THRESHOLDS, parse_thresholds  # noqa: F401 (parse_thresholds: for callers)
 
 long_spans = None  # viz/trace/_fold.c (VIZ_PURE_PYTHON=1 or a build without a compiler: the Python in _long)
 if not os.environ.get("VIZ_PURE_PYTHON"):
@@ -33,9 +34,6 @@ if not os.environ.get("VIZ_PURE_PYTHON"):
     except ImportError:  # pragma: no cover - depends on the build
         pass
 
-THRESHOLDS = {"loop-blocked": 20.0, "long-run": 50.0, "lock-contention": 50.0, "starved": 100.0,
-              "serial-io": 100.0}
-KINDS = tuple(THRESHOLDS)
 LOOP_TASK_KINDS = ("greenlet", "coroutine", "asyncio", "main")  # tasks that take turns on a loop
 _IO = re.compile(r"^(recv|recv_into|recvfrom|recvfrom_into|send|sendall|sendto|connect|accept|read|write|"
                  r"select|poll|epoll|urlopen)\b|\bon fd \d|\bfd \d+ (readable|writable)")
@@ -65,23 +63,6 @@ class Finding:
 
     def to_json(self) -> dict:
         return asdict(self)
-
-
-def parse_thresholds(items: list[str] | None) -> dict[str, float]:
-    """`["loop-blocked=50", "starved=200"]` over the defaults; ValueError with a one-line message when wrong."""
-    out = dict(THRESHOLDS)
-    for item in items or ():
-        kind, sep, ms = item.partition("=")
-        if kind not in THRESHOLDS or not sep:
-            raise ValueError(f"{item!r}: expected KIND=MS with KIND one of {', '.join(KINDS)}")
-        try:
-            value = float(ms)
-        except ValueError:
-            raise ValueError(f"{item!r}: {ms!r} is not a number of milliseconds") from None
-        if value < 0:
-            raise ValueError(f"{item!r}: a threshold cannot be negative")
-        out[kind] = value
-    return out
 
 
 def diagnose(trace: Trace, thresholds: dict[str, float] | None = None) -> list[Finding]:

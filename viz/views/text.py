@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import textwrap
 from itertools import compress, groupby
 from operator import sub
@@ -28,6 +29,8 @@ CELL = {RUNNING_V: ("█", "green", "R"), READY_V: ("▒", "yellow", "r"), BLOCK
         IDLE_V: ("·", "blue", "i"), LOOP_V: ("▓", "bold magenta", "L")}
 LEGEND = [(code, WORDS[code]) for code in (RUNNING_V, READY_V, BLOCKED_V, IDLE_V, LOOP_V)]
 TASK_NAME_MAX = 16   # a longer task name is cut with '…' in the totals table
+FOLD_AT = 3          # this many lanes in a row drawn alike, of one name, print as the first and a line for the rest
+_NUMBERED = re.compile(r"(.*) #\d+")  # a task's name with its number: "worker #12" (viz.recorder.names)
 longest_span = None  # viz/trace/_fold.c (VIZ_PURE_PYTHON=1 or a build without a compiler: the Python below)
 if not os.environ.get("VIZ_PURE_PYTHON"):
     try:
@@ -37,17 +40,46 @@ if not os.environ.get("VIZ_PURE_PYTHON"):
 _WAITING = bytes(int(code != RUNNING) for code in range(256))  # state code -> 1 when the task is not running
 
 
-def swimlanes(trace: Trace, width: int = 80, color: bool = True) -> Group:
+def swimlanes(trace: Trace, width: int = 80, color: bool = True, groups: list[list[Lane]] | None = None) -> Group:
+    """The lanes as rows of cells under a time axis, with the legend. Lanes in a row that share a name (`worker`,
+    `worker #2`, ...) and are drawn exactly alike print as the first of them and one line saying how many more: a
+    thousand greenlets doing the same thing are one row, not a screenful. `groups`, when given, is filled with the
+    lanes by row (one list per row printed), for the totals table to fold the same way."""
     name_w = min(max((len(lane.name) for lane in trace.lanes), default=4), 24)
     labels = lane_labels(trace)
     label_w = min(max((len(v) for v in labels.values()), default=0), 40, max(width // 4, 0))
     bar_w = max(width - name_w - 2 - (label_w + 2 if label_w else 0), 10)
     t_end = trace.duration or 1e-9
     rows = [axis(name_w, bar_w, t_end)]
+    run: list[tuple[Lane, Line]] = []  # lanes drawn alike so far, of one name
+
+    def end_run() -> None:
+        if len(run) >= FOLD_AT:
+            rows.append(run[0][1])
+            more = f"{len(run) - 1} more drawn alike: {run[1][0].name} … {run[-1][0].name}"
+            rows.append(Line([(" " * (name_w + 1) + clip("⋮ " + more, max(width - name_w - 1, 10)), "dim")]))
+            if groups is not None:
+                groups.append([lane for lane, _ in run])
+        else:
+            rows.extend(row for _, row in run)
+            if groups is not None:
+                groups.extend([lane] for lane, _ in run)
+        run.clear()
+
     for lane in trace.lanes:
-        rows.append(lane_row(trace, lane, name_w, 0.0, t_end / bar_w, bar_w, color, labels[lane.task], label_w))
+        row = lane_row(trace, lane, name_w, 0.0, t_end / bar_w, bar_w, color, labels[lane.task], label_w)
+        if run and not (_stem(lane.name) == _stem(run[0][0].name) and row.pieces[1:] == run[0][1].pieces[1:]):
+            end_run()
+        run.append((lane, row))
+    end_run()
     rows.extend(legend(name_w, width, color))
     return Group(*rows)
+
+
+def _stem(name: str) -> str:
+    """A task's name without its number: `worker #12` -> `worker`."""
+    numbered = _NUMBERED.fullmatch(name)
+    return numbered.group(1) if numbered else name
 
 
 def lane_row(trace: Trace, lane: Lane, name_w: int, t0: float, dt: float, bar_w: int, color: bool,
@@ -187,14 +219,21 @@ def _nice_step(raw: float) -> float:
     return 10 * mag
 
 
-def totals_table(trace: Trace) -> "TotalsTable":
-    """Each task's time per state, in units that fit each figure ('12.3 µs', '501 ms', '2.00 s'); '-' for none."""
-    rows = []
-    for lane in trace.lanes:
-        *sums, loop = trace.seconds_by_state(lane)  # one pass over the lane for both
-        rows.append((lane.name, *(fmt_duration(sums[i]) if sums[i] else "-" for i in range(len(TOTALS_COLUMNS) - 1)),
-                     fmt_duration(loop) if loop else "-"))
-    return TotalsTable(rows)
+def totals_table(trace: Trace, groups: list[list[Lane]] | None = None) -> "TotalsTable":
+    """Each task's time per state, in units that fit each figure ('12.3 µs', '501 ms', '2.00 s'); '-' for none.
+    `groups` (from swimlanes): lanes printed as one row there are one row here too, `worker ×1000`, with the mean of
+    their figures (the table then says so under it)."""
+    rows, folded = [], False
+    for group in groups if groups is not None else [[lane] for lane in trace.lanes]:
+        sums = [0.0] * len(TOTALS_COLUMNS)
+        for lane in group:
+            for i, seconds in enumerate(trace.seconds_by_state(lane)):  # one pass over the lane for all
+                sums[i] += seconds
+        n = len(group)
+        folded |= n > 1
+        name = group[0].name if n == 1 else f"{_stem(group[0].name)} ×{n}"
+        rows.append((name, *(fmt_duration(x / n) if x else "-" for x in sums)))
+    return TotalsTable(rows, note="×N: the mean of N tasks drawn alike above" if folded else None)
 
 
 TOTALS_COLUMNS = ("running", "ready", "blocked", "idle", LOOP_WORDS)
@@ -211,8 +250,9 @@ class TotalsTable:
 
     GAP = "  "
 
-    def __init__(self, rows: list[tuple[str, ...]]):
+    def __init__(self, rows: list[tuple[str, ...]], note: str | None = None):
         self.rows = rows
+        self.note = note
 
     def __rich_console__(self, console, options):
         name_w = min(max([len("task")] + [len(row[0]) for row in self.rows]), TASK_NAME_MAX)
@@ -239,6 +279,8 @@ class TotalsTable:
             name = name if len(name) <= name_w else name[:name_w - 1] + "…"
             yield Line([(name.ljust(name_w), "bold"), ("".join(self.GAP + c.rjust(w) for c, w in zip(cells, widths)),
                                                         "")])
+        if self.note:
+            yield Line([(self.note, "dim")])
 
 
 def print_report(trace: Trace, console: Console | None = None, output: bool = True, findings=None) -> None:
@@ -254,9 +296,10 @@ def print_report(trace: Trace, console: Console | None = None, output: bool = Tr
             console.print(line, soft_wrap=True)
         console.print()
     color = console.color_system is not None and not console.no_color  # else letters: NO_COLOR, not a terminal
-    console.print(swimlanes(trace, console.width, color=color))
+    groups: list[list[Lane]] = []
+    console.print(swimlanes(trace, console.width, color=color, groups=groups))
     console.print()
-    console.print(totals_table(trace))
+    console.print(totals_table(trace, groups))
     for note in trace.notes:
         console.print(Text(f"note: {note['text']}", style="yellow"))
     if trace.truncated_at:
