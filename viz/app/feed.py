@@ -28,7 +28,7 @@ from viz.ingest.process import FrameReader, frames
 from viz.trace.binary import Block
 from viz.ingest.session import Session, kill_group
 
-MAX_FRAMES = 12  # frames read and not yet taken by the app before the reader waits (about 100,000 records)
+MAX_FRAMES = 50  # frames read and not yet taken by the app before the reader waits (about 100,000 records)
 READ_SIZE = 1 << 20
 
 

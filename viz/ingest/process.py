@@ -36,8 +36,7 @@ from viz.ingest.session import Session
 from viz.trace import binary
 from viz.trace.record import Record
 
-FRAME_RECORDS = 8_000  # records a frame at most: the app unpickles and folds one in a few milliseconds (a quarter
-#                        as many frames as at 2,000: bench/run_whole.py 2.00x against 2.07x, 9 alternating rounds)
+FRAME_RECORDS = 2_000  # records a frame at most: the app unpickles and folds one in about a millisecond
 BATCH_SECONDS = 0.05   # a frame goes out at least this often while records come
 MAX_PENDING = 4 << 20  # bytes of frames written here and not yet read by the app before the session waits
 HEADER = struct.Struct("<Q")
