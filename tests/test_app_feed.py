@@ -185,16 +185,3 @@ def test_frames_carry_a_recorded_runs_records_into_the_same_model_as_folding_the
 
     assert len(frames) > 3 and blocked >= len(frames) - 1
     assert model_of(framed) == model_of(direct)
-
-
-def test_a_live_runs_program_runs_at_its_own_priority_and_the_ingest_process_yields(tmp_path):
-    """Three processes on two cores: the ingest process is niced, the program it holds is not (it runs as fast as it
-    would alone, viz.ingest.launch), so a live run's program prints the niceness it was started with."""
-    script = tmp_path / "niceness.py"
-    script.write_text("import os\nprint('niceness', os.nice(0))\n")
-    reader = Reader(Session(str(script), timeout=30))
-    assert reader.done.wait(30)
-    ingest_nice = os.getpriority(os.PRIO_PROCESS, reader.feed.proc.pid) if reader.feed.proc.poll() is None else None
-    reader.feed.close()
-    assert [out.text for out in reader.trace.outputs] == [f"niceness {os.nice(0)}"]
-    assert ingest_nice in (None, os.nice(0) + 2)

@@ -66,16 +66,13 @@ class IngestProcess:
 
 
 def main(argv: list[str]) -> int:
+    os.nice(2)  # (the child inherits it) the app, drawing and answering keys, gets a core first when three want two
     held = None
     if "--own-child" not in argv:
         try:
             held = HeldChild()
         except (OSError, ValueError):
             pass  # (no cwd, no fds left) the session spawns the child itself, and an error frame says what failed
-    # this process yields to the app (drawing, answering keys) and to the program when three want two cores; the
-    # program, started above, does not: it runs as fast as it would alone (run_whole 2.21x against 2.34x when it
-    # was niced too, 9 alternating rounds). (A child the session spawns itself, below, is niced with it.)
-    os.nice(2)
     line = sys.stdin.readline()
     if not line:  # the app did not need this run
         if held is not None:
