@@ -61,8 +61,6 @@ typedef struct {
     double t0;
     PyTypeObject *frame_type;  /* the type whose `gr_frame` descriptor is frame_get's, or NULL */
     PyObject *frame_get;       /* that descriptor (a greenlet subclass may not override it, but could) */
-    PyObject *last_g, *last_tid;  /* the greenlet the hub last resumed and its task id: it is the next Y's origin */
-    Py_ssize_t last_size;      /* the size of `tasks` then (a task that ended since is not trusted to the cache) */
     vectorcallfunc vectorcall; /* Hook_vectorcall: greenlet calls its tracer with (event, args) */
 } Hook;
 
@@ -224,8 +222,6 @@ static PyObject *tuple4(PyObject *tag, double t, PyObject *a, PyObject *b, PyObj
 }
 
 static PyObject *call_slow(Hook *self, PyObject *event, PyObject *args, PyObject *sig) {
-    Py_CLEAR(self->last_g);  /* the Python hook may name, end or renumber tasks */
-    Py_CLEAR(self->last_tid);
     PyObject *r = PyObject_CallFunctionObjArgs(self->slow, event, args, sig ? sig : Py_None, NULL);
     return r;
 }
@@ -340,7 +336,6 @@ static PyObject *Hook_switch(Hook *self, PyObject *event, PyObject *args) {
         Py_XINCREF(self->hub_tid);
     }
     PyObject *otid = origin == self->hub_one && self->hub_tid ? self->hub_tid
-                     : origin == self->last_g && PyDict_GET_SIZE(self->tasks) == self->last_size ? self->last_tid
                                                               : PyDict_GetItemWithError(self->tasks, origin);
     PyObject *ttid = otid == NULL ? NULL
                      : target == self->hub_one && self->hub_tid ? self->hub_tid
@@ -363,14 +358,7 @@ static PyObject *Hook_switch(Hook *self, PyObject *event, PyObject *args) {
     if (origin_is_hub && !target_is_hub) {
         int added = run_add(self, 'H', t, otid, ttid, NULL);
         if (added < 0) return NULL;
-        if (added == 0) {
-            Py_INCREF(target);
-            Py_INCREF(ttid);
-            Py_XSETREF(self->last_g, target);
-            Py_XSETREF(self->last_tid, ttid);
-            self->last_size = PyDict_GET_SIZE(self->tasks);
-            return packed(self, event, args);
-        }
+        if (added == 0) return packed(self, event, args);
         rec = tuple4(self->tag_h, t, otid, ttid, NULL);
     } else if (target_is_hub && !origin_is_hub) {
         if (PySet_GET_SIZE(self->raw) && PySet_Contains(self->raw, origin) != 0) { PyErr_Clear(); goto slow_nosig; }
@@ -480,8 +468,6 @@ static int Hook_init(Hook *self, PyObject *args, PyObject *kwds) {
     self->run = NULL;
     self->frame_type = NULL;
     self->frame_get = NULL;
-    self->last_g = self->last_tid = NULL;
-    self->last_size = 0;
     self->vectorcall = Hook_vectorcall;
     if (self->queue == NULL) return -1;
     self->tag_h = PyUnicode_InternFromString("H");
@@ -497,7 +483,6 @@ static void Hook_dealloc(Hook *self) {
     Py_XDECREF(self->slow); Py_XDECREF(self->socket_wait); Py_XDECREF(self->prev); Py_XDECREF(self->tag_h); Py_XDECREF(self->tag_y);
     Py_XDECREF(self->due);
     Py_XDECREF(self->frame_type); Py_XDECREF(self->frame_get);
-    Py_XDECREF(self->last_g); Py_XDECREF(self->last_tid);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
