@@ -330,7 +330,7 @@ def _record(args: argparse.Namespace, script_args: list[str], held=None) -> int:
         else:  # what the report needs loads while the program runs (the pipe reader thread keeps its pipes drained)
             from rich.console import Console
 
-            import viz.views.diagnostics  # noqa: F401 (the findings, after the run)
+            from viz.views import diagnostics as _diagnostics  # noqa: F401 (the findings, after the run)
             from viz.views.text import print_report
 
             err = Console(stderr=True, highlight=False)

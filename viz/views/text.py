@@ -56,8 +56,11 @@ def swimlanes(trace: Trace, width: int = 80, color: bool = True, groups: list[li
     def end_run() -> None:
         if len(run) >= FOLD_AT:
             rows.append(run[0][1])
-            more = f"{len(run) - 1} more drawn alike: {run[1][0].name} … {run[-1][0].name}"
-            rows.append(Line([(" " * (name_w + 1) + clip("⋮ " + more, max(width - name_w - 1, 10)), "dim")]))
+            room = max(width - name_w - 1, 10)
+            more = f"⋮ and {len(run) - 1} more drawn alike, {run[1][0].name} to {run[-1][0].name}"
+            if len(more) > room:  # their names, when they fit
+                more = f"⋮ and {len(run) - 1} more drawn alike"
+            rows.append(Line([(" " * (name_w + 1) + clip(more, room), "dim")]))
             if groups is not None:
                 groups.append([lane for lane, _ in run])
         else:
@@ -231,7 +234,8 @@ def totals_table(trace: Trace, groups: list[list[Lane]] | None = None) -> "Total
                 sums[i] += seconds
         n = len(group)
         folded |= n > 1
-        name = group[0].name if n == 1 else f"{_stem(group[0].name)} ×{n}"
+        count = f" ×{n}"  # kept whole: a long name gives way to it
+        name = group[0].name if n == 1 else clip(_stem(group[0].name), TASK_NAME_MAX - len(count)) + count
         rows.append((name, *(fmt_duration(x / n) if x else "-" for x in sums)))
     return TotalsTable(rows, note="×N: the mean of N tasks drawn alike above" if folded else None)
 
