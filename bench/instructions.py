@@ -81,7 +81,9 @@ def measure(kind: str, script, args: list[str], out_dir: str, tree=REPO) -> tupl
     if kind == "child":  # the recorder child alone, its events written to /dev/null (fd 3)
         argv = ["sh", "-c", 'exec "$@" 3>/dev/null', "sh", "valgrind", "--tool=callgrind",
                 f"--callgrind-out-file={out_dir}/child-%p", PY, "-m", "viz.recorder.child", "3", str(script), *args]
-        p = subprocess.run(argv, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=1800)
+        # from the tree's own folder: `-m` puts the working directory first on sys.path, before PYTHONPATH
+        p = subprocess.run(argv, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL, timeout=1800,
+                           cwd=str(tree))
         m = COLLECTED.search(p.stderr)
         if p.returncode != 0 or m is None:
             raise SystemExit(f"instructions: the recorder child on {script.name} failed under valgrind:\n"
