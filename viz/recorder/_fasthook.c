@@ -295,9 +295,12 @@ static PyObject *packed(Hook *self, PyObject *event, PyObject *args) {
 }
 
 /* A suspended greenlet's frame: its type's `gr_frame` descriptor called directly (what getattr finds, without the
- * attribute look-up on every switch); the look-up itself for a type that overrides it. A new reference, or NULL. */
+ * attribute look-up on every switch); the look-up itself for a type with an attribute look-up of its own
+ * (`__getattribute__`) or a `gr_frame` that is not a data descriptor. A new reference, or NULL. */
 static PyObject *gr_frame(Hook *self, PyObject *g) {
     PyTypeObject *type = Py_TYPE(g);
+    if (type->tp_getattro != PyObject_GenericGetAttr)
+        return PyObject_GetAttr(g, str_gr_frame);
     if (type != self->frame_type) {
         Py_CLEAR(self->frame_type);
         Py_CLEAR(self->frame_get);
