@@ -101,9 +101,9 @@ def test_many_lanes_drawn_alike_print_as_one_row_and_their_totals_as_one_mean(tm
     shown = [line for line in lines if re.match(r"worker( #\d+)? +[rRbi]", line)]  # a lane's own row
     assert len(shown) + sum(int(m.group(1)) for m in folds) == 20, result.stdout
     assert all("gevent.sleep(0.3)" in line for line in shown)
-    means = [line for line in lines if re.match(r"worker ×(\d+) ", line)]
-    assert means and "×N: the mean of N tasks drawn alike above" in result.stdout
-    assert sum(int(re.match(r"worker ×(\d+)", line).group(1)) for line in means) == \
+    means = [line for line in lines if re.match(r"worker( #\d+)? ×(\d+) ", line)]
+    assert means and "A ×N: the mean of N tasks from A on, drawn alike above" in result.stdout
+    assert sum(int(re.match(r"worker( #\d+)? ×(\d+)", line).group(2)) for line in means) == \
         sum(int(m.group(1)) + 1 for m in folds)
     blocked = [float(re.findall(r"([\d.]+) ms", line)[-1]) for line in means]  # the blocked column: each slept 0.3 s
     assert all(295 <= ms <= 315 for ms in blocked), means

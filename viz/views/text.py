@@ -224,8 +224,8 @@ def _nice_step(raw: float) -> float:
 
 def totals_table(trace: Trace, groups: list[list[Lane]] | None = None) -> "TotalsTable":
     """Each task's time per state, in units that fit each figure ('12.3 µs', '501 ms', '2.00 s'); '-' for none.
-    `groups` (from swimlanes): lanes printed as one row there are one row here too, `worker ×1000`, with the mean of
-    their figures (the table then says so under it)."""
+    `groups` (from swimlanes): lanes printed as one row there are one row here too, named by the first of them and
+    how many they are (`worker #2 ×999`), with the mean of their figures (the table then says so under it)."""
     rows, folded = [], False
     for group in groups if groups is not None else [[lane] for lane in trace.lanes]:
         sums = [0.0] * len(TOTALS_COLUMNS)
@@ -235,9 +235,9 @@ def totals_table(trace: Trace, groups: list[list[Lane]] | None = None) -> "Total
         n = len(group)
         folded |= n > 1
         count = f" ×{n}"  # kept whole: a long name gives way to it
-        name = group[0].name if n == 1 else clip(_stem(group[0].name), TASK_NAME_MAX - len(count)) + count
+        name = group[0].name if n == 1 else clip(group[0].name, TASK_NAME_MAX - len(count)) + count  # from its first
         rows.append((name, *(fmt_duration(x / n) if x else "-" for x in sums)))
-    return TotalsTable(rows, note="×N: the mean of N tasks drawn alike above" if folded else None)
+    return TotalsTable(rows, note="A ×N: the mean of N tasks from A on, drawn alike above" if folded else None)
 
 
 TOTALS_COLUMNS = ("running", "ready", "blocked", "idle", LOOP_WORDS)
