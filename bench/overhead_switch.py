@@ -3,7 +3,8 @@
 Runs bench/programs/switch_heavy.py (N greenlets x M gevent.sleep(0)) untraced and under the recorder (Session +
 Trace.add_many, as `viz record` does), alternating, and compares the work time the program itself prints
 (`work_s=`). Per round: untraced, traced with the C hook, traced with the pure-Python hook (VIZ_PURE_PYTHON=1), and
-the recorder child alone with its event pipe discarded (the child's share of the overhead, no viewer work); the
+the recorder child alone with its event pipe discarded (the child's share of the overhead, no viewer work); and the
+program with a greenlet tracer that does nothing and no viz (null-tracer: the floor under any switch hook); the
 order rotates every round so drift on a shared machine hits all alike. The headline is the median over rounds of
 traced / untraced within a round. Also: microseconds per recorded switch (extra work time / switches counted in
 the trace: each switch starts one `running` span), the end-to-end wall time of `viz record`, and how much a busy
@@ -43,7 +44,7 @@ def main() -> int:
     sleeps = a.greenlets * a.sleeps
 
     modes = ["untraced", "traced"] + ([] if a.no_pure else ["traced-pure"]) + \
-        ([] if a.no_child_only else ["child-only"])
+        ([] if a.no_child_only else ["child-only"]) + ["null-tracer"]
     log(f"overhead_switch: {a.greenlets} greenlets x {a.sleeps} gevent.sleep(0) = {sleeps:,} sleeps, "
         f"{a.runs} rounds of {', '.join(modes)}")
     rounds = Rounds(PROGRAM, args, modes, timeout=a.timeout)
@@ -77,6 +78,8 @@ def main() -> int:
         print(f"overhead_ratio_pure={rounds.ratio('traced-pure'):.2f}")
     if "child-only" in rounds.ratios:
         print(f"overhead_ratio_child_only={rounds.ratio('child-only'):.2f}")
+    print(f"overhead_ratio_null_tracer={rounds.ratio('null-tracer'):.2f}  (no viz: greenlet calling a tracer that "
+          f"does nothing on every switch, the floor under any greenlet.settrace recorder)")
     print(f"us_per_switch={(median(rounds.work['traced']) - base) / switches * 1e6:.2f}")
     print(f"overhead_ratio={ratio:.2f}")
     return 0

@@ -250,15 +250,15 @@ def test_a_stop_signal_handled_inside_the_recorders_own_write_ends_the_run_once_
         program.write_text("pass\n")
         rec = core.Recorder(w, str(program))
         seen: list = []
-        real_write = core._real_write
+        real_writev = core._real_writev
 
-        def write_with_a_signal(fd, data):  # the handler, run inside the first write
-            n = real_write(fd, data)
+        def write_with_a_signal(fd, pieces):  # the handler, run inside the first write (a batch's length and events)
+            n = real_writev(fd, pieces)
             if not seen:
                 seen.append(rec.after_own_flush(lambda: seen.append(os.read(r, 1 << 20))))
             return n
 
-        monkeypatch.setattr(core, "_real_write", write_with_a_signal)
+        monkeypatch.setattr(core, "_real_writev", write_with_a_signal)
         rec.emit((protocol.RECORDER_NOTE, 0.0, "info", "before the stop"))
         rec.flush()
         assert seen[0] is True  # left for later...

@@ -275,6 +275,22 @@ def test_the_reports_long_spans_and_lane_labels_are_the_same_in_c_and_in_python(
 
 
 @settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 300), max_size=80), st.sets(st.integers(0, 320), max_size=6))
+def test_which_wanted_reasons_a_lane_has_is_the_same_in_c_and_in_python(reasons, wanted):
+    """A lane's reasons column (string ids, repeated in runs and not) against a few wanted ids, some past the
+    column's largest: the findings' ids_present finds exactly what the Python set intersection finds."""
+    from array import array
+
+    import viz.views.diagnostics as diagnostics
+    lane = model.Lane(1, "t", "greenlet", None, 0.0)
+    lane.reasons = array("i", reasons)
+    marks = diagnostics._marks(wanted)
+    got = diagnostics._reason_ids(lane, wanted, marks)
+    with mock.patch.object(diagnostics, "ids_present", None):
+        assert got == diagnostics._reason_ids(lane, wanted, marks) == wanted.intersection(reasons)
+
+
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.integers(0, 40), min_size=1, max_size=50), st.integers(0, 3), st.integers(0, 45), st.integers(1, 40),
        st.integers(1, 30), st.data())
 def test_a_lanes_cells_are_the_same_in_c_and_in_python(starts, tail, t0, width, step, data):

@@ -190,14 +190,48 @@ def expand_runs(batch: list) -> list:
     return out
 
 
+def split_runs(batch: list, most: int) -> list[list]:
+    """The batch as consecutive pieces of about `most` events at most, a run of more switches cut into runs of `most`
+    (each with the items of its own Y switches): the same events in the same order, for a viewer to derive and pass
+    on a piece at a time (a child's flush holds up to 50 ms of switches: tens of thousands)."""
+    if len(batch) <= most and not any(ev[0] == SWITCH_RUN and len(ev[1]) > most * SWITCH.size for ev in batch):
+        return [batch]
+    pieces: list[list] = []
+    piece: list = []
+    weight = 0
+    step = most * SWITCH.size
+    for ev in batch:
+        if ev[0] == SWITCH_RUN and len(ev[1]) > step:
+            if piece:
+                pieces.append(piece)
+                piece, weight = [], 0
+            packed, items, used = ev[1], ev[2], 0
+            for at in range(0, len(packed), step):
+                part = packed[at:at + step]
+                waits = part[0::SWITCH.size].count(b"Y")  # a switch's kind is its first byte
+                pieces.append([(SWITCH_RUN, part, items[used:used + waits])])
+                used += waits
+            continue
+        piece.append(ev)
+        weight += len(ev[1]) // SWITCH.size if ev[0] == SWITCH_RUN else 1
+        if weight >= most:
+            pieces.append(piece)
+            piece, weight = [], 0
+    if piece:
+        pieces.append(piece)
+    return pieces
+
+
 def count_events(batch: list) -> int:
     """Raw events in a batch, each switch of a run counted."""
     return sum(len(ev[1]) // SWITCH.size if ev[0] == SWITCH_RUN else 1 for ev in batch)
 
 
-def encode(batch: list) -> bytes:
+def encode(batch: list) -> tuple[bytes, bytes]:
+    """A batch on the wire: its length, then its marshalled events (two pieces: a writev sends them without first
+    copying a megabyte of events behind four bytes)."""
     payload = marshal.dumps(batch)
-    return _LEN.pack(len(payload)) + payload
+    return _LEN.pack(len(payload)), payload
 
 
 class CorruptStream(Exception):
@@ -220,7 +254,8 @@ class FrameDecoder:
             if len(buf) - pos - 4 < n:
                 break
             try:
-                batch = marshal.loads(bytes(buf[pos + 4:pos + 4 + n]))
+                with memoryview(buf) as view:  # read in place: no copy of a batch of a megabyte, or two
+                    batch = marshal.loads(view[pos + 4:pos + 4 + n])
             except (ValueError, EOFError, TypeError):
                 batch = None
             if not isinstance(batch, list):

@@ -113,6 +113,11 @@ class LiveFeed:
         """Frames read and not yet taken (the end of the run counts as many: it is taken at once)."""
         return len(self._frames) + (MAX_FRAMES if self._ended else 0)
 
+    @property
+    def ended(self) -> bool:
+        """The ingest process has sent its last frame (or ended without one): nothing more will come."""
+        return self._ended
+
     def _last_words(self) -> str:
         """What the ingest process wrote to stderr (a traceback, if it failed); its file is closed then."""
         if self._said is None:

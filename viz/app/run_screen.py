@@ -195,8 +195,9 @@ class RunScreen(Screen):
 
     # ---- the live feed --------------------------------------------------------------------------------------
     def _records_arrived(self) -> None:
-        """Called on the feed's reader thread: wake the screen (once until it drains)."""
-        if not self._nudged:
+        """Called on the feed's reader thread: wake the screen (once until it drains; at the end of the run even
+        while a wake-up is already set for later: the last frames are folded now, not after FOLD_EVERY)."""
+        if not self._nudged or (self.feed is not None and self.feed.ended):
             self._nudged = True
             try:
                 self.post_message(RecordsWaiting())

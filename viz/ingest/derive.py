@@ -113,11 +113,12 @@ class Deriver:
         self._idle_told: set[int] = set()  # hubs whose idle span of the current poll went out early (quiet())
         self._gil_dropped: set[int] = set()  # tasks whose GIL wait was dropped: drop its end too
         self._spawns: dict[int, tuple] = {}  # task spawned, no state yet -> (parent, line of its task record)
+        self._spawns_ended: dict[int, tuple] = {}  # the same, for tasks that ended in the batch being derived
 
     def feed(self, batch: list) -> list[Record]:
         """The records of a batch of raw events, in order (and the spawn causes of tasks that took their first step)."""
         out = self._feed(batch)
-        if self._spawns:
+        if self._spawns or self._spawns_ended:
             self._spawn_causes(out)
         return out
 
@@ -125,10 +126,14 @@ class Deriver:
         """A spawned task's first span, ready or running, was caused by its parent: `spawned by main (its code starts
         at line 12)` (the line of the task record: where its function is defined, not the spawn call)."""
         spawns = self._spawns
+        if self._spawns_ended:  # a task that ended in this batch may have taken its first step in it too
+            spawns = {**spawns, **self._spawns_ended}
+            self._spawns_ended.clear()
         for i in range(len(out)):
             rec = out[i]
             if type(rec) is StateRecord and rec[2] in spawns:
                 parent, line = spawns.pop(rec[2])
+                self._spawns.pop(rec[2], None)
                 if rec[3] in ("ready", "running"):
                     where = f" (its code starts at line {line})" if line else ""  # the task record's line
                     out.append({"k": "cause", "t": rec[1], "task": rec[2], "by": parent,
@@ -339,7 +344,9 @@ class Deriver:
 
     def _end(self, out, t, tid) -> None:
         self._see(t)
-        self._spawns.pop(tid, None)
+        spawn = self._spawns.pop(tid, None)
+        if spawn is not None:  # its first step may be in this batch's records: the batch's end looks (feed)
+            self._spawns_ended[tid] = spawn
         task = self.tasks.get(tid)
         if task is None or task.ended:
             return

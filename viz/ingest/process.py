@@ -63,7 +63,8 @@ def frames(buf: bytearray) -> list[bytes]:
         (n,) = HEADER.unpack_from(buf, start)
         if len(buf) - start - size < n:
             break
-        out.append(bytes(buf[start + size:start + size + n]))
+        with memoryview(buf) as view:  # one copy of the body, not two (a slice of a bytearray is a bytearray)
+            out.append(bytes(view[start + size:start + size + n]))
         start += size + n
     del buf[:start]
     return out

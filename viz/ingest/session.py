@@ -34,7 +34,8 @@ GRACE = 0.4          # seconds between SIGTERM and SIGKILL
 READ_CHUNK = 1 << 20
 MAX_RECORDS = 5_000_000  # a flood beyond this is counted and dropped, so memory stays bounded
 MAX_OUTPUT_LINES = 200_000
-RUN_BATCH = 50_000       # records `run` hands over at a time, at most (about: whole chunks)
+RUN_BATCH = 50_000       # records `run` hands over at a time, at most (about: whole pieces)
+PIECE = 1_000            # events derived at a time: a chunk's batches are cut into pieces of about this many
 PUMP_LIMIT = 64 << 20    # bytes read ahead of the viewer before the reader thread waits
 QUIET_AFTER = 0.1        # s without events (two of the child's flushes): a hub that began a poll is shown idle
 
@@ -78,6 +79,7 @@ class Session:
         self._partial = {1: b"", 2: b""}
         self._open = 0
         self._chunks: deque = deque()
+        self._pieces: deque = deque()  # (piece of a batch, arrival time or 0.0) decoded and not yet derived
         self._pending_bytes = 0
         self._pending_lock = threading.Lock()  # the reader thread adds, poll subtracts: `+=` is not atomic
         self._arrived = threading.Event()
@@ -188,29 +190,33 @@ class Session:
 
     def poll(self, timeout: float = 0.05, limit: int | None = None) -> list[Record]:
         """Read what has arrived (waiting at most `timeout` s) and return the new trace records: all of them, or
-        with a `limit`, about that many (whole chunks as they were read; the rest waits for the next poll)."""
+        with a `limit`, about that many (whole pieces of PIECE events; the rest waits for the next poll)."""
         if self.done:
             return []
         if self.stop_reason is None and self.expired():
             self.stop("timeout")
         records: list[Record] = []
-        if not self._chunks and self._pump.is_alive():
+        if not self._chunks and not self._pieces and self._pump.is_alive():
             self._arrived.wait(timeout)
         self._arrived.clear()
-        chunks = self._chunks
-        while chunks:
+        chunks, pieces = self._chunks, self._pieces
+        while chunks or pieces:
             if limit is not None and len(records) >= limit:
                 self._arrived.set()  # more is here already: the next poll does not wait
                 break
+            if pieces:  # a chunk's events first, in order, before whatever came after them
+                self._derive(*pieces.popleft(), records)
+                continue
             what, data, at = chunks.popleft()
             with self._pending_lock:
                 self._pending_bytes -= len(data)
             self._read(what, data, records, at)
         self._drained.set()
-        if (self._last_event_at and time.monotonic() - self._last_event_at >= QUIET_AFTER and not self._corrupt
+        if (self._last_event_at and not pieces and time.monotonic() - self._last_event_at >= QUIET_AFTER
+                and not self._corrupt
                 and self.records_seen + len(records) < self.max_records):
             records.extend(self.deriver.quiet())  # a long poll shows as idle while it lasts, not only after
-        if not self._pump.is_alive() and not chunks:
+        if not self._pump.is_alive() and not chunks and not pieces:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -282,23 +288,29 @@ class Session:
                 return
             if batches:
                 self._last_event_at = time.monotonic()
-            for batch in batches:
-                room = self.max_records - self.records_seen - len(records)
-                if room <= 0:
-                    self._drop(batch)
-                    continue
-                before = self.deriver.outputs
-                recs = self.deriver.feed(batch)
-                if self.deriver.outputs != before:
-                    recs = self._limit_output(recs)
-                if len(recs) > room:  # the record limit falls inside this batch
-                    self._note_dropped_records(len(recs) - room, record_time(recs[room]) or 0.0)
-                    recs = recs[:room]
-                records.extend(recs)
-            if batches and at:
-                self._began_by(at)
+            # derived a piece at a time by poll (a piece's records are passed on, and freed, before the next is made)
+            pieces = [piece for batch in batches for piece in protocol.split_runs(batch, PIECE)]
+            for n, piece in enumerate(pieces, 1):
+                self._pieces.append((piece, at if n == len(pieces) else 0.0))
         else:
             self._raw_output(what, data, records)
+
+    def _derive(self, piece: list, at: float, records: list[Record]) -> None:
+        """The records of a piece of a batch of events; `at`: when its chunk arrived, given with the chunk's last."""
+        room = self.max_records - self.records_seen - len(records)
+        if room <= 0:
+            self._drop(piece)
+        else:
+            before = self.deriver.outputs
+            recs = self.deriver.feed(piece)
+            if self.deriver.outputs != before:
+                recs = self._limit_output(recs)
+            if len(recs) > room:  # the record limit falls inside this piece
+                self._note_dropped_records(len(recs) - room, record_time(recs[room]) or 0.0)
+                recs = recs[:room]
+            records.extend(recs)
+        if at:
+            self._began_by(at)
 
     def _limit_output(self, recs: list[Record]) -> list[Record]:
         """Past the output line limit, output lines are counted and dropped; states still arrive."""

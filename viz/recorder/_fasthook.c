@@ -35,6 +35,7 @@
 #endif
 
 #define MAX_DEPTH 12
+#define RUN_BYTES (32 * 1024)  /* a run of switches this long is followed by a new one (run_add) */
 #define MAX_SOCKET_WAITS 4096   /* socket waits kept explained; then the table starts again (closed sockets go) */
 
 #include "table.h"
@@ -236,8 +237,10 @@ static PyObject *str_gr_frame, *str_call, *str_return, *str_c_call, *str_c_retur
 
 /* Append a switch to the run of switches the event buffer ends with (viz.protocol.SWITCH_RUN): its packed bytes to
  * the run's bytearray, and a Y's item to the run's item list. A new run is started when anything else was appended
- * since (a Python hook's event), or the flusher has taken the run away: the buffer's last item is checked. No object
- * per switch, and the flusher marshals a run as one bytes string. 0, or -1 with an error set; 1: an id does not fit
+ * since (a Python hook's event), or the flusher has taken the run away (the buffer's last item is checked), or the
+ * run holds RUN_BYTES: runs that small come from the heap and go back to it, where a run of 50 ms of switches (a
+ * megabyte) was mapped afresh, page by page, every time. No object per switch, and the flusher marshals a run as one
+ * bytes string. 0, or -1 with an error set; 1: an id does not fit
  * (the caller sends the tuple form). */
 static int run_add(Hook *self, char kind, double t, PyObject *a, PyObject *b, PyObject *item) {
     long long ids[2] = {PyLong_AsLongLong(a), PyLong_AsLongLong(b)};
@@ -247,7 +250,7 @@ static int run_add(Hook *self, char kind, double t, PyObject *a, PyObject *b, Py
         last = PySequence_GetItem(self->queue, -1);  /* an empty buffer (just taken by a flush): IndexError */
         if (last == NULL) PyErr_Clear();
     }
-    if (last == NULL || last != self->run) {
+    if (last == NULL || last != self->run || PyByteArray_GET_SIZE(PyTuple_GET_ITEM(self->run, 1)) >= RUN_BYTES) {
         Py_XDECREF(last);
         PyObject *bytes = PyByteArray_FromStringAndSize(NULL, 0);
         PyObject *items = bytes ? PyList_New(0) : NULL;

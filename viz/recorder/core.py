@@ -21,9 +21,12 @@ from viz.recorder.callsite import CallSites
 
 _real_sleep = time.sleep
 _real_write = os.write
+_real_writev = os.writev
 get_ident = _thread.get_ident
 clock = time.perf_counter
 BATCH = 4096
+BATCH_BYTES = 64 * 1024  # packed switches a write carries at most: its marshalled copy comes from the heap, not fresh pages
+_RUN = protocol.SWITCH_RUN
 FLUSH_EVERY = 0.05
 DUE_CHECK = 63  # emit() looks at the clock once every DUE_CHECK + 1 events
 DUE_WAIT = 0.02  # seconds a due flush waits for another thread's flush in progress
@@ -106,9 +109,17 @@ class Recorder:
         try:
             q = self._q
             while q and not self._closed:
-                n = min(len(q), BATCH)
-                batch = [q.popleft() for _ in range(n)]
-                data = memoryview(protocol.encode(batch))
+                batch, packed = [], 0
+                while q and len(batch) < BATCH and packed < BATCH_BYTES:  # (runs of switches are most of the bytes)
+                    ev = q.popleft()
+                    batch.append(ev)
+                    if ev[0] == _RUN:
+                        packed += len(ev[1])
+                head, payload = protocol.encode(batch)
+                written = _real_writev(self.fd, (head, payload))
+                data = memoryview(payload)[max(0, written - len(head)):]
+                if written < len(head):  # (a pipe takes four bytes whole: never, in practice)
+                    data = memoryview(head[written:] + payload)
                 while data:
                     written = _real_write(self.fd, data)
                     data = data[written:]

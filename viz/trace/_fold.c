@@ -11,7 +11,8 @@
  * - prefix_extend(...), prefix_at(...): the running totals per state of a lane's spans, as viz.trace.totals.Totals
  *   does in Python.
  * - long_spans(...), longest_span(...): a lane's spans by their length, for the findings and the report's labels
- *   (viz.views.diagnostics, viz.views.text), which fall back to Python loops without this module.
+ *   (viz.views.diagnostics, viz.views.text), which fall back to Python loops without this module; ids_present(...):
+ *   which of some wanted reasons a lane has (the findings).
  * - exact_row(...): a lane's display code per cell (viz.views.cells), for the report's swimlanes and the timeline;
  *   summary_fill(...): a lane's spans into the timeline's summary buckets (viz.app.lanes).
  *
@@ -1248,6 +1249,40 @@ done:
     return result;
 }
 
+/* ids_present(column, marks) -> set: the string ids in `column` (a lane's reasons or files, an array('i')) that
+ * `marks` (bytes: a nonzero byte at each wanted id) marks. Which of a few wanted reasons a lane has, for the
+ * findings (viz.views.diagnostics), without an int object per span. */
+static PyObject *py_ids_present(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "ids_present(column, marks)");
+        return NULL;
+    }
+    Py_buffer col, marks;
+    if (PyObject_GetBuffer(args[0], &col, PyBUF_FORMAT) < 0) return NULL;
+    if (col.itemsize != sizeof(int) || col.format == NULL || strcmp(col.format, "i") != 0) {
+        PyBuffer_Release(&col);
+        PyErr_SetString(PyExc_TypeError, "column must be an array('i')");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[1], &marks, PyBUF_SIMPLE) < 0) { PyBuffer_Release(&col); return NULL; }
+    const int *ids = (const int *)col.buf;
+    const unsigned char *m = (const unsigned char *)marks.buf;
+    Py_ssize_t n = col.len / (Py_ssize_t)sizeof(int), nm = marks.len;
+    PyObject *found = PySet_New(NULL);
+    int last = -1;  /* the id added last: a lane's spans repeat their reasons in runs */
+    for (Py_ssize_t i = 0; found != NULL && i < n; i++) {
+        int id = ids[i];
+        if (id < 0 || id >= nm || !m[id] || id == last) continue;
+        PyObject *v = PyLong_FromLong(id);
+        if (v == NULL || PySet_Add(found, v) < 0) Py_CLEAR(found);
+        Py_XDECREF(v);
+        last = id;
+    }
+    PyBuffer_Release(&col);
+    PyBuffer_Release(&marks);
+    return found;
+}
+
 static PyMethodDef methods[] = {
     {"summary_fill", (PyCFunction)(void (*)(void))py_summary_fill, METH_FASTCALL,
      "summary_fill(row, j0, inv, starts, therm, lo, closed): spans [lo, closed) into a summary row, as\n"
@@ -1265,6 +1300,8 @@ static PyMethodDef methods[] = {
      "long_spans(starts, states, end, code, limit) -> indices of the spans in state `code` lasting >= limit s"},
     {"longest_span", (PyCFunction)(void (*)(void))py_longest_span, METH_FASTCALL,
      "longest_span(starts, states, end, skip) -> index of the first longest span not in state `skip`, or -1"},
+    {"ids_present", (PyCFunction)(void (*)(void))py_ids_present, METH_FASTCALL,
+     "ids_present(column, marks) -> set of the ids in an array('i') column that marks (bytes) has nonzero"},
     {"prefix_at", (PyCFunction)(void (*)(void))py_prefix_at, METH_FASTCALL,
      "prefix_at(starts, states, flags, sums, j, lo, hi) -> [each running total's j-th value plus spans [lo, hi)]"},
     {NULL}};

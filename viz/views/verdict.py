@@ -103,6 +103,7 @@ def verdict(trace: Trace, t: float | None = None, totals: Totals | None = None,
             marked: set[int] = frozenset(), since: float = 0.0, counted: list[Lane] | None = None) -> Verdict | None:
     """The verdict over [since, t] (the whole run by default); None when no counted task worked in it. `counted`:
     counted_lanes(trace, marked), when the caller keeps it (the app's summary, redrawn as the playhead moves)."""
+    whole = t is None and since <= 0  # the whole run: each lane's sums over all its spans, which the trace keeps
     t = trace.duration if t is None else t
     totals = totals or Totals(trace)
     if counted is None:
@@ -113,7 +114,7 @@ def verdict(trace: Trace, t: float | None = None, totals: Totals | None = None,
         return None
     running = blocked = 0.0
     for lane in lanes:
-        sums = totals.until(lane, t)
+        sums = trace.seconds_by_state(lane) if whole else totals.until(lane, t)
         before = totals.until(lane, since) if since > 0 else None
         running += sums[0] - (before[0] if before else 0.0)
         blocked += sums[2] - (before[2] if before else 0.0)
