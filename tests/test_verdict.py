@@ -68,3 +68,23 @@ def test_record_and_show_text_end_with_the_same_verdict_and_its_factor(tmp_path)
     assert last.endswith("x") and " of waiting done in " in last, last
     shown = viz("show", str(out), "--text", "--no-color", "--width", "100").stdout.strip().splitlines()[-1]
     assert shown == last
+
+
+def test_the_whole_runs_verdict_and_totals_count_nothing_for_a_task_that_ended_before_its_last_step():
+    """A task's end record can come before its last state's start (events of two threads arrive a little out of
+    time order, a file written by hand): that last span is empty. The verdict of the whole run reads each lane's
+    totals as the report does, and neither may count it negative; the figures match the verdict at the run's end."""
+    from viz.trace.model import Trace
+    from viz.trace.totals import Totals
+
+    trace = Trace()
+    trace.add({"k": "task", "t": 0.0, "task": 1, "name": "main", "kind": "main"})
+    trace.add({"k": "task", "t": 0.0, "task": 2, "name": "worker", "kind": "greenlet", "parent": 1})
+    trace.add({"k": "state", "t": 0.0, "task": 2, "state": "running"})
+    trace.add({"k": "state", "t": 1.0, "task": 2, "state": "blocked", "reason": "gevent.sleep(1)"})
+    trace.add({"k": "end", "t": 0.5, "task": 2})
+    trace.add({"k": "state", "t": 2.0, "task": 1, "state": "running"})
+    worker = lane(trace, "worker")
+    assert trace.seconds_by_state(worker)[:4] == [1.0, 0.0, 0.0, 0.0]
+    whole, at_end = verdict(trace), verdict(trace, t=trace.duration, totals=Totals(trace))
+    assert (whole.running, whole.blocked) == (at_end.running, at_end.blocked) == (1.0, 0.0)

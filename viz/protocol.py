@@ -194,7 +194,7 @@ def split_runs(batch: list, most: int) -> list[list]:
     """The batch as consecutive pieces of about `most` events at most, a run of more switches cut into runs of `most`
     (each with the items of its own Y switches): the same events in the same order, for a viewer to derive and pass
     on a piece at a time (a child's flush holds up to 50 ms of switches: tens of thousands)."""
-    if len(batch) <= most and not any(ev[0] == SWITCH_RUN and len(ev[1]) > most * SWITCH.size for ev in batch):
+    if count_events(batch) <= most:
         return [batch]
     pieces: list[list] = []
     piece: list = []

@@ -212,8 +212,8 @@ class Session:
                 self._pending_bytes -= len(data)
             self._read(what, data, records, at)
         self._drained.set()
-        if (self._last_event_at and not pieces and time.monotonic() - self._last_event_at >= QUIET_AFTER
-                and not self._corrupt
+        if (self._last_event_at and not pieces and not chunks  # (no events known to be waiting)
+                and time.monotonic() - self._last_event_at >= QUIET_AFTER and not self._corrupt
                 and self.records_seen + len(records) < self.max_records):
             records.extend(self.deriver.quiet())  # a long poll shows as idle while it lasts, not only after
         if not self._pump.is_alive() and not chunks and not pieces:

@@ -427,7 +427,7 @@ class Trace:
                 sums[states[i]] += d
                 if flags[i]:
                     sums[-1] += d
-        d = over[2] - starts[n - 1]
+        d = max(0.0, over[2] - starts[n - 1])  # (a task that ended before its last start: that span is empty)
         sums[states[n - 1]] += d
         if flags[n - 1]:
             sums[-1] += d
