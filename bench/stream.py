@@ -23,6 +23,7 @@ from _common import PROGRAMS, Session, Trace, log, median, min_runs, run_plain, 
 
 from viz import protocol  # noqa: E402
 from viz.ingest.derive import Deriver  # noqa: E402
+from viz.ingest.session import PIECE  # noqa: E402
 
 PROGRAM = PROGRAMS / "switch_heavy.py"
 TARGET = 500_000
@@ -48,11 +49,17 @@ class TimedSession(Session):
             if self.keep_chunks and data:
                 self.chunks.append(data)
 
+    def _derive(self, piece, at, records):
+        t0 = time.perf_counter()
+        super()._derive(piece, at, records)
+        self.read_s += time.perf_counter() - t0
+
 
 def replay(chunks: list[bytes], stage: str) -> tuple[float, int, int]:
     """Feed saved pipe bytes through the parent's pipeline up to `stage`; (seconds, raw events, records).
 
-    As in Session.poll, the records derived from one chunk read from the pipe go to the model in one add_many."""
+    As in Session.poll, each batch is derived a piece at a time, and the records derived from one chunk read from the
+    pipe go to the model in one add_many."""
     dec, der, trace = protocol.FrameDecoder(), Deriver(), Trace()
     events = records = 0
     gc.collect()
@@ -63,7 +70,8 @@ def replay(chunks: list[bytes], stage: str) -> tuple[float, int, int]:
             events += protocol.count_events(batch)
             if stage == "decode":
                 continue
-            recs += der.feed(batch)
+            for piece in protocol.split_runs(batch, PIECE):
+                recs += der.feed(piece)
         records += len(recs)
         if stage == "model":
             trace.add_many(recs)
