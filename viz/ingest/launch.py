@@ -73,8 +73,6 @@ def main(argv: list[str]) -> int:
             held = HeldChild()
         except (OSError, ValueError):
             pass  # (no cwd, no fds left) the session spawns the child itself, and an error frame says what failed
-    from viz.ingest.heap import keep_freed_memory
-    keep_freed_memory()  # (while the app starts: this process waits for its spec anyway)
     line = sys.stdin.readline()
     if not line:  # the app did not need this run
         if held is not None:
@@ -87,6 +85,8 @@ def main(argv: list[str]) -> int:
     if held is not None:
         held.go(spec["script"], spec["args"])  # before the imports below: the program starts now
     try:
+        from viz.ingest.heap import keep_freed_memory
+        keep_freed_memory()  # (after the go: the program's start does not wait for ctypes to load)
         from viz.ingest import process
 
         return process.main(spec, held)
