@@ -7,7 +7,8 @@ import json
 import pytest
 
 from conftest import record, viz
-from viz.views.diagnostics import THRESHOLDS, diagnose, parse_thresholds
+from viz.views.diagnostics import diagnose
+from viz.views.thresholds import THRESHOLDS, parse_thresholds
 
 
 @pytest.fixture(scope="module")

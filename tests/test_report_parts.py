@@ -11,8 +11,9 @@ from rich.console import Console
 
 from viz.trace.format import header
 from viz.trace.model import Trace
-from viz.views.diagnostics import diagnose, parse_thresholds
+from viz.views.diagnostics import diagnose
 from viz.views.text import lane_labels, totals_table
+from viz.views.thresholds import parse_thresholds
 
 
 def lane_trace(spans: list[tuple[float, str, str | None]], end: float, kind: str = "greenlet") -> Trace:

@@ -284,10 +284,9 @@ def test_which_wanted_reasons_a_lane_has_is_the_same_in_c_and_in_python(reasons,
     import viz.views.diagnostics as diagnostics
     lane = model.Lane(1, "t", "greenlet", None, 0.0)
     lane.reasons = array("i", reasons)
-    marks = diagnostics._marks(wanted)
-    got = diagnostics._reason_ids(lane, wanted, marks)
+    got = diagnostics._reasons_among(wanted)(lane)
     with mock.patch.object(diagnostics, "ids_present", None):
-        assert got == diagnostics._reason_ids(lane, wanted, marks) == wanted.intersection(reasons)
+        assert got == diagnostics._reasons_among(wanted)(lane) == wanted.intersection(reasons)
 
 
 @settings(max_examples=300, deadline=None)

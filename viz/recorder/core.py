@@ -117,8 +117,9 @@ class Recorder:
                         packed += len(ev[1])
                 head, payload = protocol.encode(batch)
                 written = _real_writev(self.fd, (head, payload))
-                data = memoryview(payload)[max(0, written - len(head)):]
-                if written < len(head):  # (a pipe takes four bytes whole: never, in practice)
+                if written >= len(head):
+                    data = memoryview(payload)[written - len(head):]
+                else:  # (a pipe takes four bytes whole: never, in practice)
                     data = memoryview(head[written:] + payload)
                 while data:
                     written = _real_write(self.fd, data)

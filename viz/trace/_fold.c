@@ -1301,7 +1301,7 @@ static PyMethodDef methods[] = {
     {"longest_span", (PyCFunction)(void (*)(void))py_longest_span, METH_FASTCALL,
      "longest_span(starts, states, end, skip) -> index of the first longest span not in state `skip`, or -1"},
     {"ids_present", (PyCFunction)(void (*)(void))py_ids_present, METH_FASTCALL,
-     "ids_present(column, marks) -> set of the ids in an array('i') column that marks (bytes) has nonzero"},
+     "ids_present(column, marks) -> set of the ids in an array('i') column that marks (bytes-like) has nonzero"},
     {"prefix_at", (PyCFunction)(void (*)(void))py_prefix_at, METH_FASTCALL,
      "prefix_at(starts, states, flags, sums, j, lo, hi) -> [each running total's j-th value plus spans [lo, hi)]"},
     {NULL}};

@@ -19,13 +19,14 @@ import os
 import re
 from array import array
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from itertools import compress, count
 from operator import sub
 
 from viz.trace.model import BLOCKED, LOOP_KIND, READY, Lane, Span, Trace
 from viz.views.durations import fmt_duration
-from viz.views.thresholds import KINDS, THRESHOLDS, parse_thresholds  # noqa: F401 (parse_thresholds: for callers)
+from viz.views.thresholds import THRESHOLDS
 
 long_spans = ids_present = None  # viz/trace/_fold.c (VIZ_PURE_PYTHON=1 or a build without a compiler: Python)
 if not os.environ.get("VIZ_PURE_PYTHON"):
@@ -121,23 +122,18 @@ def _long(lane: Lane, ends: array, code: int, limit: float) -> list[int]:
     return [i for i in long if states[i] == code]
 
 
-def _marks(wanted: set[int]) -> bytes:
-    """The string ids `wanted` as ids_present takes them: a nonzero byte at each."""
-    marks = bytearray(max(wanted, default=-1) + 1)
+def _reasons_among(wanted: set[int]) -> Callable[[Lane], set[int]]:
+    """Which of the string ids `wanted` (those of Trace.string_ids) a lane has as a reason, as a function of the lane:
+    in C, a pass over the lane's reasons with no int object per span (a thousand lanes of a thousand spans: 1 ms, not
+    10)."""
+    if not wanted:
+        return lambda lane: wanted
+    if ids_present is None:
+        return lambda lane: wanted.intersection(lane.reasons)
+    marks = bytearray(max(wanted) + 1)  # ids_present's form of `wanted`: a nonzero byte at each
     for sid in wanted:
         marks[sid] = 1
-    return bytes(marks)
-
-
-def _reason_ids(lane: Lane, wanted: set[int], marks: bytes) -> set[int]:
-    """Which of the string ids `wanted` (those of Trace.string_ids; `marks`: the same, as _marks gives them) the lane
-    has as a reason: in C, a pass over the lane's reasons with no int object per span (a thousand lanes of a thousand
-    spans: 1 ms, not 10)."""
-    if not wanted:
-        return wanted
-    if ids_present is not None:
-        return ids_present(lane.reasons, marks)
-    return wanted.intersection(lane.reasons)
+    return lambda lane: ids_present(lane.reasons, marks)
 
 
 def _ready_during(trace: Trace, lane: Lane, t0: float, t1: float) -> float:
@@ -220,10 +216,9 @@ def _long_runs(trace, lanes, limit, found) -> list[tuple[float, float]]:
 
 def _lock_contention(trace, lanes, limit, found) -> None:
     waits: dict[tuple, list[tuple[Lane, Span]]] = {}
-    wanted = trace.string_ids(_LOCK)
-    marks = _marks(wanted)
+    reasons_among = _reasons_among(trace.string_ids(_LOCK))
     for lane in lanes.values():
-        sids = _reason_ids(lane, wanted, marks)
+        sids = reasons_among(lane)
         if not sids:
             continue
         for i in _indices(lane.states, BLOCKED):
@@ -270,12 +265,11 @@ def _starved(trace, lanes, explained_by, limit, found) -> None:
 
 def _serial_io(trace, lanes, limit, found) -> None:
     stretches = []
-    wanted = trace.string_ids(_IO)
-    marks = _marks(wanted)
+    reasons_among = _reasons_among(trace.string_ids(_IO))
     for lane in lanes.values():
         if lane.kind not in LOOP_TASK_KINDS:
             continue
-        sids = _reason_ids(lane, wanted, marks)
+        sids = reasons_among(lane)
         io = [i for i in _indices(lane.states, BLOCKED) if lane.reasons[i] in sids] if sids else []
         if io:
             stretches.append((lane.starts[io[0]], trace.span_end(lane, io[-1]), lane, trace.span(lane, io[0])))
