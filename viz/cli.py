@@ -26,7 +26,6 @@ EXIT_NO_OUTCOME = 1     # the run left no account of how it ended (should not ha
 EXIT_TIMEOUT = 124      # --timeout stopped the run (as timeout(1) does)
 EXIT_INTERRUPTED = 130  # Ctrl-C stopped the run (128 + SIGINT, as a shell reports it)
 EXIT_FINDING = 3        # --fail-on: the program finished with 0 but the run has a finding of that kind
-YOUNG_THRESHOLD = 50_000  # `viz record`: allocations before a young collection (CPython's default is 700)
 
 EXIT_STATUSES = f"""exit status:
   0        the program finished
@@ -212,18 +211,6 @@ class _Failure(Exception):
     pass
 
 
-def _tune_collector() -> None:
-    """`viz record`'s process runs one session to its end. What its imports built lives as long as the process, so it
-    is frozen (the collector never looks at it again); the records are made untracked (viz/ingest/_derive.c) and
-    freed once folded and written, so a young collection seldom finds anything: one every YOUNG_THRESHOLD
-    allocations, not every 700. Measured on switch-heavy code (9 alternating rounds): the whole command 1.79x -> 1.63x
-    the plain run; the threshold alone made it slower. (The ingest process of a live run gained nothing measurable.)"""
-    import gc
-
-    gc.freeze()
-    gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-
-
 def _exit_now(status: int) -> None:
     """`viz record` has said all it says and its child is gone: end the process without the interpreter's teardown
     of every module loaded (about 15 ms of a one-line program's recording). viz registers no exit handlers."""
@@ -291,10 +278,11 @@ def _record(args: argparse.Namespace, script_args: list[str], held=None) -> int:
     """`viz record`; `held` is the child main() started early (viz.ingest.held), None to spawn one here."""
     import signal
 
+    from viz.ingest.heap import quiet_collector
     from viz.ingest.session import RUN_BATCH, Session
     from viz.scenarios import resolve
 
-    _tune_collector()
+    quiet_collector()  # measured on switch-heavy code: the whole command 1.79x -> 1.63x the plain run
     thresholds = _thresholds(args)  # a bad --threshold is refused before anything runs
     path, name = resolve(args.target)
     session = (held.session if held is not None else Session)(path, script_args, name=name, timeout=args.timeout,

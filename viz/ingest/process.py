@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 
+from viz.ingest.heap import quiet_collector
 from viz.ingest.session import Session
 from viz.trace import binary
 from viz.trace.record import Record
@@ -204,5 +205,6 @@ def main(spec: dict, held=None) -> int:
         session = held.session(*run, **limits) if held is not None else Session(*run, **limits)
     ingest = Ingest(session, out_fd, sys.stdin)
     threading.Thread(target=ingest.listen, name="viz app commands", daemon=True).start()
+    quiet_collector()  # (what the imports built is frozen: all of it is loaded by now)
     ingest.run()  # (a failure before the session took `held`: viz.ingest.launch ends it)
     return 0
