@@ -1,12 +1,14 @@
 """`viz run`'s start: how long after its launch the program's first line runs, against a plain run's (issue 18).
 
-    python bench/startup_run.py [--runs 15]
+    python bench/startup_run.py [--runs 15] [--size 120x40]
 
 Each round launches a one-line program that writes the time it runs (time.time()) to a file, plainly
-(`python PROGRAM`) and under `viz run` as bench/run_whole.py runs it (a fresh interpreter starting the ingest process
-first thing, as viz.cli does, then the app headless at 200x50), in turns. The figure is the median, over the rounds,
-of the difference between the two delays from launch to first line: the time the user waits for the program to
-start that a plain run does not make them wait (interpreters started one after another, the recorder's imports).
+(`python PROGRAM STAMP`) and under the real command, `python -m viz run PROGRAM -- STAMP`, in a pseudo-terminal of
+--size (TERM=xterm-256color), in turns. The viz run is ended once the program has written its stamp (q, then the
+process is waited for; not timed). The figure is the median, over the rounds, of the difference between the two
+delays from launch to first line: the time the user waits for the program to start that a plain run does not make
+them wait (three interpreters started one after another: viz's, the ingest process's, the recorder child's; the
+recorder's imports; the app loading meanwhile on the same two cores). One untimed run of each comes first.
 
 Last line of stdout: run_first_line_over_plain_ms=<median difference>.
 """
@@ -14,59 +16,111 @@ Last line of stdout: run_first_line_over_plain_ms=<median difference>.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
+import pty
+import select
+import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # leave no __pycache__ behind in bench/
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PY, child_env, log, median, min_runs, table  # noqa: E402
+from _common import PY, REPO, child_env, log, median, min_runs, table  # noqa: E402
 
-RUN_WHOLE = str(Path(__file__).resolve().parent / "run_whole.py")
 PROGRAM = "import sys, time\nwith open(sys.argv[1], 'w') as f:\n    f.write(repr(time.time()))\n"
+TIMEOUT = 20.0  # s: a run that has not written its stamp by then fails the bench
 
 
-def first_line(cmd: list[str], stamp: str, until: str | None = None) -> float:
-    """Seconds from the launch of `cmd` to the time the program wrote to `stamp` (the run is waited for: to the
-    end of the process, or to its stdout line containing `until`)."""
-    if os.path.exists(stamp):
-        os.remove(stamp)
+def stamped(stamp: str) -> float | None:
+    """The time the program wrote to `stamp`, once it has written it whole; None before."""
+    try:
+        with open(stamp) as f:
+            return float(f.read())
+    except (OSError, ValueError):
+        return None
+
+
+def plain_first_line(program: str, stamp: str) -> float:
+    """Seconds from the launch of `python PROGRAM STAMP` to the time the program wrote to `stamp`."""
     launched = time.time()
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                          text=True, env=child_env()) as proc:
-        for line in proc.stdout:
-            if until is not None and until in line:
-                break
-        proc.stdout.read()
+    subprocess.run([PY, program, stamp], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, env=child_env(), check=True, timeout=TIMEOUT)
+    return stamped(stamp) - launched
+
+
+def viz_run_first_line(program: str, stamp: str, cols: int, rows: int) -> float:
+    """Seconds from the launch of `python -m viz run PROGRAM -- STAMP` in a pseudo-terminal to the time the program
+    wrote to `stamp`; then the app is quit and waited for."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    env = child_env(TERM="xterm-256color", COLORTERM="truecolor", COLUMNS=cols, LINES=rows, TEXTUAL=None)
+    launched = time.time()
+    proc = subprocess.Popen([PY, "-m", "viz", "run", program, "--", stamp], stdin=slave, stdout=slave, stderr=slave,
+                            cwd=REPO, env=env, start_new_session=True)
+    os.close(slave)
+    seen = b""
+    try:
+        while (wrote := stamped(stamp)) is None and proc.poll() is None and time.time() - launched < TIMEOUT:
+            if select.select([master], [], [], 0.005)[0]:  # (the app's screen is read as it comes: it never blocks)
+                try:
+                    seen = (seen + os.read(master, 1 << 16))[-2000:]
+                except OSError:
+                    break
+        if wrote is None and (wrote := stamped(stamp)) is None:
+            tail = seen[-400:].decode("utf-8", "replace")
+            raise RuntimeError(f"viz run: no first line within {TIMEOUT:.0f} s (exit {proc.poll()}); last output: "
+                               f"{tail!r}")
+        took = wrote - launched
+        os.write(master, b"q")
+        deadline = time.time() + 10
+        while proc.poll() is None and time.time() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    os.read(master, 1 << 16)
+                except OSError:
+                    break
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    with open(stamp) as f:
-        return float(f.read()) - launched
+        os.close(master)
+    return took
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=min_runs, default=15, help="rounds (default 15, at least 5)")
+    p.add_argument("--size", default="120x40", help="the pseudo-terminal's COLSxROWS (default 120x40)")
     a = p.parse_args()
+    cols, rows = (int(x) for x in a.size.split("x"))
     with tempfile.TemporaryDirectory(prefix="viz-startup-run-") as tmp:
         program, stamp = os.path.join(tmp, "first.py"), os.path.join(tmp, "stamp")
         with open(program, "w") as f:
             f.write(PROGRAM)
-        plain_cmd = [PY, program, stamp]
-        run_cmd = [PY, RUN_WHOLE, "--headless", "--program", program, stamp]
-        first_line(run_cmd, stamp, "timeline complete")  # untimed: bytecode and the OS file cache as a user has them
+
+        def fresh() -> str:
+            if os.path.exists(stamp):
+                os.remove(stamp)
+            return stamp
+        plain_first_line(program, fresh())  # untimed: bytecode and the OS file cache as a user has them
+        viz_run_first_line(program, fresh(), cols, rows)
         plains, runs, over = [], [], []
         for r in range(a.runs):
-            plain = first_line(plain_cmd, stamp)
-            run = first_line(run_cmd, stamp, "timeline complete")
+            plain = plain_first_line(program, fresh())
+            run = viz_run_first_line(program, fresh(), cols, rows)
             plains.append(plain)
             runs.append(run)
             over.append(run - plain)
             log(f"round {r + 1}/{a.runs}: first line after {plain * 1000:.0f} ms plain, {run * 1000:.0f} ms under viz run")
     print(table([["plain: launch to the program's first line (ms), median", f"{median(plains) * 1000:.0f}"],
-                 ["viz run: launch to the program's first line (ms), median", f"{median(runs) * 1000:.0f}"],
+                 ["viz run, in a pseudo-terminal: launch to the program's first line (ms), median",
+                  f"{median(runs) * 1000:.0f}"],
                  ["difference within a round (ms), median", f"{median(over) * 1000:.0f}"]], ["figure", "value"]))
     print(f"run_first_line_over_plain_ms={median(over) * 1000:.0f}")
     return 0

@@ -14,11 +14,9 @@ spec: the held child is ended, and the process exits having run nothing.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import tempfile
 
 from viz.ingest.held import HeldChild
 from viz.ingest.spawn import PKG_ROOT
@@ -29,7 +27,7 @@ class IngestProcess:
     `cancel()` ends it unused (bad arguments, an unknown scenario). Whoever sends the spec owns `proc` from then."""
 
     def __init__(self, own_child: bool = False):
-        self.stderr = tempfile.TemporaryFile()  # what it writes there (a traceback, if it fails)
+        self.stderr = _unnamed_file()  # what it writes there (a traceback, if it fails)
         env = dict(os.environ)  # the ingest process imports this very viz, wherever the app was started from
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (PKG_ROOT, env.get("PYTHONPATH"))))
         try:
@@ -43,6 +41,8 @@ class IngestProcess:
         self.sent = False
 
     def send(self, spec: dict) -> None:
+        import json
+
         line = json.dumps(spec).encode() + b"\n"  # (ASCII: json escapes the rest, newlines included)
         try:
             self.proc.stdin.write(line)
@@ -65,6 +65,19 @@ class IngestProcess:
             self.proc.wait()
 
 
+def _unnamed_file():
+    """A file without a name, gone once closed: O_TMPFILE where the system has it (the app need not load `tempfile`,
+    with `random` and `shutil`, before it can start the ingest process), else tempfile's."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is not None:
+        try:
+            return os.fdopen(os.open(os.environ.get("TMPDIR") or "/tmp", flag | os.O_RDWR, 0o600), "w+b")
+        except OSError:
+            pass
+    import tempfile
+    return tempfile.TemporaryFile()
+
+
 def main(argv: list[str]) -> int:
     os.nice(2)  # (the child inherits it) the app, drawing and answering keys, gets a core first when three want two
     held = None
@@ -73,6 +86,8 @@ def main(argv: list[str]) -> int:
             held = HeldChild()
         except (OSError, ValueError):
             pass  # (no cwd, no fds left) the session spawns the child itself, and an error frame says what failed
+    import json  # (after the child's spawn: not on the way to it)
+
     line = sys.stdin.readline()
     if not line:  # the app did not need this run
         if held is not None:
