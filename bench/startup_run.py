@@ -33,7 +33,8 @@ sys.dont_write_bytecode = True  # leave no __pycache__ behind in bench/
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import PY, REPO, child_env, log, median, min_runs, table  # noqa: E402
 
-PROGRAM = "import sys, time\nwith open(sys.argv[1], 'w') as f:\n    f.write(repr(time.time()))\n"
+PROGRAM = ("import os, sys, time\nt = time.time()\nwith open(sys.argv[1] + '.part', 'w') as f:\n    f.write(repr(t))\n"
+           "os.replace(sys.argv[1] + '.part', sys.argv[1])\n")  # (whole or not there: never read half-written)
 TIMEOUT = 20.0  # s: a run that has not written its stamp by then fails the bench
 
 
@@ -60,12 +61,13 @@ def viz_run_first_line(program: str, stamp: str, cols: int, rows: int) -> float:
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     env = child_env(TERM="xterm-256color", COLORTERM="truecolor", COLUMNS=cols, LINES=rows, TEXTUAL=None)
-    launched = time.time()
-    proc = subprocess.Popen([PY, "-m", "viz", "run", program, "--", stamp], stdin=slave, stdout=slave, stderr=slave,
-                            cwd=REPO, env=env, start_new_session=True)
-    os.close(slave)
-    seen = b""
+    seen, proc = b"", None
     try:
+        launched = time.time()
+        proc = subprocess.Popen([PY, "-m", "viz", "run", program, "--", stamp], stdin=slave, stdout=slave,
+                                stderr=slave, cwd=REPO, env=env, start_new_session=True)
+        os.close(slave)
+        slave = None
         while (wrote := stamped(stamp)) is None and proc.poll() is None and time.time() - launched < TIMEOUT:
             if select.select([master], [], [], 0.005)[0]:  # (the app's screen is read as it comes: it never blocks)
                 try:
@@ -86,10 +88,16 @@ def viz_run_first_line(program: str, stamp: str, cols: int, rows: int) -> float:
                 except OSError:
                     break
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        if slave is not None:
+            os.close(slave)
+        if proc is not None:
+            if proc.poll() is None:  # (its ingest process and the program end by themselves once it is gone)
+                log("viz run did not end within 10 s of q: killed")
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
         os.close(master)
+    if proc.returncode:
+        log(f"viz run exited with {proc.returncode}")
     return took
 
 

@@ -4,6 +4,9 @@ and gevent as the script imports them, not at every start (viz/recorder/imports.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from conftest import gone, lane, record, spans, texts, viz
@@ -92,6 +95,35 @@ def test_an_ingest_process_given_no_run_ends_and_leaves_no_child():
     assert ingest.proc.returncode == 0
     assert gone(held[0])
     ingest.cancel()  # twice: a no-op
+
+
+def test_the_ingest_process_reaches_its_held_childs_spawn_without_loading_what_it_needs_only_later():
+    """The ingest process spawns the held child as its first act: the modules it loads before (viz.ingest.launch's)
+    are on the way to the program's first line, and each one slows the child's start on two cores. json (the run's
+    spec) and tempfile (the app's side) are loaded when they are needed, not there."""
+    done = subprocess.run([sys.executable, "-c", "import sys, viz.ingest.launch\n"
+                           "print(sorted({'json', 'tempfile', 'random', 'shutil'} & set(sys.modules)))"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("how", ["o_tmpfile", "no_such_folder"])
+def test_the_ingest_processs_stderr_file_holds_what_it_writes_whatever_the_system_offers(how, monkeypatch, tmp_path):
+    """O_TMPFILE where it works; tempfile's file where it does not (here: its folder missing)."""
+    from viz.ingest import launch
+    if how == "no_such_folder":
+        monkeypatch.setenv("TMPDIR", str(tmp_path / "missing"))
+    f = launch._unnamed_file()
+    try:
+        done = subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('a traceback')"], stderr=f,
+                              timeout=60)
+        assert done.returncode == 0
+        f.seek(0)
+        assert f.read() == b"a traceback"
+    finally:
+        f.close()
+    assert list(tmp_path.iterdir()) == []  # it has no name anywhere
 
 
 def test_an_ingest_process_whose_run_names_its_own_child_runs_it_and_not_the_held_one(script, tmp_path):

@@ -69,11 +69,14 @@ def _unnamed_file():
     """A file without a name, gone once closed: O_TMPFILE where the system has it (the app need not load `tempfile`,
     with `random` and `shutil`, before it can start the ingest process), else tempfile's."""
     flag = getattr(os, "O_TMPFILE", None)
+    folder = os.environ.get("TMPDIR") or os.environ.get("TEMP") or os.environ.get("TMP") or "/tmp"
     if flag is not None:
         try:
-            return os.fdopen(os.open(os.environ.get("TMPDIR") or "/tmp", flag | os.O_RDWR, 0o600), "w+b")
-        except OSError:
+            fd = os.open(folder, flag | os.O_RDWR | os.O_EXCL, 0o600)  # (O_EXCL: it can never be given a name)
+        except OSError:  # no such folder, or a file system without it
             pass
+        else:
+            return os.fdopen(fd, "w+b")
     import tempfile
     return tempfile.TemporaryFile()
 
