@@ -7,7 +7,9 @@ model or Textual), and sends the run's spec later as the first line of its stdin
 child); commands follow on the same stdin (viz.ingest.process). The process spawns the recorder child at once, held
 (viz.ingest.held), lets it go the moment the spec arrives, and only then loads the rest of the ingest process (the
 session, the deriver, the trace model: viz.ingest.process, which runs the child as an ordinary Session): three
-interpreters' starts and imports overlap, and the program starts as early as it can. With `--own-child` the spec
+interpreters' starts and imports overlap, and the program starts as early as it can. Before the child's spawn this
+module loads no more than spawning needs (json, for the spec, and tempfile, the app's side, come later): on two cores
+each import there slows the child's start, the wait for the program's first line. With `--own-child` the spec
 names its own child command (bench/live.py replays a recording) and no recorder child is held. End-of-file before a
 spec: the held child is ended, and the process exits having run nothing.
 """
