@@ -302,6 +302,62 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def in_terminal(argv: list[str], cols: int, rows: int, until, env: dict, timeout: float = 20.0) -> tuple[float, object]:
+    """Run `argv` (a viz command) in a pseudo-terminal of `cols` x `rows` (TERM=xterm-256color), as a user's terminal
+    runs it, until `until(output so far)` gives something other than None (asked at every read of its screen, and
+    every 5 ms); then press q and wait for it to end (killed, and said, if it has not within 10 s). Returns the
+    time.time() just before the spawn and what `until` gave. RuntimeError, quoting the end of its output, if it ended
+    or `timeout` s passed first. `env` is the command's environment (the terminal's variables are added)."""
+    import fcntl
+    import pty
+    import select
+    import signal
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    env = dict(env, TERM="xterm-256color", COLORTERM="truecolor", COLUMNS=str(cols), LINES=str(rows))
+    env.pop("TEXTUAL", None)
+    seen, proc = b"", None
+    try:
+        launched = time.time()
+        proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=REPO, env=env,
+                                start_new_session=True)
+        os.close(slave)
+        slave = None
+        while (got := until(seen)) is None and proc.poll() is None and time.time() - launched < timeout:
+            if select.select([master], [], [], 0.005)[0]:  # (its screen is read as it comes: it never blocks)
+                try:
+                    seen += os.read(master, 1 << 16)
+                except OSError:
+                    break
+        if got is None and (got := until(seen)) is None:
+            tail = seen[-400:].decode("utf-8", "replace")
+            raise RuntimeError(f"{' '.join(argv[1:4])}…: nothing within {timeout:.0f} s (exit {proc.poll()}); "
+                               f"last output: {tail!r}")
+        os.write(master, b"q")
+        deadline = time.time() + 10
+        while proc.poll() is None and time.time() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    os.read(master, 1 << 16)
+                except OSError:
+                    break
+    finally:
+        if slave is not None:
+            os.close(slave)
+        if proc is not None:
+            if proc.poll() is None:  # (a live run's ingest process and program end by themselves once it is gone)
+                log(f"{' '.join(argv[1:4])}… did not end within 10 s of q: killed")
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        os.close(master)
+    if proc.returncode:
+        log(f"{' '.join(argv[1:4])}… exited with {proc.returncode}")
+    return launched, got
+
+
 @contextlib.contextmanager
 def busy_core():
     """Another process spinning on a core for the length of the block (what a busy viewer does to the machine)."""
@@ -318,8 +374,9 @@ class Rounds:
     """Alternating rounds of untraced / traced runs of one program, each printing its own work time.
 
     Modes: `untraced`, `traced` (C hook), `traced-pure` (VIZ_PURE_PYTHON=1), `child-only` (recorder child, pipe
-    discarded), `null-tracer` (no viz, a greenlet tracer that does nothing). The order rotates every round so slow drift on a shared machine hits every mode alike; each traced
-    mode's ratio is taken against the untraced run of the same round.
+    discarded), `null-tracer` (no viz, a greenlet tracer that does nothing). The order rotates every round so slow
+    drift on a shared machine hits every mode alike; each traced mode's ratio is taken against the untraced run of
+    the same round.
     """
 
     def __init__(self, program, args, modes, pattern: str = WORK_RE, timeout: float = 120.0):

@@ -16,73 +16,30 @@ Prints one line per run, then `startup_s=<median>` as the last line.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
-import pty
-import select
-import signal
 import statistics
-import struct
-import subprocess
 import sys
-import termios
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+sys.dont_write_bytecode = True  # leave no __pycache__ behind in bench/
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, in_terminal  # noqa: E402
+
 TIMEOUT = 20.0
 
 
 def first_frame(trace: Path, cols: int, rows: int, markers: list[bytes], bytecode: bool) -> float:
     """Seconds from spawning `viz show` to the first frame that holds every marker."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor", COLUMNS=str(cols), LINES=str(rows))
-    env.pop("TEXTUAL", None)
+    env = dict(os.environ)
     if bytecode:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
     else:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-    start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "viz", "show", str(trace)], stdin=slave, stdout=slave,
-                            stderr=slave, cwd=REPO, env=env, start_new_session=True)
-    os.close(slave)
-    seen = b""
-    elapsed = None
-    try:
-        while time.perf_counter() - start < TIMEOUT:
-            ready, _, _ = select.select([master], [], [], 0.5)
-            if not ready:
-                if proc.poll() is not None:
-                    break
-                continue
-            try:
-                chunk = os.read(master, 1 << 16)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-            if all(m in seen for m in markers):
-                elapsed = time.perf_counter() - start
-                break
-        if elapsed is None:
-            tail = seen[-400:].decode("utf-8", "replace")
-            raise RuntimeError(f"no first frame within {TIMEOUT:.0f} s (exit {proc.poll()}); last output: {tail!r}")
-        os.write(master, b"q")
-        deadline = time.perf_counter() + 10
-        while proc.poll() is None and time.perf_counter() < deadline:
-            if select.select([master], [], [], 0.1)[0]:
-                try:
-                    os.read(master, 1 << 16)  # keep draining so the app never blocks on a full terminal
-                except OSError:
-                    break
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        os.close(master)
-    return elapsed
+    launched, framed = in_terminal([sys.executable, "-m", "viz", "show", str(trace)], cols, rows,
+                                   lambda screen: time.time() if all(m in screen for m in markers) else None, env,
+                                   TIMEOUT)
+    return framed - launched
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,22 +16,16 @@ Last line of stdout: run_first_line_over_plain_ms=<median difference>.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
-import pty
-import select
-import signal
-import struct
 import subprocess
 import sys
 import tempfile
-import termios
 import time
 from pathlib import Path
 
 sys.dont_write_bytecode = True  # leave no __pycache__ behind in bench/
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PY, REPO, child_env, log, median, min_runs, table  # noqa: E402
+from _common import PY, child_env, in_terminal, log, median, min_runs, table  # noqa: E402
 
 PROGRAM = ("import os, sys, time\nt = time.time()\nwith open(sys.argv[1] + '.part', 'w') as f:\n    f.write(repr(t))\n"
            "os.replace(sys.argv[1] + '.part', sys.argv[1])\n")  # (whole or not there: never read half-written)
@@ -58,47 +52,9 @@ def plain_first_line(program: str, stamp: str) -> float:
 def viz_run_first_line(program: str, stamp: str, cols: int, rows: int) -> float:
     """Seconds from the launch of `python -m viz run PROGRAM -- STAMP` in a pseudo-terminal to the time the program
     wrote to `stamp`; then the app is quit and waited for."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    env = child_env(TERM="xterm-256color", COLORTERM="truecolor", COLUMNS=cols, LINES=rows, TEXTUAL=None)
-    seen, proc = b"", None
-    try:
-        launched = time.time()
-        proc = subprocess.Popen([PY, "-m", "viz", "run", program, "--", stamp], stdin=slave, stdout=slave,
-                                stderr=slave, cwd=REPO, env=env, start_new_session=True)
-        os.close(slave)
-        slave = None
-        while (wrote := stamped(stamp)) is None and proc.poll() is None and time.time() - launched < TIMEOUT:
-            if select.select([master], [], [], 0.005)[0]:  # (the app's screen is read as it comes: it never blocks)
-                try:
-                    seen = (seen + os.read(master, 1 << 16))[-2000:]
-                except OSError:
-                    break
-        if wrote is None and (wrote := stamped(stamp)) is None:
-            tail = seen[-400:].decode("utf-8", "replace")
-            raise RuntimeError(f"viz run: no first line within {TIMEOUT:.0f} s (exit {proc.poll()}); last output: "
-                               f"{tail!r}")
-        took = wrote - launched
-        os.write(master, b"q")
-        deadline = time.time() + 10
-        while proc.poll() is None and time.time() < deadline:
-            if select.select([master], [], [], 0.1)[0]:
-                try:
-                    os.read(master, 1 << 16)
-                except OSError:
-                    break
-    finally:
-        if slave is not None:
-            os.close(slave)
-        if proc is not None:
-            if proc.poll() is None:  # (its ingest process and the program end by themselves once it is gone)
-                log("viz run did not end within 10 s of q: killed")
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        os.close(master)
-    if proc.returncode:
-        log(f"viz run exited with {proc.returncode}")
-    return took
+    launched, wrote = in_terminal([PY, "-m", "viz", "run", program, "--", stamp], cols, rows,
+                                  lambda screen: stamped(stamp), child_env(), TIMEOUT)
+    return wrote - launched
 
 
 def main() -> int:
@@ -125,7 +81,8 @@ def main() -> int:
             plains.append(plain)
             runs.append(run)
             over.append(run - plain)
-            log(f"round {r + 1}/{a.runs}: first line after {plain * 1000:.0f} ms plain, {run * 1000:.0f} ms under viz run")
+            log(f"round {r + 1}/{a.runs}: first line after {plain * 1000:.0f} ms plain, "
+                f"{run * 1000:.0f} ms under viz run")
     print(table([["plain: launch to the program's first line (ms), median", f"{median(plains) * 1000:.0f}"],
                  ["viz run, in a pseudo-terminal: launch to the program's first line (ms), median",
                   f"{median(runs) * 1000:.0f}"],

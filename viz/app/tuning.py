@@ -18,8 +18,9 @@ from __future__ import annotations
 import gc
 import sys
 
+from viz.ingest.heap import YOUNG_THRESHOLD  # gc: allocations before a young collection (as in the ingest process)
+
 SWITCH_INTERVAL = 0.001  # s: sys.setswitchinterval while records stream in
-YOUNG_THRESHOLD = 50_000  # gc: allocations before a young collection (CPython's default is 700)
 RELEASE_EVERY = 60.0  # s: frozen objects go back to the collector (one full collection) this often
 
 
